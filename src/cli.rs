@@ -1,0 +1,190 @@
+//! Command-line arguments. Parsing only validates; the commands build the
+//! real objects (interpreters, variants, scenarios) from these values.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "shmharness",
+    version,
+    about = "Reproduce CPython's shared_memory resource-tracker bug (bpo-38119) on every installed \
+             Python, stock vs patched, and judge the fix",
+    after_help = "Exit codes: 0 every expectation holds, 1 an expectation or verdict failed, \
+                  2 usage or environment error, 130 interrupted (143 on SIGTERM)."
+)]
+pub struct Cli {
+    /// When to use colors (NO_COLOR in the environment also turns them off).
+    #[arg(long, value_enum, default_value_t = ColorChoice::Auto, global = true)]
+    pub color: ColorChoice,
+    /// Print only the results (no progress, no summary line).
+    #[arg(long, short, global = true)]
+    pub quiet: bool,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// List the interpreters found (with --all, also the rejected candidates and why).
+    List(ListArgs),
+    /// Run the scenario matrix: interpreters x variants x scenarios.
+    Run(RunArgs),
+    /// Check a fix: the bug reproduces on stock, the candidate removes it, nothing gets worse.
+    Verify(VerifyArgs),
+    /// Show, per interpreter, a unified diff of the stock and patched transcripts.
+    Diff(DiffArgs),
+    /// Show the exact patches applied to each interpreter's copy of multiprocessing.
+    Patch {
+        #[command(subcommand)]
+        command: PatchCommand,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum PatchCommand {
+    /// Print the diff each selected interpreter gets (and check it applies).
+    Show(PatchShowArgs),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ColorChoice {
+    Auto,
+    Always,
+    Never,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Format {
+    Table,
+    Json,
+    Markdown,
+}
+
+/// Which interpreters.
+#[derive(Debug, Clone, Args)]
+pub struct SelectArgs {
+    /// Interpreter(s) to use: a version (3.10), a range (3.8-3.11), a bound (>=3.9),
+    /// SOURCE:VERSION (pyenv:3.12) or a path. Repeatable. Default: every CPython >= 3.8 found.
+    #[arg(long = "python", short = 'p', value_name = "SPEC")]
+    pub python: Vec<String>,
+    /// Seconds to wait for one candidate's probe.
+    #[arg(long, value_name = "SECS", default_value_t = 3.0, value_parser = positive_secs)]
+    pub probe_timeout: f64,
+    /// Which implementations to accept: cpython, or any (PyPy and others too).
+    #[arg(long, value_name = "NAME", default_value = "cpython", value_parser = ["cpython", "any"])]
+    pub implementation: String,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct ListArgs {
+    #[command(flatten)]
+    pub select: SelectArgs,
+    /// Also show rejected candidates, each with the reason, and aliases.
+    #[arg(long)]
+    pub all: bool,
+    #[arg(long, value_enum, default_value_t = Format::Table)]
+    pub format: Format,
+}
+
+/// What to run and how.
+#[derive(Debug, Clone, Args)]
+pub struct MatrixArgs {
+    #[command(flatten)]
+    pub select: SelectArgs,
+    /// Scenario(s), comma-separated or repeated, or `all` [default: three-process; for verify: all]
+    #[arg(long, short, value_name = "NAME", value_delimiter = ',')]
+    pub scenario: Vec<String>,
+    /// Parallel cases (default: number of cores).
+    #[arg(long, short, value_name = "N", value_parser = clap::value_parser!(u16).range(1..))]
+    pub jobs: Option<u16>,
+    /// Seconds one process may run before its process group is killed.
+    #[arg(long, value_name = "SECS", default_value_t = 30.0, value_parser = positive_secs)]
+    pub timeout: f64,
+    /// Attachers in the many-attachers scenario.
+    #[arg(long, value_name = "N", default_value_t = 4, value_parser = clap::value_parser!(u16).range(1..=64))]
+    pub attachers: u16,
+    #[arg(long, value_enum, default_value_t = Format::Table)]
+    pub format: Format,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct RunArgs {
+    #[command(flatten)]
+    pub matrix: MatrixArgs,
+    /// Variant(s), comma-separated or repeated, or `all` [default: stock,create-only; with --patch: stock]
+    #[arg(long, short, value_name = "NAME", value_delimiter = ',')]
+    pub variant: Vec<String>,
+    /// Also run your own unified diff against Lib/multiprocessing/ (adds variant patch:FILE).
+    #[arg(long, value_name = "FILE")]
+    pub patch: Option<PathBuf>,
+    /// Also write the results as JSON to FILE.
+    #[arg(long, value_name = "FILE")]
+    pub json: Option<PathBuf>,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct VerifyArgs {
+    #[command(flatten)]
+    pub matrix: MatrixArgs,
+    /// The candidate fix (a built-in variant).
+    #[arg(
+        long,
+        short,
+        value_name = "NAME",
+        default_value = "create-only",
+        conflicts_with = "patch"
+    )]
+    pub variant: String,
+    /// The candidate fix as your own unified diff.
+    #[arg(long, value_name = "FILE")]
+    pub patch: Option<PathBuf>,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct DiffArgs {
+    #[command(flatten)]
+    pub matrix: MatrixArgs,
+    /// The variant to compare with stock.
+    #[arg(
+        long,
+        short,
+        value_name = "NAME",
+        default_value = "create-only",
+        conflicts_with = "patch"
+    )]
+    pub variant: String,
+    /// Compare stock with your own unified diff instead.
+    #[arg(long, value_name = "FILE")]
+    pub patch: Option<PathBuf>,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct PatchShowArgs {
+    #[command(flatten)]
+    pub select: SelectArgs,
+    /// The variant whose patches to show.
+    #[arg(
+        long,
+        short,
+        value_name = "NAME",
+        default_value = "create-only",
+        conflicts_with = "patch"
+    )]
+    pub variant: String,
+    /// Show how your own diff applies instead.
+    #[arg(long, value_name = "FILE")]
+    pub patch: Option<PathBuf>,
+}
+
+fn positive_secs(s: &str) -> Result<f64, String> {
+    let v: f64 = s
+        .parse()
+        .map_err(|_| format!("`{s}` is not a number of seconds"))?;
+    if v > 0.0 && v.is_finite() && v <= 86_400.0 {
+        Ok(v)
+    } else {
+        Err(format!("must be more than 0 seconds (got {s})"))
+    }
+}

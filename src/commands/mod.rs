@@ -1,0 +1,181 @@
+//! The subcommands. Each turns arguments into a plan, runs it through the
+//! pipeline (discover -> select -> overlays -> cases -> judge) and renders.
+
+pub mod diff;
+pub mod list;
+pub mod patch_show;
+pub mod run;
+pub mod verify;
+
+use std::path::Path;
+use std::time::Duration;
+
+use anyhow::{Result, bail};
+
+use crate::cli::{Format, MatrixArgs, SelectArgs};
+use crate::discovery::select::{self, PythonSpec};
+use crate::discovery::{self, Discovery, Interpreter, SearchEnv, sources};
+use crate::results::Results;
+use crate::runner::{self, Plan, Workspace};
+use crate::scenario::{Params, catalogue};
+use crate::variant::Variant;
+
+/// What a command asks `main` to exit with.
+pub type Exit = std::process::ExitCode;
+
+/// An error that means "stopped by a signal", with the exit code for it.
+#[derive(Debug, thiserror::Error)]
+#[error("interrupted")]
+pub struct Interrupted(pub u8);
+
+/// Discover and probe every candidate (plus `--python` paths).
+pub fn discover(args: &SelectArgs) -> Result<(Discovery, Vec<PythonSpec>)> {
+    let specs: Vec<PythonSpec> = args
+        .python
+        .iter()
+        .map(|s| PythonSpec::parse(s))
+        .collect::<Result<_, _>>()
+        .map_err(anyhow::Error::msg)?;
+    let explicit: Vec<_> = specs
+        .iter()
+        .filter_map(|s| s.explicit_path().cloned())
+        .collect();
+    let candidates = sources::candidates(&SearchEnv::from_process(), &explicit);
+    let opts = discovery::Options {
+        probe_timeout: Duration::from_secs_f64(args.probe_timeout),
+        any_implementation: args.implementation == "any",
+    };
+    Ok((discovery::discover(candidates, &opts), specs))
+}
+
+/// The interpreters `--python` selects; an error if there are none.
+pub fn interpreters(args: &SelectArgs) -> Result<Vec<Interpreter>> {
+    let (found, specs) = discover(args)?;
+    let chosen = select::select(&found, &specs).map_err(anyhow::Error::msg)?;
+    if chosen.is_empty() {
+        bail!(
+            "no CPython 3.8 or newer found (looked in pyenv, PATH and the usual install places); \
+             install one (e.g. `pyenv install 3.12`) or pass --python /path/to/python3 \
+             (see `shmharness list --all` for what was rejected)"
+        );
+    }
+    Ok(chosen)
+}
+
+/// `--patch FILE` as a variant; errors are usage errors.
+pub fn patch_variant(path: Option<&Path>) -> Result<Option<Variant>> {
+    path.map(|p| Variant::from_patch_file(p).map_err(anyhow::Error::msg))
+        .transpose()
+}
+
+pub fn plan(
+    args: &MatrixArgs,
+    interpreters: Vec<Interpreter>,
+    variants: Vec<Variant>,
+    default_scenario: &str,
+) -> Result<Plan> {
+    let requested = if args.scenario.is_empty() {
+        vec![default_scenario.to_string()]
+    } else {
+        args.scenario.clone()
+    };
+    let scenarios = catalogue::resolve(&requested).map_err(anyhow::Error::msg)?;
+    let cores = std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(1);
+    Ok(Plan {
+        interpreters,
+        variants,
+        scenarios,
+        params: Params {
+            attachers: args.attachers as usize,
+        },
+        jobs: args.jobs.map(usize::from).unwrap_or(cores),
+        timeout: Duration::from_secs_f64(args.timeout),
+    })
+}
+
+/// Run a plan and judge it. A signal during the run becomes `Interrupted`
+/// after every child is gone and the workspace is removed.
+pub fn execute(plan: &Plan) -> Result<Results> {
+    let ws = Workspace::new().map_err(|e| anyhow::anyhow!("cannot create a temp dir: {e}"))?;
+    let out = runner::execute(plan, &ws);
+    drop(ws);
+    if out.interrupted {
+        return Err(Interrupted(crate::signal::exit_code()).into());
+    }
+    let results = crate::judge::judge_run(plan, &out);
+    // A user's patch that applies to no interpreter is bad input, not a
+    // verdict.
+    for v in plan
+        .variants
+        .iter()
+        .filter(|v| v.name.starts_with("patch:"))
+    {
+        let mut cells = results.cases.iter().filter(|c| c.variant == v.name);
+        if cells.clone().count() > 0 && cells.all(|c| c.outcome == "error") {
+            let first = results
+                .cases
+                .iter()
+                .find(|c| c.variant == v.name)
+                .map(|c| c.reason.clone());
+            bail!(
+                "{}",
+                first.unwrap_or_else(|| format!("{} applies to no interpreter", v.name))
+            );
+        }
+    }
+    Ok(results)
+}
+
+/// Print results in the chosen format.
+pub fn render(results: &Results, format: Format) -> Result<String> {
+    Ok(match format {
+        Format::Json => serde_json::to_string_pretty(results)? + "\n",
+        Format::Markdown => crate::report::markdown::matrix(results),
+        Format::Table => {
+            let (headers, rows) = crate::report::matrix(results);
+            crate::report::table::render(&headers, &rows)
+        }
+    })
+}
+
+/// Exit 0 when every case passed (or is n/a), else 1.
+pub fn verdict_exit(results: &Results) -> Exit {
+    use crate::results::Verdict::*;
+    if results
+        .cases
+        .iter()
+        .all(|c| matches!(c.verdict, Pass | NotApplicable))
+    {
+        Exit::SUCCESS
+    } else {
+        Exit::from(1)
+    }
+}
+
+/// Write a file atomically (temp file + rename), so a reader never sees half.
+pub fn write_atomic(path: &Path, text: &str) -> Result<()> {
+    use std::io::Write;
+    let dir = match path.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d,
+        _ => Path::new("."),
+    };
+    let mut tmp = tempfile::NamedTempFile::new_in(dir)
+        .map_err(|e| anyhow::anyhow!("cannot write {}: {e}", path.display()))?;
+    tmp.write_all(text.as_bytes())?;
+    tmp.persist(path)
+        .map_err(|e| anyhow::anyhow!("cannot write {}: {}", path.display(), e.error))?;
+    Ok(())
+}
+
+/// Fail before any work if `path` cannot be written.
+pub fn check_writable(path: &Path) -> Result<()> {
+    let dir = match path.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d,
+        _ => Path::new("."),
+    };
+    tempfile::NamedTempFile::new_in(dir)
+        .map(drop)
+        .map_err(|e| anyhow::anyhow!("cannot write {}: {e}", path.display()))
+}

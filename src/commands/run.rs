@@ -1,0 +1,32 @@
+//! `shmharness run`: the matrix, rendered, and optionally saved as JSON.
+
+use anyhow::Result;
+
+use super::Exit;
+use crate::cli::RunArgs;
+use crate::variant;
+
+pub fn run(args: &RunArgs, quiet: bool) -> Result<Exit> {
+    let user = super::patch_variant(args.patch.as_deref())?;
+    let requested = match (args.variant.is_empty(), &user) {
+        (true, Some(_)) => vec!["stock".to_string()],
+        (true, None) => vec!["stock".to_string(), "create-only".to_string()],
+        (false, _) => args.variant.clone(),
+    };
+    let mut variants = variant::resolve(&requested).map_err(anyhow::Error::msg)?;
+    variants.extend(user);
+    if let Some(path) = &args.json {
+        super::check_writable(path)?;
+    }
+    let interpreters = super::interpreters(&args.matrix.select)?;
+    let plan = super::plan(&args.matrix, interpreters, variants, "three-process")?;
+    let results = super::execute(&plan)?;
+    if let Some(path) = &args.json {
+        super::write_atomic(path, &(serde_json::to_string_pretty(&results)? + "\n"))?;
+    }
+    print!("{}", super::render(&results, args.matrix.format)?);
+    if !quiet && args.matrix.format == crate::cli::Format::Table {
+        eprintln!("{}", crate::report::summary_line(&results));
+    }
+    Ok(super::verdict_exit(&results))
+}

@@ -1,0 +1,247 @@
+//! Discover interpreters: gather candidates, probe each real file once (in
+//! parallel), merge the ones that are the same interpreter, and keep a
+//! reason for every candidate that cannot be used.
+
+mod probe;
+pub mod select;
+pub mod sources;
+pub mod version;
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+
+pub use sources::{Candidate, SearchEnv, Source};
+pub use version::Version;
+
+/// Oldest version with `multiprocessing.shared_memory`.
+pub const MIN_VERSION: Version = Version::new(3, 8, 0);
+
+/// A usable interpreter.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct Interpreter {
+    /// Unique, human name used in every output: `3.10.13`, `3.13.0t`.
+    pub id: String,
+    pub implementation: String,
+    pub version: Version,
+    /// Real path of `sys.executable`.
+    pub executable: PathBuf,
+    /// The candidate path that found it first.
+    pub path: PathBuf,
+    pub source: Source,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub aliases: Vec<Alias>,
+    pub prefix: PathBuf,
+    /// The installed `multiprocessing` package directory (read, never written).
+    pub multiprocessing: PathBuf,
+    pub debug: bool,
+    pub free_threaded: bool,
+}
+
+impl Interpreter {
+    /// `3.13.0`, `3.13.0t` (free-threaded), `3.13.0d` (debug).
+    pub fn label(&self) -> String {
+        let mut s = self.version.to_string();
+        if self.free_threaded {
+            s.push('t');
+        }
+        if self.debug {
+            s.push('d');
+        }
+        if self.implementation != "cpython" {
+            s = format!("{}-{s}", self.implementation);
+        }
+        s
+    }
+}
+
+/// Another path (and source) that leads to the same interpreter.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct Alias {
+    pub path: PathBuf,
+    pub source: Source,
+}
+
+/// A candidate that cannot be used, and why.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct Rejected {
+    pub path: PathBuf,
+    pub source: Source,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub version: Option<Version>,
+    pub reason: String,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct Discovery {
+    pub found: Vec<Interpreter>,
+    pub rejected: Vec<Rejected>,
+}
+
+#[derive(Debug, Clone)]
+pub struct Options {
+    pub probe_timeout: Duration,
+    /// Accept implementations other than CPython.
+    pub any_implementation: bool,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Options {
+            probe_timeout: Duration::from_secs(3),
+            any_implementation: false,
+        }
+    }
+}
+
+/// Probe every candidate and sort the results into usable and rejected.
+pub fn discover(candidates: Vec<Candidate>, opts: &Options) -> Discovery {
+    // Group candidates that are the same file (a link and its target): the
+    // file is probed once, the rest are aliases.
+    let mut groups: Vec<(PathBuf, Vec<Candidate>)> = Vec::new();
+    for c in candidates {
+        let key = std::fs::canonicalize(&c.path).unwrap_or_else(|_| c.path.clone());
+        match groups.iter_mut().find(|(k, _)| *k == key) {
+            Some((_, members)) => members.push(c),
+            None => groups.push((key, vec![c])),
+        }
+    }
+    let probed: Vec<Result<probe::ProbeInfo, String>> = std::thread::scope(|s| {
+        let handles: Vec<_> = groups
+            .iter()
+            .map(|(_, members)| {
+                let path = members[0].path.clone();
+                s.spawn(move || probe::probe(&path, opts.probe_timeout))
+            })
+            .collect();
+        handles
+            .into_iter()
+            .map(|h| h.join().expect("probe thread"))
+            .collect()
+    });
+
+    let mut out = Discovery::default();
+    // Real executable -> index in out.found, for merging.
+    let mut by_exe: BTreeMap<PathBuf, usize> = BTreeMap::new();
+    for ((_, members), result) in groups.into_iter().zip(probed) {
+        let first = &members[0];
+        let info = match result {
+            Ok(info) => info,
+            Err(reason) => {
+                out.rejected
+                    .extend(members.iter().map(|c| rejected(c, None, reason.clone())));
+                continue;
+            }
+        };
+        if let Err(reason) = usable(&info, opts) {
+            let v = Some(info.version());
+            out.rejected
+                .extend(members.iter().map(|c| rejected(c, v, reason.clone())));
+            continue;
+        }
+        let exe = info
+            .realpath
+            .clone()
+            .unwrap_or_else(|| std::fs::canonicalize(&first.path).unwrap_or(first.path.clone()));
+        let aliases = members.iter().skip(1).map(|c| Alias {
+            path: c.path.clone(),
+            source: c.source,
+        });
+        if let Some(&i) = by_exe.get(&exe) {
+            let known = &mut out.found[i];
+            known.aliases.extend(members.iter().map(|c| Alias {
+                path: c.path.clone(),
+                source: c.source,
+            }));
+            continue;
+        }
+        by_exe.insert(exe.clone(), out.found.len());
+        out.found.push(Interpreter {
+            id: String::new(),
+            implementation: info.implementation.clone(),
+            version: info.version(),
+            executable: exe,
+            path: first.path.clone(),
+            source: first.source,
+            aliases: aliases.collect(),
+            prefix: info.prefix.clone(),
+            multiprocessing: info.multiprocessing.clone().unwrap_or_default(),
+            debug: info.debug,
+            free_threaded: info.free_threaded,
+        });
+    }
+    out.found.sort_by(|a, b| {
+        (a.version, a.free_threaded, a.debug, a.source, &a.executable).cmp(&(
+            b.version,
+            b.free_threaded,
+            b.debug,
+            b.source,
+            &b.executable,
+        ))
+    });
+    assign_ids(&mut out.found);
+    out
+}
+
+fn rejected(c: &Candidate, version: Option<Version>, reason: String) -> Rejected {
+    Rejected {
+        path: c.path.clone(),
+        source: c.source,
+        version,
+        reason,
+    }
+}
+
+/// Why a probed interpreter cannot run the scenarios, if it cannot.
+fn usable(info: &probe::ProbeInfo, opts: &Options) -> Result<(), String> {
+    let v = info.version();
+    if info.implementation != "cpython" && !opts.any_implementation {
+        return Err(format!(
+            "{} {v} is not CPython (use --implementation any to include it)",
+            info.implementation
+        ));
+    }
+    if v < MIN_VERSION {
+        return Err(format!(
+            "{v} has no multiprocessing.shared_memory (needs 3.8+)"
+        ));
+    }
+    if !info.shared_memory || info.multiprocessing.is_none() {
+        return Err(format!("{v} has no multiprocessing.shared_memory module"));
+    }
+    Ok(())
+}
+
+/// Give every interpreter a unique id: its label, or `label@source` (and a
+/// number, if still ambiguous) when two share a version.
+fn assign_ids(found: &mut [Interpreter]) {
+    let mut counts: BTreeMap<String, usize> = BTreeMap::new();
+    for i in found.iter() {
+        *counts.entry(i.label()).or_default() += 1;
+    }
+    let mut used: BTreeMap<String, usize> = BTreeMap::new();
+    for i in found.iter_mut() {
+        let label = i.label();
+        let mut id = if counts[&label] > 1 {
+            format!("{label}@{}", i.source)
+        } else {
+            label
+        };
+        let n = used.entry(id.clone()).or_default();
+        *n += 1;
+        if *n > 1 {
+            id = format!("{id}-{n}");
+        }
+        i.id = id;
+    }
+}
+
+/// Is `path` a usable interpreter? Used for `--python PATH` errors.
+pub fn explain(path: &Path, d: &Discovery) -> Option<String> {
+    d.rejected
+        .iter()
+        .find(|r| r.path == path && r.source == Source::Explicit)
+        .map(|r| r.reason.clone())
+}

@@ -1,0 +1,127 @@
+//! `--python SPEC`: pick interpreters by version, range, path or
+//! `source:version`.
+
+use std::path::PathBuf;
+
+use super::sources::Source;
+use super::version::VersionReq;
+use super::{Discovery, Interpreter};
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PythonSpec {
+    /// A file to probe and use (also a bare command name found on PATH).
+    Path(PathBuf),
+    Version {
+        text: String,
+        source: Option<Source>,
+        req: Option<VersionReq>,
+    },
+}
+
+impl PythonSpec {
+    pub fn parse(s: &str) -> Result<PythonSpec, String> {
+        let s = s.trim();
+        if s.is_empty() {
+            return Err("empty --python value".into());
+        }
+        if s.contains('/') || s.starts_with('.') || s.starts_with('~') {
+            return Ok(PythonSpec::Path(PathBuf::from(s)));
+        }
+        if let Some((src, ver)) = s.split_once(':') {
+            let source = Source::parse(src).ok_or_else(|| {
+                let names: Vec<_> = Source::ALL.iter().map(|s| s.name()).collect();
+                format!(
+                    "unknown source `{src}` in --python {s} (sources: {})",
+                    names.join(", ")
+                )
+            })?;
+            let req = if ver.is_empty() {
+                None
+            } else {
+                Some(parse_req(ver, s)?)
+            };
+            return Ok(PythonSpec::Version {
+                text: s.to_string(),
+                source: Some(source),
+                req,
+            });
+        }
+        if s.starts_with("python") {
+            // `python3.12`: a command on PATH, resolved the way a shell would.
+            return which::which(s)
+                .map(PythonSpec::Path)
+                .map_err(|_| format!("--python {s}: no such command on PATH"));
+        }
+        Ok(PythonSpec::Version {
+            text: s.to_string(),
+            source: None,
+            req: Some(parse_req(s, s)?),
+        })
+    }
+
+    /// Paths to add to the candidates before discovery.
+    pub fn explicit_path(&self) -> Option<&PathBuf> {
+        match self {
+            PythonSpec::Path(p) => Some(p),
+            PythonSpec::Version { .. } => None,
+        }
+    }
+
+    fn matches(&self, i: &Interpreter) -> bool {
+        match self {
+            PythonSpec::Path(p) => {
+                let real = std::fs::canonicalize(p).unwrap_or_else(|_| p.clone());
+                i.path == *p || i.executable == real || i.aliases.iter().any(|a| a.path == *p)
+            }
+            PythonSpec::Version { source, req, .. } => {
+                let source_ok =
+                    source.is_none_or(|s| i.source == s || i.aliases.iter().any(|a| a.source == s));
+                source_ok && req.as_ref().is_none_or(|r| r.matches(i.version))
+            }
+        }
+    }
+}
+
+fn parse_req(v: &str, whole: &str) -> Result<VersionReq, String> {
+    VersionReq::parse(v).ok_or_else(|| {
+        format!(
+            "--python {whole}: not a version, range or path (try 3.10, 3.8-3.11, >=3.9, pyenv:3.12 or /path/to/python3)"
+        )
+    })
+}
+
+/// The interpreters the specs select, in discovery order; every spec must
+/// select at least one. No specs selects everything found.
+pub fn select(d: &Discovery, specs: &[PythonSpec]) -> Result<Vec<Interpreter>, String> {
+    if specs.is_empty() {
+        return Ok(d.found.clone());
+    }
+    for spec in specs {
+        if d.found.iter().any(|i| spec.matches(i)) {
+            continue;
+        }
+        return Err(match spec {
+            PythonSpec::Path(p) => match super::explain(p, d) {
+                Some(reason) => format!("--python {}: not usable: {reason}", p.display()),
+                None => format!("--python {}: not usable", p.display()),
+            },
+            PythonSpec::Version { text, .. } => {
+                let have: Vec<_> = d.found.iter().map(|i| i.id.as_str()).collect();
+                format!(
+                    "--python {}: matches none of the interpreters found ({}); see `shmharness list --all`",
+                    text,
+                    if have.is_empty() {
+                        "none".to_string()
+                    } else {
+                        have.join(", ")
+                    }
+                )
+            }
+        });
+    }
+    Ok(d.found
+        .iter()
+        .filter(|i| specs.iter().any(|s| s.matches(i)))
+        .cloned()
+        .collect())
+}

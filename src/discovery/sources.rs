@@ -1,0 +1,231 @@
+//! Where interpreters come from, in search order.
+//!
+//! Each candidate carries its [`Source`] so every output can say where it
+//! was found. The order matters only for naming: when two candidates turn
+//! out to be one interpreter (same real executable), the first source wins
+//! and the others become aliases. Managed installs come before `PATH`
+//! because a `PATH` entry is often a shim or a symlink into one of them.
+
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
+
+use regex::Regex;
+use serde::{Deserialize, Serialize};
+
+/// The kinds of places an interpreter is found, in search order.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Source {
+    /// `--python PATH`
+    Explicit,
+    Pyenv,
+    Uv,
+    Asdf,
+    Mise,
+    Conda,
+    Homebrew,
+    /// `/usr/bin`, `/usr/local/bin`
+    System,
+    /// Any other directory on `PATH`.
+    Path,
+}
+
+impl Source {
+    pub const ALL: [Source; 9] = [
+        Source::Explicit,
+        Source::Pyenv,
+        Source::Uv,
+        Source::Asdf,
+        Source::Mise,
+        Source::Conda,
+        Source::Homebrew,
+        Source::System,
+        Source::Path,
+    ];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Source::Explicit => "explicit",
+            Source::Pyenv => "pyenv",
+            Source::Uv => "uv",
+            Source::Asdf => "asdf",
+            Source::Mise => "mise",
+            Source::Conda => "conda",
+            Source::Homebrew => "homebrew",
+            Source::System => "system",
+            Source::Path => "PATH",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Source> {
+        Source::ALL
+            .into_iter()
+            .find(|src| src.name().eq_ignore_ascii_case(s))
+    }
+}
+
+impl std::fmt::Display for Source {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// A path that may be a Python, and where it was found.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Candidate {
+    pub path: PathBuf,
+    pub source: Source,
+}
+
+/// The environment discovery reads, captured once so tests can point it at
+/// a fake HOME.
+#[derive(Debug, Clone, Default)]
+pub struct SearchEnv {
+    pub home: Option<PathBuf>,
+    pub path: Option<std::ffi::OsString>,
+    pub pyenv_root: Option<PathBuf>,
+    pub uv_python_dir: Option<PathBuf>,
+    pub asdf_data_dir: Option<PathBuf>,
+    pub conda_prefix: Option<PathBuf>,
+    pub system_dirs: Vec<PathBuf>,
+    pub homebrew_roots: Vec<PathBuf>,
+}
+
+impl SearchEnv {
+    pub fn from_process() -> SearchEnv {
+        let var = |k: &str| {
+            std::env::var_os(k)
+                .filter(|v| !v.is_empty())
+                .map(PathBuf::from)
+        };
+        SearchEnv {
+            home: var("HOME"),
+            path: std::env::var_os("PATH"),
+            pyenv_root: var("PYENV_ROOT"),
+            uv_python_dir: var("UV_PYTHON_INSTALL_DIR"),
+            asdf_data_dir: var("ASDF_DATA_DIR"),
+            conda_prefix: var("CONDA_PREFIX"),
+            system_dirs: vec!["/usr/bin".into(), "/usr/local/bin".into()],
+            homebrew_roots: vec![
+                "/opt/homebrew/opt".into(),
+                "/usr/local/opt".into(),
+                "/home/linuxbrew/.linuxbrew/opt".into(),
+            ],
+        }
+    }
+
+    fn home(&self, rel: &str) -> Option<PathBuf> {
+        self.home.as_ref().map(|h| h.join(rel))
+    }
+}
+
+/// `python3`, `python3.X`, `python3.Xt` (free-threaded).
+fn python_name() -> Regex {
+    Regex::new(r"^python3(\.\d+t?)?$").expect("valid regex")
+}
+
+/// Every candidate, in search order. The same file may appear more than
+/// once (a link and its target); grouping happens in `discover`.
+pub fn candidates(env: &SearchEnv, explicit: &[PathBuf]) -> Vec<Candidate> {
+    let names = python_name();
+    let mut out = Vec::new();
+    for path in explicit {
+        out.push(Candidate {
+            path: path.clone(),
+            source: Source::Explicit,
+        });
+    }
+    let mut bin_dirs = |source: Source, dirs: Vec<PathBuf>| {
+        for dir in dirs {
+            for path in pythons_in(&dir, &names) {
+                out.push(Candidate { path, source });
+            }
+        }
+    };
+    let pyenv = env.pyenv_root.clone().or_else(|| env.home(".pyenv"));
+    bin_dirs(
+        Source::Pyenv,
+        subdirs(pyenv.map(|r| r.join("versions")), "bin"),
+    );
+    let uv = env
+        .uv_python_dir
+        .clone()
+        .or_else(|| env.home(".local/share/uv/python"));
+    bin_dirs(Source::Uv, subdirs_matching(uv, "cpython-", "bin"));
+    let asdf = env.asdf_data_dir.clone().or_else(|| env.home(".asdf"));
+    bin_dirs(
+        Source::Asdf,
+        subdirs(asdf.map(|r| r.join("installs/python")), "bin"),
+    );
+    bin_dirs(
+        Source::Mise,
+        subdirs(env.home(".local/share/mise/installs/python"), "bin"),
+    );
+    bin_dirs(Source::Conda, conda_dirs(env));
+    let brew = env.homebrew_roots.iter().cloned().map(Some);
+    bin_dirs(
+        Source::Homebrew,
+        brew.flat_map(|root| subdirs_matching(root, "python@3", "bin"))
+            .collect(),
+    );
+    bin_dirs(Source::System, env.system_dirs.clone());
+    if let Some(path) = &env.path {
+        let system: BTreeSet<_> = env.system_dirs.iter().collect();
+        let dirs = std::env::split_paths(path)
+            .filter(|d| !system.contains(d))
+            .collect();
+        bin_dirs(Source::Path, dirs);
+    }
+    out
+}
+
+fn conda_dirs(env: &SearchEnv) -> Vec<PathBuf> {
+    let mut roots: Vec<PathBuf> = env.conda_prefix.iter().cloned().collect();
+    for base in ["miniconda3", "anaconda3", "miniforge3"] {
+        if let Some(root) = env.home(base) {
+            roots.push(root.clone());
+            roots.extend(subdirs(Some(root.join("envs")), ""));
+        }
+    }
+    roots.into_iter().map(|r| r.join("bin")).collect()
+}
+
+/// `root/*/leaf`, sorted.
+fn subdirs(root: Option<PathBuf>, leaf: &str) -> Vec<PathBuf> {
+    subdirs_matching(root, "", leaf)
+}
+
+fn subdirs_matching(root: Option<PathBuf>, prefix: &str, leaf: &str) -> Vec<PathBuf> {
+    let Some(root) = root else { return Vec::new() };
+    let Ok(entries) = std::fs::read_dir(&root) else {
+        return Vec::new();
+    };
+    let mut dirs: Vec<PathBuf> = entries
+        .flatten()
+        .filter(|e| e.file_name().to_string_lossy().starts_with(prefix))
+        .map(|e| {
+            if leaf.is_empty() {
+                e.path()
+            } else {
+                e.path().join(leaf)
+            }
+        })
+        .collect();
+    dirs.sort();
+    dirs
+}
+
+/// Files in `dir` named like a Python 3, sorted (`python3` first). Broken
+/// links are kept: they are rejected later, with a reason.
+fn pythons_in(dir: &Path, names: &Regex) -> Vec<PathBuf> {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return Vec::new();
+    };
+    let mut found: Vec<PathBuf> = entries
+        .flatten()
+        .filter(|e| names.is_match(&e.file_name().to_string_lossy()))
+        .map(|e| e.path())
+        .collect();
+    found.sort_by_key(|p| (p.file_name().map(|n| n.len()), p.clone()));
+    found
+}

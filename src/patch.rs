@@ -1,0 +1,376 @@
+//! Unified diffs against the `multiprocessing` package, applied strictly.
+//!
+//! Strict means what a CPython reviewer expects from `git apply`: every
+//! context and removed line must match exactly. A hunk may land at an offset
+//! from the line its header names (the offset is reported), but there is no
+//! fuzz: a hunk whose context differs is an error naming file and hunk.
+//! Hand-written because the errors must name the hunk and the file, and
+//! because multi-file diffs with `a/`/`b/` prefixes are the common input.
+
+use std::fmt;
+
+/// One file's part of a diff. `path` is relative to the package directory
+/// (`shared_memory.py`, `resource_tracker.py`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FilePatch {
+    pub path: String,
+    pub hunks: Vec<Hunk>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Hunk {
+    /// 1-based line of the first old line, as the header says.
+    pub old_start: usize,
+    pub lines: Vec<HunkLine>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum HunkLine {
+    Context(String),
+    Remove(String),
+    Add(String),
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum PatchError {
+    #[error("the patch is empty")]
+    Empty,
+    #[error("the patch is not text (binary data)")]
+    Binary,
+    #[error(
+        "no unified diff found (expected `--- a/Lib/multiprocessing/...` and `+++ b/...` lines)"
+    )]
+    NotADiff,
+    #[error("line {line}: {message}")]
+    Malformed { line: usize, message: String },
+    #[error(
+        "`{path}` is outside the multiprocessing package (paths must look like Lib/multiprocessing/FILE.py)"
+    )]
+    OutsidePackage { path: String },
+    #[error("`{path}` creates or deletes a file; only changes to existing files are supported")]
+    AddsOrDeletes { path: String },
+}
+
+/// Where one hunk landed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Applied {
+    pub hunk: usize,
+    pub offset: isize,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ApplyError {
+    pub path: String,
+    /// 1-based hunk number.
+    pub hunk: usize,
+    pub old_start: usize,
+}
+
+impl fmt::Display for ApplyError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "{} hunk #{} (at line {}) does not match",
+            self.path, self.hunk, self.old_start
+        )
+    }
+}
+
+impl std::error::Error for ApplyError {}
+
+/// Parse a (possibly multi-file) unified diff.
+pub fn parse(text: &str) -> Result<Vec<FilePatch>, PatchError> {
+    if text.trim().is_empty() {
+        return Err(PatchError::Empty);
+    }
+    if text.contains('\0') || text.starts_with("GIT binary patch") {
+        return Err(PatchError::Binary);
+    }
+    let lines: Vec<&str> = text.lines().collect();
+    let mut files = Vec::new();
+    let mut i = 0;
+    while i < lines.len() {
+        if !(lines[i].starts_with("--- ")
+            && i + 1 < lines.len()
+            && lines[i + 1].starts_with("+++ "))
+        {
+            if lines[i].starts_with("GIT binary patch") || lines[i].starts_with("Binary files ") {
+                return Err(PatchError::Binary);
+            }
+            i += 1;
+            continue;
+        }
+        let old = header_path(lines[i]);
+        let new = header_path(lines[i + 1]);
+        if old == "/dev/null" || new == "/dev/null" {
+            return Err(PatchError::AddsOrDeletes {
+                path: new.to_string(),
+            });
+        }
+        let path = package_relative(new)?;
+        i += 2;
+        let mut hunks = Vec::new();
+        while i < lines.len() && lines[i].starts_with("@@") {
+            let (hunk, next) = parse_hunk(&lines, i)?;
+            hunks.push(hunk);
+            i = next;
+        }
+        if hunks.is_empty() {
+            return Err(PatchError::Malformed {
+                line: i + 1,
+                message: format!("no hunks for `{path}`"),
+            });
+        }
+        files.push(FilePatch { path, hunks });
+    }
+    if files.is_empty() {
+        return Err(PatchError::NotADiff);
+    }
+    Ok(files)
+}
+
+fn header_path(line: &str) -> &str {
+    let rest = &line[4..];
+    // Drop a trailing timestamp ("\t2024-01-01 ...").
+    rest.split('\t').next().unwrap_or(rest).trim()
+}
+
+/// `a/Lib/multiprocessing/x.py`, `Lib/multiprocessing/x.py`,
+/// `multiprocessing/x.py` and `x.py` all name `x.py` in the package.
+pub fn package_relative(path: &str) -> Result<String, PatchError> {
+    let outside = || PatchError::OutsidePackage {
+        path: path.to_string(),
+    };
+    let mut p = path;
+    for prefix in ["a/", "b/"] {
+        if let Some(rest) = p.strip_prefix(prefix) {
+            p = rest;
+            break;
+        }
+    }
+    if p.starts_with('/') || p.split('/').any(|c| c == ".." || c == "." || c.is_empty()) {
+        return Err(outside());
+    }
+    let rel = if let Some(rest) = p.strip_prefix("Lib/multiprocessing/") {
+        rest
+    } else if let Some(rest) = p.strip_prefix("multiprocessing/") {
+        rest
+    } else if p.contains('/') && !p.starts_with("dummy/") {
+        return Err(outside());
+    } else {
+        p
+    };
+    if rel.is_empty() || !rel.ends_with(".py") {
+        return Err(outside());
+    }
+    Ok(rel.to_string())
+}
+
+fn parse_hunk(lines: &[&str], at: usize) -> Result<(Hunk, usize), PatchError> {
+    let header = lines[at];
+    let bad = |message: &str| PatchError::Malformed {
+        line: at + 1,
+        message: format!("{message}: `{header}`"),
+    };
+    let ranges = header
+        .strip_prefix("@@ ")
+        .and_then(|h| h.split(" @@").next())
+        .ok_or_else(|| bad("bad hunk header"))?;
+    let mut parts = ranges.split(' ');
+    let old = parts
+        .next()
+        .and_then(|p| p.strip_prefix('-'))
+        .ok_or_else(|| bad("bad hunk header"))?;
+    let new = parts
+        .next()
+        .and_then(|p| p.strip_prefix('+'))
+        .ok_or_else(|| bad("bad hunk header"))?;
+    let range = |r: &str| -> Option<(usize, usize)> {
+        let mut it = r.splitn(2, ',');
+        let start = it.next()?.parse().ok()?;
+        let len = match it.next() {
+            Some(l) => l.parse().ok()?,
+            None => 1,
+        };
+        Some((start, len))
+    };
+    let (old_start, mut old_left) = range(old).ok_or_else(|| bad("bad old range"))?;
+    let (_, mut new_left) = range(new).ok_or_else(|| bad("bad new range"))?;
+    let mut out = Vec::new();
+    let mut i = at + 1;
+    while (old_left > 0 || new_left > 0) && i < lines.len() {
+        let line = lines[i];
+        if line.starts_with('\\') {
+            i += 1;
+            continue;
+        }
+        let (kind, body) = match line.chars().next() {
+            Some(' ') => ('c', &line[1..]),
+            None => ('c', ""),
+            Some('-') => ('-', &line[1..]),
+            Some('+') => ('+', &line[1..]),
+            _ => {
+                return Err(PatchError::Malformed {
+                    line: i + 1,
+                    message: "hunk is shorter than its header says".into(),
+                });
+            }
+        };
+        match kind {
+            'c' if old_left > 0 && new_left > 0 => {
+                old_left -= 1;
+                new_left -= 1;
+                out.push(HunkLine::Context(body.to_string()));
+            }
+            '-' if old_left > 0 => {
+                old_left -= 1;
+                out.push(HunkLine::Remove(body.to_string()));
+            }
+            '+' if new_left > 0 => {
+                new_left -= 1;
+                out.push(HunkLine::Add(body.to_string()));
+            }
+            _ => {
+                return Err(PatchError::Malformed {
+                    line: i + 1,
+                    message: "hunk line counts do not match its header".into(),
+                });
+            }
+        }
+        i += 1;
+    }
+    if old_left > 0 || new_left > 0 {
+        return Err(bad("hunk is cut short"));
+    }
+    while i < lines.len() && lines[i].starts_with('\\') {
+        i += 1;
+    }
+    Ok((
+        Hunk {
+            old_start,
+            lines: out,
+        },
+        i,
+    ))
+}
+
+/// Apply one file's hunks to `original`. Returns the new text and where each
+/// hunk landed.
+pub fn apply(original: &str, patch: &FilePatch) -> Result<(String, Vec<Applied>), ApplyError> {
+    let ends_with_newline = original.ends_with('\n');
+    let mut lines: Vec<String> = original.lines().map(str::to_string).collect();
+    let mut applied = Vec::new();
+    // Lines added minus lines removed by earlier hunks shift later ones.
+    let mut shift: isize = 0;
+    for (n, hunk) in patch.hunks.iter().enumerate() {
+        let old: Vec<&str> = hunk
+            .lines
+            .iter()
+            .filter_map(|l| match l {
+                HunkLine::Context(s) | HunkLine::Remove(s) => Some(s.as_str()),
+                HunkLine::Add(_) => None,
+            })
+            .collect();
+        let new: Vec<String> = hunk
+            .lines
+            .iter()
+            .filter_map(|l| match l {
+                HunkLine::Context(s) | HunkLine::Add(s) => Some(s.clone()),
+                HunkLine::Remove(_) => None,
+            })
+            .collect();
+        let expected = (hunk.old_start.max(1) as isize - 1 + shift).max(0) as usize;
+        let at = find_exact(&lines, &old, expected).ok_or_else(|| ApplyError {
+            path: patch.path.clone(),
+            hunk: n + 1,
+            old_start: hunk.old_start,
+        })?;
+        lines.splice(at..at + old.len(), new.iter().cloned());
+        applied.push(Applied {
+            hunk: n + 1,
+            offset: at as isize - expected as isize,
+        });
+        shift += new.len() as isize - old.len() as isize + (at as isize - expected as isize);
+    }
+    let mut text = lines.join("\n");
+    if ends_with_newline {
+        text.push('\n');
+    }
+    Ok((text, applied))
+}
+
+/// The match of `needle` nearest to `expected`, searching outward.
+fn find_exact(lines: &[String], needle: &[&str], expected: usize) -> Option<usize> {
+    let fits = |at: usize| {
+        at + needle.len() <= lines.len() && needle.iter().zip(&lines[at..]).all(|(a, b)| *a == b)
+    };
+    let max = lines.len().max(expected);
+    (0..=max).find_map(|d| {
+        let below = expected.checked_sub(d).filter(|&at| fits(at));
+        below.or_else(|| Some(expected + d).filter(|&at| d > 0 && fits(at)))
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const ORIGINAL: &str = "a\nb\nc\nd\ne\n";
+
+    fn one(diff: &str) -> FilePatch {
+        parse(diff).unwrap().remove(0)
+    }
+
+    #[test]
+    fn applies_exact_and_at_offset() {
+        let p = one(
+            "--- a/Lib/multiprocessing/x.py\n+++ b/Lib/multiprocessing/x.py\n@@ -2,2 +2,3 @@\n b\n-c\n+C\n+C2\n",
+        );
+        assert_eq!(p.path, "x.py");
+        let (text, applied) = apply(ORIGINAL, &p).unwrap();
+        assert_eq!(text, "a\nb\nC\nC2\nd\ne\n");
+        assert_eq!(applied[0].offset, 0);
+        let (text, applied) = apply("z\nz\na\nb\nc\nd\ne\n", &p).unwrap();
+        assert_eq!(text, "z\nz\na\nb\nC\nC2\nd\ne\n");
+        assert_eq!(applied[0].offset, 2);
+    }
+
+    #[test]
+    fn context_mismatch_names_the_hunk() {
+        let p = one("--- x.py\n+++ x.py\n@@ -1,1 +1,1 @@\n-a\n+A\n@@ -4,1 +4,1 @@\n-nope\n+D\n");
+        let err = apply(ORIGINAL, &p).unwrap_err();
+        assert_eq!(err.hunk, 2);
+        assert_eq!(err.to_string(), "x.py hunk #2 (at line 4) does not match");
+    }
+
+    #[test]
+    fn rejects_bad_input() {
+        assert_eq!(parse(""), Err(PatchError::Empty));
+        assert_eq!(parse("hello\nworld\n"), Err(PatchError::NotADiff));
+        assert_eq!(parse("ab\0cd"), Err(PatchError::Binary));
+        assert!(matches!(
+            parse("--- a/Lib/os.py\n+++ b/Lib/os.py\n@@ -1 +1 @@\n-a\n+b\n"),
+            Err(PatchError::OutsidePackage { .. })
+        ));
+        assert!(matches!(
+            parse("--- a/../x.py\n+++ b/../x.py\n@@ -1 +1 @@\n-a\n+b\n"),
+            Err(PatchError::OutsidePackage { .. })
+        ));
+        assert!(matches!(
+            parse("--- /dev/null\n+++ b/Lib/multiprocessing/new.py\n@@ -0,0 +1 @@\n+a\n"),
+            Err(PatchError::AddsOrDeletes { .. })
+        ));
+    }
+
+    #[test]
+    fn accepts_package_relative_paths() {
+        for p in [
+            "a/Lib/multiprocessing/shared_memory.py",
+            "Lib/multiprocessing/shared_memory.py",
+            "multiprocessing/shared_memory.py",
+            "shared_memory.py",
+        ] {
+            assert_eq!(package_relative(p).unwrap(), "shared_memory.py");
+        }
+    }
+}

@@ -1,0 +1,339 @@
+//! Child processes: each one in its own process group, with a deadline, and
+//! its output read to EOF.
+//!
+//! Why EOF and not `wait()`: a Python process that touched shared memory has a
+//! resource-tracker helper that inherits its stdout and stderr and prints its
+//! warnings *after* the process itself has exited. Both pipes reach EOF only
+//! when every holder (the process, its tracker, a multiprocessing child) is
+//! gone, so "both pipes at EOF and the leader reaped" is the exact moment the
+//! process family has said everything. No sleeps, no polling.
+//!
+//! Why process groups: on a deadline (or Ctrl-C) the whole family, tracker
+//! included, is killed with one `killpg`, so nothing is left behind.
+
+use std::collections::BTreeSet;
+use std::io::{self, BufRead, BufReader, Read, Write};
+use std::os::unix::process::{CommandExt, ExitStatusExt};
+use std::process::{ChildStdin, Command, ExitStatus, Stdio};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Mutex, mpsc};
+use std::thread;
+use std::time::{Duration, Instant};
+
+/// Most bytes kept of one stream; the rest is read and dropped so the child
+/// never blocks on a full pipe.
+pub const CAPTURE_LIMIT: usize = 1 << 20;
+
+/// After a group is killed, how long to wait for the pipes to close before
+/// giving up on a process that escaped the group.
+const KILL_GRACE: Duration = Duration::from_secs(2);
+
+/// Process groups that are alive right now, so a signal can kill them all.
+static LIVE_GROUPS: Mutex<BTreeSet<i32>> = Mutex::new(BTreeSet::new());
+static CANCELLED: AtomicBool = AtomicBool::new(false);
+
+/// Kill every live process group and refuse to start new children.
+/// Called from the signal thread.
+pub fn cancel_all() {
+    CANCELLED.store(true, Ordering::SeqCst);
+    let groups = LIVE_GROUPS.lock().unwrap_or_else(|e| e.into_inner());
+    for &pgid in groups.iter() {
+        kill_group(pgid, libc::SIGKILL);
+    }
+}
+
+pub fn cancelled() -> bool {
+    CANCELLED.load(Ordering::SeqCst)
+}
+
+fn kill_group(pgid: i32, signal: i32) {
+    // SAFETY: killpg has no memory-safety preconditions.
+    unsafe {
+        libc::killpg(pgid, signal);
+    }
+}
+
+/// How a child ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Termination {
+    Exited(i32),
+    Signaled(i32),
+}
+
+impl Termination {
+    fn from_status(status: ExitStatus) -> Self {
+        match (status.code(), status.signal()) {
+            (Some(code), _) => Termination::Exited(code),
+            (None, Some(sig)) => Termination::Signaled(sig),
+            (None, None) => Termination::Exited(-1),
+        }
+    }
+
+    pub fn code(self) -> Option<i32> {
+        match self {
+            Termination::Exited(c) => Some(c),
+            Termination::Signaled(_) => None,
+        }
+    }
+
+    pub fn signal(self) -> Option<i32> {
+        match self {
+            Termination::Signaled(s) => Some(s),
+            Termination::Exited(_) => None,
+        }
+    }
+}
+
+/// Everything a finished child said and how it ended.
+#[derive(Debug, Clone)]
+pub struct Finished {
+    pub termination: Termination,
+    pub stdout: String,
+    pub stderr: String,
+    pub timed_out: bool,
+    pub duration: Duration,
+}
+
+enum Msg {
+    Line(String),
+    StdoutEof,
+    Stderr(Vec<u8>),
+    Exited(io::Result<ExitStatus>),
+}
+
+/// Why waiting for a line stopped early.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LineWait {
+    Eof,
+    Timeout,
+}
+
+/// A running child. Dropping it without `finish` kills its group.
+pub struct Running {
+    pid: i32,
+    stdin: Option<ChildStdin>,
+    rx: mpsc::Receiver<Msg>,
+    stdout: Vec<String>,
+    stdout_bytes: usize,
+    stdout_eof: bool,
+    stderr: Option<Vec<u8>>,
+    status: Option<io::Result<ExitStatus>>,
+    started: Instant,
+    deadline: Instant,
+    timed_out: bool,
+    finished: bool,
+}
+
+impl Running {
+    /// Start `cmd` in a new process group with piped stdio. `timeout` bounds
+    /// the whole life of the child, including the wait for its pipes.
+    pub fn spawn(mut cmd: Command, timeout: Duration) -> io::Result<Running> {
+        if cancelled() {
+            return Err(io::Error::new(io::ErrorKind::Interrupted, "interrupted"));
+        }
+        cmd.stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .process_group(0);
+        // Register the group under the lock that cancel_all takes, so a
+        // signal arriving now either sees this group or stops the spawn.
+        let mut live = LIVE_GROUPS.lock().unwrap_or_else(|e| e.into_inner());
+        if cancelled() {
+            return Err(io::Error::new(io::ErrorKind::Interrupted, "interrupted"));
+        }
+        let mut child = cmd.spawn()?;
+        let pid = child.id() as i32;
+        live.insert(pid);
+        drop(live);
+        let started = Instant::now();
+
+        let (tx, rx) = mpsc::channel();
+        let stdin = child.stdin.take();
+        let stdout = child.stdout.take().expect("piped stdout");
+        let stderr = child.stderr.take().expect("piped stderr");
+        let tx_out = tx.clone();
+        thread::spawn(move || {
+            let mut reader = BufReader::new(stdout);
+            let mut buf = Vec::new();
+            loop {
+                buf.clear();
+                match reader.read_until(b'\n', &mut buf) {
+                    Ok(0) | Err(_) => break,
+                    Ok(_) => {
+                        let line = String::from_utf8_lossy(&buf).trim_end().to_string();
+                        if tx_out.send(Msg::Line(line)).is_err() {
+                            break;
+                        }
+                    }
+                }
+            }
+            let _ = tx_out.send(Msg::StdoutEof);
+        });
+        let tx_err = tx.clone();
+        thread::spawn(move || {
+            let _ = tx_err.send(Msg::Stderr(read_bounded(stderr)));
+        });
+        thread::spawn(move || {
+            let _ = tx.send(Msg::Exited(child.wait()));
+        });
+        Ok(Running {
+            pid,
+            stdin,
+            rx,
+            stdout: Vec::new(),
+            stdout_bytes: 0,
+            stdout_eof: false,
+            stderr: None,
+            status: None,
+            started,
+            deadline: started + timeout,
+            timed_out: false,
+            finished: false,
+        })
+    }
+
+    pub fn pid(&self) -> i32 {
+        self.pid
+    }
+
+    /// Write one command line to the child's stdin.
+    pub fn send(&mut self, line: &str) -> io::Result<()> {
+        match self.stdin.as_mut() {
+            Some(stdin) => {
+                stdin.write_all(line.as_bytes())?;
+                stdin.write_all(b"\n")?;
+                stdin.flush()
+            }
+            None => Err(io::Error::new(io::ErrorKind::BrokenPipe, "stdin closed")),
+        }
+    }
+
+    pub fn close_stdin(&mut self) {
+        self.stdin = None;
+    }
+
+    /// Send a signal to the leader only (not its group): used to simulate a
+    /// crash while the resource tracker lives on.
+    pub fn signal_leader(&self, signal: i32) {
+        // SAFETY: kill has no memory-safety preconditions; the leader is not
+        // reaped before `finish`, so the pid still names it.
+        unsafe {
+            libc::kill(self.pid, signal);
+        }
+    }
+
+    /// Wait until a stdout line satisfies `want` and return it. Lines seen
+    /// on the way are kept for the transcript.
+    pub fn wait_for_line(&mut self, want: impl Fn(&str) -> bool) -> Result<String, LineWait> {
+        let start = self.stdout.len();
+        loop {
+            if let Some(line) = self.stdout[start..].iter().find(|l| want(l)) {
+                return Ok(line.clone());
+            }
+            if self.stdout_eof {
+                return Err(LineWait::Eof);
+            }
+            if !self.recv_until(self.deadline) {
+                self.kill_on_deadline();
+                return Err(LineWait::Timeout);
+            }
+        }
+    }
+
+    /// Close stdin, read both pipes to EOF and reap the leader, killing the
+    /// group if the deadline passes first.
+    pub fn finish(mut self) -> Finished {
+        self.close_stdin();
+        while !self.done() {
+            if !self.recv_until(self.deadline) {
+                self.kill_on_deadline();
+                break;
+            }
+        }
+        // After a kill, give the pipes a bounded time to close.
+        let grace = Instant::now() + KILL_GRACE;
+        while !self.done() && self.recv_until(grace) {}
+        self.finished = true;
+        LIVE_GROUPS
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .remove(&self.pid);
+        let termination = match self.status.take() {
+            Some(Ok(status)) => Termination::from_status(status),
+            _ => Termination::Signaled(libc::SIGKILL),
+        };
+        Finished {
+            termination,
+            stdout: self.stdout.join("\n") + if self.stdout.is_empty() { "" } else { "\n" },
+            stderr: String::from_utf8_lossy(&self.stderr.take().unwrap_or_default()).into_owned(),
+            timed_out: self.timed_out,
+            duration: self.started.elapsed(),
+        }
+    }
+
+    fn done(&self) -> bool {
+        self.stdout_eof && self.stderr.is_some() && self.status.is_some()
+    }
+
+    /// Receive one message; false if `until` passed (or every sender is gone).
+    fn recv_until(&mut self, until: Instant) -> bool {
+        let wait = until.saturating_duration_since(Instant::now());
+        match self.rx.recv_timeout(wait) {
+            Ok(Msg::Line(line)) => {
+                self.stdout_bytes += line.len() + 1;
+                if self.stdout_bytes <= CAPTURE_LIMIT {
+                    self.stdout.push(line);
+                }
+                true
+            }
+            Ok(Msg::StdoutEof) => {
+                self.stdout_eof = true;
+                true
+            }
+            Ok(Msg::Stderr(bytes)) => {
+                self.stderr = Some(bytes);
+                true
+            }
+            Ok(Msg::Exited(status)) => {
+                self.status = Some(status);
+                true
+            }
+            Err(_) => false,
+        }
+    }
+
+    fn kill_on_deadline(&mut self) {
+        if !self.timed_out {
+            self.timed_out = !cancelled();
+            kill_group(self.pid, libc::SIGKILL);
+        }
+    }
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        if !self.finished {
+            kill_group(self.pid, libc::SIGKILL);
+            LIVE_GROUPS
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .remove(&self.pid);
+        }
+    }
+}
+
+/// Read a stream to EOF, keeping at most CAPTURE_LIMIT bytes.
+fn read_bounded(mut stream: impl Read) -> Vec<u8> {
+    let mut kept = Vec::new();
+    let mut chunk = [0u8; 8192];
+    loop {
+        match stream.read(&mut chunk) {
+            Ok(0) | Err(_) => break,
+            Ok(n) => {
+                let room = CAPTURE_LIMIT.saturating_sub(kept.len());
+                kept.extend_from_slice(&chunk[..n.min(room)]);
+            }
+        }
+    }
+    kept
+}

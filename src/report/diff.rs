@@ -1,0 +1,81 @@
+//! Stock vs candidate, as a unified diff of normalised transcripts.
+//!
+//! Normalising removes what differs on every run or between a stdlib and
+//! its overlay (segment names, pids, paths, line numbers shifted by the
+//! patch, timing), so the diff shows only real differences: warnings,
+//! exceptions, exit codes, events.
+
+use regex::Regex;
+use similar::TextDiff;
+
+use crate::results::Case;
+
+/// A transcript of a case, normalised for diffing.
+pub fn transcript(case: &Case) -> String {
+    let mut out = String::new();
+    let seg = case.segment.clone().unwrap_or_default();
+    let file_line = Regex::new(r#"File "[^"]*?(multiprocessing/|roles\.py)"#).expect("regex");
+    let path = Regex::new(r"/\S*/multiprocessing/").expect("regex");
+    let line_no = Regex::new(r"(line |\.py:)\d+").expect("regex");
+    let pid = Regex::new(r"\b(pid|exitcode)=\d+|\[\d+\]").expect("regex");
+    let carets = Regex::new(r"^\s*[~^]+\s*$").expect("regex");
+    let norm = |text: &str| -> String {
+        let t = if seg.is_empty() {
+            text.to_string()
+        } else {
+            text.replace(&seg, "<segment>")
+        };
+        let t = file_line.replace_all(&t, |c: &regex::Captures| format!("File \"<{}>", &c[1]));
+        let t = path.replace_all(&t, "<multiprocessing>/");
+        let t = line_no.replace_all(&t, "${1}N");
+        pid.replace_all(&t, "<pid>").into_owned()
+    };
+    out += &format!("scenario {}\n", case.scenario);
+    for p in &case.processes {
+        let ended = match (p.exit_code, p.signal) {
+            (Some(c), _) => format!("exit {c}"),
+            (None, Some(s)) => format!("signal {s}"),
+            _ => "unknown".into(),
+        };
+        out += &format!(
+            "{} {}: {ended}, exception {}, leak warnings {}, data {}, segment after: {}\n",
+            p.label,
+            p.role,
+            p.exception.as_deref().unwrap_or("none"),
+            p.leak_warnings,
+            match p.data_ok {
+                Some(true) => "ok",
+                Some(false) => "LOST",
+                None => "not read",
+            },
+            if p.segment_after { "exists" } else { "gone" },
+        );
+        for e in &p.events {
+            if e["event"] == "start" {
+                continue;
+            }
+            out += &format!("  event {}\n", norm(&e.to_string()));
+        }
+        for line in p.stderr.lines().filter(|l| !carets.is_match(l)) {
+            out += &format!("  stderr {}\n", norm(line));
+        }
+    }
+    out += &format!("segment leaked: {}\n", case.segment_leaked);
+    out
+}
+
+/// Unified diff of two cases' transcripts; empty when they are the same.
+pub fn unified(old: &Case, new: &Case) -> String {
+    let (a, b) = (transcript(old), transcript(new));
+    if a == b {
+        return String::new();
+    }
+    TextDiff::from_lines(&a, &b)
+        .unified_diff()
+        .context_radius(3)
+        .header(
+            &format!("{} {}", old.interpreter, old.variant),
+            &format!("{} {}", new.interpreter, new.variant),
+        )
+        .to_string()
+}

@@ -1,0 +1,117 @@
+//! The results model: what a run found, judged. Every output format (table,
+//! JSON, Markdown, JUnit) renders these values, and `merge` reads them back,
+//! so this file is the JSON contract (see README, "JSON contract").
+
+use std::path::PathBuf;
+
+use serde::{Deserialize, Serialize};
+
+use crate::discovery::Interpreter;
+use crate::judge::Symptom;
+use crate::scenario::ProcessObservation;
+
+/// Bumped on any incompatible change of this model.
+pub const SCHEMA_VERSION: u32 = 1;
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct Results {
+    pub schema_version: u32,
+    /// `shmharness 0.1.0`
+    pub tool: String,
+    pub interpreters: Vec<Interpreter>,
+    pub variants: Vec<VariantInfo>,
+    pub scenarios: Vec<ScenarioInfo>,
+    pub cases: Vec<Case>,
+    pub timing: Timing,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct VariantInfo {
+    pub name: String,
+    pub summary: String,
+    /// The exact diff applied, per interpreter (empty for unpatched variants).
+    pub patches: Vec<AppliedPatch>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct AppliedPatch {
+    pub interpreter: String,
+    /// `patches/create-only/3.10-3.12.diff` or `patch:<file>`.
+    pub origin: String,
+    pub diff: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct ScenarioInfo {
+    pub name: String,
+    pub summary: String,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Verdict {
+    #[serde(rename = "pass")]
+    Pass,
+    #[serde(rename = "fail")]
+    Fail,
+    #[serde(rename = "n/a")]
+    NotApplicable,
+    #[serde(rename = "error")]
+    Error,
+}
+
+impl Verdict {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Verdict::Pass => "pass",
+            Verdict::Fail => "fail",
+            Verdict::NotApplicable => "n/a",
+            Verdict::Error => "error",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct Case {
+    /// The interpreter's id: its version (`3.10.13`), unique in the results.
+    pub interpreter: String,
+    pub executable: PathBuf,
+    pub variant: String,
+    pub scenario: String,
+    pub verdict: Verdict,
+    /// What happened, in a few words: `bug reproduced`, `fixed`, ...
+    pub outcome: String,
+    /// Why the verdict is what it is.
+    pub reason: String,
+    pub symptoms: Vec<Symptom>,
+    /// The segment name used (no leading slash).
+    pub segment: Option<String>,
+    pub segment_leaked: bool,
+    pub processes: Vec<ProcessObservation>,
+}
+
+impl Case {
+    pub fn has(&self, key: &str) -> bool {
+        self.symptoms.iter().any(|s| s.key == key)
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Default)]
+pub struct Timing {
+    pub wall_ms: u64,
+    /// CPU time (user + system) of the harness's reaped children.
+    pub children_cpu_ms: u64,
+    pub cores: usize,
+    pub jobs: usize,
+}
+
+impl Results {
+    pub fn interpreter(&self, id: &str) -> Option<&Interpreter> {
+        self.interpreters.iter().find(|i| i.id == id)
+    }
+
+    pub fn case(&self, interpreter: &str, variant: &str, scenario: &str) -> Option<&Case> {
+        self.cases.iter().find(|c| {
+            c.interpreter == interpreter && c.variant == variant && c.scenario == scenario
+        })
+    }
+}

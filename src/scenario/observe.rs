@@ -1,0 +1,161 @@
+//! What a process said, parsed: events from stdout, warnings and tracebacks
+//! from stderr.
+//!
+//! A process and its resource tracker share stderr, so one stream holds the
+//! process's own traceback (its first frame is the role script at module
+//! level), the tracker's tracebacks (frames in `resource_tracker.py`) and
+//! the tracker's warnings. Warnings are matched by prefix only: 3.13 appends
+//! the set of names to the leak warning.
+
+use serde::{Deserialize, Serialize};
+
+pub const LEAK_PREFIX: &str = "resource_tracker: There appear to be";
+const TRACKER_WARNING: &str = "UserWarning: resource_tracker: ";
+const TRACEBACK: &str = "Traceback (most recent call last):";
+
+/// A traceback: the exception type and whether it was the process's own.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Traceback {
+    pub exception: String,
+    /// The last line: `FileNotFoundError: [Errno 2] ...`.
+    pub line: String,
+    pub origin: Origin,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Origin {
+    /// The role script's own exception: how the process ended.
+    Process,
+    /// The resource tracker's main loop.
+    Tracker,
+    /// Anything else (a multiprocessing child, say).
+    Other,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Stderr {
+    pub leak_warnings: usize,
+    /// Tracker warnings other than the leak count, e.g. a failed unlink.
+    pub tracker_errors: Vec<String>,
+    pub tracebacks: Vec<Traceback>,
+}
+
+impl Stderr {
+    pub fn exception(&self) -> Option<&Traceback> {
+        self.tracebacks.iter().find(|t| t.origin == Origin::Process)
+    }
+}
+
+pub fn parse_stderr(stderr: &str, script: &str) -> Stderr {
+    let mut out = Stderr::default();
+    let lines: Vec<&str> = stderr.lines().collect();
+    let mut i = 0;
+    while i < lines.len() {
+        let line = lines[i];
+        if line.contains(LEAK_PREFIX) {
+            out.leak_warnings += 1;
+        } else if let Some(at) = line.find(TRACKER_WARNING) {
+            out.tracker_errors
+                .push(line[at + "UserWarning: ".len()..].to_string());
+        } else if line.starts_with(TRACEBACK) {
+            let (tb, next) = parse_traceback(&lines, i, script);
+            out.tracebacks.extend(tb);
+            i = next;
+            continue;
+        }
+        i += 1;
+    }
+    out
+}
+
+/// Parse one traceback starting at `lines[start]`; returns it and the index
+/// after its last line. Chained tracebacks ("During handling ...") are read
+/// as one, ending in the final exception.
+fn parse_traceback(lines: &[&str], start: usize, script: &str) -> (Option<Traceback>, usize) {
+    let mut frames: Vec<&str> = Vec::new();
+    let mut i = start + 1;
+    while i < lines.len() {
+        let line = lines[i];
+        if line.starts_with("  File ") {
+            frames.push(line);
+        } else if !line.starts_with(' ') && !line.is_empty() {
+            // The exception line; a chained traceback may follow, and then
+            // the final exception is the one that counts.
+            let at = |k: usize| lines.get(i + k).copied().unwrap_or("\u{0}");
+            let chained = at(1).is_empty()
+                && (at(2).starts_with("During handling")
+                    || at(2).starts_with("The above exception"))
+                && at(3).is_empty()
+                && at(4).starts_with(TRACEBACK);
+            if chained {
+                frames.clear();
+                i += 5;
+                continue;
+            }
+            let exception = line.split(':').next().unwrap_or(line).trim().to_string();
+            let script_frame = format!("{script}\", line ");
+            let origin = match frames.first() {
+                Some(f) if f.contains(&script_frame) && f.ends_with("in <module>") => {
+                    Origin::Process
+                }
+                _ if frames.iter().any(|f| f.contains("resource_tracker.py")) => Origin::Tracker,
+                _ => Origin::Other,
+            };
+            let tb = Traceback {
+                exception,
+                line: line.to_string(),
+                origin,
+            };
+            return (Some(tb), i + 1);
+        }
+        i += 1;
+    }
+    (None, i)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const P3_313: &str = "\
+/x/resource_tracker.py:276: UserWarning: resource_tracker: There appear to be 1 leaked shared_memory objects to clean up at shutdown: {'/n'}
+  warnings.warn(
+Traceback (most recent call last):
+  File \"/t/roles.py\", line 129, in <module>
+    main(sys.argv[1:])
+    ~~~~^^^^^^^^^^^^^^
+  File \"/x/shared_memory.py\", line 106, in __init__
+    self._fd = _posixshmem.shm_open(
+    )
+    ^
+FileNotFoundError: [Errno 2] No such file or directory: '/n'
+/x/resource_tracker.py:292: UserWarning: resource_tracker: '/n': [Errno 2] No such file or directory: '/n'
+  warnings.warn('resource_tracker: %r: %s' % (name, e))
+";
+
+    #[test]
+    fn finds_warnings_and_the_process_exception() {
+        let s = parse_stderr(P3_313, "roles.py");
+        assert_eq!(s.leak_warnings, 1);
+        assert_eq!(
+            s.tracker_errors,
+            vec!["resource_tracker: '/n': [Errno 2] No such file or directory: '/n'"]
+        );
+        assert_eq!(s.exception().unwrap().exception, "FileNotFoundError");
+    }
+
+    #[test]
+    fn tracker_tracebacks_are_not_the_process_exception() {
+        let text = "\
+Traceback (most recent call last):
+  File \"/x/multiprocessing/resource_tracker.py\", line 209, in main
+    cache[rtype].remove(name)
+KeyError: '/n'
+";
+        let s = parse_stderr(text, "roles.py");
+        assert!(s.exception().is_none());
+        assert_eq!(s.tracebacks[0].origin, Origin::Tracker);
+        assert_eq!(s.tracebacks[0].exception, "KeyError");
+    }
+}
