@@ -102,8 +102,8 @@ pub struct MatrixArgs {
     /// Seconds one process may run before its process group is killed.
     #[arg(long, value_name = "SECS", default_value_t = 30.0, value_parser = positive_secs)]
     pub timeout: f64,
-    /// Attachers in the many-attachers scenario.
-    #[arg(long, value_name = "N", default_value_t = 4, value_parser = clap::value_parser!(u16).range(1..=64))]
+    /// Attachers in the many-attachers scenario (half at once, half one by one).
+    #[arg(long, value_name = "N", default_value_t = 4, value_parser = clap::value_parser!(u16).range(3..=64))]
     pub attachers: u16,
     #[arg(long, value_enum, default_value_t = Format::Table)]
     pub format: Format,

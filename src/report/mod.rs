@@ -9,9 +9,11 @@ pub mod table;
 use crate::results::{Case, Results, Verdict};
 use table::Cell;
 
-/// Text of a matrix cell.
-pub fn cell_text(case: &Case) -> String {
+/// Text of a matrix cell; `brief` leaves out the evidence of passing cells
+/// (for the wide many-scenario matrix).
+pub fn cell_text(case: &Case, brief: bool) -> String {
     match case.verdict {
+        Verdict::Pass if brief => case.outcome.clone(),
         Verdict::Pass => format!("{}: {}", case.outcome, case.reason),
         Verdict::Fail => format!("FAIL {}: {}", case.outcome, case.reason),
         Verdict::NotApplicable => "n/a".to_string(),
@@ -49,7 +51,7 @@ pub fn matrix(results: &Results) -> (Vec<String>, Vec<Vec<Cell>>) {
             }
             for v in &results.variants {
                 row.push(match results.case(&interp.id, &v.name, &scenario.name) {
-                    Some(c) => Cell::judged(cell_text(c), c.verdict),
+                    Some(c) => Cell::judged(cell_text(c, many), c.verdict),
                     None => Cell::plain("-"),
                 });
             }

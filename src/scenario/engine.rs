@@ -121,13 +121,14 @@ fn run_step(
 ) -> Result<(), String> {
     match step {
         Step::Start(procs) => {
+            let first_new = live.len();
             for proc in procs {
                 let running = spawn(&proc, segment, ctx)?;
                 live.push(Live { proc, running });
             }
             // Wait for each new holder to be ready; one that ends instead is
             // finished and recorded.
-            let mut i = 0;
+            let mut i = first_new;
             while i < live.len() {
                 let ready = live[i]
                     .running
