@@ -1,0 +1,7 @@
+//! All integration tests, one binary (ripgrep style): each module below
+//! covers one area and runs the real `shmharness` binary against the real
+//! interpreters on this machine.
+
+mod util;
+
+mod core;
