@@ -35,6 +35,11 @@ pub enum Command {
     Verify(VerifyArgs),
     /// Show, per interpreter, a unified diff of the stock and patched transcripts.
     Diff(DiffArgs),
+    /// Show the expectation table: what each scenario should show under each variant.
+    Expectations {
+        #[arg(long, value_enum, default_value_t = Format::Markdown)]
+        format: Format,
+    },
     /// Show the exact patches applied to each interpreter's copy of multiprocessing.
     Patch {
         #[command(subcommand)]

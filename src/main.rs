@@ -49,6 +49,7 @@ fn main() -> ExitCode {
         Command::Patch {
             command: PatchCommand::Show(args),
         } => commands::patch_show::run(args),
+        Command::Expectations { format } => commands::expectations::run(*format),
     };
     match result {
         Ok(code) => code,

@@ -2,6 +2,7 @@
 //! pipeline (discover -> select -> overlays -> cases -> judge) and renders.
 
 pub mod diff;
+pub mod expectations;
 pub mod list;
 pub mod patch_show;
 pub mod run;
