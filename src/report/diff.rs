@@ -14,7 +14,8 @@ use crate::results::Case;
 pub fn transcript(case: &Case) -> String {
     let mut out = String::new();
     let seg = case.segment.clone().unwrap_or_default();
-    let file_line = Regex::new(r#"File "[^"]*?(multiprocessing/|roles\.py)"#).expect("regex");
+    let mp_file = Regex::new(r#"File "[^"]*/multiprocessing/"#).expect("regex");
+    let roles_file = Regex::new(r#"File "[^"]*roles\.py""#).expect("regex");
     let path = Regex::new(r"/\S*/multiprocessing/").expect("regex");
     let line_no = Regex::new(r"(line |\.py:)\d+").expect("regex");
     let pid = Regex::new(r"\b(pid|exitcode)=\d+|\[\d+\]").expect("regex");
@@ -25,7 +26,8 @@ pub fn transcript(case: &Case) -> String {
         } else {
             text.replace(&seg, "<segment>")
         };
-        let t = file_line.replace_all(&t, |c: &regex::Captures| format!("File \"<{}>", &c[1]));
+        let t = mp_file.replace_all(&t, "File \"<multiprocessing>/");
+        let t = roles_file.replace_all(&t, "File \"<roles.py>\"");
         let t = path.replace_all(&t, "<multiprocessing>/");
         let t = line_no.replace_all(&t, "${1}N");
         pid.replace_all(&t, "<pid>").into_owned()

@@ -53,11 +53,15 @@ pub fn parse_stderr(stderr: &str, script: &str) -> Stderr {
     let mut i = 0;
     while i < lines.len() {
         let line = lines[i];
-        if line.contains(LEAK_PREFIX) {
-            out.leak_warnings += 1;
-        } else if let Some(at) = line.find(TRACKER_WARNING) {
-            out.tracker_errors
-                .push(line[at + "UserWarning: ".len()..].to_string());
+        // Only the warning line itself counts: on 3.8-3.12 the source line
+        // Python echoes under it also contains the leak prefix.
+        if let Some(at) = line.find(TRACKER_WARNING) {
+            let message = &line[at + "UserWarning: ".len()..];
+            if message.starts_with(LEAK_PREFIX) {
+                out.leak_warnings += 1;
+            } else {
+                out.tracker_errors.push(message.to_string());
+            }
         } else if line.starts_with(TRACEBACK) {
             let (tb, next) = parse_traceback(&lines, i, script);
             out.tracebacks.extend(tb);
@@ -143,6 +147,28 @@ FileNotFoundError: [Errno 2] No such file or directory: '/n'
             vec!["resource_tracker: '/n': [Errno 2] No such file or directory: '/n'"]
         );
         assert_eq!(s.exception().unwrap().exception, "FileNotFoundError");
+    }
+
+    #[test]
+    fn the_echoed_source_line_is_not_a_second_warning() {
+        let text = "\
+/x/resource_tracker.py:224: UserWarning: resource_tracker: There appear to be 1 leaked shared_memory objects to clean up at shutdown
+  warnings.warn('resource_tracker: There appear to be %d '
+";
+        assert_eq!(parse_stderr(text, "roles.py").leak_warnings, 1);
+    }
+
+    #[test]
+    fn counts_the_warning_not_its_echoed_source_line() {
+        let text = "\
+/x/resource_tracker.py:216: UserWarning: resource_tracker: There appear to be 1 leaked shared_memory objects to clean up at shutdown
+  warnings.warn('resource_tracker: There appear to be %d '
+/x/resource_tracker.py:229: UserWarning: resource_tracker: '/n': [Errno 2] No such file or directory: '/n'
+  warnings.warn('resource_tracker: %r: %s' % (name, e))
+";
+        let s = parse_stderr(text, "roles.py");
+        assert_eq!(s.leak_warnings, 1);
+        assert_eq!(s.tracker_errors.len(), 1);
     }
 
     #[test]
