@@ -102,6 +102,16 @@ pub fn run(scenario: &Scenario, segment: &str, ctx: &Context) -> CaseObservation
         let finished = l.running.finish();
         record(&mut case, &l.proc, finished, segment, ctx);
     }
+    // Report processes in the order the scenario starts them (P1, P2, ...),
+    // not the order they ended.
+    let order: Vec<String> = (scenario.steps)(&ctx.params)
+        .into_iter()
+        .flat_map(|step| match step {
+            Step::Start(procs) | Step::Run(procs) => procs.into_iter().map(|p| p.label).collect(),
+            _ => Vec::new(),
+        })
+        .collect();
+    case.processes.sort_by_key(|p| order.iter().position(|l| *l == p.label));
     if shm::exists(segment) {
         case.segment_leaked = true;
         shm::unlink(segment);
