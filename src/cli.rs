@@ -40,6 +40,11 @@ pub enum Command {
         #[arg(long, value_enum, default_value_t = Format::Markdown)]
         format: Format,
     },
+    /// Run the matrix and write a bug-report bundle: report.md, results.json, junit.xml,
+    /// repro.py, patches/, transcripts/.
+    Report(ReportArgs),
+    /// Combine results.json files (CI legs) into one results set, and optionally a bundle.
+    Merge(MergeArgs),
     /// Show the exact patches applied to each interpreter's copy of multiprocessing.
     Patch {
         #[command(subcommand)]
@@ -127,6 +132,9 @@ pub struct RunArgs {
     /// Also write the results as JSON to FILE.
     #[arg(long, value_name = "FILE")]
     pub json: Option<PathBuf>,
+    /// Also write the results as JUnit XML to FILE.
+    #[arg(long, value_name = "FILE")]
+    pub junit: Option<PathBuf>,
 }
 
 #[derive(Debug, Clone, Args)]
@@ -182,6 +190,45 @@ pub struct PatchShowArgs {
     /// Show how your own diff applies instead.
     #[arg(long, value_name = "FILE")]
     pub patch: Option<PathBuf>,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct ReportArgs {
+    #[command(flatten)]
+    pub matrix: MatrixArgs,
+    /// Variant(s), comma-separated or repeated, or `all` [default: stock,create-only; with --patch: stock]
+    #[arg(long, short, value_name = "NAME", value_delimiter = ',')]
+    pub variant: Vec<String>,
+    /// Also run your own unified diff against Lib/multiprocessing/ (adds variant patch:FILE).
+    #[arg(long, value_name = "FILE")]
+    pub patch: Option<PathBuf>,
+    /// The bundle directory (created; must be empty or missing unless --force).
+    #[arg(long, value_name = "DIR")]
+    pub out: PathBuf,
+    /// Replace an existing non-empty --out directory.
+    #[arg(long)]
+    pub force: bool,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct MergeArgs {
+    /// results.json files to combine (e.g. one per CI leg).
+    #[arg(value_name = "FILE", required = true)]
+    pub files: Vec<PathBuf>,
+    /// Write the merged results as JSON to FILE.
+    #[arg(long, value_name = "FILE")]
+    pub json: Option<PathBuf>,
+    /// Write the merged results as JUnit XML to FILE.
+    #[arg(long, value_name = "FILE")]
+    pub junit: Option<PathBuf>,
+    /// Write a bug-report bundle for the merged results to DIR.
+    #[arg(long, value_name = "DIR")]
+    pub report: Option<PathBuf>,
+    /// Replace an existing non-empty --report directory.
+    #[arg(long)]
+    pub force: bool,
+    #[arg(long, value_enum, default_value_t = Format::Table)]
+    pub format: Format,
 }
 
 fn positive_secs(s: &str) -> Result<f64, String> {

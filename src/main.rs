@@ -9,6 +9,7 @@ mod overlay;
 mod patch;
 mod pool;
 mod proc;
+mod progress;
 mod python;
 mod report;
 mod results;
@@ -38,6 +39,7 @@ fn main() -> ExitCode {
         }
     };
     style::init(cli.color);
+    progress::init(cli.quiet);
     if let Err(e) = signal::install() {
         eprintln!("warning: cannot handle signals: {e}");
     }
@@ -46,6 +48,8 @@ fn main() -> ExitCode {
         Command::Run(args) => commands::run::run(args, cli.quiet),
         Command::Verify(args) => commands::verify::run(args, cli.quiet),
         Command::Diff(args) => commands::diff::run(args, cli.quiet),
+        Command::Report(args) => commands::report::run(args, cli.quiet),
+        Command::Merge(args) => commands::merge::run(args, cli.quiet),
         Command::Patch {
             command: PatchCommand::Show(args),
         } => commands::patch_show::run(args),

@@ -23,6 +23,66 @@ pub struct Results {
     pub scenarios: Vec<ScenarioInfo>,
     pub cases: Vec<Case>,
     pub timing: Timing,
+    /// The machine the cases ran on (for merged results: the first leg's).
+    #[serde(default)]
+    pub host: Host,
+    /// For merged results: each input file, its host and its interpreters.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub merged_from: Vec<MergedLeg>,
+}
+
+/// Facts about the machine a run happened on.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Default)]
+pub struct Host {
+    /// `linux`, `macos`, ... (Rust's `std::env::consts::OS`).
+    pub os: String,
+    /// `uname -s`: `Linux`, `Darwin`.
+    pub kernel: String,
+    /// `uname -r`: `6.1.0-18-amd64`.
+    pub kernel_release: String,
+    /// `uname -v`.
+    pub kernel_version: String,
+    /// `uname -m`: `x86_64`, `aarch64`.
+    pub machine: String,
+    /// Logical CPUs available to the harness.
+    pub cpus: usize,
+}
+
+impl Host {
+    pub fn detect() -> Host {
+        // SAFETY: uname fills a zeroed struct of fixed-size C strings.
+        let mut u: libc::utsname = unsafe { std::mem::zeroed() };
+        let ok = unsafe { libc::uname(&mut u) } == 0;
+        let field = |f: &[libc::c_char]| -> String {
+            if !ok {
+                return String::new();
+            }
+            let bytes: Vec<u8> = f
+                .iter()
+                .take_while(|&&c| c != 0)
+                .map(|&c| c as u8)
+                .collect();
+            String::from_utf8_lossy(&bytes).into_owned()
+        };
+        Host {
+            os: std::env::consts::OS.to_string(),
+            kernel: field(&u.sysname),
+            kernel_release: field(&u.release),
+            kernel_version: field(&u.version),
+            machine: field(&u.machine),
+            cpus: std::thread::available_parallelism()
+                .map(|n| n.get())
+                .unwrap_or(1),
+        }
+    }
+}
+
+/// One input of `merge`.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct MergedLeg {
+    pub file: String,
+    pub host: Host,
+    pub interpreters: Vec<String>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]

@@ -93,6 +93,7 @@ pub fn execute(plan: &Plan, ws: &Workspace) -> RunOutput {
     let results = crate::pool::map(slots.len(), plan.jobs, |n| {
         let (i, v, s) = slots[n];
         let outcome = run_case(plan, ws, &overlays, i, v, s, &format!("{prefix}_{n}"));
+        crate::progress::tick();
         CaseRun {
             interpreter: i,
             variant: v,

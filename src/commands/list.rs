@@ -19,7 +19,15 @@ struct Listing<'a> {
 }
 
 pub fn run(args: &ListArgs) -> Result<Exit> {
-    let (found, specs) = super::discover(&args.select)?;
+    let (found, mut specs) = super::discover(&args.select)?;
+    if args.all {
+        // A rejected `--python PATH` is listed with its reason, not an error:
+        // one bad candidate never breaks the listing.
+        specs.retain(|s| {
+            s.explicit_path()
+                .is_none_or(|p| crate::discovery::explain(p, &found).is_none())
+        });
+    }
     let chosen = select::select(&found, &specs).map_err(anyhow::Error::msg)?;
     match args.format {
         Format::Json => {

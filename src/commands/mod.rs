@@ -4,7 +4,9 @@
 pub mod diff;
 pub mod expectations;
 pub mod list;
+pub mod merge;
 pub mod patch_show;
+pub mod report;
 pub mod run;
 pub mod verify;
 
@@ -100,7 +102,10 @@ pub fn plan(
 /// after every child is gone and the workspace is removed.
 pub fn execute(plan: &Plan) -> Result<Results> {
     let ws = Workspace::new().map_err(|e| anyhow::anyhow!("cannot create a temp dir: {e}"))?;
+    let total = plan.interpreters.len() * plan.variants.len() * plan.scenarios.len();
+    let bar = crate::progress::Bar::start(total);
     let out = runner::execute(plan, &ws);
+    drop(bar);
     drop(ws);
     if out.interrupted {
         return Err(Interrupted(crate::signal::exit_code()).into());

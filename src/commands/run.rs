@@ -15,7 +15,7 @@ pub fn run(args: &RunArgs, quiet: bool) -> Result<Exit> {
     };
     let mut variants = variant::resolve(&requested).map_err(anyhow::Error::msg)?;
     variants.extend(user);
-    if let Some(path) = &args.json {
+    for path in args.json.iter().chain(&args.junit) {
         super::check_writable(path)?;
     }
     let interpreters = super::interpreters(&args.matrix.select)?;
@@ -23,6 +23,9 @@ pub fn run(args: &RunArgs, quiet: bool) -> Result<Exit> {
     let results = super::execute(&plan)?;
     if let Some(path) = &args.json {
         super::write_atomic(path, &(serde_json::to_string_pretty(&results)? + "\n"))?;
+    }
+    if let Some(path) = &args.junit {
+        super::write_atomic(path, &crate::report::junit::render(&results))?;
     }
     print!("{}", super::render(&results, args.matrix.format)?);
     if !quiet && args.matrix.format == crate::cli::Format::Table {

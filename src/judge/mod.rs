@@ -215,6 +215,8 @@ pub fn judge_run(
                 .unwrap_or(1),
             jobs: plan.jobs,
         },
+        host: crate::results::Host::detect(),
+        merged_from: Vec::new(),
     }
 }
 

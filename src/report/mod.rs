@@ -2,7 +2,9 @@
 //! The matrix layout (rows, columns, cell text) is decided once here and
 //! shared by the terminal table and Markdown.
 
+pub mod bundle;
 pub mod diff;
+pub mod junit;
 pub mod markdown;
 pub mod table;
 
