@@ -34,6 +34,12 @@ pub fn run(args: &VerifyArgs, quiet: bool) -> Result<Exit> {
     if args.matrix.format == crate::cli::Format::Table {
         print!("{}", render(&verdicts, &name));
     }
+    if args.matrix.format == crate::cli::Format::Markdown {
+        print!(
+            "\n{}",
+            crate::report::bundle::verdict_markdown(&verdicts, &name)
+        );
+    }
     if !quiet {
         eprintln!("{}", crate::report::summary_line(&results));
     }
