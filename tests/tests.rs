@@ -4,5 +4,7 @@
 
 mod util;
 
+mod bad_input;
 mod core;
+mod matrix;
 mod readme;

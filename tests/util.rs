@@ -141,3 +141,124 @@ impl Fakes {
         p
     }
 }
+
+/// `p` as a `&str` for command-line arguments.
+pub fn arg(p: &Path) -> &str {
+    p.to_str().expect("UTF-8 path")
+}
+
+/// Run the binary with `args` (no `--format`), returning (exit code, stdout, stderr).
+pub fn run_text(args: &[&str]) -> (i32, String, String) {
+    let out = bin().args(args).output().expect("runs");
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+/// The cases of a `run --format json` result.
+pub fn cases(json: &serde_json::Value) -> &Vec<serde_json::Value> {
+    json["cases"].as_array().expect("cases array")
+}
+
+/// The one case for (interpreter version prefix, variant, scenario).
+pub fn case<'a>(
+    json: &'a serde_json::Value,
+    version: &str,
+    variant: &str,
+    scenario: &str,
+) -> &'a serde_json::Value {
+    let found: Vec<_> = cases(json)
+        .iter()
+        .filter(|c| {
+            c["interpreter"]
+                .as_str()
+                .is_some_and(|i| i.starts_with(&format!("{version}.")))
+                && c["variant"] == variant
+                && c["scenario"] == scenario
+        })
+        .collect();
+    assert_eq!(
+        found.len(),
+        1,
+        "expected one case for {version} {variant} {scenario}"
+    );
+    found[0]
+}
+
+/// The process labelled `label` (`P1`, `P2`, ...) of a case.
+pub fn process<'a>(case: &'a serde_json::Value, label: &str) -> &'a serde_json::Value {
+    case["processes"]
+        .as_array()
+        .expect("processes array")
+        .iter()
+        .find(|p| p["label"] == label)
+        .unwrap_or_else(|| panic!("no process {label} in {case:#}"))
+}
+
+/// The symptom keys of a case.
+pub fn symptom_keys(case: &serde_json::Value) -> Vec<String> {
+    case["symptoms"]
+        .as_array()
+        .expect("symptoms array")
+        .iter()
+        .map(|s| s["key"].as_str().expect("symptom key").to_string())
+        .collect()
+}
+
+/// Assert that no segment named in a run's cases is still in /dev/shm.
+pub fn assert_segments_gone(json: &serde_json::Value) {
+    let used: Vec<&str> = cases(json)
+        .iter()
+        .filter_map(|c| c["segment"].as_str())
+        .collect();
+    assert!(!used.is_empty(), "the run names no segments");
+    let left: Vec<String> = our_segments()
+        .into_iter()
+        .filter(|s| used.contains(&s.as_str()))
+        .collect();
+    assert!(left.is_empty(), "segments left in /dev/shm: {left:?}");
+}
+
+/// One full matrix (every scenario x every variant) on one interpreter per
+/// version family (3.8, 3.10, 3.13), run once and shared by every test that
+/// needs it, with snapshots of each interpreter's installed `multiprocessing`
+/// package taken before and after the run.
+pub struct Matrix {
+    pub code: i32,
+    pub json: serde_json::Value,
+    pub pythons: Vec<PathBuf>,
+    pub before: Vec<BTreeMap<PathBuf, Vec<u8>>>,
+    pub after: Vec<BTreeMap<PathBuf, Vec<u8>>>,
+}
+
+/// The shared full matrix; None (skip) if an interpreter is missing.
+pub fn matrix() -> Option<&'static Matrix> {
+    static MATRIX: std::sync::OnceLock<Option<Matrix>> = std::sync::OnceLock::new();
+    MATRIX
+        .get_or_init(|| {
+            let pythons = pythons(&["3.8", "3.10", "3.13"])?;
+            let before: Vec<_> = pythons
+                .iter()
+                .map(|p| snapshot(&multiprocessing_dir(p)))
+                .collect();
+            let mut args = vec!["run", "--scenario", "all", "--variant", "all"];
+            for p in &pythons {
+                args.extend(["--python", arg(p)]);
+            }
+            let (code, json) = run_json(&args);
+            let after: Vec<_> = pythons
+                .iter()
+                .map(|p| snapshot(&multiprocessing_dir(p)))
+                .collect();
+            Some(Matrix {
+                code,
+                json,
+                pythons,
+                before,
+                after,
+            })
+        })
+        .as_ref()
+}

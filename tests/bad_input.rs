@@ -1,0 +1,89 @@
+//! Bad input: exit 2 and exactly one line on stderr saying what is wrong,
+//! before any case runs (nothing on stdout).
+
+use crate::util::*;
+
+/// Run `args`; assert exit 2, empty stdout and one stderr line containing
+/// every word of `mentions`.
+fn assert_usage_error(args: &[&str], mentions: &[&str]) {
+    let (code, out, err) = run_text(args);
+    assert_eq!(code, 2, "{args:?}\nstdout:\n{out}\nstderr:\n{err}");
+    assert!(out.is_empty(), "{args:?} printed on stdout:\n{out}");
+    let lines: Vec<&str> = err.lines().filter(|l| !l.trim().is_empty()).collect();
+    assert_eq!(lines.len(), 1, "{args:?}: one line on stderr, got:\n{err}");
+    for m in mentions {
+        assert!(
+            lines[0].contains(m),
+            "{args:?}: {m:?} not in {:?}",
+            lines[0]
+        );
+    }
+}
+
+/// Any real interpreter, so that only the argument under test is wrong.
+fn some_python() -> Option<std::path::PathBuf> {
+    python("3.10")
+}
+
+#[test]
+fn unknown_scenario() {
+    let Some(py) = some_python() else { return };
+    assert_usage_error(
+        &["run", "--scenario", "nope", "--python", arg(&py)],
+        &["nope", "three-process"],
+    );
+}
+
+#[test]
+fn unknown_variant() {
+    let Some(py) = some_python() else { return };
+    assert_usage_error(
+        &["run", "--variant", "nope", "--python", arg(&py)],
+        &["nope", "create-only"],
+    );
+    assert_usage_error(
+        &["verify", "--variant", "nope", "--python", arg(&py)],
+        &["nope"],
+    );
+}
+
+#[test]
+fn zero_jobs() {
+    let Some(py) = some_python() else { return };
+    assert_usage_error(&["run", "--jobs", "0", "--python", arg(&py)], &["--jobs"]);
+}
+
+#[test]
+fn zero_timeout() {
+    let Some(py) = some_python() else { return };
+    assert_usage_error(
+        &["run", "--timeout", "0", "--python", arg(&py)],
+        &["--timeout"],
+    );
+}
+
+#[test]
+fn a_version_that_is_not_installed() {
+    assert_usage_error(&["run", "--python", "3.99"], &["3.99", "list --all"]);
+}
+
+#[test]
+fn a_file_that_is_not_a_python() {
+    assert_usage_error(&["run", "--python", "/etc/passwd"], &["/etc/passwd"]);
+}
+
+#[test]
+fn a_directory_is_not_a_python() {
+    let dir = tempfile::tempdir().unwrap();
+    assert_usage_error(
+        &["run", "--python", arg(dir.path())],
+        &[arg(dir.path()), "directory"],
+    );
+}
+
+#[test]
+fn a_fake_that_prints_garbage_is_not_a_python() {
+    let fakes = Fakes::new();
+    let garbage = fakes.script("python3", "echo garbage");
+    assert_usage_error(&["run", "--python", arg(&garbage)], &[arg(&garbage)]);
+}
