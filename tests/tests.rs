@@ -4,6 +4,7 @@
 
 mod util;
 
+mod artifacts;
 mod bad_input;
 mod core;
 mod matrix;
