@@ -111,6 +111,25 @@ def attacher(name, size, mode, unlink, hold):
         emit("unlinked")
 
 
+def hanger(name, size):
+    """Test-only (hidden scenario `hang`): attach, then block forever, so the
+    harness's --timeout and signal handling have something to kill. If
+    SHMHARNESS_TEST_NOTIFY names a FIFO, say so there, with the segment name:
+    a test waits on that instead of sleeping."""
+    import os
+    import select
+
+    shm = attach(name, "default")
+    check(shm, name, size)
+    emit("hanging")
+    notify = os.environ.get("SHMHARNESS_TEST_NOTIFY")
+    if notify:
+        with open(notify, "w") as fifo:
+            fifo.write("hanging %s\n" % name)
+    while True:
+        select.select([], [], [])
+
+
 def main(argv):
     import multiprocessing
     import os
@@ -125,6 +144,8 @@ def main(argv):
         mode = rest[rest.index("--mode") + 1]
     if role == "creator":
         creator(name, size)
+    elif role == "hanger":
+        hanger(name, size)
     elif role == "attacher":
         attacher(name, size, mode, "--unlink" in rest, "--hold" in rest)
     else:

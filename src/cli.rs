@@ -117,6 +117,10 @@ pub struct MatrixArgs {
     pub attachers: u16,
     #[arg(long, value_enum, default_value_t = Format::Table)]
     pub format: Format,
+    /// Run every case N times (for soak tests; hidden).
+    #[arg(long, value_name = "N", default_value_t = 1, hide = true,
+          value_parser = clap::value_parser!(u16).range(1..))]
+    pub repeat: u16,
 }
 
 #[derive(Debug, Clone, Args)]

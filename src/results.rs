@@ -160,6 +160,9 @@ pub struct Timing {
     pub wall_ms: u64,
     /// CPU time (user + system) of the harness's reaped children.
     pub children_cpu_ms: u64,
+    /// CPU time of the harness itself during the run (not its children).
+    #[serde(default)]
+    pub harness_cpu_ms: u64,
     pub cores: usize,
     pub jobs: usize,
 }

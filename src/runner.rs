@@ -18,6 +18,8 @@ pub struct Plan {
     pub params: Params,
     pub jobs: usize,
     pub timeout: Duration,
+    /// Run every case this many times (hidden `--repeat`, for soak tests).
+    pub repeat: usize,
 }
 
 /// One cell of the matrix.
@@ -43,7 +45,26 @@ pub struct RunOutput {
     /// `overlays[i][v]`: the overlay of interpreter i, variant v.
     pub overlays: Vec<Vec<Option<Result<Overlay, String>>>>,
     pub wall: Duration,
+    /// CPU (user + system) of the processes this run started, reaped
+    /// during the run: the delta of RUSAGE_CHILDREN around it, so discovery
+    /// probes are not counted, and the orphaned trackers are (we are their
+    /// subreaper, see `proc`).
+    pub children_cpu: Duration,
+    /// CPU of the harness itself during the run (RUSAGE_SELF delta).
+    pub harness_cpu: Duration,
     pub interrupted: bool,
+}
+
+/// User + system CPU time of `who` (RUSAGE_SELF or RUSAGE_CHILDREN).
+pub fn cpu_time(who: libc::c_int) -> Duration {
+    // SAFETY: getrusage writes into the zeroed struct we pass.
+    let usage = unsafe {
+        let mut u: libc::rusage = std::mem::zeroed();
+        libc::getrusage(who, &mut u);
+        u
+    };
+    let tv = |t: libc::timeval| Duration::new(t.tv_sec as u64, t.tv_usec as u32 * 1000);
+    tv(usage.ru_utime) + tv(usage.ru_stime)
 }
 
 /// A short, run-unique prefix for segment names (macOS allows 30 chars).
@@ -79,13 +100,18 @@ impl Workspace {
 
 pub fn execute(plan: &Plan, ws: &Workspace) -> RunOutput {
     let started = Instant::now();
+    crate::proc::become_subreaper();
+    let (children_before, self_before) =
+        (cpu_time(libc::RUSAGE_CHILDREN), cpu_time(libc::RUSAGE_SELF));
     let overlays = build_overlays(plan, ws.path());
 
     let mut slots: Vec<(usize, usize, &'static Scenario)> = Vec::new();
     for i in 0..plan.interpreters.len() {
         for s in &plan.scenarios {
             for v in 0..plan.variants.len() {
-                slots.push((i, v, s));
+                for _ in 0..plan.repeat.max(1) {
+                    slots.push((i, v, s));
+                }
             }
         }
     }
@@ -114,6 +140,8 @@ pub fn execute(plan: &Plan, ws: &Workspace) -> RunOutput {
         cases,
         overlays,
         wall: started.elapsed(),
+        children_cpu: cpu_time(libc::RUSAGE_CHILDREN).saturating_sub(children_before),
+        harness_cpu: cpu_time(libc::RUSAGE_SELF).saturating_sub(self_before),
         interrupted,
     }
 }

@@ -9,3 +9,4 @@ mod bad_input;
 mod core;
 mod matrix;
 mod readme;
+mod reliability;

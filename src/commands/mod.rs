@@ -95,6 +95,7 @@ pub fn plan(
         },
         jobs: args.jobs.map(usize::from).unwrap_or(cores),
         timeout: Duration::from_secs_f64(args.timeout),
+        repeat: usize::from(args.repeat),
     })
 }
 

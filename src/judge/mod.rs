@@ -209,7 +209,8 @@ pub fn judge_run(
         cases,
         timing: Timing {
             wall_ms: out.wall.as_millis() as u64,
-            children_cpu_ms: children_cpu().as_millis() as u64,
+            children_cpu_ms: out.children_cpu.as_millis() as u64,
+            harness_cpu_ms: out.harness_cpu.as_millis() as u64,
             cores: std::thread::available_parallelism()
                 .map(|n| n.get())
                 .unwrap_or(1),
@@ -218,16 +219,4 @@ pub fn judge_run(
         host: crate::results::Host::detect(),
         merged_from: Vec::new(),
     }
-}
-
-/// User + system CPU of every reaped child so far (getrusage).
-pub fn children_cpu() -> std::time::Duration {
-    // SAFETY: getrusage writes into the zeroed struct we pass.
-    let usage = unsafe {
-        let mut u: libc::rusage = std::mem::zeroed();
-        libc::getrusage(libc::RUSAGE_CHILDREN, &mut u);
-        u
-    };
-    let tv = |t: libc::timeval| std::time::Duration::new(t.tv_sec as u64, t.tv_usec as u32 * 1000);
-    tv(usage.ru_utime) + tv(usage.ru_stime)
 }

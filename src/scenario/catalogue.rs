@@ -13,6 +13,9 @@ pub enum Role {
     /// Attaches, reads and checks, then exits (`hold`: waits for stdin EOF
     /// first; `unlink`: calls unlink() before exiting).
     Attacher { unlink: bool, hold: bool },
+    /// Test-only: attaches, then blocks forever (for `--timeout` and
+    /// signal tests; see the hidden `hang` scenario).
+    Hanger,
 }
 
 /// Commands a holding creator understands (see roles.py).
@@ -207,6 +210,24 @@ pub const SCENARIOS: &[Scenario] = &[
                 Step::Tell(p1(), Command::Unlink),
                 Step::Run(vec![attacher("P2")]),
                 Step::Finish(vec![p1()], None),
+            ]
+        },
+    },
+    Scenario {
+        name: "hang",
+        summary: "test-only: P1 creates, P2 attaches and hangs (killed at --timeout), P3 attaches, P1 unlinks",
+        hidden: true,
+        steps: |_| {
+            let p2 = Proc {
+                label: "P2".into(),
+                group: "P2".into(),
+                role: Role::Hanger,
+            };
+            vec![
+                Step::Start(vec![creator("P1")]),
+                Step::Run(vec![p2]),
+                Step::Run(vec![attacher("P3")]),
+                Step::Finish(vec![p1()], Some(Command::Unlink)),
             ]
         },
     },

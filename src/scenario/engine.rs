@@ -240,6 +240,9 @@ fn spawn(proc: &Proc, segment: &str, ctx: &Context) -> Result<Running, String> {
         Role::Creator => {
             cmd.args(["creator", segment, &size]);
         }
+        Role::Hanger => {
+            cmd.args(["hanger", segment, &size]);
+        }
         Role::Attacher { unlink, hold } => {
             cmd.args(["attacher", segment, &size, "--mode", ctx.attach.arg()]);
             if unlink {
@@ -313,6 +316,7 @@ fn record(case: &mut CaseObservation, proc: &Proc, out: Finished, segment: &str,
 fn role_name(role: Role) -> &'static str {
     match role {
         Role::Creator => "creator",
+        Role::Hanger => "hanger",
         Role::Attacher { unlink: true, .. } => "attacher+unlink",
         Role::Attacher { hold: true, .. } => "attacher (holds)",
         Role::Attacher { .. } => "attacher",
