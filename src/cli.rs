@@ -50,6 +50,8 @@ pub enum Command {
         #[command(subcommand)]
         command: PatchCommand,
     },
+    /// Run CPython's own shared-memory tests (test._test_multiprocessing) per interpreter and variant.
+    CpythonTests(CpythonTestsArgs),
 }
 
 #[derive(Debug, Subcommand)]
@@ -139,6 +141,9 @@ pub struct RunArgs {
     /// Also write the results as JUnit XML to FILE.
     #[arg(long, value_name = "FILE")]
     pub junit: Option<PathBuf>,
+    /// Also run CPython's own shared-memory tests per interpreter and variant (a second table).
+    #[arg(long)]
+    pub with_cpython_tests: bool,
 }
 
 #[derive(Debug, Clone, Args)]
@@ -158,6 +163,29 @@ pub struct VerifyArgs {
     /// The candidate fix as your own unified diff.
     #[arg(long, value_name = "FILE")]
     pub patch: Option<PathBuf>,
+    /// Also require CPython's own shared-memory tests to pass wherever they pass on stock.
+    #[arg(long)]
+    pub strict: bool,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct CpythonTestsArgs {
+    #[command(flatten)]
+    pub select: SelectArgs,
+    /// Variant(s), comma-separated or repeated, or `all` [default: stock,create-only; with --patch: stock]
+    #[arg(long, short, value_name = "NAME", value_delimiter = ',')]
+    pub variant: Vec<String>,
+    /// Also test your own unified diff against Lib/multiprocessing/ (adds variant patch:FILE).
+    #[arg(long, value_name = "FILE")]
+    pub patch: Option<PathBuf>,
+    /// Test runs at once (default: number of cores).
+    #[arg(long, short, value_name = "N", value_parser = clap::value_parser!(u16).range(1..))]
+    pub jobs: Option<u16>,
+    /// Seconds one interpreter's test run may take before it is killed.
+    #[arg(long, value_name = "SECS", default_value_t = 300.0, value_parser = positive_secs)]
+    pub timeout: f64,
+    #[arg(long, value_enum, default_value_t = Format::Table)]
+    pub format: Format,
 }
 
 #[derive(Debug, Clone, Args)]

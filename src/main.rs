@@ -3,6 +3,7 @@
 
 mod cli;
 mod commands;
+mod cpython_tests;
 mod discovery;
 mod judge;
 mod overlay;
@@ -53,6 +54,7 @@ fn main() -> ExitCode {
         Command::Patch {
             command: PatchCommand::Show(args),
         } => commands::patch_show::run(args),
+        Command::CpythonTests(args) => commands::cpython_tests::run(args, cli.quiet),
         Command::Expectations { format } => commands::expectations::run(*format),
     };
     match result {

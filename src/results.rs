@@ -29,6 +29,10 @@ pub struct Results {
     /// For merged results: each input file, its host and its interpreters.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub merged_from: Vec<MergedLeg>,
+    /// CPython's own shared-memory tests per interpreter and variant
+    /// (`run --with-cpython-tests`, `verify --strict`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub cpython_tests: Vec<crate::cpython_tests::TestRun>,
 }
 
 /// Facts about the machine a run happened on.

@@ -7,6 +7,7 @@ mod util;
 mod artifacts;
 mod bad_input;
 mod core;
+mod cpython_tests;
 mod matrix;
 mod readme;
 mod reliability;

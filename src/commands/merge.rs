@@ -86,6 +86,7 @@ pub fn merge(inputs: Vec<(String, Results)>) -> Result<Results> {
         timing: Default::default(),
         host: first.host.clone(),
         merged_from: Vec::new(),
+        cpython_tests: Vec::new(),
     };
     // (interpreter, variant, scenario) -> (file, index in out.cases)
     let mut seen: BTreeMap<(String, String, String), (String, usize)> = BTreeMap::new();

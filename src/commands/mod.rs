@@ -1,6 +1,7 @@
 //! The subcommands. Each turns arguments into a plan, runs it through the
 //! pipeline (discover -> select -> overlays -> cases -> judge) and renders.
 
+pub mod cpython_tests;
 pub mod diff;
 pub mod expectations;
 pub mod list;

@@ -20,7 +20,10 @@ pub fn run(args: &RunArgs, quiet: bool) -> Result<Exit> {
     }
     let interpreters = super::interpreters(&args.matrix.select)?;
     let plan = super::plan(&args.matrix, interpreters, variants, "three-process")?;
-    let results = super::execute(&plan)?;
+    let mut results = super::execute(&plan)?;
+    if args.with_cpython_tests {
+        results.cpython_tests = super::cpython_tests::for_plan(&plan)?;
+    }
     if let Some(path) = &args.json {
         super::write_atomic(path, &(serde_json::to_string_pretty(&results)? + "\n"))?;
     }
@@ -30,6 +33,9 @@ pub fn run(args: &RunArgs, quiet: bool) -> Result<Exit> {
     print!("{}", super::render(&results, args.matrix.format)?);
     if !quiet && args.matrix.format == crate::cli::Format::Table {
         eprintln!("{}", crate::report::summary_line(&results));
+    }
+    if args.with_cpython_tests && args.matrix.format == crate::cli::Format::Table {
+        super::cpython_tests::print_after_run(&plan, &results.cpython_tests);
     }
     Ok(super::verdict_exit(&results))
 }

@@ -26,11 +26,17 @@ pub fn run(args: &VerifyArgs, quiet: bool) -> Result<Exit> {
     let variants = stock.into_iter().chain([candidate]).collect();
     let interpreters = super::interpreters(&args.matrix.select)?;
     let plan = super::plan(&args.matrix, interpreters, variants, "all")?;
-    let results = super::execute(&plan)?;
+    let mut results = super::execute(&plan)?;
+    if args.strict {
+        results.cpython_tests = super::cpython_tests::for_plan(&plan)?;
+    }
     if args.matrix.format != crate::cli::Format::Table {
         print!("{}", super::render(&results, args.matrix.format)?);
     }
-    let verdicts = judge_candidate(&results, &name);
+    let mut verdicts = judge_candidate(&results, &name);
+    if args.strict {
+        super::cpython_tests::strict(&results.cpython_tests, &mut verdicts, &name);
+    }
     if args.matrix.format == crate::cli::Format::Table {
         print!("{}", render(&verdicts, &name));
     }

@@ -218,5 +218,6 @@ pub fn judge_run(
         },
         host: crate::results::Host::detect(),
         merged_from: Vec::new(),
+        cpython_tests: Vec::new(),
     }
 }
