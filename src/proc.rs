@@ -265,10 +265,6 @@ impl Running {
         })
     }
 
-    pub fn pid(&self) -> i32 {
-        self.pid
-    }
-
     /// Write one command line to the child's stdin.
     pub fn send(&mut self, line: &str) -> io::Result<()> {
         match self.stdin.as_mut() {
