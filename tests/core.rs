@@ -179,19 +179,25 @@ fn discovery_lists_bad_candidates_with_a_reason_each() {
         reason(&broken)
     );
     // None of the fakes is an interpreter; the real ones are still listed.
+    // (A probe cut off at 1 s on a badly overloaded machine is the one
+    // excuse, and it must then say so: never silently dropped.)
     let found: Vec<&str> = json["interpreters"]
         .as_array()
         .unwrap()
         .iter()
         .map(|i| i["version"].as_str().unwrap())
         .collect();
+    assert!(!found.is_empty(), "no real interpreter listed: {json:#}");
     for minor in ["3.8", "3.10", "3.13"] {
-        if python(minor).is_some() {
-            assert!(
-                found.iter().any(|v| v.starts_with(&format!("{minor}."))),
-                "{minor} missing from {found:?}"
-            );
-        }
+        let Some(real) = python(minor) else { continue };
+        let listed = found.iter().any(|v| v.starts_with(&format!("{minor}.")));
+        let timed_out = rejected.iter().any(|r| {
+            r["path"] == arg(&real) && r["reason"].as_str().unwrap().contains("timed out")
+        });
+        assert!(
+            listed || timed_out,
+            "{minor} neither listed nor rejected for a timeout: {json:#}"
+        );
     }
     for i in json["interpreters"].as_array().unwrap() {
         let exe = i["executable"].as_str().unwrap();
