@@ -90,9 +90,11 @@ pub fn check(interp: &Interpreter, variant: &Variant) -> Result<Option<(String, 
 
 /// Byte-compile the copy once, so the dozens of processes that import it do
 /// not each compile it again (they run with -B and could not cache it).
+/// `-B` here too: compileall still writes the copy's bytecode, but the
+/// stdlib modules it imports to do so never get a cache written.
 fn compile(interp: &Interpreter, package: &Path, timeout: Duration) -> Result<(), String> {
     let mut cmd = crate::python::command(&interp.executable, None);
-    cmd.args(["-I", "-m", "compileall", "-q"]).arg(package);
+    cmd.args(["-I", "-B", "-m", "compileall", "-q"]).arg(package);
     let out = Running::spawn(cmd, timeout)
         .map_err(|e| format!("cannot run {}: {e}", interp.executable.display()))?
         .finish();
