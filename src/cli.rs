@@ -87,6 +87,10 @@ pub struct SelectArgs {
     /// Which implementations to accept: cpython, or any (PyPy and others too).
     #[arg(long, value_name = "NAME", default_value = "cpython", value_parser = ["cpython", "any"])]
     pub implementation: String,
+    /// Probe every candidate again instead of using (and updating) the probe cache
+    /// in $XDG_CACHE_HOME/shmharness.
+    #[arg(long)]
+    pub no_cache: bool,
 }
 
 #[derive(Debug, Clone, Args)]

@@ -19,7 +19,9 @@ struct Listing<'a> {
 }
 
 pub fn run(args: &ListArgs) -> Result<Exit> {
-    let (found, mut specs) = super::discover(&args.select)?;
+    // `--all` also probes version-manager shims (slow: each is a shell
+    // script starting the manager) to show where they lead or why they fail.
+    let (found, mut specs) = super::discover_with(&args.select, args.all)?;
     if args.all {
         // A rejected `--python PATH` is listed with its reason, not an error:
         // one bad candidate never breaks the listing.
@@ -50,11 +52,18 @@ pub fn run(args: &ListArgs) -> Result<Exit> {
                     Cell::plain(i.executable.display().to_string()),
                 ]);
                 if args.all {
-                    for a in &i.aliases {
+                    // Every other path that leads here (the executable
+                    // itself is already shown).
+                    let first = (i.path != i.executable).then_some((&i.path, i.source));
+                    let others = i.aliases.iter().map(|a| (&a.path, a.source));
+                    for (path, source) in first.into_iter().chain(others) {
+                        if *path == i.executable {
+                            continue;
+                        }
                         rows.push(vec![
                             Cell::plain(""),
-                            Cell::plain(a.source.to_string()),
-                            Cell::plain(format!("alias: {}", a.path.display())),
+                            Cell::plain(source.to_string()),
+                            Cell::plain(format!("alias: {}", path.display())),
                         ]);
                     }
                 }

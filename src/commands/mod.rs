@@ -34,6 +34,11 @@ pub struct Interrupted(pub u8);
 
 /// Discover and probe every candidate (plus `--python` paths).
 pub fn discover(args: &SelectArgs) -> Result<(Discovery, Vec<PythonSpec>)> {
+    discover_with(args, false)
+}
+
+/// `discover`, optionally also probing version-manager shims (`list --all`).
+pub fn discover_with(args: &SelectArgs, shims: bool) -> Result<(Discovery, Vec<PythonSpec>)> {
     let specs: Vec<PythonSpec> = args
         .python
         .iter()
@@ -48,6 +53,10 @@ pub fn discover(args: &SelectArgs) -> Result<(Discovery, Vec<PythonSpec>)> {
     let opts = discovery::Options {
         probe_timeout: Duration::from_secs_f64(args.probe_timeout),
         any_implementation: args.implementation == "any",
+        cache_dir: (!args.no_cache)
+            .then(discovery::cache::default_dir)
+            .flatten(),
+        shims,
     };
     Ok((discovery::discover(candidates, &opts), specs))
 }

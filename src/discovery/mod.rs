@@ -2,6 +2,7 @@
 //! parallel), merge the ones that are the same interpreter, and keep a
 //! reason for every candidate that cannot be used.
 
+pub mod cache;
 mod probe;
 pub mod select;
 pub mod sources;
@@ -85,6 +86,11 @@ pub struct Options {
     pub probe_timeout: Duration,
     /// Accept implementations other than CPython.
     pub any_implementation: bool,
+    /// Where probe results are cached; None: probe every candidate.
+    pub cache_dir: Option<PathBuf>,
+    /// Also probe version-manager shims found in the search (see
+    /// [`sources::is_shim`]); a shim given with `--python` is always probed.
+    pub shims: bool,
 }
 
 impl Default for Options {
@@ -92,6 +98,8 @@ impl Default for Options {
         Options {
             probe_timeout: Duration::from_secs(3),
             any_implementation: false,
+            cache_dir: None,
+            shims: false,
         }
     }
 }
@@ -101,26 +109,63 @@ pub fn discover(candidates: Vec<Candidate>, opts: &Options) -> Discovery {
     // Group candidates that are the same file (a link and its target): the
     // file is probed once, the rest are aliases.
     let mut groups: Vec<(PathBuf, Vec<Candidate>)> = Vec::new();
+    let mut seen = std::collections::BTreeSet::new();
     for c in candidates {
+        if !seen.insert((c.path.clone(), c.source)) {
+            continue;
+        }
+        if !opts.shims && c.source != Source::Explicit && sources::is_shim(&c.path) {
+            continue;
+        }
         let key = std::fs::canonicalize(&c.path).unwrap_or_else(|_| c.path.clone());
         match groups.iter_mut().find(|(k, _)| *k == key) {
             Some((_, members)) => members.push(c),
             None => groups.push((key, vec![c])),
         }
     }
+    // A cache hit starts no interpreter; every miss is probed in parallel.
+    let mut cache = match &opts.cache_dir {
+        Some(dir) => cache::Cache::load(dir),
+        None => cache::Cache::disabled(),
+    };
+    let keys: Vec<Option<cache::Key>> = groups
+        .iter()
+        .map(|(_, members)| {
+            opts.cache_dir
+                .as_ref()
+                .and_then(|_| cache::Key::of(&members[0].path))
+        })
+        .collect();
     let probed: Vec<Result<probe::ProbeInfo, String>> = std::thread::scope(|s| {
         let handles: Vec<_> = groups
             .iter()
-            .map(|(_, members)| {
+            .zip(&keys)
+            .map(|((_, members), key)| {
                 let path = members[0].path.clone();
-                s.spawn(move || probe::probe(&path, opts.probe_timeout))
+                match key.as_ref().and_then(|k| cache.get(&path, k)) {
+                    Some(info) => Pending::Cached(info),
+                    None => {
+                        Pending::Probing(s.spawn(move || probe::probe(&path, opts.probe_timeout)))
+                    }
+                }
             })
             .collect();
         handles
             .into_iter()
-            .map(|h| h.join().expect("probe thread"))
+            .map(|h| match h {
+                Pending::Probing(h) => h.join().expect("probe thread"),
+                Pending::Cached(info) => Ok(info),
+            })
             .collect()
     });
+    for (((_, members), key), result) in groups.iter().zip(keys).zip(&probed) {
+        if let (Some(key), Ok(info)) = (key, result)
+            && cache.get(&members[0].path, &key).is_none()
+        {
+            cache.put(&members[0].path, key, info.clone());
+        }
+    }
+    cache.save();
 
     let mut out = Discovery::default();
     // Real executable -> index in out.found, for merging.
@@ -183,6 +228,11 @@ pub fn discover(candidates: Vec<Candidate>, opts: &Options) -> Discovery {
     });
     assign_ids(&mut out.found);
     out
+}
+
+enum Pending<'scope> {
+    Cached(probe::ProbeInfo),
+    Probing(std::thread::ScopedJoinHandle<'scope, Result<probe::ProbeInfo, String>>),
 }
 
 fn rejected(c: &Candidate, version: Option<Version>, reason: String) -> Rejected {

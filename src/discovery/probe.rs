@@ -7,7 +7,7 @@
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
 use super::version::Version;
 use crate::proc::{Running, Termination};
@@ -17,7 +17,7 @@ const BEGIN: &str = "@@SHMHARNESS-PROBE@@";
 const END: &str = "@@END@@";
 
 /// What the probe reports.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct ProbeInfo {
     pub implementation: String,
     pub version: [u32; 3],
@@ -61,11 +61,7 @@ pub fn probe(path: &Path, timeout: Duration) -> Result<ProbeInfo, String> {
             timeout.as_secs_f64()
         ));
     }
-    let framed = out
-        .stdout
-        .split_once(BEGIN)
-        .and_then(|(_, rest)| rest.split_once(END))
-        .map(|(json, _)| json);
+    let framed = unframe(&out.stdout);
     match (out.termination, framed) {
         (Termination::Exited(0), Some(json)) => {
             serde_json::from_str(json).map_err(|e| format!("probe printed malformed JSON: {e}"))
@@ -75,7 +71,7 @@ pub fn probe(path: &Path, timeout: Duration) -> Result<ProbeInfo, String> {
             first_line(&out.stdout).unwrap_or("no output")
         )),
         (t, _) => {
-            let said = first_line(&out.stderr).or_else(|| first_line(&out.stdout));
+            let said = telling_line(&out.stderr).or_else(|| first_line(&out.stdout));
             let how = match t {
                 Termination::Exited(code) => format!("exit {code}"),
                 Termination::Signaled(sig) => format!("signal {sig}"),
@@ -94,9 +90,26 @@ pub fn probe(path: &Path, timeout: Duration) -> Result<ProbeInfo, String> {
 
 /// A pyenv shim lives in `<root>/shims/`.
 pub fn is_pyenv_shim(path: &Path) -> bool {
-    path.parent()
-        .and_then(|p| p.file_name())
-        .is_some_and(|n| n == "shims")
+    super::sources::is_shim(path)
+}
+
+/// The probe's JSON: between the *last* start marker and the end marker
+/// after it. Whatever a `sitecustomize`, a `.pth` file or an `atexit`
+/// handler prints before or after is ignored.
+pub fn unframe(stdout: &str) -> Option<&str> {
+    let (_, rest) = stdout.rsplit_once(BEGIN)?;
+    rest.split_once(END).map(|(json, _)| json)
+}
+
+/// The stderr line that says why: the last line of a traceback (the
+/// exception), else the first non-empty line (`pyenv: python3.8: command
+/// not found`).
+fn telling_line(stderr: &str) -> Option<&str> {
+    if stderr.contains("Traceback (most recent call last)") {
+        let last = stderr.lines().map(str::trim).rfind(|l| !l.is_empty())?;
+        return first_line(last);
+    }
+    first_line(stderr)
 }
 
 fn first_line(text: &str) -> Option<&str> {
@@ -105,4 +118,29 @@ fn first_line(text: &str) -> Option<&str> {
         Some((cut, _)) => &line[..cut],
         None => line,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn unframe_ignores_noise_around_the_frame() {
+        let json = r#"{"a":1}"#;
+        let out = format!("junk {{\"x\": 2}}\n@@END@@\n{BEGIN}{json}{END}\natexit junk\n");
+        assert_eq!(unframe(&out), Some(json));
+        assert_eq!(unframe("no frame"), None);
+        assert_eq!(unframe(&format!("{BEGIN}truncated")), None);
+    }
+
+    #[test]
+    fn telling_line_prefers_the_exception() {
+        let tb =
+            "Traceback (most recent call last):\n  File \"<string>\", line 1\nImportError: boom\n";
+        assert_eq!(telling_line(tb), Some("ImportError: boom"));
+        assert_eq!(
+            telling_line("pyenv: python3.8: command not found\n\nThe `python3.8' command exists\n"),
+            Some("pyenv: python3.8: command not found")
+        );
+    }
 }

@@ -86,6 +86,8 @@ pub struct SearchEnv {
     pub pyenv_root: Option<PathBuf>,
     pub uv_python_dir: Option<PathBuf>,
     pub asdf_data_dir: Option<PathBuf>,
+    pub mise_data_dir: Option<PathBuf>,
+    pub xdg_data_home: Option<PathBuf>,
     pub conda_prefix: Option<PathBuf>,
     pub system_dirs: Vec<PathBuf>,
     pub homebrew_roots: Vec<PathBuf>,
@@ -98,30 +100,69 @@ impl SearchEnv {
                 .filter(|v| !v.is_empty())
                 .map(PathBuf::from)
         };
+        // Test hooks (undocumented in --help): the system and Homebrew
+        // roots are absolute paths, so tests point them at a fake tree.
+        // A colon-separated list; empty means none.
+        let hook = |k: &str| std::env::var_os(k).map(|v| std::env::split_paths(&v).collect());
+        let mut homebrew_roots: Vec<PathBuf> = Vec::new();
+        if let Some(prefix) = var("HOMEBREW_PREFIX") {
+            homebrew_roots.push(prefix.join("opt"));
+        }
+        for root in [
+            "/opt/homebrew/opt",
+            "/usr/local/opt",
+            "/home/linuxbrew/.linuxbrew/opt",
+        ] {
+            if !homebrew_roots.iter().any(|r| r == Path::new(root)) {
+                homebrew_roots.push(root.into());
+            }
+        }
         SearchEnv {
             home: var("HOME"),
             path: std::env::var_os("PATH"),
             pyenv_root: var("PYENV_ROOT"),
             uv_python_dir: var("UV_PYTHON_INSTALL_DIR"),
             asdf_data_dir: var("ASDF_DATA_DIR"),
+            mise_data_dir: var("MISE_DATA_DIR"),
+            xdg_data_home: var("XDG_DATA_HOME"),
             conda_prefix: var("CONDA_PREFIX"),
-            system_dirs: vec!["/usr/bin".into(), "/usr/local/bin".into()],
-            homebrew_roots: vec![
-                "/opt/homebrew/opt".into(),
-                "/usr/local/opt".into(),
-                "/home/linuxbrew/.linuxbrew/opt".into(),
-            ],
+            system_dirs: hook("SHMHARNESS_SYSTEM_DIRS")
+                .unwrap_or_else(|| vec!["/usr/bin".into(), "/usr/local/bin".into()]),
+            homebrew_roots: hook("SHMHARNESS_HOMEBREW_ROOTS").unwrap_or(homebrew_roots),
         }
     }
 
     fn home(&self, rel: &str) -> Option<PathBuf> {
         self.home.as_ref().map(|h| h.join(rel))
     }
+
+    /// `$XDG_DATA_HOME/rel`, else `~/.local/share/rel`.
+    fn data_dir(&self, rel: &str) -> Option<PathBuf> {
+        match &self.xdg_data_home {
+            Some(d) => Some(d.join(rel)),
+            None => self.home(".local/share").map(|d| d.join(rel)),
+        }
+    }
 }
 
-/// `python3`, `python3.X`, `python3.Xt` (free-threaded).
+/// `python3`, `python3.X`, `python3.Xt` (free-threaded), `python3.Xd` /
+/// `python3.Xtd` (debug builds that install under their ABI name), and
+/// `pypy3`, `pypy3.X` (probed and listed; run only with
+/// `--implementation any`).
 fn python_name() -> Regex {
-    Regex::new(r"^python3(\.\d+t?)?$").expect("valid regex")
+    Regex::new(r"^(python3(\.\d+(t|d|td)?)?|pypy3(\.\d+)?)$").expect("valid regex")
+}
+
+/// A version manager's shim (`~/.pyenv/shims/python3`, `~/.asdf/shims`,
+/// mise's `shims`): a script that picks an installed version by the
+/// current directory and environment. The version it leads to is already
+/// found in the manager's install tree, so a shim only adds an alias (or a
+/// failure): shims are probed only when asked for (`list --all`, or a path
+/// given with `--python`), and never cached.
+pub fn is_shim(path: &Path) -> bool {
+    path.parent()
+        .and_then(|p| p.file_name())
+        .is_some_and(|n| n == "shims")
 }
 
 /// Every candidate, in search order. The same file may appear more than
@@ -135,8 +176,13 @@ pub fn candidates(env: &SearchEnv, explicit: &[PathBuf]) -> Vec<Candidate> {
             source: Source::Explicit,
         });
     }
+    let mut seen_dirs: BTreeSet<PathBuf> = BTreeSet::new();
     let mut bin_dirs = |source: Source, dirs: Vec<PathBuf>| {
         for dir in dirs {
+            // A directory listed twice (PATH often repeats one) is read once.
+            if !seen_dirs.insert(dir.clone()) {
+                continue;
+            }
             for path in pythons_in(&dir, &names) {
                 out.push(Candidate { path, source });
             }
@@ -150,16 +196,19 @@ pub fn candidates(env: &SearchEnv, explicit: &[PathBuf]) -> Vec<Candidate> {
     let uv = env
         .uv_python_dir
         .clone()
-        .or_else(|| env.home(".local/share/uv/python"));
-    bin_dirs(Source::Uv, subdirs_matching(uv, "cpython-", "bin"));
+        .or_else(|| env.data_dir("uv/python"));
+    // `cpython-3.12.1-linux-x86_64-gnu`, `cpython-3.13.0+freethreaded-...`,
+    // `pypy-3.10.14-...`; uv's own `.lock`, `.cache`, `.temp` are skipped.
+    bin_dirs(Source::Uv, subdirs_matching(uv, "", "bin"));
     let asdf = env.asdf_data_dir.clone().or_else(|| env.home(".asdf"));
     bin_dirs(
         Source::Asdf,
         subdirs(asdf.map(|r| r.join("installs/python")), "bin"),
     );
+    let mise = env.mise_data_dir.clone().or_else(|| env.data_dir("mise"));
     bin_dirs(
         Source::Mise,
-        subdirs(env.home(".local/share/mise/installs/python"), "bin"),
+        subdirs(mise.map(|r| r.join("installs/python")), "bin"),
     );
     bin_dirs(Source::Conda, conda_dirs(env));
     let brew = env.homebrew_roots.iter().cloned().map(Some);
@@ -181,12 +230,14 @@ pub fn candidates(env: &SearchEnv, explicit: &[PathBuf]) -> Vec<Candidate> {
 
 fn conda_dirs(env: &SearchEnv) -> Vec<PathBuf> {
     let mut roots: Vec<PathBuf> = env.conda_prefix.iter().cloned().collect();
-    for base in ["miniconda3", "anaconda3", "miniforge3"] {
+    for base in ["miniconda3", "anaconda3", "miniforge3", "mambaforge"] {
         if let Some(root) = env.home(base) {
             roots.push(root.clone());
             roots.extend(subdirs(Some(root.join("envs")), ""));
         }
     }
+    // `conda create -n NAME` without write access to the base puts it here.
+    roots.extend(subdirs(env.home(".conda/envs"), ""));
     roots.into_iter().map(|r| r.join("bin")).collect()
 }
 
@@ -202,7 +253,11 @@ fn subdirs_matching(root: Option<PathBuf>, prefix: &str, leaf: &str) -> Vec<Path
     };
     let mut dirs: Vec<PathBuf> = entries
         .flatten()
-        .filter(|e| e.file_name().to_string_lossy().starts_with(prefix))
+        .filter(|e| {
+            let name = e.file_name();
+            let name = name.to_string_lossy();
+            name.starts_with(prefix) && !name.starts_with('.')
+        })
         .map(|e| {
             if leaf.is_empty() {
                 e.path()
