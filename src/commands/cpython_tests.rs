@@ -133,6 +133,14 @@ pub fn matrix(
 pub fn table(interpreters: &[Interpreter], variants: &[Variant], runs: &[TestRun]) -> String {
     let (headers, rows) = matrix(interpreters, variants, runs);
     let mut out = render(&headers, &rows);
+    let mut notes: Vec<String> = Vec::new();
+    for r in runs.iter().filter(|r| r.verdict == Verdict::NotApplicable) {
+        let note = format!("  {} n/a: {}\n", r.interpreter, r.reason);
+        if !notes.contains(&note) {
+            notes.push(note);
+        }
+    }
+    out += &notes.concat();
     for r in runs {
         for f in &r.failing {
             out += &format!(
