@@ -8,10 +8,13 @@ fn readme_expectation_matrix_matches_the_table() {
     let out = bin().arg("expectations").output().unwrap();
     assert!(out.status.success());
     let generated = String::from_utf8(out.stdout).unwrap();
-    let readme = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md")).unwrap();
+    let readme =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md")).unwrap();
     let begin = "<!-- expectations:begin -->\n";
     let start = readme.find(begin).expect("begin marker") + begin.len();
-    let end = readme.find("<!-- expectations:end -->").expect("end marker");
+    let end = readme
+        .find("<!-- expectations:end -->")
+        .expect("end marker");
     assert_eq!(
         &readme[start..end],
         generated,

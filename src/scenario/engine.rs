@@ -111,7 +111,8 @@ pub fn run(scenario: &Scenario, segment: &str, ctx: &Context) -> CaseObservation
             _ => Vec::new(),
         })
         .collect();
-    case.processes.sort_by_key(|p| order.iter().position(|l| *l == p.label));
+    case.processes
+        .sort_by_key(|p| order.iter().position(|l| *l == p.label));
     if shm::exists(segment) {
         case.segment_leaked = true;
         shm::unlink(segment);
