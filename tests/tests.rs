@@ -8,6 +8,7 @@ mod artifacts;
 mod bad_input;
 mod core;
 mod cpython_tests;
+mod discovery;
 mod matrix;
 mod readme;
 mod reliability;

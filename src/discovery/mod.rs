@@ -123,6 +123,14 @@ pub fn discover(candidates: Vec<Candidate>, opts: &Options) -> Discovery {
             None => groups.push((key, vec![c])),
         }
     }
+    // Within a group, the first source still wins, but a path reached
+    // through a symlinked directory (mise's `3.12 -> 3.12.1`) is the alias
+    // of the real one, not the other way round.
+    for (_, members) in &mut groups {
+        if members.len() > 1 {
+            members.sort_by_cached_key(|c| (c.source, !parent_is_real(&c.path)));
+        }
+    }
     // A cache hit starts no interpreter; every miss is probed in parallel.
     let mut cache = match &opts.cache_dir {
         Some(dir) => cache::Cache::load(dir),
@@ -228,6 +236,12 @@ pub fn discover(candidates: Vec<Candidate>, opts: &Options) -> Discovery {
     });
     assign_ids(&mut out.found);
     out
+}
+
+/// `path`'s directory is not reached through a symlink.
+fn parent_is_real(path: &Path) -> bool {
+    path.parent()
+        .is_some_and(|dir| std::fs::canonicalize(dir).is_ok_and(|real| real == dir))
 }
 
 enum Pending<'scope> {

@@ -61,10 +61,10 @@ pub fn probe(path: &Path, timeout: Duration) -> Result<ProbeInfo, String> {
             timeout.as_secs_f64()
         ));
     }
-    let framed = unframe(&out.stdout);
+    let framed = answer(&out.stdout);
     match (out.termination, framed) {
-        (Termination::Exited(0), Some(json)) => {
-            serde_json::from_str(json).map_err(|e| format!("probe printed malformed JSON: {e}"))
+        (Termination::Exited(0), Some(parsed)) => {
+            parsed.map_err(|e| format!("probe printed malformed JSON: {e}"))
         }
         (Termination::Exited(0), None) => Err(format!(
             "probe printed no answer (not a Python?): {}",
@@ -93,12 +93,30 @@ pub fn is_pyenv_shim(path: &Path) -> bool {
     super::sources::is_shim(path)
 }
 
-/// The probe's JSON: between the *last* start marker and the end marker
-/// after it. Whatever a `sitecustomize`, a `.pth` file or an `atexit`
-/// handler prints before or after is ignored.
-pub fn unframe(stdout: &str) -> Option<&str> {
-    let (_, rest) = stdout.rsplit_once(BEGIN)?;
-    rest.split_once(END).map(|(json, _)| json)
+/// The probe's answer: the last frame (start marker .. end marker) whose
+/// text parses. Whatever a `sitecustomize`, a `.pth` file or an `atexit`
+/// handler prints before or after is ignored, even if it contains a marker.
+/// None: no frame at all; `Err`: frames, none of them valid.
+pub fn answer(stdout: &str) -> Option<Result<ProbeInfo, serde_json::Error>> {
+    let mut last_err = None;
+    for json in frames(stdout).into_iter().rev() {
+        match serde_json::from_str(json) {
+            Ok(info) => return Some(Ok(info)),
+            Err(e) => last_err = last_err.or(Some(Err(e))),
+        }
+    }
+    last_err
+}
+
+/// Every text between a start marker and the next end marker.
+fn frames(stdout: &str) -> Vec<&str> {
+    stdout
+        .match_indices(BEGIN)
+        .filter_map(|(at, _)| {
+            let rest = &stdout[at + BEGIN.len()..];
+            rest.split_once(END).map(|(json, _)| json)
+        })
+        .collect()
 }
 
 /// The stderr line that says why: the last line of a traceback (the
@@ -125,12 +143,16 @@ mod tests {
     use super::*;
 
     #[test]
-    fn unframe_ignores_noise_around_the_frame() {
-        let json = r#"{"a":1}"#;
-        let out = format!("junk {{\"x\": 2}}\n@@END@@\n{BEGIN}{json}{END}\natexit junk\n");
-        assert_eq!(unframe(&out), Some(json));
-        assert_eq!(unframe("no frame"), None);
-        assert_eq!(unframe(&format!("{BEGIN}truncated")), None);
+    fn the_answer_survives_noise_and_stray_markers() {
+        let json = r#"{"implementation":"cpython","version":[3,12,1],"realpath":null,"executable":null,
+            "prefix":"/p","debug":false,"free_threaded":false,"multiprocessing":null,"shared_memory":false}"#;
+        let out = format!(
+            "junk {BEGIN} {{\"x\": 2}}\n@@END@@\n{BEGIN}{json}{END}\n{BEGIN} atexit junk\n"
+        );
+        assert_eq!(answer(&out).unwrap().unwrap().prefix, PathBuf::from("/p"));
+        assert!(answer("no frame").is_none());
+        assert!(answer(&format!("{BEGIN}truncated")).is_none());
+        assert!(answer(&format!("{BEGIN}{{bad{END}")).unwrap().is_err());
     }
 
     #[test]

@@ -27,6 +27,7 @@ pub enum Source {
     /// `/usr/bin`, `/usr/local/bin`
     System,
     /// Any other directory on `PATH`.
+    #[serde(rename = "PATH")]
     Path,
 }
 
