@@ -59,11 +59,14 @@ def check(shm, name, size):
     return ok
 
 
-def child_main(name, size, mode):
-    """Body of the multiprocessing child in the `family` scenario."""
+def child_main(name, size, mode, unlink=False):
+    """Body of the multiprocessing child in the `family` scenarios."""
     shm = attach(name, mode)
     check(shm, name, size)
     shm.close()
+    if unlink:
+        shm.unlink()
+        emit("unlinked")
 
 
 def creator(name, size):
@@ -89,8 +92,9 @@ def creator(name, size):
             import multiprocessing
 
             mode = words[1] if len(words) > 1 else "default"
+            unlink = "unlink" in words[2:]
             ctx = multiprocessing.get_context("spawn")
-            child = ctx.Process(target=child_main, args=(name, size, mode))
+            child = ctx.Process(target=child_main, args=(name, size, mode, unlink))
             child.start()
             child.join()
             emit("child-exited", exitcode=child.exitcode)

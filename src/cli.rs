@@ -154,13 +154,13 @@ pub struct RunArgs {
 pub struct VerifyArgs {
     #[command(flatten)]
     pub matrix: MatrixArgs,
-    /// The candidate fix (a built-in variant). The default is the complete fix; the seed's
-    /// one-line `create-only` regresses when an attacher calls unlink().
+    /// The candidate fix (a built-in variant). The default is the one that holds in every
+    /// scenario; the seed's one-line `create-only` regresses when an attacher calls unlink().
     #[arg(
         long,
         short,
         value_name = "NAME",
-        default_value = "create-only+unlink-guard",
+        default_value = "create-only+lenient-tracker",
         conflicts_with = "patch"
     )]
     pub variant: String,

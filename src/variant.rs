@@ -121,6 +121,13 @@ pub fn catalogue() -> Vec<Variant> {
             None,
         ),
         v(
+            "create-only+lenient-tracker",
+            "create-only, and the tracker ignores UNREGISTER of a name it never saw",
+            PatchSource::Builtin(families!("create-only+lenient-tracker")),
+            AttachMode::Default,
+            None,
+        ),
+        v(
             "track-false",
             "attachers pass track=False (3.13+ API)",
             PatchSource::None,

@@ -3,20 +3,22 @@
 
 use crate::util::*;
 
-const SCENARIOS: [&str; 7] = [
+const SCENARIOS: [&str; 8] = [
     "three-process",
     "attacher-unlinks",
     "creator-crashes",
     "creator-exits-without-unlink",
     "many-attachers",
     "family",
+    "family-attacher-unlinks",
     "creator-unlinks-first",
 ];
-const VARIANTS: [&str; 6] = [
+const VARIANTS: [&str; 7] = [
     "stock",
     "create-only",
     "no-register",
     "create-only+unlink-guard",
+    "create-only+lenient-tracker",
     "track-false",
     "userland-unregister",
 ];
@@ -163,11 +165,28 @@ fn verify_rejects_create_only_because_an_attacher_unlinks() {
 
 #[test]
 fn verify_accepts_the_complete_fix() {
-    let Some((code, out)) = verify("create-only+unlink-guard", &["3.13"]) else {
+    let Some((code, out)) = verify("create-only+lenient-tracker", &["3.13"]) else {
         return;
     };
     assert_eq!(code, 0, "{out}");
     assert!(out.contains("OK"), "{out}");
+}
+
+/// The unlink guard (unregister only what this instance registered) breaks
+/// a same-family child that unlinks: the creator's registration stays in the
+/// shared tracker, which then warns and hits ENOENT at exit.
+#[test]
+fn verify_rejects_the_unlink_guard_because_a_family_child_unlinks() {
+    let Some((code, out)) = verify("create-only+unlink-guard", &["3.10"]) else {
+        return;
+    };
+    assert_eq!(code, 1, "{out}");
+    assert!(
+        out.lines()
+            .any(|l| l.contains("family-attacher-unlinks") && l.contains("P1 leak warning")),
+        "{out}"
+    );
+    assert!(!out.lines().any(|l| l.contains("attacher-unlinks:") && l.contains("KeyError")), "{out}");
 }
 
 /// A diff against 3.10-3.12's resource_tracker.py that changes the text of

@@ -28,10 +28,12 @@ pub fn of(case: &CaseObservation) -> Vec<Symptom> {
     };
     for p in &case.processes {
         let g = &p.group;
+        // The line from the needle on: drops the `/tmp/.../file.py:216: `
+        // location in front of a warning.
         let line_with = |needle: &str| {
             p.stderr
                 .lines()
-                .find(|l| l.contains(needle))
+                .find_map(|l| l.find(needle).map(|at| &l[at..]))
                 .unwrap_or(needle)
                 .to_string()
         };

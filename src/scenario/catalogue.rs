@@ -25,6 +25,8 @@ pub enum Command {
     Close,
     Unlink,
     SpawnChild,
+    /// A child that attaches, reads and unlinks.
+    SpawnUnlinkingChild,
 }
 
 impl Command {
@@ -33,7 +35,7 @@ impl Command {
             Command::Check => "check",
             Command::Close => "close",
             Command::Unlink => "unlink",
-            Command::SpawnChild => "spawn-child",
+            Command::SpawnChild | Command::SpawnUnlinkingChild => "spawn-child",
         }
     }
 }
@@ -197,6 +199,18 @@ pub const SCENARIOS: &[Scenario] = &[
                 Step::Tell(p1(), Command::SpawnChild),
                 Step::Tell(p1(), Command::Check),
                 Step::Finish(vec![p1()], Some(Command::Unlink)),
+            ]
+        },
+    },
+    Scenario {
+        name: "family-attacher-unlinks",
+        summary: "P1 creates; its multiprocessing child (spawn) attaches and unlinks; P1 closes and exits",
+        hidden: false,
+        steps: |_| {
+            vec![
+                Step::Start(vec![creator("P1")]),
+                Step::Tell(p1(), Command::SpawnUnlinkingChild),
+                Step::Finish(vec![p1()], Some(Command::Close)),
             ]
         },
     },

@@ -229,6 +229,7 @@ fn position(live: &[Live], label: &str) -> Option<usize> {
 fn command_line(command: Command, attach: AttachMode) -> String {
     match command {
         Command::SpawnChild => format!("{} {}", command.word(), attach.arg()),
+        Command::SpawnUnlinkingChild => format!("{} {} unlink", command.word(), attach.arg()),
         _ => command.word().to_string(),
     }
 }
