@@ -94,7 +94,8 @@ pub fn check(interp: &Interpreter, variant: &Variant) -> Result<Option<(String, 
 /// stdlib modules it imports to do so never get a cache written.
 fn compile(interp: &Interpreter, package: &Path, timeout: Duration) -> Result<(), String> {
     let mut cmd = crate::python::command(&interp.executable, None);
-    cmd.args(["-I", "-B", "-m", "compileall", "-q"]).arg(package);
+    cmd.args(["-I", "-B", "-m", "compileall", "-q"])
+        .arg(package);
     let out = Running::spawn(cmd, timeout)
         .map_err(|e| format!("cannot run {}: {e}", interp.executable.display()))?
         .finish();

@@ -41,7 +41,3 @@ pub fn verdict(v: Verdict, text: &str) -> String {
 pub fn bold(text: &str) -> String {
     paint("1", text)
 }
-
-pub fn dim(text: &str) -> String {
-    paint("2", text)
-}

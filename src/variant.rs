@@ -5,7 +5,7 @@
 use std::path::Path;
 
 use crate::discovery::Version;
-use crate::patch::{self, FilePatch};
+use crate::patch;
 
 /// How attaching processes call `SharedMemory` (see `pyscenarios/roles.py`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -65,10 +65,9 @@ macro_rules! families {
 pub enum PatchSource {
     None,
     Builtin(&'static [FamilyPatch]),
-    /// A user's `--patch FILE`, parsed once.
+    /// A user's `--patch FILE` (checked to parse when read).
     User {
         text: String,
-        files: Vec<FilePatch>,
     },
 }
 
@@ -160,7 +159,7 @@ impl Variant {
                 path.display()
             )
         })?;
-        let files = patch::parse(&text).map_err(|e| format!("--patch {}: {e}", path.display()))?;
+        patch::parse(&text).map_err(|e| format!("--patch {}: {e}", path.display()))?;
         let file_name = path
             .file_name()
             .map(|n| n.to_string_lossy().into_owned())
@@ -168,7 +167,7 @@ impl Variant {
         Ok(Variant {
             name: format!("patch:{file_name}"),
             summary: "a patch given with --patch",
-            patch: PatchSource::User { text, files },
+            patch: PatchSource::User { text },
             attach: AttachMode::Default,
             min_version: None,
         })
@@ -201,10 +200,6 @@ impl Variant {
                     .ok_or_else(|| format!("{} has no patch for Python {v}", self.name)),
             ),
         }
-    }
-
-    pub fn is_stock(&self) -> bool {
-        self.name == "stock"
     }
 }
 

@@ -70,7 +70,8 @@ pub const EXPECTATIONS: &[Expectation] = &[
         "three-process",
         [
             "create-only",
-            "create-only+unlink-guard", "create-only+lenient-tracker",
+            "create-only+unlink-guard",
+            "create-only+lenient-tracker",
             "track-false",
             "userland-unregister"
         ],
@@ -88,7 +89,12 @@ pub const EXPECTATIONS: &[Expectation] = &[
     // An attacher unlinks: create-only's tracker never registered the name.
     row!(
         "attacher-unlinks",
-        ["stock", "create-only+unlink-guard", "create-only+lenient-tracker", "track-false"],
+        [
+            "stock",
+            "create-only+unlink-guard",
+            "create-only+lenient-tracker",
+            "track-false"
+        ],
         "unlinked cleanly",
         "P2 unlinked; P1's tracker warns at exit",
         ["P1 leak warning", "P1 tracker error"]
@@ -113,7 +119,8 @@ pub const EXPECTATIONS: &[Expectation] = &[
         [
             "stock",
             "create-only",
-            "create-only+unlink-guard", "create-only+lenient-tracker",
+            "create-only+unlink-guard",
+            "create-only+lenient-tracker",
             "track-false",
             "userland-unregister"
         ],
@@ -133,7 +140,8 @@ pub const EXPECTATIONS: &[Expectation] = &[
         [
             "stock",
             "create-only",
-            "create-only+unlink-guard", "create-only+lenient-tracker",
+            "create-only+unlink-guard",
+            "create-only+lenient-tracker",
             "track-false",
             "userland-unregister"
         ],
@@ -168,7 +176,8 @@ pub const EXPECTATIONS: &[Expectation] = &[
         "many-attachers",
         [
             "create-only",
-            "create-only+unlink-guard", "create-only+lenient-tracker",
+            "create-only+unlink-guard",
+            "create-only+lenient-tracker",
             "track-false",
             "userland-unregister"
         ],
@@ -189,7 +198,8 @@ pub const EXPECTATIONS: &[Expectation] = &[
         [
             "stock",
             "create-only",
-            "create-only+unlink-guard", "create-only+lenient-tracker",
+            "create-only+unlink-guard",
+            "create-only+lenient-tracker",
             "track-false"
         ],
         "shared tracker, clean",
@@ -216,19 +226,35 @@ pub const EXPECTATIONS: &[Expectation] = &[
     // that is already gone (CPython's own
     // test_shared_memory_SharedMemoryManager_reuses_resource_tracker fails
     // the same way).
-    row!("family-attacher-unlinks", ["stock", "create-only", "create-only+lenient-tracker"], "clean",
-        "child unlinked, no warning", []),
-    row!("family-attacher-unlinks", ["create-only+unlink-guard", "track-false"], "creator's tracker warns",
-        "child's unlink left P1's registration: leak warning, ENOENT", ["P1 leak warning", "P1 tracker error"]),
-    row!("family-attacher-unlinks", ["no-register", "userland-unregister"], "tracker KeyError",
-        "an UNREGISTER for a name the tracker does not hold", ["P1 tracker KeyError"]),
+    row!(
+        "family-attacher-unlinks",
+        ["stock", "create-only", "create-only+lenient-tracker"],
+        "clean",
+        "child unlinked, no warning",
+        []
+    ),
+    row!(
+        "family-attacher-unlinks",
+        ["create-only+unlink-guard", "track-false"],
+        "creator's tracker warns",
+        "child's unlink left P1's registration: leak warning, ENOENT",
+        ["P1 leak warning", "P1 tracker error"]
+    ),
+    row!(
+        "family-attacher-unlinks",
+        ["no-register", "userland-unregister"],
+        "tracker KeyError",
+        "an UNREGISTER for a name the tracker does not hold",
+        ["P1 tracker KeyError"]
+    ),
     // Control: the segment is gone before anyone attaches.
     row!(
         "creator-unlinks-first",
         [
             "stock",
             "create-only",
-            "create-only+unlink-guard", "create-only+lenient-tracker",
+            "create-only+unlink-guard",
+            "create-only+lenient-tracker",
             "track-false",
             "userland-unregister"
         ],

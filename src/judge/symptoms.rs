@@ -67,10 +67,8 @@ pub fn of(case: &CaseObservation) -> Vec<Symptom> {
                 &format!("terminated by signal {sig}"),
             );
         }
-        if let Some(code) = p.exit_code.filter(|&c| c != 0) {
-            if p.exception.is_none() {
-                add(format!("{g} exit {code}"), &format!("exit status {code}"));
-            }
+        if let (Some(code), None) = (p.exit_code.filter(|&c| c != 0), &p.exception) {
+            add(format!("{g} exit {code}"), &format!("exit status {code}"));
         }
         for e in &p.events {
             if e["event"] == "child-exited" && e["exitcode"] != 0 {
