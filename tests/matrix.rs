@@ -186,7 +186,11 @@ fn verify_rejects_the_unlink_guard_because_a_family_child_unlinks() {
             .any(|l| l.contains("family-attacher-unlinks") && l.contains("P1 leak warning")),
         "{out}"
     );
-    assert!(!out.lines().any(|l| l.contains("attacher-unlinks:") && l.contains("KeyError")), "{out}");
+    assert!(
+        !out.lines()
+            .any(|l| l.contains("attacher-unlinks:") && l.contains("KeyError")),
+        "{out}"
+    );
 }
 
 /// A diff against 3.10-3.12's resource_tracker.py that changes the text of
