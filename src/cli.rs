@@ -129,16 +129,23 @@ pub struct MatrixArgs {
     pub repeat: u16,
 }
 
+/// Which variants: a list, plus optionally the user's own patch.
+#[derive(Debug, Clone, Args)]
+pub struct VariantArgs {
+    /// Variant(s), comma-separated or repeated, or `all` [default: stock,create-only; with --patch: stock]
+    #[arg(long, short, value_name = "NAME", value_delimiter = ',')]
+    pub variant: Vec<String>,
+    /// Also use your own unified diff against Lib/multiprocessing/ (adds variant patch:FILE).
+    #[arg(long, value_name = "FILE")]
+    pub patch: Option<PathBuf>,
+}
+
 #[derive(Debug, Clone, Args)]
 pub struct RunArgs {
     #[command(flatten)]
     pub matrix: MatrixArgs,
-    /// Variant(s), comma-separated or repeated, or `all` [default: stock,create-only; with --patch: stock]
-    #[arg(long, short, value_name = "NAME", value_delimiter = ',')]
-    pub variant: Vec<String>,
-    /// Also run your own unified diff against Lib/multiprocessing/ (adds variant patch:FILE).
-    #[arg(long, value_name = "FILE")]
-    pub patch: Option<PathBuf>,
+    #[command(flatten)]
+    pub variants: VariantArgs,
     /// Also write the results as JSON to FILE.
     #[arg(long, value_name = "FILE")]
     pub json: Option<PathBuf>,
@@ -176,12 +183,8 @@ pub struct VerifyArgs {
 pub struct CpythonTestsArgs {
     #[command(flatten)]
     pub select: SelectArgs,
-    /// Variant(s), comma-separated or repeated, or `all` [default: stock,create-only; with --patch: stock]
-    #[arg(long, short, value_name = "NAME", value_delimiter = ',')]
-    pub variant: Vec<String>,
-    /// Also test your own unified diff against Lib/multiprocessing/ (adds variant patch:FILE).
-    #[arg(long, value_name = "FILE")]
-    pub patch: Option<PathBuf>,
+    #[command(flatten)]
+    pub variants: VariantArgs,
     /// Test runs at once (default: number of cores).
     #[arg(long, short, value_name = "N", value_parser = clap::value_parser!(u16).range(1..))]
     pub jobs: Option<u16>,
@@ -232,12 +235,8 @@ pub struct PatchShowArgs {
 pub struct ReportArgs {
     #[command(flatten)]
     pub matrix: MatrixArgs,
-    /// Variant(s), comma-separated or repeated, or `all` [default: stock,create-only; with --patch: stock]
-    #[arg(long, short, value_name = "NAME", value_delimiter = ',')]
-    pub variant: Vec<String>,
-    /// Also run your own unified diff against Lib/multiprocessing/ (adds variant patch:FILE).
-    #[arg(long, value_name = "FILE")]
-    pub patch: Option<PathBuf>,
+    #[command(flatten)]
+    pub variants: VariantArgs,
     /// The bundle directory (created; must be empty or missing unless --force).
     #[arg(long, value_name = "DIR")]
     pub out: PathBuf,

@@ -11,17 +11,10 @@ use crate::cpython_tests::{self, TestRun};
 use crate::discovery::Interpreter;
 use crate::report::table::{Cell, render};
 use crate::results::Verdict;
-use crate::variant::{self, Variant};
+use crate::variant::Variant;
 
 pub fn run(args: &CpythonTestsArgs, quiet: bool) -> Result<Exit> {
-    let user = super::patch_variant(args.patch.as_deref())?;
-    let requested = match (args.variant.is_empty(), &user) {
-        (true, Some(_)) => vec!["stock".to_string()],
-        (true, None) => vec!["stock".to_string(), "create-only".to_string()],
-        (false, _) => args.variant.clone(),
-    };
-    let mut variants = variant::resolve(&requested).map_err(anyhow::Error::msg)?;
-    variants.extend(user);
+    let variants = super::variants(&args.variants.variant, args.variants.patch.as_deref())?;
     let interpreters = super::interpreters(&args.select)?;
     let cores = std::thread::available_parallelism()
         .map(|n| n.get())

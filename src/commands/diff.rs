@@ -7,18 +7,10 @@ use super::Exit;
 use crate::cli::DiffArgs;
 use crate::report::diff;
 use crate::style;
-use crate::variant;
 
 pub fn run(args: &DiffArgs, _quiet: bool) -> Result<Exit> {
-    let candidate = match super::patch_variant(args.patch.as_deref())? {
-        Some(v) => v,
-        None => variant::resolve(std::slice::from_ref(&args.variant))
-            .map_err(anyhow::Error::msg)?
-            .remove(0),
-    };
-    let name = candidate.name.clone();
-    let stock = variant::resolve(&["stock".to_string()]).map_err(anyhow::Error::msg)?;
-    let variants = stock.into_iter().chain([candidate]).collect();
+    let variants = super::stock_and_candidate(&args.variant, args.patch.as_deref())?;
+    let name = variants[1].name.clone();
     let interpreters = super::interpreters(&args.matrix.select)?;
     let plan = super::plan(&args.matrix, interpreters, variants, "three-process")?;
     let results = super::execute(&plan)?;

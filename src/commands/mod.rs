@@ -22,7 +22,7 @@ use crate::discovery::{self, Discovery, Interpreter, SearchEnv, sources};
 use crate::results::Results;
 use crate::runner::{self, Plan, Workspace};
 use crate::scenario::{Params, catalogue};
-use crate::variant::Variant;
+use crate::variant::{self, Variant};
 
 /// What a command asks `main` to exit with.
 pub type Exit = std::process::ExitCode;
@@ -79,6 +79,41 @@ pub fn interpreters(args: &SelectArgs) -> Result<Vec<Interpreter>> {
 pub fn patch_variant(path: Option<&Path>) -> Result<Option<Variant>> {
     path.map(|p| Variant::from_patch_file(p).map_err(anyhow::Error::msg))
         .transpose()
+}
+
+/// The variants of `--variant` (default stock and create-only; just stock
+/// next to a `--patch`) followed by the `--patch` variant.
+pub fn variants(requested: &[String], patch: Option<&Path>) -> Result<Vec<Variant>> {
+    let user = patch_variant(patch)?;
+    let requested = match (requested.is_empty(), &user) {
+        (true, Some(_)) => vec!["stock".to_string()],
+        (true, None) => vec!["stock".to_string(), "create-only".to_string()],
+        (false, _) => requested.to_vec(),
+    };
+    let mut variants = variant::resolve(&requested).map_err(anyhow::Error::msg)?;
+    variants.extend(user);
+    Ok(variants)
+}
+
+/// One candidate fix: `--patch FILE`, else the named variant.
+pub fn candidate(name: &str, patch: Option<&Path>) -> Result<Variant> {
+    match patch_variant(patch)? {
+        Some(v) => Ok(v),
+        None if name == "stock" => {
+            bail!("--variant stock is the baseline; name a fix to compare with it")
+        }
+        None => Ok(variant::resolve(&[name.to_string()])
+            .map_err(anyhow::Error::msg)?
+            .remove(0)),
+    }
+}
+
+/// Stock and one candidate, for the commands that compare the two.
+pub fn stock_and_candidate(name: &str, patch: Option<&Path>) -> Result<Vec<Variant>> {
+    let candidate = candidate(name, patch)?;
+    let mut variants = variant::resolve(&["stock".to_string()]).map_err(anyhow::Error::msg)?;
+    variants.push(candidate);
+    Ok(variants)
 }
 
 pub fn plan(

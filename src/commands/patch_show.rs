@@ -8,15 +8,9 @@ use super::Exit;
 use crate::cli::PatchShowArgs;
 use crate::overlay;
 use crate::style;
-use crate::variant;
 
 pub fn run(args: &PatchShowArgs) -> Result<Exit> {
-    let v = match super::patch_variant(args.patch.as_deref())? {
-        Some(v) => v,
-        None => variant::resolve(std::slice::from_ref(&args.variant))
-            .map_err(anyhow::Error::msg)?
-            .remove(0),
-    };
+    let v = super::candidate(&args.variant, args.patch.as_deref())?;
     let interpreters = super::interpreters(&args.select)?;
     let mut failed = 0;
     for interp in &interpreters {

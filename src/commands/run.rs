@@ -4,17 +4,9 @@ use anyhow::Result;
 
 use super::Exit;
 use crate::cli::RunArgs;
-use crate::variant;
 
 pub fn run(args: &RunArgs, quiet: bool) -> Result<Exit> {
-    let user = super::patch_variant(args.patch.as_deref())?;
-    let requested = match (args.variant.is_empty(), &user) {
-        (true, Some(_)) => vec!["stock".to_string()],
-        (true, None) => vec!["stock".to_string(), "create-only".to_string()],
-        (false, _) => args.variant.clone(),
-    };
-    let mut variants = variant::resolve(&requested).map_err(anyhow::Error::msg)?;
-    variants.extend(user);
+    let variants = super::variants(&args.variants.variant, args.variants.patch.as_deref())?;
     for path in args.json.iter().chain(&args.junit) {
         super::check_writable(path)?;
     }

@@ -9,21 +9,10 @@ use crate::cli::VerifyArgs;
 use crate::judge;
 use crate::results::{Results, Verdict};
 use crate::style;
-use crate::variant;
 
 pub fn run(args: &VerifyArgs, quiet: bool) -> Result<Exit> {
-    let candidate = match super::patch_variant(args.patch.as_deref())? {
-        Some(v) => v,
-        None if args.variant == "stock" => {
-            anyhow::bail!("--variant stock is the baseline; name a fix to verify")
-        }
-        None => variant::resolve(std::slice::from_ref(&args.variant))
-            .map_err(anyhow::Error::msg)?
-            .remove(0),
-    };
-    let name = candidate.name.clone();
-    let stock = variant::resolve(&["stock".to_string()]).map_err(anyhow::Error::msg)?;
-    let variants = stock.into_iter().chain([candidate]).collect();
+    let variants = super::stock_and_candidate(&args.variant, args.patch.as_deref())?;
+    let name = variants[1].name.clone();
     let interpreters = super::interpreters(&args.matrix.select)?;
     let plan = super::plan(&args.matrix, interpreters, variants, "all")?;
     let mut results = super::execute(&plan)?;
