@@ -132,7 +132,8 @@ pub struct MatrixArgs {
 /// Which variants: a list, plus optionally the user's own patch.
 #[derive(Debug, Clone, Args)]
 pub struct VariantArgs {
-    /// Variant(s), comma-separated or repeated, or `all` [default: stock,create-only; with --patch: stock]
+    /// Variant(s), comma-separated or repeated, or `all` [default: stock,create-only (report also
+    /// create-only+lenient-tracker); with --patch: stock]
     #[arg(long, short, value_name = "NAME", value_delimiter = ',')]
     pub variant: Vec<String>,
     /// Also use your own unified diff against Lib/multiprocessing/ (adds variant patch:FILE).

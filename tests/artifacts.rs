@@ -327,12 +327,14 @@ fn report_writes_the_bundle_atomically_and_repro_shows_the_bug() {
             .contains("FileNotFoundError")
     );
     assert_valid_json(&out_dir.join("results.json"));
-    assert_eq!(parse_junit(&out_dir.join("junit.xml"))[0]["tests"], 4);
+    // 2 scenarios x (stock, create-only, create-only+lenient-tracker).
+    assert_eq!(parse_junit(&out_dir.join("junit.xml"))[0]["tests"], 6);
     let md = std::fs::read_to_string(out_dir.join("report.md")).unwrap();
     for needle in [
         "## Environment",
         "## Interpreters",
-        "| interpreter | source | scenario | stock | create-only |",
+        "| interpreter | source | scenario | stock | create-only | create-only+lenient-tracker |",
+        "## Verdict: `create-only+lenient-tracker` vs stock",
         "## Verdict: `create-only` vs stock",
         "<details><summary>three-process: stock vs <code>create-only</code></summary>",
         "```diff",

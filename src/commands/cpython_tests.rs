@@ -14,7 +14,11 @@ use crate::results::Verdict;
 use crate::variant::Variant;
 
 pub fn run(args: &CpythonTestsArgs, quiet: bool) -> Result<Exit> {
-    let variants = super::variants(&args.variants.variant, args.variants.patch.as_deref())?;
+    let variants = super::variants(
+        &args.variants.variant,
+        args.variants.patch.as_deref(),
+        super::DEFAULT_VARIANTS,
+    )?;
     let interpreters = super::interpreters(&args.select)?;
     let cores = std::thread::available_parallelism()
         .map(|n| n.get())

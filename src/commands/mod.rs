@@ -81,13 +81,20 @@ pub fn patch_variant(path: Option<&Path>) -> Result<Option<Variant>> {
         .transpose()
 }
 
-/// The variants of `--variant` (default stock and create-only; just stock
+/// The variants of `--variant` (`default` when none are named; just stock
 /// next to a `--patch`) followed by the `--patch` variant.
-pub fn variants(requested: &[String], patch: Option<&Path>) -> Result<Vec<Variant>> {
+/// What `run` and `cpython-tests` compare by default.
+pub const DEFAULT_VARIANTS: &[&str] = &["stock", "create-only"];
+
+pub fn variants(
+    requested: &[String],
+    patch: Option<&Path>,
+    default: &[&str],
+) -> Result<Vec<Variant>> {
     let user = patch_variant(patch)?;
     let requested = match (requested.is_empty(), &user) {
         (true, Some(_)) => vec!["stock".to_string()],
-        (true, None) => vec!["stock".to_string(), "create-only".to_string()],
+        (true, None) => default.iter().map(|v| v.to_string()).collect(),
         (false, _) => requested.to_vec(),
     };
     let mut variants = variant::resolve(&requested).map_err(anyhow::Error::msg)?;

@@ -6,7 +6,11 @@ use super::Exit;
 use crate::cli::RunArgs;
 
 pub fn run(args: &RunArgs, quiet: bool) -> Result<Exit> {
-    let variants = super::variants(&args.variants.variant, args.variants.patch.as_deref())?;
+    let variants = super::variants(
+        &args.variants.variant,
+        args.variants.patch.as_deref(),
+        super::DEFAULT_VARIANTS,
+    )?;
     for path in args.json.iter().chain(&args.junit) {
         super::check_writable(path)?;
     }
