@@ -60,7 +60,7 @@ fn main() -> ExitCode {
     match result {
         Ok(code) => code,
         Err(e) => match e.downcast_ref::<commands::Interrupted>() {
-            Some(commands::Interrupted(code)) => {
+            Some(commands::Interrupted(code, _)) => {
                 eprintln!(
                     "interrupted: every child stopped, this run's segments and temp files removed"
                 );

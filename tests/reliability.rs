@@ -188,19 +188,24 @@ fn timeout_kills_the_hanging_group_reports_it_and_the_run_goes_on() {
 /// Start `run` on the hidden `hang` scenario, wait until a role hangs
 /// mid-case, send `signal`; returns the output and the run's segment prefix.
 fn interrupt(pythons: &[PathBuf], tmp: &Path, signal: i32) -> (Output, String) {
+    interrupt_with(pythons, tmp, signal, &["--scenario", "hang"])
+}
+
+/// `interrupt` with other arguments (they must include the `hang` scenario).
+fn interrupt_with(
+    pythons: &[PathBuf],
+    tmp: &Path,
+    signal: i32,
+    extra: &[&str],
+) -> (Output, String) {
     let fifo = tmp.with_extension("notify");
     let c = std::ffi::CString::new(fifo.as_os_str().as_encoded_bytes()).unwrap();
     // SAFETY: `c` is a valid NUL-terminated path.
     assert_eq!(unsafe { libc::mkfifo(c.as_ptr(), 0o600) }, 0);
     let mut cmd = harness(tmp);
     cmd.env("SHMHARNESS_TEST_NOTIFY", &fifo)
-        .args([
-            "run",
-            "--scenario",
-            "hang",
-            "--variant",
-            "stock,create-only",
-        ])
+        .args(["run", "--variant", "stock,create-only"])
+        .args(extra)
         .args(["--timeout", "120", "--format", "json"])
         .stdout(Stdio::piped())
         .stderr(Stdio::piped());
@@ -246,6 +251,51 @@ fn sigint_mid_case_exits_130_and_leaves_nothing() {
 #[test]
 fn sigterm_mid_case_exits_143_and_leaves_nothing() {
     check_interrupt(libc::SIGTERM, 143);
+}
+
+/// Ctrl-C flushes what is complete: with --jobs 1 the three-process cases
+/// finish before the hanging case starts, so --json holds exactly them.
+#[test]
+fn sigint_flushes_the_completed_cases_to_json() {
+    let Some(py) = python("3.10") else { return };
+    let tmp = private_tmp();
+    let json = tmp.path().with_extension("json");
+    let json_arg = json.to_str().unwrap().to_string();
+    let extra = [
+        "--scenario",
+        "three-process,hang",
+        "--jobs",
+        "1",
+        "--json",
+        &json_arg,
+    ];
+    let (out, prefix) = interrupt_with(&[py], tmp.path(), libc::SIGINT, &extra);
+    assert_eq!(
+        out.status.code(),
+        Some(130),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = std::fs::read_to_string(&json).expect("partial results written");
+    let _ = std::fs::remove_file(&json);
+    let results: serde_json::Value = serde_json::from_str(&text).unwrap();
+    let cases = results["cases"].as_array().unwrap();
+    let names: Vec<(&str, &str)> = cases
+        .iter()
+        .map(|c| {
+            (
+                c["scenario"].as_str().unwrap(),
+                c["variant"].as_str().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        names,
+        [("three-process", "stock"), ("three-process", "create-only")],
+        "{text}"
+    );
+    assert!(cases.iter().all(|c| c["verdict"] == "pass"), "{text}");
+    assert_nothing_left(tmp.path(), &prefix);
 }
 
 #[test]

@@ -82,7 +82,7 @@ pub fn run_tests(
         .map_err(|e| anyhow::anyhow!("cannot create a temp dir: {e}"))?
     {
         Some(runs) => Ok(runs),
-        None => Err(Interrupted(crate::signal::exit_code()).into()),
+        None => Err(Interrupted::now().into()),
     }
 }
 

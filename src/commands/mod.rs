@@ -30,7 +30,14 @@ pub type Exit = std::process::ExitCode;
 /// An error that means "stopped by a signal", with the exit code for it.
 #[derive(Debug, thiserror::Error)]
 #[error("interrupted")]
-pub struct Interrupted(pub u8);
+pub struct Interrupted(pub u8, pub Option<Box<Results>>);
+
+impl Interrupted {
+    /// Stopped by the signal the signal thread saw, with no results to keep.
+    pub fn now() -> Interrupted {
+        Interrupted(crate::signal::exit_code(), None)
+    }
+}
 
 /// Discover and probe every candidate (plus `--python` paths).
 pub fn discover(args: &SelectArgs) -> Result<(Discovery, Vec<PythonSpec>)> {
@@ -161,7 +168,15 @@ pub fn execute(plan: &Plan) -> Result<Results> {
     drop(bar);
     drop(ws);
     if out.interrupted {
-        return Err(Interrupted(crate::signal::exit_code()).into());
+        // Keep the cases that finished before the signal; a case it cut
+        // short says "interrupted" and is dropped.
+        let mut complete = out;
+        complete.cases.retain(|c| match &c.outcome {
+            runner::CaseOutcome::Observed(obs) => obs.error.as_deref() != Some("interrupted"),
+            _ => true,
+        });
+        let partial = crate::judge::judge_run(plan, &complete);
+        return Err(Interrupted(crate::signal::exit_code(), Some(Box::new(partial))).into());
     }
     let results = crate::judge::judge_run(plan, &out);
     // A user's patch that applies to no interpreter is bad input, not a

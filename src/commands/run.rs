@@ -16,16 +16,20 @@ pub fn run(args: &RunArgs, quiet: bool) -> Result<Exit> {
     }
     let interpreters = super::interpreters(&args.matrix.select)?;
     let plan = super::plan(&args.matrix, interpreters, variants, "three-process")?;
-    let mut results = super::execute(&plan)?;
+    let mut results = match super::execute(&plan) {
+        Ok(results) => results,
+        Err(e) => {
+            // Interrupted: flush the cases that completed, then stop.
+            if let Some(super::Interrupted(_, Some(partial))) = e.downcast_ref() {
+                write_outputs(args, partial)?;
+            }
+            return Err(e);
+        }
+    };
     if args.with_cpython_tests {
         results.cpython_tests = super::cpython_tests::for_plan(&plan)?;
     }
-    if let Some(path) = &args.json {
-        super::write_atomic(path, &(serde_json::to_string_pretty(&results)? + "\n"))?;
-    }
-    if let Some(path) = &args.junit {
-        super::write_atomic(path, &crate::report::junit::render(&results))?;
-    }
+    write_outputs(args, &results)?;
     print!("{}", super::render(&results, args.matrix.format)?);
     if !quiet && args.matrix.format == crate::cli::Format::Table {
         eprintln!("{}", crate::report::summary_line(&results));
@@ -34,4 +38,15 @@ pub fn run(args: &RunArgs, quiet: bool) -> Result<Exit> {
         super::cpython_tests::print_after_run(&plan, &results.cpython_tests);
     }
     Ok(super::verdict_exit(&results))
+}
+
+/// `--json` and `--junit`, each written atomically.
+fn write_outputs(args: &RunArgs, results: &crate::results::Results) -> Result<()> {
+    if let Some(path) = &args.json {
+        super::write_atomic(path, &(serde_json::to_string_pretty(results)? + "\n"))?;
+    }
+    if let Some(path) = &args.junit {
+        super::write_atomic(path, &crate::report::junit::render(results))?;
+    }
+    Ok(())
 }

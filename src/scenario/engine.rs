@@ -96,6 +96,10 @@ pub fn run(scenario: &Scenario, segment: &str, ctx: &Context) -> CaseObservation
             break;
         }
     }
+    // A signal may have killed this case's processes in its last step.
+    if crate::proc::cancelled() && case.error.is_none() {
+        case.error = Some("interrupted".into());
+    }
     // Anything still alive (after an error) is finished, i.e. killed on its
     // deadline at worst; dropping a Running kills its group.
     for l in live.drain(..) {
