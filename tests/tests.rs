@@ -10,5 +10,6 @@ mod core;
 mod cpython_tests;
 mod discovery;
 mod matrix;
+mod pypy;
 mod readme;
 mod reliability;

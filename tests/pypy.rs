@@ -1,0 +1,70 @@
+//! PyPy shares CPython's pure-Python stdlib, so the bug should reproduce
+//! there too: listed only with `--implementation any`, and then judged
+//! against the same expectation table. `.ci/run` installs Debian's pypy3.
+
+use crate::util::*;
+
+fn pypy() -> Option<std::path::PathBuf> {
+    let found = which_pypy();
+    if found.is_none() {
+        assert!(
+            std::env::var("CI").map_or(true, |v| v != "true"),
+            "CI=true and pypy3 is missing (.ci/run installs it)"
+        );
+        eprintln!("skipping: no pypy3 on PATH");
+    }
+    found
+}
+
+fn which_pypy() -> Option<std::path::PathBuf> {
+    std::env::var_os("PATH").and_then(|path| {
+        std::env::split_paths(&path)
+            .map(|d| d.join("pypy3"))
+            .find(|p| p.is_file())
+    })
+}
+
+#[test]
+fn pypy_is_rejected_by_default_and_reproduces_the_bug_when_included() {
+    let Some(pypy) = pypy() else { return };
+    let (code, listing) = run_json(&["list", "--all", "--no-cache"]);
+    assert_eq!(code, 0);
+    let rejected = listing["rejected"].as_array().unwrap();
+    assert!(
+        rejected
+            .iter()
+            .any(|r| r["reason"].as_str().unwrap_or("").contains("not CPython")),
+        "{listing:#}"
+    );
+    let (code, json) = run_json(&[
+        "run",
+        "--implementation",
+        "any",
+        "--python",
+        pypy.to_str().unwrap(),
+        "--scenario",
+        "three-process,attacher-unlinks",
+    ]);
+    assert_eq!(code, 0, "{json:#}");
+    let interp = &json["interpreters"][0];
+    assert_eq!(interp["implementation"], "pypy");
+    assert!(
+        interp["id"].as_str().unwrap().starts_with("pypy-3."),
+        "{interp}"
+    );
+    let outcome = |variant: &str, scenario: &str| {
+        json["cases"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|c| c["variant"] == variant && c["scenario"] == scenario)
+            .map(|c| c["outcome"].as_str().unwrap().to_string())
+            .unwrap()
+    };
+    assert_eq!(outcome("stock", "three-process"), "bug reproduced");
+    assert_eq!(outcome("create-only", "three-process"), "fixed");
+    assert_eq!(
+        outcome("create-only", "attacher-unlinks"),
+        "tracker KeyError"
+    );
+}
