@@ -244,6 +244,9 @@ pub struct ReportArgs {
     /// Replace an existing non-empty --out directory.
     #[arg(long)]
     pub force: bool,
+    /// Also run CPython's own shared-memory tests and put the counts in the report.
+    #[arg(long)]
+    pub with_cpython_tests: bool,
 }
 
 #[derive(Debug, Clone, Args)]

@@ -168,3 +168,37 @@ fn run_with_cpython_tests_adds_the_counts_to_the_results() {
     ]);
     assert!(json.get("cpython_tests").is_none());
 }
+
+#[test]
+fn report_with_cpython_tests_puts_the_counts_in_report_md() {
+    let Some(py) = python("3.10") else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let out_dir = dir.path().join("bundle");
+    let out = bin()
+        .args([
+            "report",
+            "--quiet",
+            "--with-cpython-tests",
+            "--scenario",
+            "three-process",
+        ])
+        .args(["--variant", "stock,create-only", "--python"])
+        .arg(&py)
+        .arg("--out")
+        .arg(&out_dir)
+        .output()
+        .unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let md = std::fs::read_to_string(out_dir.join("report.md")).unwrap();
+    assert!(md.contains("## CPython's own shared-memory tests"), "{md}");
+    let row = md
+        .lines()
+        .find(|l| l.starts_with("| 3.10.") && l.contains("passed"))
+        .unwrap_or_else(|| panic!("no counts row:\n{md}"));
+    assert_eq!(row.matches("13 passed").count(), 2, "{row}");
+}

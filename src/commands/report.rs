@@ -21,7 +21,10 @@ pub fn run(args: &ReportArgs, quiet: bool) -> Result<Exit> {
     bundle::check_target(&args.out, args.force)?;
     let interpreters = super::interpreters(&args.matrix.select)?;
     let plan = super::plan(&args.matrix, interpreters, variants, "all")?;
-    let results = super::execute(&plan)?;
+    let mut results = super::execute(&plan)?;
+    if args.with_cpython_tests {
+        results.cpython_tests = super::cpython_tests::for_plan(&plan)?;
+    }
     bundle::write(&results, &args.out, args.force)?;
     print!("{}", super::render(&results, args.matrix.format)?);
     if !quiet {

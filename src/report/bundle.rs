@@ -207,22 +207,22 @@ pub fn verdict_markdown(verdicts: &[InterpreterVerdict], candidate: &str) -> Str
             verdicts.len()
         );
     }
-    out += "| interpreter | source | verdict | why |\n|---|---|---|---|\n";
-    for v in verdicts {
-        let why = v
-            .lines
-            .iter()
-            .map(|l| l.replace('|', "\\|"))
-            .collect::<Vec<_>>()
-            .join("<br>");
-        let _ = writeln!(
-            out,
-            "| {} | {} | {} | {why} |",
-            v.interpreter,
-            v.source,
-            if v.ok { "OK" } else { "FAIL" }
-        );
-    }
+    let rows: Vec<Vec<String>> = verdicts
+        .iter()
+        .map(|v| {
+            let verdict = if v.ok { "OK" } else { "FAIL" };
+            vec![
+                v.interpreter.clone(),
+                v.source.clone(),
+                verdict.into(),
+                v.lines.join("<br>"),
+            ]
+        })
+        .collect();
+    out += &super::markdown::table(
+        &strings(&["interpreter", "source", "verdict", "why"]),
+        &rows,
+    );
     out
 }
 
@@ -241,9 +241,9 @@ pub fn markdown(results: &Results) -> String {
         results.tool,
         super::summary_line(results)
     );
-    md += "## Environment\n\n| fact | value |\n|---|---|\n";
+    md += "## Environment\n\n";
     let h = &results.host;
-    for (k, v) in [
+    let facts = [
         ("OS", h.os.clone()),
         (
             "kernel",
@@ -256,9 +256,12 @@ pub fn markdown(results: &Results) -> String {
             "wall time",
             format!("{:.1} s", results.timing.wall_ms as f64 / 1000.0),
         ),
-    ] {
-        let _ = writeln!(md, "| {k} | `{}` |", v.trim().replace('|', "\\|"));
-    }
+    ];
+    let rows: Vec<Vec<String>> = facts
+        .iter()
+        .map(|(k, v)| vec![k.to_string(), format!("`{}`", v.trim())])
+        .collect();
+    md += &super::markdown::table(&strings(&["fact", "value"]), &rows);
     if !results.merged_from.is_empty() {
         md += "\nMerged from:\n\n";
         for leg in &results.merged_from {
@@ -273,18 +276,30 @@ pub fn markdown(results: &Results) -> String {
             );
         }
     }
-    md += "\n## Interpreters\n\n| id | implementation | source | executable | multiprocessing |\n|---|---|---|---|---|\n";
-    for i in &results.interpreters {
-        let _ = writeln!(
-            md,
-            "| {} | {} | {} | `{}` | `{}` |",
-            i.id,
-            i.implementation,
-            i.source,
-            i.executable.display(),
-            i.multiprocessing.display()
-        );
-    }
+    md += "\n## Interpreters\n\n";
+    let rows: Vec<Vec<String>> = results
+        .interpreters
+        .iter()
+        .map(|i| {
+            vec![
+                i.id.clone(),
+                i.implementation.clone(),
+                i.source.to_string(),
+                format!("`{}`", i.executable.display()),
+                format!("`{}`", i.multiprocessing.display()),
+            ]
+        })
+        .collect();
+    md += &super::markdown::table(
+        &strings(&[
+            "id",
+            "implementation",
+            "source",
+            "executable",
+            "multiprocessing",
+        ]),
+        &rows,
+    );
     md += "\n## Outcomes\n\nOne row per interpreter (and scenario), one column per variant. \
            `pass` means the observed symptoms are exactly the expected ones: on `stock` the \
            bug is expected to reproduce.\n\n";
@@ -296,6 +311,12 @@ pub fn markdown(results: &Results) -> String {
     for cand in candidates(results) {
         let _ = writeln!(md, "\n## Verdict: `{cand}` vs stock\n");
         md += &verdict_markdown(&judge_candidate(results, cand), cand);
+    }
+    if !results.cpython_tests.is_empty() {
+        md += "\n## CPython's own shared-memory tests\n\n`test._test_multiprocessing` \
+               (names matching `*SharedMemory*` / `*shared_memory*`) run against each \
+               variant's overlay.\n\n";
+        md += &cpython_tests_table(results);
     }
     md += "\n## Stock vs patched, per interpreter\n\nUnified diffs of normalised transcripts \
            (segment names, pids, paths and line numbers replaced).\n";
@@ -373,4 +394,30 @@ pub fn markdown(results: &Results) -> String {
     md += "\nFiles: `results.json` (schema in `schema/results.schema.json` of shmharness), \
            `junit.xml`, `repro.py`, `patches/`, `transcripts/`.\n";
     md
+}
+
+fn strings(items: &[&str]) -> Vec<String> {
+    items.iter().map(|s| s.to_string()).collect()
+}
+
+/// Interpreters x variants, each cell the counts (and failing tests).
+fn cpython_tests_table(results: &Results) -> String {
+    let mut headers = strings(&["interpreter"]);
+    headers.extend(results.variants.iter().map(|v| v.name.clone()));
+    let rows: Vec<Vec<String>> = results
+        .interpreters
+        .iter()
+        .map(|i| {
+            std::iter::once(i.id.clone())
+                .chain(results.variants.iter().map(|v| {
+                    results
+                        .cpython_tests
+                        .iter()
+                        .find(|r| r.interpreter == i.id && r.variant == v.name)
+                        .map_or_else(|| "-".to_string(), |r| r.cell())
+                }))
+                .collect()
+        })
+        .collect();
+    super::markdown::table(&headers, &rows)
 }
