@@ -215,11 +215,16 @@ struct Info {
 /// Run the tests for every interpreter x variant on `jobs` workers, in
 /// interpreter-major order (`runs[i * variants.len() + v]`). Overlays are
 /// built under a temp dir removed on return. `None` if interrupted.
+/// Overlays a scenario run already built, `[interpreter][variant]`; the
+/// tests reuse them instead of copying and compiling the package again.
+pub type Prebuilt<'a> = &'a [Vec<Option<Result<Overlay, String>>>];
+
 pub fn run_all(
     interpreters: &[Interpreter],
     variants: &[Variant],
     jobs: usize,
     timeout: Duration,
+    prebuilt: Option<Prebuilt>,
 ) -> std::io::Result<Option<Vec<TestRun>>> {
     let dir = tempfile::Builder::new()
         .prefix("shmharness-cpython-tests-")
@@ -237,10 +242,12 @@ pub fn run_all(
         let Some(info) = &infos[i] else {
             return None;
         };
+        let built = prebuilt.map(|p| &p[i][v]);
         Some(run_one(
             &interpreters[i],
             &variants[v],
             info,
+            built,
             &script,
             dir.path(),
             timeout,
@@ -270,6 +277,7 @@ fn run_one(
     interp: &Interpreter,
     variant: &Variant,
     info: &Result<Info, String>,
+    prebuilt: Option<&Option<Result<Overlay, String>>>,
     script: &Path,
     root: &Path,
     timeout: Duration,
@@ -291,19 +299,20 @@ fn run_one(
                 .into(),
         );
     }
-    let overlay = match overlay::build(interp, variant, root, timeout) {
-        Ok(o) => o,
-        Err(e) => return TestRun::empty(interp, variant, Verdict::Error, e),
+    let built;
+    let overlay = match prebuilt {
+        Some(Some(Ok(o))) => Some(o),
+        Some(Some(Err(e))) => return TestRun::empty(interp, variant, Verdict::Error, e.clone()),
+        Some(None) => None,
+        None => match overlay::build(interp, variant, root, timeout) {
+            Ok(o) => {
+                built = o;
+                built.as_ref()
+            }
+            Err(e) => return TestRun::empty(interp, variant, Verdict::Error, e),
+        },
     };
-    let mut run = run_tests(
-        interp,
-        variant,
-        info,
-        overlay.as_ref(),
-        script,
-        root,
-        timeout,
-    );
+    let mut run = run_tests(interp, variant, info, overlay, script, root, timeout);
     run.duration_ms = started.elapsed().as_millis() as u64;
     run
 }

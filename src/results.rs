@@ -74,9 +74,7 @@ impl Host {
             kernel_release: field(&u.release),
             kernel_version: field(&u.version),
             machine: field(&u.machine),
-            cpus: std::thread::available_parallelism()
-                .map(|n| n.get())
-                .unwrap_or(1),
+            cpus: crate::pool::cores(),
         }
     }
 }

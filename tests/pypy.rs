@@ -5,23 +5,12 @@
 use crate::util::*;
 
 fn pypy() -> Option<std::path::PathBuf> {
-    let found = which_pypy();
-    if found.is_none() {
-        assert!(
-            std::env::var("CI").map_or(true, |v| v != "true"),
-            "CI=true and pypy3 is missing (.ci/run installs it)"
-        );
-        eprintln!("skipping: no pypy3 on PATH");
-    }
-    found
-}
-
-fn which_pypy() -> Option<std::path::PathBuf> {
-    std::env::var_os("PATH").and_then(|path| {
+    let on_path = std::env::var_os("PATH").and_then(|path| {
         std::env::split_paths(&path)
             .map(|d| d.join("pypy3"))
             .find(|p| p.is_file())
-    })
+    });
+    require(on_path, "pypy3 on PATH (.ci/run installs Debian's pypy3)")
 }
 
 #[test]

@@ -22,6 +22,17 @@ fn in_ci() -> bool {
     std::env::var("CI").is_ok_and(|v| v == "true" || v == "1")
 }
 
+/// A tool a test needs: `found`, or a skip with a note on a developer
+/// machine; under CI=true a missing tool fails the test (.ci/run installs
+/// everything the tests use).
+pub fn require<T>(found: Option<T>, what: &str) -> Option<T> {
+    if found.is_none() {
+        assert!(!in_ci(), "CI=true and {what} is missing");
+        eprintln!("skipping: {what} is missing");
+    }
+    found
+}
+
 /// `~/.pyenv/versions/<minor>.*/bin/python3` (e.g. `python("3.10")`).
 /// Panics under CI=true when missing; otherwise returns None (skip).
 pub fn python(minor: &str) -> Option<PathBuf> {
@@ -44,16 +55,7 @@ pub fn python(minor: &str) -> Option<PathBuf> {
         dirs.sort();
         dirs.pop()
     });
-    if found.is_none() {
-        if in_ci() {
-            panic!(
-                "CI=true and the interpreter {minor} this test needs is missing under {}",
-                root.display()
-            );
-        }
-        eprintln!("skipping: no pyenv {minor} under {}", root.display());
-    }
-    found
+    require(found, &format!("pyenv {minor} (under {})", root.display()))
 }
 
 /// Several interpreters at once; None if any is missing (see `python`).

@@ -20,16 +20,14 @@ pub fn run(args: &CpythonTestsArgs, quiet: bool) -> Result<Exit> {
         super::DEFAULT_VARIANTS,
     )?;
     let interpreters = super::interpreters(&args.select)?;
-    let cores = std::thread::available_parallelism()
-        .map(|n| n.get())
-        .unwrap_or(1);
-    let jobs = args.jobs.map(usize::from).unwrap_or(cores);
+    let jobs = args.jobs.map_or_else(crate::pool::cores, usize::from);
     let started = Instant::now();
     let runs = run_tests(
         &interpreters,
         &variants,
         jobs,
         Duration::from_secs_f64(args.timeout),
+        None,
     )?;
     // A user's patch that applies nowhere is bad input, not a verdict.
     for v in variants.iter().filter(|v| v.name.starts_with("patch:")) {
@@ -77,8 +75,9 @@ pub fn run_tests(
     variants: &[Variant],
     jobs: usize,
     timeout: Duration,
+    prebuilt: Option<cpython_tests::Prebuilt>,
 ) -> Result<Vec<TestRun>> {
-    match cpython_tests::run_all(interpreters, variants, jobs, timeout)
+    match cpython_tests::run_all(interpreters, variants, jobs, timeout, prebuilt)
         .map_err(|e| anyhow::anyhow!("cannot create a temp dir: {e}"))?
     {
         Some(runs) => Ok(runs),
@@ -227,13 +226,18 @@ fn short(evidence: &str) -> String {
 }
 
 /// The tests for a plan's interpreters and variants (`run
-/// --with-cpython-tests`, `verify --strict`), with at least `MIN_TIMEOUT`.
-pub fn for_plan(plan: &crate::runner::Plan) -> Result<Vec<TestRun>> {
+/// --with-cpython-tests`, `verify --strict`, `report --with-cpython-tests`),
+/// on the overlays the scenario run built, with at least `MIN_TIMEOUT`.
+pub fn for_plan(
+    plan: &crate::runner::Plan,
+    overlays: cpython_tests::Prebuilt,
+) -> Result<Vec<TestRun>> {
     run_tests(
         &plan.interpreters,
         &plan.variants,
         plan.jobs,
         plan.timeout.max(cpython_tests::MIN_TIMEOUT),
+        Some(overlays),
     )
 }
 

@@ -13,7 +13,7 @@ pub fn run(args: &DiffArgs, _quiet: bool) -> Result<Exit> {
     let name = variants[1].name.clone();
     let interpreters = super::interpreters(&args.matrix.select)?;
     let plan = super::plan(&args.matrix, interpreters, variants, "three-process")?;
-    let results = super::execute(&plan)?;
+    let results = super::execute(&plan, false)?;
     for interp in &results.interpreters {
         for s in &results.scenarios {
             let (Some(a), Some(b)) = (

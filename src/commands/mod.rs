@@ -142,9 +142,6 @@ pub fn plan(
         args.scenario.clone()
     };
     let scenarios = catalogue::resolve(&requested).map_err(anyhow::Error::msg)?;
-    let cores = std::thread::available_parallelism()
-        .map(|n| n.get())
-        .unwrap_or(1);
     Ok(Plan {
         interpreters,
         variants,
@@ -152,20 +149,27 @@ pub fn plan(
         params: Params {
             attachers: args.attachers as usize,
         },
-        jobs: args.jobs.map(usize::from).unwrap_or(cores),
+        jobs: args.jobs.map_or_else(crate::pool::cores, usize::from),
         timeout: Duration::from_secs_f64(args.timeout),
         repeat: usize::from(args.repeat),
     })
 }
 
-/// Run a plan and judge it. A signal during the run becomes `Interrupted`
-/// after every child is gone and the workspace is removed.
-pub fn execute(plan: &Plan) -> Result<Results> {
+/// Run a plan and judge it; with `cpython_tests`, also CPython's own tests
+/// on the same overlays (built once, while the workspace still exists). A
+/// signal during the run becomes `Interrupted` after every child is gone and
+/// the workspace is removed.
+pub fn execute(plan: &Plan, cpython_tests: bool) -> Result<Results> {
     let ws = Workspace::new().map_err(|e| anyhow::anyhow!("cannot create a temp dir: {e}"))?;
     let total = plan.interpreters.len() * plan.variants.len() * plan.scenarios.len();
     let bar = crate::progress::Bar::start(total);
     let out = runner::execute(plan, &ws);
     drop(bar);
+    let tests = if cpython_tests && !out.interrupted {
+        self::cpython_tests::for_plan(plan, &out.overlays)?
+    } else {
+        Vec::new()
+    };
     drop(ws);
     if out.interrupted {
         // Keep the cases that finished before the signal; a case it cut
@@ -178,7 +182,8 @@ pub fn execute(plan: &Plan) -> Result<Results> {
         let partial = crate::judge::judge_run(plan, &complete);
         return Err(Interrupted(crate::signal::exit_code(), Some(Box::new(partial))).into());
     }
-    let results = crate::judge::judge_run(plan, &out);
+    let mut results = crate::judge::judge_run(plan, &out);
+    results.cpython_tests = tests;
     // A user's patch that applies to no interpreter is bad input, not a
     // verdict.
     for v in plan

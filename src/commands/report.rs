@@ -21,10 +21,7 @@ pub fn run(args: &ReportArgs, quiet: bool) -> Result<Exit> {
     bundle::check_target(&args.out, args.force)?;
     let interpreters = super::interpreters(&args.matrix.select)?;
     let plan = super::plan(&args.matrix, interpreters, variants, "all")?;
-    let mut results = super::execute(&plan)?;
-    if args.with_cpython_tests {
-        results.cpython_tests = super::cpython_tests::for_plan(&plan)?;
-    }
+    let results = super::execute(&plan, args.with_cpython_tests)?;
     bundle::write(&results, &args.out, args.force)?;
     print!("{}", super::render(&results, args.matrix.format)?);
     if !quiet {

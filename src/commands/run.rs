@@ -16,7 +16,7 @@ pub fn run(args: &RunArgs, quiet: bool) -> Result<Exit> {
     }
     let interpreters = super::interpreters(&args.matrix.select)?;
     let plan = super::plan(&args.matrix, interpreters, variants, "three-process")?;
-    let mut results = match super::execute(&plan) {
+    let results = match super::execute(&plan, args.with_cpython_tests) {
         Ok(results) => results,
         Err(e) => {
             // Interrupted: flush the cases that completed, then stop.
@@ -26,9 +26,6 @@ pub fn run(args: &RunArgs, quiet: bool) -> Result<Exit> {
             return Err(e);
         }
     };
-    if args.with_cpython_tests {
-        results.cpython_tests = super::cpython_tests::for_plan(&plan)?;
-    }
     write_outputs(args, &results)?;
     print!("{}", super::render(&results, args.matrix.format)?);
     if !quiet && args.matrix.format == crate::cli::Format::Table {

@@ -15,10 +15,7 @@ pub fn run(args: &VerifyArgs, quiet: bool) -> Result<Exit> {
     let name = variants[1].name.clone();
     let interpreters = super::interpreters(&args.matrix.select)?;
     let plan = super::plan(&args.matrix, interpreters, variants, "all")?;
-    let mut results = super::execute(&plan)?;
-    if args.strict {
-        results.cpython_tests = super::cpython_tests::for_plan(&plan)?;
-    }
+    let results = super::execute(&plan, args.strict)?;
     if args.matrix.format != crate::cli::Format::Table {
         print!("{}", super::render(&results, args.matrix.format)?);
     }
@@ -122,20 +119,24 @@ fn render(verdicts: &[InterpreterVerdict], candidate: &str) -> String {
             out += &format!("{}      {}\n", " ".repeat(head.len()), line);
         }
     }
+    let (verdict, text) = headline(verdicts, candidate);
+    out += &style::verdict(verdict, &format!("{text}\n"));
+    out
+}
+
+/// The last line of a verify: pass or fail, in words. `shown` is how the
+/// candidate's name is written (plain, or as Markdown code).
+pub fn headline(verdicts: &[InterpreterVerdict], shown: &str) -> (Verdict, String) {
     let failed = verdicts.iter().filter(|v| !v.ok).count();
     let total = verdicts.len();
-    out += &if failed == 0 {
-        style::verdict(
-            Verdict::Pass,
-            &format!(
-                "verify: {candidate} fixes the bug on all {total} interpreters with no regression\n"
-            ),
-        )
+    if failed == 0 {
+        let text =
+            format!("verify: {shown} fixes the bug on all {total} interpreters with no regression");
+        (Verdict::Pass, text)
     } else {
-        style::verdict(
+        (
             Verdict::Fail,
-            &format!("verify: {candidate} FAILED on {failed} of {total} interpreters\n"),
+            format!("verify: {shown} FAILED on {failed} of {total} interpreters"),
         )
-    };
-    out
+    }
 }

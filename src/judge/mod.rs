@@ -211,9 +211,7 @@ pub fn judge_run(
             wall_ms: out.wall.as_millis() as u64,
             children_cpu_ms: out.children_cpu.as_millis() as u64,
             harness_cpu_ms: out.harness_cpu.as_millis() as u64,
-            cores: std::thread::available_parallelism()
-                .map(|n| n.get())
-                .unwrap_or(1),
+            cores: crate::pool::cores(),
             jobs: plan.jobs,
         },
         host: crate::results::Host::detect(),

@@ -192,21 +192,8 @@ fn candidates(results: &Results) -> Vec<&str> {
 }
 
 pub fn verdict_markdown(verdicts: &[InterpreterVerdict], candidate: &str) -> String {
-    let mut out = String::new();
-    let failed = verdicts.iter().filter(|v| !v.ok).count();
-    if failed == 0 {
-        let _ = writeln!(
-            out,
-            "**verify: `{candidate}` fixes the bug on all {} interpreters with no regression**\n",
-            verdicts.len()
-        );
-    } else {
-        let _ = writeln!(
-            out,
-            "**verify: `{candidate}` FAILED on {failed} of {} interpreters**\n",
-            verdicts.len()
-        );
-    }
+    let (_, text) = crate::commands::verify::headline(verdicts, &format!("`{candidate}`"));
+    let mut out = format!("**{text}**\n\n");
     let rows: Vec<Vec<String>> = verdicts
         .iter()
         .map(|v| {
