@@ -54,25 +54,104 @@ pub enum PatchError {
 /// Where one hunk landed.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Applied {
-    pub hunk: usize,
-    pub offset: isize,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ApplyError {
+    /// The file, relative to the package.
     pub path: String,
     /// 1-based hunk number.
     pub hunk: usize,
+    /// Lines from where the header said (positive: further down).
+    pub offset: isize,
+    /// Other places in the file where the hunk's context also matches (the
+    /// nearest was taken).
+    pub other_matches: usize,
+}
+
+impl fmt::Display for Applied {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{} hunk #{}", self.path, self.hunk)?;
+        match self.offset {
+            0 => write!(f, " applied at the line its header names")?,
+            n => write!(
+                f,
+                " applied {} line{} {} than its header says",
+                n.unsigned_abs(),
+                if n.abs() == 1 { "" } else { "s" },
+                if n > 0 { "later" } else { "earlier" }
+            )?,
+        }
+        if self.other_matches > 0 {
+            write!(
+                f,
+                " (its context also matches {} other place{}; the nearest was taken)",
+                self.other_matches,
+                if self.other_matches == 1 { "" } else { "s" }
+            )?;
+        }
+        Ok(())
+    }
+}
+
+/// Why a file's hunks do not apply.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ApplyError {
+    pub path: String,
+    /// 1-based hunk number (0: the file itself).
+    pub hunk: usize,
     pub old_start: usize,
+    pub kind: ApplyErrorKind,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ApplyErrorKind {
+    /// The file is not in the package.
+    Missing,
+    /// The header's line is beyond the end of the file.
+    BeyondEnd { lines: usize },
+    /// No place where every context and removed line matches.
+    Mismatch {
+        /// The hunk's first old line.
+        expected: String,
+        /// The file's line most like it: (1-based line, text).
+        nearest: Option<(usize, String)>,
+    },
+}
+
+impl ApplyError {
+    pub fn missing(path: &str) -> ApplyError {
+        ApplyError {
+            path: path.to_string(),
+            hunk: 0,
+            old_start: 0,
+            kind: ApplyErrorKind::Missing,
+        }
+    }
 }
 
 impl fmt::Display for ApplyError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(
-            f,
-            "{} hunk #{} (at line {}) does not match",
-            self.path, self.hunk, self.old_start
-        )
+        match &self.kind {
+            ApplyErrorKind::Missing => {
+                write!(f, "{} is not in its multiprocessing package", self.path)
+            }
+            ApplyErrorKind::BeyondEnd { lines } => write!(
+                f,
+                "{} hunk #{} starts at line {}, but the file has {lines} lines",
+                self.path, self.hunk, self.old_start
+            ),
+            ApplyErrorKind::Mismatch { expected, nearest } => {
+                write!(
+                    f,
+                    "{} hunk #{} (at line {}) does not match: expected `{}`",
+                    self.path,
+                    self.hunk,
+                    self.old_start,
+                    expected.trim()
+                )?;
+                match nearest {
+                    Some((line, text)) => write!(f, ", nearest is line {line}: `{}`", text.trim()),
+                    None => Ok(()),
+                }
+            }
+        }
     }
 }
 
@@ -279,18 +358,40 @@ pub fn apply(original: &str, patch: &FilePatch) -> Result<(String, Vec<Applied>)
                 HunkLine::Remove(_) => None,
             })
             .collect();
-        let expected = (hunk.old_start.max(1) as isize - 1 + shift).max(0) as usize;
-        let at = find_exact(&lines, &old, expected).ok_or_else(|| ApplyError {
+        let error = |kind| ApplyError {
             path: patch.path.clone(),
             hunk: n + 1,
             old_start: hunk.old_start,
-        })?;
+            kind,
+        };
+        // A header beyond the file (or an absurd number) is an error, not
+        // a search from there: nothing may wrap or run for long.
+        if hunk.old_start > original.lines().count() + 1 {
+            return Err(error(ApplyErrorKind::BeyondEnd {
+                lines: original.lines().count(),
+            }));
+        }
+        let expected = (hunk.old_start.max(1) as isize - 1 + shift).clamp(0, lines.len() as isize)
+            as usize;
+        let matches = find_all(&lines, &old);
+        let Some(&at) = matches
+            .iter()
+            .min_by_key(|&&at| (at.abs_diff(expected), at < expected))
+        else {
+            return Err(error(ApplyErrorKind::Mismatch {
+                expected: old.first().unwrap_or(&"").to_string(),
+                nearest: old.first().and_then(|first| nearest(&lines, first, expected)),
+            }));
+        };
         lines.splice(at..at + old.len(), new.iter().cloned());
+        let offset = at as isize - expected as isize;
         applied.push(Applied {
+            path: patch.path.clone(),
             hunk: n + 1,
-            offset: at as isize - expected as isize,
+            offset,
+            other_matches: matches.len() - 1,
         });
-        shift += new.len() as isize - old.len() as isize + (at as isize - expected as isize);
+        shift += new.len() as isize - old.len() as isize + offset;
     }
     let mut text = lines.join("\n");
     if ends_with_newline {
@@ -299,16 +400,38 @@ pub fn apply(original: &str, patch: &FilePatch) -> Result<(String, Vec<Applied>)
     Ok((text, applied))
 }
 
-/// The match of `needle` nearest to `expected`, searching outward.
-fn find_exact(lines: &[String], needle: &[&str], expected: usize) -> Option<usize> {
-    let fits = |at: usize| {
-        at + needle.len() <= lines.len() && needle.iter().zip(&lines[at..]).all(|(a, b)| *a == b)
-    };
-    let max = lines.len().max(expected);
-    (0..=max).find_map(|d| {
-        let below = expected.checked_sub(d).filter(|&at| fits(at));
-        below.or_else(|| Some(expected + d).filter(|&at| d > 0 && fits(at)))
-    })
+/// Every place where `needle` matches `lines` exactly, in order.
+fn find_all(lines: &[String], needle: &[&str]) -> Vec<usize> {
+    if needle.len() > lines.len() {
+        return Vec::new();
+    }
+    (0..=lines.len() - needle.len())
+        .filter(|&at| needle.iter().zip(&lines[at..]).all(|(a, b)| *a == b))
+        .collect()
+}
+
+/// The line most like `wanted` (1-based, with its text): the same text
+/// apart from indentation nearest to `expected`, else the most similar.
+fn nearest(lines: &[String], wanted: &str, expected: usize) -> Option<(usize, String)> {
+    let same = lines
+        .iter()
+        .enumerate()
+        .filter(|(_, l)| l.trim() == wanted.trim() && !wanted.trim().is_empty())
+        .min_by_key(|(i, _)| i.abs_diff(expected));
+    let (i, line) = same.or_else(|| {
+        lines
+            .iter()
+            .enumerate()
+            .filter(|(_, l)| !l.trim().is_empty())
+            .map(|(i, l)| {
+                let ratio = similar::TextDiff::from_chars(l.trim(), wanted.trim()).ratio();
+                (i, l, ratio)
+            })
+            .filter(|(_, _, r)| *r >= 0.6)
+            .max_by(|a, b| a.2.total_cmp(&b.2).then(b.0.abs_diff(expected).cmp(&a.0.abs_diff(expected))))
+            .map(|(i, l, _)| (i, l))
+    })?;
+    Some((i + 1, line.clone()))
 }
 
 #[cfg(test)]
@@ -340,7 +463,7 @@ mod tests {
         let p = one("--- x.py\n+++ x.py\n@@ -1,1 +1,1 @@\n-a\n+A\n@@ -4,1 +4,1 @@\n-nope\n+D\n");
         let err = apply(ORIGINAL, &p).unwrap_err();
         assert_eq!(err.hunk, 2);
-        assert_eq!(err.to_string(), "x.py hunk #2 (at line 4) does not match");
+        assert_eq!(err.to_string(), "x.py hunk #2 (at line 4) does not match: expected `nope`");
     }
 
     #[test]

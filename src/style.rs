@@ -5,7 +5,7 @@ use std::io::IsTerminal;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use crate::cli::ColorChoice;
-use crate::results::Verdict;
+use crate::contract::Verdict;
 
 static ENABLED: AtomicBool = AtomicBool::new(false);
 
@@ -40,4 +40,56 @@ pub fn verdict(v: Verdict, text: &str) -> String {
 
 pub fn bold(text: &str) -> String {
     paint("1", text)
+}
+
+/// An evidence line cut to a readable length (JSON keeps it whole).
+pub fn short(evidence: &str) -> String {
+    const MAX: usize = 200;
+    if evidence.chars().count() <= MAX {
+        evidence.to_string()
+    } else {
+        format!("{}...", evidence.chars().take(MAX).collect::<String>())
+    }
+}
+
+/// `1 scenario`, `8 scenarios`: a count and its noun, agreeing.
+pub fn plural(n: usize, word: &str) -> String {
+    let plural = if word.ends_with('s') || word.ends_with("ch") {
+        format!("{word}es")
+    } else {
+        format!("{word}s")
+    };
+    format!("{n} {}", if n == 1 { word } else { &plural })
+}
+
+/// Text from outside (an interpreter's output, a file name) made safe to
+/// print on a terminal: control characters and escape sequences are shown
+/// escaped (`\u{1b}`), never interpreted.
+pub fn printable(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        if c.is_control() && c != '\n' && c != '\t' {
+            out.extend(c.escape_default());
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn plurals_agree() {
+        assert_eq!(super::plural(1, "interpreter"), "1 interpreter");
+        assert_eq!(super::plural(7, "interpreter"), "7 interpreters");
+        assert_eq!(super::plural(0, "error"), "0 errors");
+        assert_eq!(super::plural(2, "process"), "2 processes");
+    }
+
+    #[test]
+    fn printable_escapes_terminal_sequences() {
+        assert_eq!(super::printable("a\x1b[2Jb\r"), "a\\u{1b}[2Jb\\r");
+        assert_eq!(super::printable("line\nnext\tx"), "line\nnext\tx");
+    }
 }

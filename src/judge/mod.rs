@@ -5,27 +5,33 @@
 //! row's. A variant without rows (a user's `--patch`) is judged the way a
 //! reviewer would: against stock on the same interpreter and scenario, it
 //! passes when it shows no symptom stock does not, and, in `three-process`,
-//! when the bug is gone.
+//! when the bug is gone. A case that could not run is `error`, never `fail`.
 
+pub mod candidate;
 pub mod expectations;
 pub mod symptoms;
 
 pub use expectations::Expectation;
-pub use symptoms::Symptom;
 
-use crate::results::{Case, Verdict};
+use crate::contract::{
+    AppliedPatch, Case, Results, ScenarioId, ScenarioInfo, Symptom, Timing, VariantId,
+    VariantInfo, Verdict,
+};
+use crate::runner::{CaseOutcome, Plan, RunOutput};
 
-/// The symptoms that together mean "the bug reproduced" in a scenario.
-pub const BUG_SIGNS: &[(&str, &[&str])] = &[(
-    "three-process",
-    &["P2 leak warning", "P3 FileNotFoundError"],
-)];
+/// The symptoms that together mean "the bug reproduced" in a scenario: an
+/// attacher's tracker warned at its exit, and a later reader found the
+/// segment gone.
+pub fn bug_signs(scenario: ScenarioId) -> &'static [&'static str] {
+    match scenario {
+        ScenarioId::ThreeProcess => &["P2 leak warning", "P3 FileNotFoundError"],
+        _ => &[],
+    }
+}
 
 pub fn bug_reproduced(case: &Case) -> bool {
-    BUG_SIGNS
-        .iter()
-        .find(|(s, _)| *s == case.scenario)
-        .is_some_and(|(_, signs)| signs.iter().all(|k| case.has(k)))
+    let signs = bug_signs(case.scenario);
+    !signs.is_empty() && signs.iter().all(|k| case.has(k))
 }
 
 /// Outcome words for a case no row describes.
@@ -43,8 +49,7 @@ fn keys(symptoms: &[Symptom]) -> Vec<&str> {
     symptoms.iter().map(|s| s.key.as_str()).collect()
 }
 
-/// Give `case` (symptoms filled in, verdict not yet) its verdict from the
-/// table row, if there is one.
+/// Give `case` (symptoms filled in) its verdict from the table row.
 pub fn judge_by_table(case: &mut Case, row: &Expectation) {
     let got = keys(&case.symptoms);
     let want = row.symptoms;
@@ -103,13 +108,7 @@ pub fn judge_against_stock(case: &mut Case, stock: Option<&Case>) {
 
 /// Turn a run into judged results: symptoms first, then table verdicts,
 /// then verdicts against stock for variants the table does not know.
-pub fn judge_run(
-    plan: &crate::runner::Plan,
-    out: &crate::runner::RunOutput,
-) -> crate::results::Results {
-    use crate::results::{AppliedPatch, Results, ScenarioInfo, Timing, VariantInfo};
-    use crate::runner::CaseOutcome;
-
+pub fn judge_run(plan: &Plan, out: &RunOutput) -> Results {
     let mut cases: Vec<Case> = out
         .cases
         .iter()
@@ -120,7 +119,7 @@ pub fn judge_run(
                 interpreter: interp.id.clone(),
                 executable: interp.executable.clone(),
                 variant: variant.name.clone(),
-                scenario: run.scenario.to_string(),
+                scenario: run.scenario,
                 verdict: Verdict::Error,
                 outcome: String::new(),
                 reason: String::new(),
@@ -146,10 +145,10 @@ pub fn judge_run(
                     case.processes = obs.processes.clone();
                     if let Some(e) = &obs.error {
                         case.outcome = "error".into();
-                        case.reason = e.clone();
-                    } else if let Some(row) =
-                        expectations::lookup(run.scenario, &variant.name, interp.version)
-                    {
+                        case.reason = e.to_string();
+                    } else if let Some(row) = variant.id.and_then(|id| {
+                        expectations::lookup(run.scenario, id, interp.version, None)
+                    }) {
                         judge_by_table(&mut case, row);
                     }
                 }
@@ -160,12 +159,11 @@ pub fn judge_run(
     // Second pass: cases without a row, against their stock twin.
     let snapshot = cases.clone();
     for case in cases.iter_mut() {
-        let unjudged = case.outcome.is_empty();
-        if unjudged {
+        if case.outcome.is_empty() {
             let stock = snapshot.iter().find(|s| {
                 s.interpreter == case.interpreter
                     && s.scenario == case.scenario
-                    && s.variant == "stock"
+                    && VariantId::is_stock(&s.variant)
             });
             judge_against_stock(case, stock);
         }
@@ -177,7 +175,7 @@ pub fn judge_run(
         .enumerate()
         .map(|(v, variant)| VariantInfo {
             name: variant.name.clone(),
-            summary: variant.summary.to_string(),
+            summary: variant.summary.clone(),
             patches: plan
                 .interpreters
                 .iter()
@@ -193,29 +191,24 @@ pub fn judge_run(
                 .collect(),
         })
         .collect();
-    Results {
-        schema_version: crate::results::SCHEMA_VERSION,
-        tool: format!("shmharness {}", env!("CARGO_PKG_VERSION")),
-        interpreters: plan.interpreters.clone(),
-        variants,
-        scenarios: plan
-            .scenarios
-            .iter()
-            .map(|s| ScenarioInfo {
-                name: s.name.into(),
-                summary: s.summary.into(),
-            })
-            .collect(),
-        cases,
-        timing: Timing {
-            wall_ms: out.wall.as_millis() as u64,
-            children_cpu_ms: out.children_cpu.as_millis() as u64,
-            harness_cpu_ms: out.harness_cpu.as_millis() as u64,
-            cores: crate::pool::cores(),
-            jobs: plan.jobs,
-        },
-        host: crate::results::Host::detect(),
-        merged_from: Vec::new(),
-        cpython_tests: Vec::new(),
-    }
+    let mut results = Results::empty(crate::sys::tool(), crate::sys::host());
+    results.interpreters = plan.interpreters.clone();
+    results.variants = variants;
+    results.scenarios = plan
+        .scenarios
+        .iter()
+        .map(|s| ScenarioInfo {
+            name: s.id,
+            summary: s.summary.into(),
+        })
+        .collect();
+    results.cases = cases;
+    results.timing = Timing {
+        wall_ms: out.wall.as_millis() as u64,
+        children_cpu_ms: out.children_cpu.as_millis() as u64,
+        harness_cpu_ms: out.harness_cpu.as_millis() as u64,
+        cores: crate::sys::cores(),
+        jobs: plan.jobs,
+    };
+    results
 }

@@ -26,12 +26,12 @@
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
 
-use crate::discovery::Interpreter;
+use crate::contract::{FailingTest, FailureKind, Interpreter, TestRun, Verdict};
 use crate::overlay::{self, Overlay};
-use crate::proc::{Running, Termination};
-use crate::results::Verdict;
+use crate::proc::{Running, Spec, Termination};
+use crate::runner::Overlays;
 use crate::variant::Variant;
 
 /// The name filters, as regrtest's `-m` and unittest's `-k` take them.
@@ -105,102 +105,8 @@ def run():
 {"info": info, "where": where, "run": run}[sys.argv[1]]()
 "#;
 
-/// One interpreter x variant: what CPython's tests said.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
-pub struct TestRun {
-    pub interpreter: String,
-    pub variant: String,
-    /// pass: every test passed or was skipped; fail: a test failed or
-    /// errored; n/a: the variant or the test package does not exist here;
-    /// error: the tests could not run (or did not use the overlay).
-    pub verdict: Verdict,
-    /// Why, for n/a and error; the counts in words otherwise.
-    pub reason: String,
-    /// The command that ran the tests.
-    #[serde(default, skip_serializing_if = "String::is_empty")]
-    pub method: String,
-    pub ran: u32,
-    pub passed: u32,
-    pub failed: u32,
-    pub errors: u32,
-    pub skipped: u32,
-    /// Tests that failed or errored, in the order unittest reported them.
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub failing: Vec<FailingTest>,
-    /// Where the tests' processes imported `multiprocessing` from.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub multiprocessing: Option<PathBuf>,
-    pub duration_ms: u64,
-}
-
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
-pub struct FailingTest {
-    /// `test_shared_memory_tracking`
-    pub name: String,
-    /// The unittest id, e.g. `test.test_multiprocessing_forkserver....`.
-    pub id: String,
-    /// `fail` or `error`.
-    pub kind: String,
-    /// The exception line that ended its traceback.
-    pub evidence: String,
-}
-
-impl TestRun {
-    fn empty(interp: &Interpreter, variant: &Variant, verdict: Verdict, reason: String) -> TestRun {
-        TestRun {
-            interpreter: interp.id.clone(),
-            variant: variant.name.clone(),
-            verdict,
-            reason,
-            method: String::new(),
-            ran: 0,
-            passed: 0,
-            failed: 0,
-            errors: 0,
-            skipped: 0,
-            failing: Vec::new(),
-            multiprocessing: None,
-            duration_ms: 0,
-        }
-    }
-
-    /// `13 passed`, `15 passed, 1 failed (test_shared_memory_tracking)`.
-    pub fn cell(&self) -> String {
-        match self.verdict {
-            Verdict::NotApplicable => return "n/a".to_string(),
-            Verdict::Error => return format!("error: {}", self.reason),
-            Verdict::Pass | Verdict::Fail => {}
-        }
-        let mut parts = vec![format!("{} passed", self.passed)];
-        let names = |kind: &str| {
-            self.failing
-                .iter()
-                .filter(|f| f.kind == kind)
-                .map(|f| f.name.as_str())
-                .collect::<Vec<_>>()
-                .join(", ")
-        };
-        if self.failed > 0 {
-            parts.push(format!("{} failed ({})", self.failed, names("fail")));
-        }
-        if self.errors > 0 {
-            parts.push(format!(
-                "{} error{} ({})",
-                self.errors,
-                if self.errors == 1 { "" } else { "s" },
-                names("error")
-            ));
-        }
-        if self.skipped > 0 {
-            parts.push(format!("{} skipped", self.skipped));
-        }
-        parts.join(", ")
-    }
-
-    /// Did test `name` fail or error in this run?
-    pub fn failed_test(&self, name: &str) -> bool {
-        self.failing.iter().any(|f| f.name == name)
-    }
+fn empty(interp: &Interpreter, variant: &Variant, verdict: Verdict, reason: String) -> TestRun {
+    TestRun::empty(&interp.id, &variant.name, verdict, reason)
 }
 
 /// What the `info` probe says about an interpreter's install.
@@ -217,7 +123,7 @@ struct Info {
 /// built under a temp dir removed on return. `None` if interrupted.
 /// Overlays a scenario run already built, `[interpreter][variant]`; the
 /// tests reuse them instead of copying and compiling the package again.
-pub type Prebuilt<'a> = &'a [Vec<Option<Result<Overlay, String>>>];
+pub type Prebuilt<'a> = &'a Overlays;
 
 pub fn run_all(
     interpreters: &[Interpreter],
@@ -262,7 +168,7 @@ pub fn run_all(
 fn probe_info(interp: &Interpreter, script: &Path, timeout: Duration) -> Result<Info, String> {
     let mut cmd = crate::python::command(&interp.executable, None);
     cmd.arg("-I").arg(script).arg("info");
-    let out = spawn(cmd, timeout)?;
+    let out = spawn(&cmd, timeout)?;
     framed(&out.stdout)
         .and_then(|json| serde_json::from_str(json).ok())
         .ok_or_else(|| {
@@ -277,21 +183,21 @@ fn run_one(
     interp: &Interpreter,
     variant: &Variant,
     info: &Result<Info, String>,
-    prebuilt: Option<&Option<Result<Overlay, String>>>,
+    prebuilt: Option<&Option<Result<Overlay, crate::overlay::OverlayError>>>,
     script: &Path,
     root: &Path,
     timeout: Duration,
 ) -> TestRun {
     let started = Instant::now();
     if let Some(reason) = variant.not_applicable(interp.version) {
-        return TestRun::empty(interp, variant, Verdict::NotApplicable, reason);
+        return empty(interp, variant, Verdict::NotApplicable, reason);
     }
     let info = match info {
         Ok(info) => info,
-        Err(e) => return TestRun::empty(interp, variant, Verdict::Error, e.clone()),
+        Err(e) => return empty(interp, variant, Verdict::Error, e.clone()),
     };
     if !info.test_multiprocessing {
-        return TestRun::empty(
+        return empty(
             interp,
             variant,
             Verdict::NotApplicable,
@@ -302,14 +208,14 @@ fn run_one(
     let built;
     let overlay = match prebuilt {
         Some(Some(Ok(o))) => Some(o),
-        Some(Some(Err(e))) => return TestRun::empty(interp, variant, Verdict::Error, e.clone()),
+        Some(Some(Err(e))) => return empty(interp, variant, Verdict::Error, e.to_string()),
         Some(None) => None,
         None => match overlay::build(interp, variant, root, timeout) {
             Ok(o) => {
                 built = o;
                 built.as_ref()
             }
-            Err(e) => return TestRun::empty(interp, variant, Verdict::Error, e),
+            Err(e) => return empty(interp, variant, Verdict::Error, e.to_string()),
         },
     };
     let mut run = run_tests(interp, variant, info, overlay, script, root, timeout);
@@ -319,7 +225,7 @@ fn run_one(
 
 /// The environment of every process of a test run: PYTHONHOME (so
 /// script_helper does not add `-I`) and the overlay on PYTHONPATH.
-fn command(interp: &Interpreter, info: &Info, overlay: Option<&Overlay>) -> std::process::Command {
+fn command(interp: &Interpreter, info: &Info, overlay: Option<&Overlay>, root: &Path) -> Spec {
     let mut cmd = crate::python::command(&interp.executable, overlay.map(|o| o.dir.as_path()));
     let home = if info.base_exec_prefix == info.base_prefix {
         info.base_prefix.clone()
@@ -327,6 +233,11 @@ fn command(interp: &Interpreter, info: &Info, overlay: Option<&Overlay>) -> std:
         format!("{}:{}", info.base_prefix, info.base_exec_prefix)
     };
     cmd.env("PYTHONHOME", home);
+    // CPython's tests make temp dirs (`test_python_*`, `pymp-*`) in TMPDIR:
+    // point it into the run's own temp dir, so a run that is stopped
+    // leaves nothing in the user's.
+    cmd.env("TMPDIR", root);
+    cmd.current_dir(root);
     cmd
 }
 
@@ -345,9 +256,9 @@ fn run_tests(
         None => interp.multiprocessing.clone(),
     };
     let expected = std::fs::canonicalize(&expected).unwrap_or(expected);
-    let mut cmd = command(interp, info, overlay);
-    cmd.arg(script).arg("where").current_dir(root);
-    let used = match spawn(cmd, timeout) {
+    let mut cmd = command(interp, info, overlay, root);
+    cmd.arg(script).arg("where");
+    let used = match spawn(&cmd, timeout) {
         Ok(out) => framed(&out.stdout)
             .and_then(|json| serde_json::from_str::<serde_json::Value>(json).ok())
             .ok_or_else(|| {
@@ -360,12 +271,12 @@ fn run_tests(
     };
     let used = match used {
         Ok(v) => v,
-        Err(e) => return TestRun::empty(interp, variant, Verdict::Error, e),
+        Err(e) => return empty(interp, variant, Verdict::Error, e),
     };
     for key in ["main", "script_helper"] {
         let file = PathBuf::from(used[key].as_str().unwrap_or_default());
         if !file.starts_with(&expected) {
-            return TestRun::empty(
+            return empty(
                 interp,
                 variant,
                 Verdict::Error,
@@ -383,7 +294,7 @@ fn run_tests(
         }
     }
 
-    let mut cmd = command(interp, info, overlay);
+    let mut cmd = command(interp, info, overlay, root);
     let method = if info.forkserver_module {
         cmd.args(["-m", "test", "test_multiprocessing_forkserver"]);
         for f in FILTERS {
@@ -401,12 +312,11 @@ fn run_tests(
             FILTERS[0], FILTERS[1]
         )
     };
-    cmd.current_dir(root);
-    let out = match spawn(cmd, timeout) {
+    let out = match spawn(&cmd, timeout) {
         Ok(out) => out,
-        Err(e) => return TestRun::empty(interp, variant, Verdict::Error, e),
+        Err(e) => return empty(interp, variant, Verdict::Error, e),
     };
-    let mut run = TestRun::empty(interp, variant, Verdict::Error, String::new());
+    let mut run = empty(interp, variant, Verdict::Error, String::new());
     run.method = method;
     run.multiprocessing = Some(expected);
     let text = format!("{}\n{}", out.stdout, out.stderr);
@@ -444,11 +354,8 @@ fn run_tests(
     run
 }
 
-fn spawn(cmd: std::process::Command, timeout: Duration) -> Result<crate::proc::Finished, String> {
-    let program = cmd.get_program().to_string_lossy().into_owned();
-    Running::spawn(cmd, timeout)
-        .map(Running::finish)
-        .map_err(|e| format!("cannot run {program}: {e}"))
+fn spawn(cmd: &Spec, timeout: Duration) -> Result<crate::proc::Finished, String> {
+    Running::run(cmd, timeout).map_err(|e| format!("cannot run {}: {e}", cmd.program.display()))
 }
 
 fn framed(stdout: &str) -> Option<&str> {
@@ -533,7 +440,7 @@ pub fn parse(text: &str) -> Option<Summary> {
                 }
             }
         }
-        for (prefix, kind) in [("FAIL: ", "fail"), ("ERROR: ", "error")] {
+        for (prefix, kind) in [("FAIL: ", FailureKind::Fail), ("ERROR: ", FailureKind::Error)] {
             let Some(rest) = line.strip_prefix(prefix) else {
                 continue;
             };
@@ -550,7 +457,7 @@ pub fn parse(text: &str) -> Option<Summary> {
             s.failing.push(FailingTest {
                 name,
                 id,
-                kind: kind.to_string(),
+                kind,
                 evidence: evidence(&lines[n + 1..]),
             });
         }

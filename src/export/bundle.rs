@@ -5,54 +5,38 @@
 //! is renamed into place at the end, so an error leaves no half bundle.
 
 use std::fmt::Write as _;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
-use anyhow::{Context, Result, bail};
-
-use crate::commands::verify::{InterpreterVerdict, judge_candidate};
-use crate::results::{Case, Results};
+use super::output::{OutputError, parent_of, safe_component};
+use super::{Destination, Exporter};
+use crate::contract::{Case, Results, ScenarioId, VariantId};
 
 /// The standalone reproduction script (stdlib only).
 pub const REPRO_PY: &str = include_str!("../../pyscenarios/repro.py");
 
-/// Fail before any work if the bundle cannot be written to `out`.
-pub fn check_target(out: &Path, force: bool) -> Result<()> {
-    if out.exists() {
-        if !out.is_dir() {
-            bail!(
-                "cannot write {}: it exists and is not a directory",
-                out.display()
-            );
-        }
-        let non_empty = std::fs::read_dir(out)
-            .with_context(|| format!("cannot read {}", out.display()))?
-            .next()
-            .is_some();
-        if non_empty && !force {
-            bail!(
-                "{} exists and is not empty; pass --force to replace it",
-                out.display()
-            );
-        }
-    }
-    let parent = parent_of(out);
-    tempfile::Builder::new()
-        .prefix(".shmharness-check-")
-        .tempdir_in(&parent)
-        .map(drop)
-        .map_err(|e| anyhow::anyhow!("cannot write {}: {e}", out.display()))
-}
+/// The bundle: `report.md` is its text form.
+pub struct Bundle;
 
-fn parent_of(out: &Path) -> PathBuf {
-    match out.parent() {
-        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
-        _ => PathBuf::from("."),
+impl Exporter for Bundle {
+    fn render(&self, results: &Results) -> String {
+        markdown(results)
+    }
+
+    fn export(&self, results: &Results, to: &Destination) -> Result<(), OutputError> {
+        match to {
+            Destination::Dir { path, force } => write(results, path, *force),
+            Destination::File(_) => Err(OutputError::NotADirectory {
+                path: "the bundle".into(),
+            }),
+        }
     }
 }
 
-/// A path component from free text (interpreter ids, variant names).
-fn slug(s: &str) -> String {
-    s.chars()
+/// A path component from a name in the results: checked (no `..`, no
+/// separator), then made tidy.
+fn slug(what: &'static str, s: &str) -> Result<String, OutputError> {
+    safe_component(what, s)?;
+    Ok(s.chars()
         .map(|c| {
             if c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_' | '+') {
                 c
@@ -60,12 +44,18 @@ fn slug(s: &str) -> String {
                 '_'
             }
         })
-        .collect()
+        .collect())
 }
 
-/// Write the whole bundle for `results` to `out`.
-pub fn write(results: &Results, out: &Path, force: bool) -> Result<()> {
-    check_target(out, force)?;
+/// Write the whole bundle for `results` to `out` (its real path): into a
+/// temp dir beside it, renamed into place at the end, so an error leaves no
+/// half bundle.
+pub fn write(results: &Results, out: &Path, force: bool) -> Result<(), OutputError> {
+    let fail = |e: &dyn std::fmt::Display| OutputError::Unwritable {
+        path: out.display().to_string(),
+        reason: e.to_string(),
+    };
+    let out = &super::output::check_bundle_dir(out, force)?;
     let parent = parent_of(out);
     let name = out
         .file_name()
@@ -74,42 +64,44 @@ pub fn write(results: &Results, out: &Path, force: bool) -> Result<()> {
     let tmp = tempfile::Builder::new()
         .prefix(&format!(".{name}.tmp-"))
         .tempdir_in(&parent)
-        .map_err(|e| anyhow::anyhow!("cannot write {}: {e}", out.display()))?;
-    fill(results, tmp.path()).with_context(|| format!("cannot write {}", out.display()))?;
+        .map_err(|e| fail(&e))?;
+    fill(results, tmp.path())?;
     if out.exists() {
         // --force: move the old one aside, put the new one in, then delete.
         let old = tempfile::Builder::new()
             .prefix(&format!(".{name}.old-"))
             .tempdir_in(&parent)
-            .map_err(|e| anyhow::anyhow!("cannot write {}: {e}", out.display()))?;
+            .map_err(|e| fail(&e))?;
         let aside = old.path().join("old");
-        std::fs::rename(out, &aside)
-            .map_err(|e| anyhow::anyhow!("cannot replace {}: {e}", out.display()))?;
+        std::fs::rename(out, &aside).map_err(|e| fail(&e))?;
         if let Err(e) = std::fs::rename(tmp.path(), out) {
             let _ = std::fs::rename(&aside, out);
-            bail!("cannot write {}: {e}", out.display());
+            return Err(fail(&e));
         }
     } else {
-        std::fs::rename(tmp.path(), out)
-            .map_err(|e| anyhow::anyhow!("cannot write {}: {e}", out.display()))?;
+        std::fs::rename(tmp.path(), out).map_err(|e| fail(&e))?;
     }
     // The temp dir was renamed away; its drop finds nothing to remove.
     Ok(())
 }
 
-fn put(root: &Path, rel: &str, text: &str) -> Result<()> {
+fn put(root: &Path, rel: &str, text: &str) -> Result<(), OutputError> {
     let p = root.join(rel);
+    let fail = |e: std::io::Error| OutputError::Unwritable {
+        path: rel.to_string(),
+        reason: e.to_string(),
+    };
     if let Some(d) = p.parent() {
-        std::fs::create_dir_all(d)?;
+        std::fs::create_dir_all(d).map_err(fail)?;
     }
-    std::fs::write(&p, text).with_context(|| format!("writing {rel}"))
+    std::fs::write(&p, text).map_err(fail)
 }
 
-fn fill(results: &Results, root: &Path) -> Result<()> {
+fn fill(results: &Results, root: &Path) -> Result<(), OutputError> {
     put(
         root,
         "results.json",
-        &(serde_json::to_string_pretty(results)? + "\n"),
+        &super::Json(super::View::Matrix).render(results),
     )?;
     put(root, "junit.xml", &super::junit::render(results))?;
     put(root, "repro.py", REPRO_PY)?;
@@ -124,7 +116,11 @@ fn fill(results: &Results, root: &Path) -> Result<()> {
         for p in &v.patches {
             put(
                 root,
-                &format!("patches/{}/{}.diff", slug(&p.interpreter), slug(&v.name)),
+                &format!(
+                    "patches/{}/{}.diff",
+                    slug("interpreter", &p.interpreter)?,
+                    slug("variant", &v.name)?
+                ),
                 &p.diff,
             )?;
         }
@@ -133,12 +129,13 @@ fn fill(results: &Results, root: &Path) -> Result<()> {
         for p in &c.processes {
             let dir = format!(
                 "transcripts/{}/{}/{}",
-                slug(&c.interpreter),
-                slug(&c.scenario),
-                slug(&c.variant)
+                slug("interpreter", &c.interpreter)?,
+                c.scenario.name(),
+                slug("variant", &c.variant)?
             );
-            put(root, &format!("{dir}/{}.stdout", slug(&p.label)), &p.stdout)?;
-            put(root, &format!("{dir}/{}.stderr", slug(&p.label)), &p.stderr)?;
+            let label = slug("process label", &p.label)?;
+            put(root, &format!("{dir}/{label}.stdout"), &p.stdout)?;
+            put(root, &format!("{dir}/{label}.stderr"), &p.stderr)?;
         }
     }
     put(root, "report.md", &markdown(results))?;
@@ -178,41 +175,6 @@ fn transcript_text(case: &Case) -> String {
     out
 }
 
-/// Candidates to judge against stock: every non-stock variant, when stock ran.
-fn candidates(results: &Results) -> Vec<&str> {
-    if !results.variants.iter().any(|v| v.name == "stock") {
-        return Vec::new();
-    }
-    results
-        .variants
-        .iter()
-        .filter(|v| v.name != "stock")
-        .map(|v| v.name.as_str())
-        .collect()
-}
-
-pub fn verdict_markdown(verdicts: &[InterpreterVerdict], candidate: &str) -> String {
-    let (_, text) = crate::commands::verify::headline(verdicts, &format!("`{candidate}`"));
-    let mut out = format!("**{text}**\n\n");
-    let rows: Vec<Vec<String>> = verdicts
-        .iter()
-        .map(|v| {
-            let verdict = if v.ok { "OK" } else { "FAIL" };
-            vec![
-                v.interpreter.clone(),
-                v.source.clone(),
-                verdict.into(),
-                v.lines.join("<br>"),
-            ]
-        })
-        .collect();
-    out += &super::markdown::table(
-        &strings(&["interpreter", "source", "verdict", "why"]),
-        &rows,
-    );
-    out
-}
-
 pub fn markdown(results: &Results) -> String {
     let mut md = String::new();
     let _ = writeln!(
@@ -226,7 +188,7 @@ pub fn markdown(results: &Results) -> String {
          with the process's resource tracker, which unlinks it when that process exits. \
          Produced by `{}`; `{}`.\n",
         results.tool,
-        super::summary_line(results)
+        super::matrix::summary_line(results, false)
     );
     md += "## Environment\n\n";
     let h = &results.host;
@@ -248,7 +210,7 @@ pub fn markdown(results: &Results) -> String {
         .iter()
         .map(|(k, v)| vec![k.to_string(), format!("`{}`", v.trim())])
         .collect();
-    md += &super::markdown::table(&strings(&["fact", "value"]), &rows);
+    md += &md_table(&["fact", "value"], rows);
     if !results.merged_from.is_empty() {
         md += "\nMerged from:\n\n";
         for leg in &results.merged_from {
@@ -277,47 +239,45 @@ pub fn markdown(results: &Results) -> String {
             ]
         })
         .collect();
-    md += &super::markdown::table(
-        &strings(&[
-            "id",
-            "implementation",
-            "source",
-            "executable",
-            "multiprocessing",
-        ]),
-        &rows,
+    md += &md_table(
+        &["id", "implementation", "source", "executable", "multiprocessing"],
+        rows,
     );
     md += "\n## Outcomes\n\nOne row per interpreter (and scenario), one column per variant. \
            `pass` means the observed symptoms are exactly the expected ones: on `stock` the \
            bug is expected to reproduce.\n\n";
-    md += &super::markdown::matrix(results);
+    md += &format!(
+        "{}\n{}\n",
+        super::matrix::matrix(results).markdown(),
+        super::matrix::summary_line(results, false)
+    );
     md += "\nScenarios:\n\n";
     for s in &results.scenarios {
         let _ = writeln!(md, "- `{}`: {}", s.name, s.summary);
     }
-    for cand in candidates(results) {
-        let _ = writeln!(md, "\n## Verdict: `{cand}` vs stock\n");
-        md += &verdict_markdown(&judge_candidate(results, cand), cand);
+    for cand in &results.candidates {
+        let _ = writeln!(md, "\n## Verdict: `{}` vs stock\n", cand.candidate);
+        md += &super::matrix::verdict_markdown(cand);
     }
     if !results.cpython_tests.is_empty() {
         md += "\n## CPython's own shared-memory tests\n\n`test._test_multiprocessing` \
                (names matching `*SharedMemory*` / `*shared_memory*`) run against each \
                variant's overlay.\n\n";
-        md += &cpython_tests_table(results);
+        md += &super::cpython_tests_table(results).markdown();
     }
     md += "\n## Stock vs patched, per interpreter\n\nUnified diffs of normalised transcripts \
            (segment names, pids, paths and line numbers replaced).\n";
     for interp in &results.interpreters {
         let _ = writeln!(md, "\n### {}\n", interp.id);
-        for cand in candidates(results) {
+        for cand in results.candidates.iter().map(|c| c.candidate.as_str()) {
             for s in &results.scenarios {
                 let (Some(a), Some(b)) = (
-                    results.case(&interp.id, "stock", &s.name),
-                    results.case(&interp.id, cand, &s.name),
+                    results.case(&interp.id, VariantId::Stock.name(), s.name),
+                    results.case(&interp.id, cand, s.name),
                 ) else {
                     continue;
                 };
-                let text = super::diff::unified(a, b);
+                let text = super::transcript::unified(a, b);
                 let title = format!("{}: stock vs <code>{cand}</code>", s.name);
                 if text.is_empty() {
                     let _ = writeln!(md, "- {title}: no difference");
@@ -342,7 +302,7 @@ pub fn markdown(results: &Results) -> String {
     for c in results
         .cases
         .iter()
-        .filter(|c| c.scenario == "three-process")
+        .filter(|c| c.scenario == ScenarioId::ThreeProcess)
     {
         if c.processes.is_empty() {
             continue;
@@ -383,28 +343,11 @@ pub fn markdown(results: &Results) -> String {
     md
 }
 
-fn strings(items: &[&str]) -> Vec<String> {
-    items.iter().map(|s| s.to_string()).collect()
-}
-
-/// Interpreters x variants, each cell the counts (and failing tests).
-fn cpython_tests_table(results: &Results) -> String {
-    let mut headers = strings(&["interpreter"]);
-    headers.extend(results.variants.iter().map(|v| v.name.clone()));
-    let rows: Vec<Vec<String>> = results
-        .interpreters
-        .iter()
-        .map(|i| {
-            std::iter::once(i.id.clone())
-                .chain(results.variants.iter().map(|v| {
-                    results
-                        .cpython_tests
-                        .iter()
-                        .find(|r| r.interpreter == i.id && r.variant == v.name)
-                        .map_or_else(|| "-".to_string(), |r| r.cell())
-                }))
-                .collect()
-        })
-        .collect();
-    super::markdown::table(&headers, &rows)
+/// A Markdown table of plain strings.
+fn md_table(headers: &[&str], rows: Vec<Vec<String>>) -> String {
+    let mut t = super::table::Table::new(headers.iter().copied());
+    for r in rows {
+        t.plain_row(r);
+    }
+    t.markdown()
 }
