@@ -19,6 +19,8 @@ pub mod discovery;
 pub mod error;
 pub mod exit;
 pub mod export;
+#[cfg(test)]
+mod fixtures;
 pub mod judge;
 pub mod overlay;
 pub mod patch;

@@ -11,12 +11,13 @@ use shmharness::{commands, exit, progress, signal, style};
 fn main() -> ExitCode {
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,
+        Err(e) if !e.use_stderr() => e.exit(), // --help, --version
         Err(e) => {
-            // clap's whole message: the missing argument, the allowed
-            // values, "a similar argument exists". --help/--version exit 0.
-            let code = if e.use_stderr() { exit::USAGE } else { exit::OK };
-            let _ = e.print();
-            return ExitCode::from(code);
+            // clap's whole message (the missing argument, the allowed values,
+            // "a similar argument exists") on one line, like every other bad
+            // input.
+            eprintln!("{}", one_line(&e.render().to_string()));
+            return ExitCode::from(exit::USAGE);
         }
     };
     style::init(cli.color);
@@ -31,4 +32,20 @@ fn main() -> ExitCode {
             ExitCode::from(e.exit_code())
         }
     }
+}
+
+/// clap's message without its usage and "try --help" lines, joined into one.
+fn one_line(message: &str) -> String {
+    let parts: Vec<String> = message
+        .lines()
+        .map(str::trim)
+        .filter(|l| {
+            !l.is_empty() && !l.starts_with("Usage:") && !l.starts_with("For more information")
+        })
+        .map(|l| match l.strip_prefix("tip: ") {
+            Some(tip) => format!("({tip})"),
+            None => l.to_string(),
+        })
+        .collect();
+    format!("{} (see --help)", parts.join(" "))
 }

@@ -132,7 +132,10 @@ pub fn check(
 /// A parsed patch: where it comes from, its text, its files.
 type Parsed<'v> = (String, &'v str, Vec<FilePatch>);
 
-fn parsed<'v>(interp: &Interpreter, variant: &'v Variant) -> Result<Option<Parsed<'v>>, OverlayError> {
+fn parsed<'v>(
+    interp: &Interpreter,
+    variant: &'v Variant,
+) -> Result<Option<Parsed<'v>>, OverlayError> {
     let Some(patch) = variant.patch_for(interp.version) else {
         return Ok(None);
     };
@@ -160,7 +163,8 @@ fn patched_text(package: &Path, file: &FilePatch) -> Result<String, ApplyError> 
 /// stdlib modules it imports to do so never get a cache written.
 fn compile(interp: &Interpreter, package: &Path, timeout: Duration) -> Result<(), OverlayError> {
     let mut cmd = crate::python::command(&interp.executable, None);
-    cmd.args(["-I", "-B", "-m", "compileall", "-q"]).arg(package);
+    cmd.args(["-I", "-B", "-m", "compileall", "-q"])
+        .arg(package);
     let did_not_run = |reason: String| OverlayError::CompileDidNotRun {
         interpreter: interp.id.clone(),
         reason,
@@ -198,13 +202,18 @@ fn compile_error(output: &str, package: &Path) -> Option<String> {
     let lines: Vec<&str> = output.lines().collect();
     let at = lines.iter().rposition(|l| {
         let l = l.trim_start();
-        l.starts_with("SyntaxError") || l.starts_with("IndentationError") || l.starts_with("TabError")
+        l.starts_with("SyntaxError")
+            || l.starts_with("IndentationError")
+            || l.starts_with("TabError")
     })?;
     let error = lines[at].trim();
     let place = lines[..at].iter().rev().find_map(|l| {
         let rest = l.trim_start().strip_prefix("File \"")?;
         let (file, rest) = rest.split_once('"')?;
-        let line = rest.trim_start_matches(", line ").split(|c: char| !c.is_ascii_digit()).next()?;
+        let line = rest
+            .trim_start_matches(", line ")
+            .split(|c: char| !c.is_ascii_digit())
+            .next()?;
         let file = Path::new(file)
             .strip_prefix(package)
             .map(|p| p.display().to_string())
@@ -259,6 +268,12 @@ mod tests {
             compile_error(out, Path::new("/t/mp")).unwrap(),
             "shared_memory.py:120: SyntaxError: expected ':'"
         );
-        assert_eq!(compile_error("OSError: [Errno 28] No space left on device", Path::new("/t")), None);
+        assert_eq!(
+            compile_error(
+                "OSError: [Errno 28] No space left on device",
+                Path::new("/t")
+            ),
+            None
+        );
     }
 }

@@ -371,8 +371,8 @@ pub fn apply(original: &str, patch: &FilePatch) -> Result<(String, Vec<Applied>)
                 lines: original.lines().count(),
             }));
         }
-        let expected = (hunk.old_start.max(1) as isize - 1 + shift).clamp(0, lines.len() as isize)
-            as usize;
+        let expected =
+            (hunk.old_start.max(1) as isize - 1 + shift).clamp(0, lines.len() as isize) as usize;
         let matches = find_all(&lines, &old);
         let Some(&at) = matches
             .iter()
@@ -380,7 +380,9 @@ pub fn apply(original: &str, patch: &FilePatch) -> Result<(String, Vec<Applied>)
         else {
             return Err(error(ApplyErrorKind::Mismatch {
                 expected: old.first().unwrap_or(&"").to_string(),
-                nearest: old.first().and_then(|first| nearest(&lines, first, expected)),
+                nearest: old
+                    .first()
+                    .and_then(|first| nearest(&lines, first, expected)),
             }));
         };
         lines.splice(at..at + old.len(), new.iter().cloned());
@@ -428,7 +430,10 @@ fn nearest(lines: &[String], wanted: &str, expected: usize) -> Option<(usize, St
                 (i, l, ratio)
             })
             .filter(|(_, _, r)| *r >= 0.6)
-            .max_by(|a, b| a.2.total_cmp(&b.2).then(b.0.abs_diff(expected).cmp(&a.0.abs_diff(expected))))
+            .max_by(|a, b| {
+                a.2.total_cmp(&b.2)
+                    .then(b.0.abs_diff(expected).cmp(&a.0.abs_diff(expected)))
+            })
             .map(|(i, l, _)| (i, l))
     })?;
     Some((i + 1, line.clone()))
@@ -463,7 +468,67 @@ mod tests {
         let p = one("--- x.py\n+++ x.py\n@@ -1,1 +1,1 @@\n-a\n+A\n@@ -4,1 +4,1 @@\n-nope\n+D\n");
         let err = apply(ORIGINAL, &p).unwrap_err();
         assert_eq!(err.hunk, 2);
-        assert_eq!(err.to_string(), "x.py hunk #2 (at line 4) does not match: expected `nope`");
+        assert_eq!(
+            err.to_string(),
+            "x.py hunk #2 (at line 4) does not match: expected `nope`"
+        );
+    }
+
+    #[test]
+    fn every_context_line_must_match_not_only_the_removed_ones() {
+        // `-c` matches line 3, but the context line before it does not.
+        let p = one("--- x.py\n+++ x.py\n@@ -2,2 +2,2 @@\n B\n-c\n+C\n");
+        let err = apply(ORIGINAL, &p).unwrap_err();
+        assert!(matches!(err.kind, ApplyErrorKind::Mismatch { .. }), "{err}");
+        // ... and the nearest line is named, to help fix the context.
+        assert!(err.to_string().contains("expected `B`"), "{err}");
+        let p = one("--- x.py\n+++ x.py\n@@ -2,3 +2,3 @@\n b\n-c\n+C\n X\n");
+        assert!(
+            apply(ORIGINAL, &p).is_err(),
+            "a trailing context line counts too"
+        );
+        let p = one("--- x.py\n+++ x.py\n@@ -2,3 +2,3 @@\n b\n-c\n+C\n d\n");
+        assert!(apply(ORIGINAL, &p).is_ok());
+    }
+
+    #[test]
+    fn the_nearest_of_two_matches_is_taken_and_reported() {
+        let p = one("--- x.py\n+++ x.py\n@@ -4,1 +4,1 @@\n-a\n+A\n");
+        let (text, applied) = apply("a\nx\nx\nx\na\n", &p).unwrap();
+        assert_eq!(text, "a\nx\nx\nx\nA\n");
+        assert_eq!((applied[0].offset, applied[0].other_matches), (1, 1));
+        assert!(
+            applied[0].to_string().contains("1 line later"),
+            "{}",
+            applied[0]
+        );
+        assert!(
+            applied[0]
+                .to_string()
+                .contains("also matches 1 other place"),
+            "{}",
+            applied[0]
+        );
+    }
+
+    #[test]
+    fn a_header_beyond_the_file_is_an_error_not_a_search() {
+        let p = one(
+            "--- x.py\n+++ x.py\n@@ -4000000000000000000,1 +4000000000000000000,1 @@\n-a\n+A\n",
+        );
+        let err = apply(ORIGINAL, &p).unwrap_err();
+        assert_eq!(err.kind, ApplyErrorKind::BeyondEnd { lines: 5 });
+        assert!(
+            parse("--- x.py\n+++ x.py\n@@ -99999999999999999999999,1 +1,1 @@\n-a\n+A\n").is_err()
+        );
+    }
+
+    #[test]
+    fn later_hunks_follow_the_shift_of_earlier_ones() {
+        let p = one("--- x.py\n+++ x.py\n@@ -1,1 +1,2 @@\n-a\n+a1\n+a2\n@@ -4,1 +5,1 @@\n-d\n+D\n");
+        let (text, applied) = apply(ORIGINAL, &p).unwrap();
+        assert_eq!(text, "a1\na2\nb\nc\nD\ne\n");
+        assert!(applied.iter().all(|a| a.offset == 0), "{applied:?}");
     }
 
     #[test]

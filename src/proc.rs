@@ -92,7 +92,10 @@ impl Spec {
     pub fn command_line(&self) -> String {
         let quote = |s: &OsStr| {
             let s = s.to_string_lossy();
-            if !s.is_empty() && s.chars().all(|c| c.is_ascii_alphanumeric() || "-_./=:+@,%".contains(c)) {
+            if !s.is_empty()
+                && s.chars()
+                    .all(|c| c.is_ascii_alphanumeric() || "-_./=:+@,%".contains(c))
+            {
                 s.into_owned()
             } else {
                 format!("'{}'", s.replace('\'', "'\\''"))
@@ -102,8 +105,8 @@ impl Spec {
             .env
             .iter()
             .map(|(k, v)| format!("{}={}", k.to_string_lossy(), quote(v)));
-        let words = std::iter::once(quote(self.program.as_os_str()))
-            .chain(self.args.iter().map(|a| {
+        let words =
+            std::iter::once(quote(self.program.as_os_str())).chain(self.args.iter().map(|a| {
                 let text = a.to_string_lossy();
                 // The probe passes a whole script with -c: show its size.
                 if text.contains('\n') {
@@ -154,6 +157,15 @@ fn kill_group(pgid: i32, signal: i32) {
 pub enum Termination {
     Exited(i32),
     Signaled(i32),
+}
+
+impl std::fmt::Display for Termination {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Termination::Exited(c) => write!(f, "exit {c}"),
+            Termination::Signaled(s) => write!(f, "killed by signal {s}"),
+        }
+    }
 }
 
 impl Termination {

@@ -5,7 +5,6 @@
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-
 use crate::contract::{Interpreter, ScenarioId};
 use crate::overlay::{self, Overlay, OverlayError};
 use crate::scenario::{self, CaseError, CaseObservation, Params, Scenario, World, engine};

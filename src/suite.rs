@@ -30,7 +30,7 @@ use serde::Deserialize;
 
 use crate::contract::{FailingTest, FailureKind, Interpreter, TestRun, Verdict};
 use crate::overlay::{self, Overlay};
-use crate::proc::{Running, Spec, Termination};
+use crate::proc::{Running, Spec};
 use crate::runner::Overlays;
 use crate::variant::Variant;
 
@@ -328,7 +328,7 @@ fn run_tests(
     let Some(summary) = summary else {
         run.reason = format!(
             "no unittest summary ({}): {}",
-            describe(out.termination),
+            out.termination,
             last_line(&out.stderr, &out.stdout)
         );
         return run;
@@ -372,13 +372,6 @@ fn last_line<'a>(stderr: &'a str, stdout: &'a str) -> &'a str {
         .rfind(|l| !l.trim().is_empty())
         .map(str::trim)
         .unwrap_or("no output")
-}
-
-fn describe(t: Termination) -> String {
-    match t {
-        Termination::Exited(c) => format!("exit {c}"),
-        Termination::Signaled(s) => format!("killed by signal {s}"),
-    }
 }
 
 /// What unittest's verbose output says, summed over every `Ran N tests`.
@@ -440,7 +433,10 @@ pub fn parse(text: &str) -> Option<Summary> {
                 }
             }
         }
-        for (prefix, kind) in [("FAIL: ", FailureKind::Fail), ("ERROR: ", FailureKind::Error)] {
+        for (prefix, kind) in [
+            ("FAIL: ", FailureKind::Fail),
+            ("ERROR: ", FailureKind::Error),
+        ] {
             let Some(rest) = line.strip_prefix(prefix) else {
                 continue;
             };

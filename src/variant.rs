@@ -341,7 +341,10 @@ pub fn folder_patches(dir: &Path) -> Result<Vec<(PathBuf, MinorRange)>, VariantE
     let mut out = Vec::new();
     for entry in read.flatten() {
         let path = entry.path();
-        if path.extension().is_some_and(|e| e == "diff" || e == "patch") {
+        if path
+            .extension()
+            .is_some_and(|e| e == "diff" || e == "patch")
+        {
             let stem = path
                 .file_stem()
                 .map(|s| s.to_string_lossy().into_owned())

@@ -18,7 +18,12 @@ pub fn run(args: &DiffArgs) -> Result<u8> {
     let variants = super::stock_and_candidate(&args.variant, &args.patch)?;
     let name = variants[1].name.clone();
     let interpreters = super::interpreters(&args.matrix.select)?;
-    let plan = super::plan(&args.matrix, interpreters, variants, "three-process")?;
+    let plan = super::plan(
+        &args.matrix,
+        interpreters,
+        variants,
+        Some(crate::contract::ScenarioId::ThreeProcess),
+    )?;
     let outcome = super::execute(&plan, false)?;
     if let Some(sig) = outcome.interrupted {
         return Err(Error::Interrupted(sig));
@@ -64,5 +69,9 @@ pub fn run(args: &DiffArgs) -> Result<u8> {
         }
     }
     super::summary(&results);
-    Ok(if errors > 0 { crate::exit::USAGE } else { crate::exit::OK })
+    Ok(if errors > 0 {
+        crate::exit::USAGE
+    } else {
+        crate::exit::OK
+    })
 }

@@ -28,7 +28,11 @@ fn cell(scenario: crate::contract::ScenarioId, variant: &Variant) -> String {
             when.push(row.versions.label());
         }
         if !row.start_methods.is_empty() {
-            let names: Vec<&str> = row.start_methods.iter().map(|m| StartMethod::name(*m)).collect();
+            let names: Vec<&str> = row
+                .start_methods
+                .iter()
+                .map(|m| StartMethod::name(*m))
+                .collect();
             when.push(names.join("/"));
         }
         let when = if when.is_empty() {
@@ -56,7 +60,9 @@ pub fn run(format: Format) -> Result<u8> {
     headers.extend(variants.iter().map(|v| v.name.clone()));
     let mut table = Table::new(headers);
     for s in catalogue::visible() {
-        table.plain_row(std::iter::once(s.name().to_string()).chain(variants.iter().map(|v| cell(s.id, v))));
+        table.plain_row(
+            std::iter::once(s.name().to_string()).chain(variants.iter().map(|v| cell(s.id, v))),
+        );
     }
     match format {
         Format::Markdown => print!("{}", table.markdown()),

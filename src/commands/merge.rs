@@ -13,7 +13,7 @@ use std::collections::BTreeMap;
 use std::path::Path;
 
 use crate::cli::MergeArgs;
-use crate::contract::{Case, CandidateVerdict, MergedLeg, Results, SCHEMA_VERSION, VariantId};
+use crate::contract::{CandidateVerdict, Case, MergedLeg, Results, SCHEMA_VERSION, VariantId};
 use crate::error::{Error, Result};
 use crate::export::output::safe_component;
 use crate::export::{Outputs, View};
@@ -28,10 +28,11 @@ pub fn run(args: &MergeArgs) -> Result<u8> {
     for f in &args.files {
         let real = std::fs::canonicalize(f).unwrap_or_else(|_| f.clone());
         if seen_files.contains(&real) {
-            return Err(Error::usage(format!(
-                "{} is given twice; each leg once (its CPU time would count twice)",
+            eprintln!(
+                "warning: {} is given twice; read once (its CPU time would count twice)",
                 f.display()
-            )));
+            );
+            continue;
         }
         seen_files.push(real);
         inputs.push((f.display().to_string(), load(f)?));
@@ -46,7 +47,11 @@ pub fn run(args: &MergeArgs) -> Result<u8> {
 /// Every non-stock variant judged against stock, when stock ran (what a
 /// report shows).
 pub fn candidates(results: &Results) -> Vec<CandidateVerdict> {
-    if !results.variants.iter().any(|v| VariantId::is_stock(&v.name)) {
+    if !results
+        .variants
+        .iter()
+        .any(|v| VariantId::is_stock(&v.name))
+    {
         return Vec::new();
     }
     results

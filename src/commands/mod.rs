@@ -16,7 +16,7 @@ use std::path::Path;
 use std::time::Duration;
 
 use crate::cli::{Cli, Command, MatrixArgs, PatchCommand, SelectArgs};
-use crate::contract::{Interpreter, Results, VariantId};
+use crate::contract::{Interpreter, Results, ScenarioId, VariantId};
 use crate::discovery::select::{self, PythonSpec, SelectError};
 use crate::discovery::{self, Discovery, SearchEnv, sources};
 use crate::error::{Error, Result};
@@ -151,7 +151,11 @@ pub const DEFAULT_VARIANTS: &[VariantId] = &[VariantId::Stock, VariantId::Create
 
 /// The variants of `--variant` (`default` when none are named; just stock
 /// next to a `--patch`) followed by the `--patch` variant.
-pub fn variants(requested: &[String], patch: &[String], default: &[VariantId]) -> Result<Vec<Variant>> {
+pub fn variants(
+    requested: &[String],
+    patch: &[String],
+    default: &[VariantId],
+) -> Result<Vec<Variant>> {
     let user = user_variant(patch)?;
     let mut variants = match (requested.is_empty(), &user) {
         (true, Some(_)) => vec![variant::builtin(VariantId::Stock)],
@@ -176,7 +180,10 @@ pub fn candidate(name: &str, patch: &[String]) -> Result<Variant> {
 
 /// Stock and one candidate, for the commands that compare the two.
 pub fn stock_and_candidate(name: &str, patch: &[String]) -> Result<Vec<Variant>> {
-    Ok(vec![variant::builtin(VariantId::Stock), candidate(name, patch)?])
+    Ok(vec![
+        variant::builtin(VariantId::Stock),
+        candidate(name, patch)?,
+    ])
 }
 
 /// More workers than this many per core only make cases time out.
@@ -202,12 +209,12 @@ pub fn plan(
     args: &MatrixArgs,
     interpreters: Vec<Interpreter>,
     variants: Vec<Variant>,
-    default_scenario: &str,
+    default_scenario: Option<ScenarioId>,
 ) -> Result<Plan> {
-    let requested = if args.scenario.is_empty() {
-        vec![default_scenario.to_string()]
-    } else {
-        args.scenario.clone()
+    let requested = match (args.scenario.is_empty(), default_scenario) {
+        (false, _) => args.scenario.clone(),
+        (true, Some(s)) => vec![s.name().to_string()],
+        (true, None) => vec!["all".to_string()],
     };
     let scenarios = catalogue::resolve(&requested).map_err(|e| Error::usage(e.to_string()))?;
     Ok(Plan {
@@ -288,7 +295,12 @@ pub fn verdict_exit(results: &Results) -> u8 {
             .cases
             .iter()
             .find(|c| c.verdict == Verdict::Error)
-            .map(|c| format!("{} {} [{}]: {}", c.interpreter, c.scenario, c.variant, c.reason))
+            .map(|c| {
+                format!(
+                    "{} {} [{}]: {}",
+                    c.interpreter, c.scenario, c.variant, c.reason
+                )
+            })
             .unwrap_or_default();
         eprintln!(
             "error: {} could not run, so they say nothing about the fix; first: {}",

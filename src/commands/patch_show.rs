@@ -34,7 +34,10 @@ pub fn run(args: &PatchShowArgs) -> Result<u8> {
                     "{}",
                     style::bold(&format!("# {} ({}): {origin}", interp.id, interp.source))
                 );
-                for a in landed.iter().filter(|a| a.offset != 0 || a.other_matches > 0) {
+                for a in landed
+                    .iter()
+                    .filter(|a| a.offset != 0 || a.other_matches > 0)
+                {
                     println!("# note: {a}");
                 }
                 print!("{}", style::printable(&diff));

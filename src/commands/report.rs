@@ -15,12 +15,16 @@ const REPORT_VARIANTS: &[VariantId] = &[
 ];
 
 pub fn run(args: &ReportArgs) -> Result<u8> {
-    let variants = super::variants(&args.variants.variant, &args.variants.patch, REPORT_VARIANTS)?;
+    let variants = super::variants(
+        &args.variants.variant,
+        &args.variants.patch,
+        REPORT_VARIANTS,
+    )?;
     // Before any work: a bundle that cannot be written is a usage error.
     let outputs =
         Outputs::new(args.matrix.format, View::Matrix).bundle(Some(&args.out), args.force)?;
     let interpreters = super::interpreters(&args.matrix.select)?;
-    let plan = super::plan(&args.matrix, interpreters, variants, "all")?;
+    let plan = super::plan(&args.matrix, interpreters, variants, None)?;
     let outcome = super::execute(&plan, args.with_cpython_tests)?;
     if let Some(sig) = outcome.interrupted {
         return Err(Error::Interrupted(sig));

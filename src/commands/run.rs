@@ -15,7 +15,12 @@ pub fn run(args: &RunArgs) -> Result<u8> {
         .json(args.json.as_deref())?
         .junit(args.junit.as_deref())?;
     let interpreters = super::interpreters(&args.matrix.select)?;
-    let plan = super::plan(&args.matrix, interpreters, variants, "three-process")?;
+    let plan = super::plan(
+        &args.matrix,
+        interpreters,
+        variants,
+        Some(crate::contract::ScenarioId::ThreeProcess),
+    )?;
     let outcome = super::execute(&plan, args.with_cpython_tests)?;
     if let Some(sig) = outcome.interrupted {
         // Flush the cases that completed, then stop.

@@ -13,7 +13,7 @@ pub fn run(args: &VerifyArgs) -> Result<u8> {
     let name = variants[1].name.clone();
     let outputs = Outputs::new(args.matrix.format, View::Verify);
     let interpreters = super::interpreters(&args.matrix.select)?;
-    let plan = super::plan(&args.matrix, interpreters, variants, "all")?;
+    let plan = super::plan(&args.matrix, interpreters, variants, None)?;
     let outcome = super::execute(&plan, args.strict)?;
     if let Some(sig) = outcome.interrupted {
         return Err(Error::Interrupted(sig));

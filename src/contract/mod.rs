@@ -40,3 +40,17 @@ pub fn schema() -> serde_json::Value {
     }
     schema
 }
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn the_committed_schema_is_what_the_types_derive() {
+        let committed: serde_json::Value =
+            serde_json::from_str(include_str!("../../schema/results.schema.json"))
+                .expect("schema/results.schema.json is JSON");
+        assert!(
+            committed == super::schema(),
+            "schema/results.schema.json is stale: run `cargo run -- schema > schema/results.schema.json`"
+        );
+    }
+}

@@ -35,7 +35,9 @@ pub fn closest<'a>(given: &str, known: &[&'a str]) -> Option<&'a str> {
     known
         .iter()
         .map(|k| (distance(&given, k), *k))
-        .filter(|(d, k)| *d <= (k.len() / 3).max(2) || k.starts_with(&given) || given.starts_with(k))
+        .filter(|(d, k)| {
+            *d <= (k.len() / 3).max(2) || k.starts_with(&given) || given.starts_with(k)
+        })
         .min_by_key(|(d, _)| *d)
         .map(|(_, k)| k)
 }
@@ -153,9 +155,15 @@ mod tests {
         let e = VariantId::parse("create_only").unwrap_err();
         assert!(e.to_string().contains("did you mean `create-only`?"), "{e}");
         let e = ScenarioId::parse("attacher-unlink").unwrap_err();
-        assert!(e.to_string().contains("did you mean `attacher-unlinks`?"), "{e}");
+        assert!(
+            e.to_string().contains("did you mean `attacher-unlinks`?"),
+            "{e}"
+        );
         let e = VariantId::parse("zzzzzzzzzz").unwrap_err();
         assert!(!e.to_string().contains("did you mean"), "{e}");
-        assert!(e.to_string().contains("variants: stock, create-only"), "{e}");
+        assert!(
+            e.to_string().contains("variants: stock, create-only"),
+            "{e}"
+        );
     }
 }

@@ -40,6 +40,17 @@ pub struct ProcessObservation {
     pub duration_ms: u64,
 }
 
+impl ProcessObservation {
+    /// How it ended: `exit 0`, `signal 9`, `did not finish`.
+    pub fn ended(&self) -> String {
+        match (self.exit_code, self.signal) {
+            (Some(c), _) => format!("exit {c}"),
+            (None, Some(s)) => format!("signal {s}"),
+            _ => "did not finish".into(),
+        }
+    }
+}
+
 /// A traceback: the exception type and whose it was.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct Traceback {

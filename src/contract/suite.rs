@@ -94,7 +94,11 @@ impl TestRun {
                 .join(", ")
         };
         if self.failed > 0 {
-            parts.push(format!("{} failed ({})", self.failed, names(FailureKind::Fail)));
+            parts.push(format!(
+                "{} failed ({})",
+                self.failed,
+                names(FailureKind::Fail)
+            ));
         }
         if self.errors > 0 {
             parts.push(format!(

@@ -12,10 +12,9 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-
+pub use crate::contract::{Alias, Interpreter, Rejected, Version};
 pub use probe::ProbeError;
 pub use sources::{Candidate, SearchEnv, Source};
-pub use crate::contract::{Alias, Interpreter, Rejected, Version};
 
 /// Oldest version with `multiprocessing.shared_memory`.
 pub const MIN_VERSION: Version = Version::new(3, 8, 0);
@@ -123,9 +122,12 @@ pub fn discover(
             cache.put(&members[0].path, key, info.clone());
         }
     }
-    if let Some(sig) = crate::signal::received()
-        .or_else(|| probed.iter().any(|r| matches!(r, Err(ProbeError::Interrupted))).then_some(crate::signal::Signal::Interrupt))
-    {
+    if let Some(sig) = crate::signal::received().or_else(|| {
+        probed
+            .iter()
+            .any(|r| matches!(r, Err(ProbeError::Interrupted)))
+            .then_some(crate::signal::Signal::Interrupt)
+    }) {
         return Err(sig);
     }
     cache.save();
@@ -155,7 +157,9 @@ pub fn discover(
         let exe = if in_venv(&first.path) {
             venv_executable(&first.path)
         } else {
-            info.realpath.clone().unwrap_or_else(|| identity(&first.path))
+            info.realpath
+                .clone()
+                .unwrap_or_else(|| identity(&first.path))
         };
         let aliases = members.iter().skip(1).map(|c| Alias {
             path: c.path.clone(),
@@ -176,7 +180,8 @@ pub fn discover(
             version: info.version(),
             executable: exe,
             path: first.path.clone(),
-            source: if in_venv(&first.path) {
+            // `--python venv/bin/python` is listed as what it is.
+            source: if first.source == Source::Explicit && in_venv(&first.path) {
                 Source::Venv
             } else {
                 first.source

@@ -12,7 +12,6 @@ use serde::{Deserialize, Serialize};
 use super::version::Version;
 use crate::proc::{Running, Termination};
 
-
 pub const PROBE_SCRIPT: &str = include_str!("probe.py");
 const BEGIN: &str = "@@SHMHARNESS-PROBE@@";
 const END: &str = "@@END@@";
@@ -118,8 +117,8 @@ pub fn probe(path: &Path, timeout: Duration) -> Result<ProbeInfo, ProbeError> {
         (t, _) => {
             let said = telling_line(&out.stderr).or_else(|| first_line(&out.stdout));
             let how = match t {
-                Termination::Exited(code) => format!("exit {code}"),
                 Termination::Signaled(sig) => format!("signal {sig}"),
+                exited => exited.to_string(),
             };
             match said {
                 Some(s) if s.contains("Unknown option: -I") => Err(ProbeError::Python2),
@@ -238,9 +237,17 @@ mod shim_tests {
         let shims = dir.path().join("shims");
         std::fs::create_dir(&shims).unwrap();
         let pyenv = shims.join("python3");
-        std::fs::write(&pyenv, "#!/usr/bin/env bash\nexec \"/root/.pyenv/libexec/pyenv\" exec \"$program\"\n").unwrap();
+        std::fs::write(
+            &pyenv,
+            "#!/usr/bin/env bash\nexec \"/root/.pyenv/libexec/pyenv\" exec \"$program\"\n",
+        )
+        .unwrap();
         let asdf = shims.join("python3.12");
-        std::fs::write(&asdf, "#!/usr/bin/env bash\nexec asdf exec \"python3.12\" \"$@\"\n").unwrap();
+        std::fs::write(
+            &asdf,
+            "#!/usr/bin/env bash\nexec asdf exec \"python3.12\" \"$@\"\n",
+        )
+        .unwrap();
         assert!(is_pyenv_shim(&pyenv));
         assert!(!is_pyenv_shim(&asdf));
         let elsewhere = dir.path().join("python3");

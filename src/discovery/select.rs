@@ -25,8 +25,13 @@ pub enum SelectError {
     #[error("--python {0}: no such command on PATH")]
     NoCommand(String),
     #[error("--python {path}: not usable{}", reason.as_ref().map(|r| format!(": {r}")).unwrap_or_default())]
-    NotUsable { path: String, reason: Option<String> },
-    #[error("--python {spec}: matches none of the interpreters found ({have}); see `shmharness list --all`")]
+    NotUsable {
+        path: String,
+        reason: Option<String>,
+    },
+    #[error(
+        "--python {spec}: matches none of the interpreters found ({have}); see `shmharness list --all`"
+    )]
     NoMatch { spec: String, have: String },
     #[error(
         "no CPython 3.8 or newer found (looked in pyenv, PATH and the usual install places); \

@@ -80,9 +80,13 @@ impl SearchEnv {
             homebrew_roots: hook("SHMHARNESS_HOMEBREW_ROOTS").unwrap_or(homebrew_roots),
             virtual_env: var("VIRTUAL_ENV"),
             cwd: std::env::current_dir().ok(),
-            newer_pythons: Some(
-                var("SHMH_NEWER_PYTHONS").unwrap_or_else(|| NEWER_PYTHONS_DIR.into()),
-            ),
+            // The default is an absolute install dir like /usr/bin: the
+            // SHMHARNESS_SYSTEM_DIRS test hook replaces it too.
+            newer_pythons: var("SHMH_NEWER_PYTHONS").or_else(|| {
+                std::env::var_os("SHMHARNESS_SYSTEM_DIRS")
+                    .is_none()
+                    .then(|| NEWER_PYTHONS_DIR.into())
+            }),
         }
     }
 
@@ -156,7 +160,10 @@ pub fn candidates(env: &SearchEnv, explicit: &[PathBuf]) -> Vec<Candidate> {
         }
     };
     bin_dirs(Source::Venv, venvs);
-    bin_dirs(Source::Shmharness, subdirs(env.newer_pythons.clone(), "bin"));
+    bin_dirs(
+        Source::Shmharness,
+        subdirs(env.newer_pythons.clone(), "bin"),
+    );
     let pyenv = env.pyenv_root.clone().or_else(|| env.home(".pyenv"));
     bin_dirs(
         Source::Pyenv,

@@ -159,12 +159,7 @@ fn details(summary: &str, body: &str) -> String {
 fn transcript_text(case: &Case) -> String {
     let mut out = String::new();
     for p in &case.processes {
-        let ended = match (p.exit_code, p.signal) {
-            (Some(c), _) => format!("exit {c}"),
-            (None, Some(s)) => format!("signal {s}"),
-            _ => "did not finish".into(),
-        };
-        let _ = writeln!(out, "### {} ({}): {ended}", p.label, p.role);
+        let _ = writeln!(out, "### {} ({}): {}", p.label, p.role, p.ended());
         for l in p.stdout.lines() {
             let _ = writeln!(out, "stdout | {l}");
         }
@@ -240,7 +235,13 @@ pub fn markdown(results: &Results) -> String {
         })
         .collect();
     md += &md_table(
-        &["id", "implementation", "source", "executable", "multiprocessing"],
+        &[
+            "id",
+            "implementation",
+            "source",
+            "executable",
+            "multiprocessing",
+        ],
         rows,
     );
     md += "\n## Outcomes\n\nOne row per interpreter (and scenario), one column per variant. \

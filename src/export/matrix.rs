@@ -2,7 +2,7 @@
 //! columns, cell text), the summary line, and the verify verdict.
 
 use super::table::{Cell, Table};
-use crate::contract::{Case, CandidateVerdict, Results, Verdict};
+use crate::contract::{CandidateVerdict, Case, Results, Verdict};
 use crate::style::{self, plural};
 
 /// Text of a matrix cell; `brief` leaves out the evidence of passing cells
@@ -31,7 +31,11 @@ pub fn matrix(results: &Results) -> Table {
         for (n, scenario) in results.scenarios.iter().enumerate() {
             let first = n == 0;
             let mut row = vec![
-                Cell::plain(if first { interp.id.clone() } else { String::new() }),
+                Cell::plain(if first {
+                    interp.id.clone()
+                } else {
+                    String::new()
+                }),
                 Cell::plain(if first {
                     interp.source.to_string()
                 } else {
@@ -111,12 +115,14 @@ pub fn headline(v: &CandidateVerdict, shown: &str) -> String {
             }
         ),
         Verdict::Fail => format!(
-            "verify: {shown} FAILED on {} of {judged}{na}",
-            v.count(Verdict::Fail)
+            "verify: {shown} FAILED on {} of {}{na}",
+            v.count(Verdict::Fail),
+            plural(judged, "interpreter")
         ),
         Verdict::Error | Verdict::NotApplicable => format!(
-            "verify: no verdict on {shown}: {} of {judged} could not run{na}; fix what the errors say and run again",
-            v.count(Verdict::Error)
+            "verify: no verdict on {shown}: {} of {} could not run{na}; fix what the errors say and run again",
+            v.count(Verdict::Error),
+            plural(judged, "interpreter")
         ),
     }
 }
@@ -133,8 +139,18 @@ fn word(v: Verdict) -> &'static str {
 /// tox-style lines: one per interpreter, its reasons under it, then the
 /// headline.
 pub fn verdict_lines(v: &CandidateVerdict) -> String {
-    let w = v.interpreters.iter().map(|i| i.interpreter.len()).max().unwrap_or(0);
-    let sw = v.interpreters.iter().map(|i| i.source.len()).max().unwrap_or(0);
+    let w = v
+        .interpreters
+        .iter()
+        .map(|i| i.interpreter.len())
+        .max()
+        .unwrap_or(0);
+    let sw = v
+        .interpreters
+        .iter()
+        .map(|i| i.source.len())
+        .max()
+        .unwrap_or(0);
     let mut out = String::new();
     for i in &v.interpreters {
         let head = format!("  {:w$}  {:sw$}  ", i.interpreter, i.source);
@@ -145,7 +161,11 @@ pub fn verdict_lines(v: &CandidateVerdict) -> String {
             style::printable(first)
         );
         for line in i.reasons.iter().skip(1) {
-            out += &format!("{}       {}\n", " ".repeat(head.len()), style::printable(line));
+            out += &format!(
+                "{}       {}\n",
+                " ".repeat(head.len()),
+                style::printable(line)
+            );
         }
     }
     out += &style::verdict(v.verdict, &headline(v, &v.candidate));

@@ -10,6 +10,9 @@ pub mod output;
 pub mod table;
 pub mod transcript;
 
+#[cfg(test)]
+mod tests;
+
 use std::path::{Path, PathBuf};
 
 use clap::ValueEnum;
@@ -45,7 +48,10 @@ pub enum View {
 pub enum Destination {
     File(FileTarget),
     /// A bundle directory (its real path) and whether to replace it.
-    Dir { path: PathBuf, force: bool },
+    Dir {
+        path: PathBuf,
+        force: bool,
+    },
 }
 
 pub trait Exporter {
@@ -148,8 +154,10 @@ impl Outputs {
     /// `--json FILE`.
     pub fn json(mut self, path: Option<&Path>) -> Result<Outputs, OutputError> {
         if let Some(p) = path {
-            self.files
-                .push((Box::new(Json(View::Matrix)), Destination::File(FileTarget::check(p)?)));
+            self.files.push((
+                Box::new(Json(View::Matrix)),
+                Destination::File(FileTarget::check(p)?),
+            ));
         }
         Ok(self)
     }
@@ -157,18 +165,16 @@ impl Outputs {
     /// `--junit FILE`.
     pub fn junit(mut self, path: Option<&Path>) -> Result<Outputs, OutputError> {
         if let Some(p) = path {
-            self.files
-                .push((Box::new(junit::Junit), Destination::File(FileTarget::check(p)?)));
+            self.files.push((
+                Box::new(junit::Junit),
+                Destination::File(FileTarget::check(p)?),
+            ));
         }
         Ok(self)
     }
 
     /// `--out DIR` / `--report DIR`: the bundle.
-    pub fn bundle(
-        mut self,
-        dir: Option<&Path>,
-        force: bool,
-    ) -> Result<Outputs, OutputError> {
+    pub fn bundle(mut self, dir: Option<&Path>, force: bool) -> Result<Outputs, OutputError> {
         if let Some(d) = dir {
             let path = output::check_bundle_dir(d, force)?;
             self.files
@@ -180,7 +186,8 @@ impl Outputs {
     /// Write the files, then stdout.
     pub fn write(&self, results: &Results) -> Result<(), OutputError> {
         self.write_files(results)?;
-        self.stdout.export(results, &Destination::File(FileTarget::Stdout))
+        self.stdout
+            .export(results, &Destination::File(FileTarget::Stdout))
     }
 
     /// Only the files (after a signal: the cases that completed).

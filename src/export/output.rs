@@ -27,7 +27,9 @@ pub enum OutputError {
     NotADirectory { path: String },
     #[error("{path} exists and is not empty; pass --force to replace it")]
     NotEmpty { path: String },
-    #[error("cannot write {what} `{name}` as a file name ({why}); the input is not a shmharness results.json")]
+    #[error(
+        "cannot write {what} `{name}` as a file name ({why}); the input is not a shmharness results.json"
+    )]
     BadName {
         what: &'static str,
         name: String,
@@ -232,10 +234,25 @@ mod tests {
 
     #[test]
     fn unsafe_names_are_refused() {
-        for bad in ["", ".", "..", "../x", "a/b", "a\0b", ".hidden", &"x".repeat(101)] {
+        for bad in [
+            "",
+            ".",
+            "..",
+            "../x",
+            "a/b",
+            "a\0b",
+            ".hidden",
+            &"x".repeat(101),
+        ] {
             assert!(safe_component("label", bad).is_err(), "{bad:?}");
         }
-        for good in ["P1", "3.12.1@pyenv", "create-only+lenient-tracker", "patch:fix", "A*"] {
+        for good in [
+            "P1",
+            "3.12.1@pyenv",
+            "create-only+lenient-tracker",
+            "patch:fix",
+            "A*",
+        ] {
             assert!(safe_component("label", good).is_ok(), "{good}");
         }
     }
@@ -244,7 +261,10 @@ mod tests {
     fn targets_by_kind() {
         let dir = tempfile::tempdir().unwrap();
         let file = dir.path().join("out.json");
-        assert_eq!(FileTarget::check(&file).unwrap(), FileTarget::Atomic(file.clone()));
+        assert_eq!(
+            FileTarget::check(&file).unwrap(),
+            FileTarget::Atomic(file.clone())
+        );
         assert!(matches!(
             FileTarget::check(dir.path()),
             Err(OutputError::IsDirectory { .. })
@@ -260,12 +280,20 @@ mod tests {
         std::os::unix::fs::symlink(&file, &good).unwrap();
         let t = FileTarget::check(&good).unwrap();
         t.write(b"new").unwrap();
-        assert!(std::fs::symlink_metadata(&good).unwrap().file_type().is_symlink());
+        assert!(
+            std::fs::symlink_metadata(&good)
+                .unwrap()
+                .file_type()
+                .is_symlink()
+        );
         assert_eq!(std::fs::read_to_string(&file).unwrap(), "new");
         assert_eq!(
             FileTarget::check(Path::new("/dev/null")).unwrap(),
             FileTarget::InPlace("/dev/null".into())
         );
-        assert_eq!(FileTarget::check(Path::new("-")).unwrap(), FileTarget::Stdout);
+        assert_eq!(
+            FileTarget::check(Path::new("-")).unwrap(),
+            FileTarget::Stdout
+        );
     }
 }

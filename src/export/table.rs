@@ -62,7 +62,10 @@ impl Table {
             }
         }
         let pad = |text: &str, w: usize| {
-            format!("{text}{}", " ".repeat(w.saturating_sub(text.chars().count())))
+            format!(
+                "{text}{}",
+                " ".repeat(w.saturating_sub(text.chars().count()))
+            )
         };
         let mut out = String::new();
         let header: Vec<String> = self
@@ -119,7 +122,10 @@ mod tests {
             Cell::plain("3.10.13"),
             Cell::judged("bug reproduced", Verdict::Pass),
         ]);
-        t.row(vec![Cell::plain("3.8.18"), Cell::judged("a|b", Verdict::Fail)]);
+        t.row(vec![
+            Cell::plain("3.8.18"),
+            Cell::judged("a|b", Verdict::Fail),
+        ]);
         t
     }
 

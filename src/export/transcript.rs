@@ -34,15 +34,11 @@ pub fn transcript(case: &Case) -> String {
     };
     out += &format!("scenario {}\n", case.scenario.name());
     for p in &case.processes {
-        let ended = match (p.exit_code, p.signal) {
-            (Some(c), _) => format!("exit {c}"),
-            (None, Some(s)) => format!("signal {s}"),
-            _ => "unknown".into(),
-        };
         out += &format!(
-            "{} {}: {ended}, exception {}, leak warnings {}, data {}, segment after: {}\n",
+            "{} {}: {}, exception {}, leak warnings {}, data {}, segment after: {}\n",
             p.label,
             p.role,
+            p.ended(),
             p.exception.as_deref().unwrap_or("none"),
             p.leak_warnings,
             match p.data_ok {

@@ -40,7 +40,10 @@ pub fn judge(results: &Results, candidate: &str) -> CandidateVerdict {
                 for c in [st, cand] {
                     if c.verdict == Verdict::Error {
                         could_run = false;
-                        errors.push(format!("{}: {} could not run: {}", s.name, c.variant, c.reason));
+                        errors.push(format!(
+                            "{}: {} could not run: {}",
+                            s.name, c.variant, c.reason
+                        ));
                     }
                 }
                 if !could_run {
@@ -178,7 +181,11 @@ pub fn strict(verdict: &mut CandidateVerdict, runs: &[TestRun]) {
 /// When a user's variant could run nowhere because its patch failed on
 /// every interpreter: the first reason (bad input, not a verdict).
 pub fn applies_nowhere(results: &Results, variant: &str) -> Option<String> {
-    let mut cells = results.cases.iter().filter(|c| c.variant == variant).peekable();
+    let mut cells = results
+        .cases
+        .iter()
+        .filter(|c| c.variant == variant)
+        .peekable();
     cells.peek()?;
     let mut first_error = None;
     for c in cells {
@@ -191,4 +198,144 @@ pub fn applies_nowhere(results: &Results, variant: &str) -> Option<String> {
         }
     }
     first_error
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::contract::{FailingTest, ScenarioId};
+    use crate::fixtures::{case, stock_and};
+
+    #[test]
+    fn a_fix_that_removes_the_bug_and_adds_nothing_passes() {
+        let r = stock_and("fix", &["P1 leak warning", "P1 tracker error"]);
+        let v = judge(&r, "fix");
+        assert_eq!(v.verdict, Verdict::Pass);
+        assert_eq!(v.interpreters[0].verdict, Verdict::Pass);
+        assert!(v.interpreters[0].reasons[0].contains("nothing worse in 2 scenarios"));
+    }
+
+    #[test]
+    fn a_new_symptom_under_the_candidate_fails_it_with_the_evidence() {
+        let r = stock_and(
+            "create-only",
+            &["P1 leak warning", "P1 tracker error", "P2 tracker KeyError"],
+        );
+        let v = judge(&r, "create-only");
+        assert_eq!(v.verdict, Verdict::Fail);
+        assert_eq!(
+            v.interpreters[0].reasons,
+            [
+                "attacher-unlinks: worse than stock: P2 tracker KeyError | evidence of P2 tracker KeyError"
+            ]
+        );
+    }
+
+    #[test]
+    fn a_case_that_could_not_run_is_an_error_never_a_failed_fix() {
+        let mut r = stock_and("fix", &["P1 leak warning", "P1 tracker error"]);
+        r.cases[1].verdict = Verdict::Error;
+        r.cases[1].reason = "P2 timed out after 30s".into();
+        let v = judge(&r, "fix");
+        assert_eq!(v.verdict, Verdict::Error);
+        assert_eq!(v.interpreters[0].verdict, Verdict::Error);
+        assert!(v.interpreters[0].reasons[0].contains("could not run: P2 timed out"));
+    }
+
+    #[test]
+    fn a_candidate_that_applies_nowhere_has_no_verdict() {
+        let mut r = stock_and("patch:x", &[]);
+        for c in r.cases.iter_mut().filter(|c| c.variant == "patch:x") {
+            c.verdict = Verdict::NotApplicable;
+            c.reason = "no --patch covers Python 3.12".into();
+        }
+        let v = judge(&r, "patch:x");
+        assert_eq!(v.interpreters[0].verdict, Verdict::NotApplicable);
+        assert_eq!(v.verdict, Verdict::Error);
+        assert_eq!(v.interpreters[0].reasons, ["no --patch covers Python 3.12"]);
+    }
+
+    #[test]
+    fn stock_without_the_bug_fails_the_candidate() {
+        let mut r = stock_and("fix", &["P1 leak warning", "P1 tracker error"]);
+        r.cases[0].symptoms.clear();
+        let v = judge(&r, "fix");
+        assert_eq!(v.verdict, Verdict::Fail);
+        assert!(v.interpreters[0].reasons[0].contains("does not reproduce on stock"));
+    }
+
+    fn test_run(variant: &str, failing: &[&str]) -> TestRun {
+        let mut t = TestRun::empty(
+            "3.12.1",
+            variant,
+            if failing.is_empty() {
+                Verdict::Pass
+            } else {
+                Verdict::Fail
+            },
+            String::new(),
+        );
+        t.ran = 16;
+        t.failed = failing.len() as u32;
+        t.passed = 16 - t.failed;
+        t.failing = failing
+            .iter()
+            .map(|n| FailingTest {
+                name: n.to_string(),
+                id: format!("test.x.{n}"),
+                kind: FailureKind::Fail,
+                evidence: "AssertionError: nope".into(),
+            })
+            .collect();
+        t
+    }
+
+    #[test]
+    fn strict_fails_a_test_that_passes_on_stock_only() {
+        let r = stock_and("fix", &["P1 leak warning", "P1 tracker error"]);
+        let mut v = judge(&r, "fix");
+        strict(
+            &mut v,
+            &[
+                test_run("stock", &[]),
+                test_run("fix", &["test_shared_memory_tracking"]),
+            ],
+        );
+        assert_eq!(v.verdict, Verdict::Fail);
+        assert!(
+            v.interpreters[0].reasons[0]
+                .starts_with("cpython-tests: test_shared_memory_tracking fails under fix")
+        );
+
+        // A test that fails on stock too is not the candidate's fault.
+        let mut v = judge(&r, "fix");
+        strict(
+            &mut v,
+            &[test_run("stock", &["test_x"]), test_run("fix", &["test_x"])],
+        );
+        assert_eq!(v.verdict, Verdict::Pass);
+    }
+
+    #[test]
+    fn applies_nowhere_only_when_every_cell_is_an_error() {
+        let mut r = stock_and("patch:x", &[]);
+        assert_eq!(applies_nowhere(&r, "patch:x"), None);
+        for c in r.cases.iter_mut().filter(|c| c.variant == "patch:x") {
+            c.verdict = Verdict::Error;
+            c.reason = "patch does not apply".into();
+        }
+        assert_eq!(
+            applies_nowhere(&r, "patch:x").as_deref(),
+            Some("patch does not apply")
+        );
+        r.cases.push(case(
+            "3.12.1",
+            "patch:x",
+            ScenarioId::Family,
+            Verdict::Pass,
+            "clean",
+            &[],
+        ));
+        assert_eq!(applies_nowhere(&r, "patch:x"), None);
+    }
 }

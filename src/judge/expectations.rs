@@ -89,11 +89,23 @@ pub const EXPECTATIONS: &[Expectation] = &[
         &[V::Stock],
         "bug reproduced",
         "P2 warned, P3 FileNotFoundError",
-        &["P1 FileNotFoundError", "P1 leak warning", "P1 tracker error", "P2 leak warning", "P3 FileNotFoundError"],
+        &[
+            "P1 FileNotFoundError",
+            "P1 leak warning",
+            "P1 tracker error",
+            "P2 leak warning",
+            "P3 FileNotFoundError",
+        ],
     ),
     Expectation::new(
         S::ThreeProcess,
-        &[V::CreateOnly, V::CreateOnlyUnlinkGuard, V::CreateOnlyLenientTracker, V::TrackFalse, V::UserlandUnregister],
+        &[
+            V::CreateOnly,
+            V::CreateOnlyUnlinkGuard,
+            V::CreateOnlyLenientTracker,
+            V::TrackFalse,
+            V::UserlandUnregister,
+        ],
         "fixed",
         "P3 read data",
         &[],
@@ -108,7 +120,12 @@ pub const EXPECTATIONS: &[Expectation] = &[
     // An attacher unlinks: create-only's tracker never registered the name.
     Expectation::new(
         S::AttacherUnlinks,
-        &[V::Stock, V::CreateOnlyUnlinkGuard, V::CreateOnlyLenientTracker, V::TrackFalse],
+        &[
+            V::Stock,
+            V::CreateOnlyUnlinkGuard,
+            V::CreateOnlyLenientTracker,
+            V::TrackFalse,
+        ],
         "unlinked cleanly",
         "P2 unlinked; P1's tracker warns at exit",
         &["P1 leak warning", "P1 tracker error"],
@@ -130,7 +147,14 @@ pub const EXPECTATIONS: &[Expectation] = &[
     // The safety net for crashed creators.
     Expectation::new(
         S::CreatorCrashes,
-        &[V::Stock, V::CreateOnly, V::CreateOnlyUnlinkGuard, V::CreateOnlyLenientTracker, V::TrackFalse, V::UserlandUnregister],
+        &[
+            V::Stock,
+            V::CreateOnly,
+            V::CreateOnlyUnlinkGuard,
+            V::CreateOnlyLenientTracker,
+            V::TrackFalse,
+            V::UserlandUnregister,
+        ],
         "cleaned up",
         "P1's tracker removed the segment",
         &["P1 leak warning"],
@@ -144,7 +168,14 @@ pub const EXPECTATIONS: &[Expectation] = &[
     ),
     Expectation::new(
         S::CreatorExitsWithoutUnlink,
-        &[V::Stock, V::CreateOnly, V::CreateOnlyUnlinkGuard, V::CreateOnlyLenientTracker, V::TrackFalse, V::UserlandUnregister],
+        &[
+            V::Stock,
+            V::CreateOnly,
+            V::CreateOnlyUnlinkGuard,
+            V::CreateOnlyLenientTracker,
+            V::TrackFalse,
+            V::UserlandUnregister,
+        ],
         "cleaned up",
         "P1's tracker warned and removed it",
         &["P1 leak warning"],
@@ -162,11 +193,25 @@ pub const EXPECTATIONS: &[Expectation] = &[
         &[V::Stock],
         "bug reproduced",
         "attachers warned, R FileNotFoundError",
-        &["A* leak warning", "A* tracker error", "B* FileNotFoundError", "P1 FileNotFoundError", "P1 leak warning", "P1 tracker error", "R FileNotFoundError"],
+        &[
+            "A* leak warning",
+            "A* tracker error",
+            "B* FileNotFoundError",
+            "P1 FileNotFoundError",
+            "P1 leak warning",
+            "P1 tracker error",
+            "R FileNotFoundError",
+        ],
     ),
     Expectation::new(
         S::ManyAttachers,
-        &[V::CreateOnly, V::CreateOnlyUnlinkGuard, V::CreateOnlyLenientTracker, V::TrackFalse, V::UserlandUnregister],
+        &[
+            V::CreateOnly,
+            V::CreateOnlyUnlinkGuard,
+            V::CreateOnlyLenientTracker,
+            V::TrackFalse,
+            V::UserlandUnregister,
+        ],
         "fixed",
         "R read data",
         &[],
@@ -181,7 +226,13 @@ pub const EXPECTATIONS: &[Expectation] = &[
     // One process family shares one tracker.
     Expectation::new(
         S::Family,
-        &[V::Stock, V::CreateOnly, V::CreateOnlyUnlinkGuard, V::CreateOnlyLenientTracker, V::TrackFalse],
+        &[
+            V::Stock,
+            V::CreateOnly,
+            V::CreateOnlyUnlinkGuard,
+            V::CreateOnlyLenientTracker,
+            V::TrackFalse,
+        ],
         "shared tracker, clean",
         "child read data, no warning",
         &[],
@@ -230,7 +281,14 @@ pub const EXPECTATIONS: &[Expectation] = &[
     // Control: the segment is gone before anyone attaches.
     Expectation::new(
         S::CreatorUnlinksFirst,
-        &[V::Stock, V::CreateOnly, V::CreateOnlyUnlinkGuard, V::CreateOnlyLenientTracker, V::TrackFalse, V::UserlandUnregister],
+        &[
+            V::Stock,
+            V::CreateOnly,
+            V::CreateOnlyUnlinkGuard,
+            V::CreateOnlyLenientTracker,
+            V::TrackFalse,
+            V::UserlandUnregister,
+        ],
         "FileNotFoundError (control)",
         "P2 FileNotFoundError",
         &["P2 FileNotFoundError"],
@@ -243,3 +301,90 @@ pub const EXPECTATIONS: &[Expectation] = &[
         &["P1 tracker KeyError", "P2 FileNotFoundError"],
     ),
 ];
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::judge::symptoms::Key;
+    use crate::scenario::catalogue::{self, Params, Step};
+    use crate::variant;
+
+    /// The process groups a scenario has (the keys' first word).
+    fn groups(scenario: ScenarioId) -> Vec<String> {
+        (catalogue::find(scenario).steps)(&Params::default())
+            .into_iter()
+            .flat_map(|s| match s {
+                Step::Start(p) | Step::Run(p) => p.into_iter().map(|p| p.group).collect(),
+                _ => Vec::new(),
+            })
+            .collect()
+    }
+
+    #[test]
+    fn every_symptom_names_a_process_of_its_scenario_and_a_known_symptom() {
+        for row in EXPECTATIONS {
+            let groups = groups(row.scenario);
+            let mut sorted = row.symptoms.to_vec();
+            sorted.sort();
+            assert_eq!(
+                sorted, row.symptoms,
+                "{}: symptoms must be sorted",
+                row.scenario
+            );
+            for key in row.symptoms {
+                let parsed = Key::parse(key)
+                    .unwrap_or_else(|| panic!("{}: `{key}` is not a symptom", row.scenario));
+                if let Some(g) = &parsed.group {
+                    assert!(
+                        groups.contains(g),
+                        "{}: `{key}` names `{g}`, not one of {groups:?}",
+                        row.scenario
+                    );
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn every_scenario_variant_and_version_has_exactly_one_expectation() {
+        for s in catalogue::visible() {
+            for v in variant::catalogue() {
+                let id = v.id.expect("built-in");
+                for minor in 8..=16 {
+                    let version = Version::new(3, minor, 0);
+                    let rows = EXPECTATIONS
+                        .iter()
+                        .filter(|e| e.scenario == s.id && e.variants.contains(&id))
+                        .filter(|e| e.covers(version, None))
+                        .count();
+                    let want = usize::from(v.not_applicable(version).is_none());
+                    assert!(
+                        rows == want || (want == 0 && rows <= 1),
+                        "{} [{}] on 3.{minor}: {rows} rows",
+                        s.name(),
+                        v.name
+                    );
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn version_ranged_rows_select_by_version() {
+        const ROWS: &[Expectation] = &[
+            Expectation::new(S::Family, &[V::Stock], "old", "", &[]).versions(None, Some((3, 13))),
+            Expectation::new(S::Family, &[V::Stock], "new", "", &[]).versions(Some((3, 14)), None),
+        ];
+        let pick = |minor| {
+            ROWS.iter()
+                .find(|e| e.covers(Version::new(3, minor, 0), None))
+                .map(|e| e.outcome)
+        };
+        assert_eq!(pick(13), Some("old"));
+        assert_eq!(pick(14), Some("new"));
+        let fork_only = Expectation::new(S::Family, &[V::Stock], "f", "", &[])
+            .start_methods(&[StartMethod::Fork]);
+        assert!(fork_only.covers(Version::new(3, 12, 0), Some(StartMethod::Fork)));
+        assert!(!fork_only.covers(Version::new(3, 12, 0), Some(StartMethod::Spawn)));
+    }
+}

@@ -87,7 +87,8 @@ impl Key {
         let exception = |e: &str| {
             (!e.is_empty()
                 && e.chars().next().is_some_and(|c| c.is_ascii_uppercase())
-                && e.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '.'))
+                && e.chars()
+                    .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '.'))
             .then(|| e.to_string())
         };
         let kind = match rest {
@@ -218,7 +219,13 @@ mod tests {
             let key = Key::parse(k).unwrap_or_else(|| panic!("{k}"));
             assert_eq!(key.to_string(), k);
         }
-        for bad in ["P2 leak warnings", "P2", "P2 fileNotFound", "P1 exit x", "leaked"] {
+        for bad in [
+            "P2 leak warnings",
+            "P2",
+            "P2 fileNotFound",
+            "P1 exit x",
+            "leaked",
+        ] {
             assert!(Key::parse(bad).is_none(), "{bad}");
         }
     }

@@ -304,6 +304,9 @@ mod tests {
         assert!(!all.iter().any(|s| s.id == ScenarioId::Hang));
         assert!(resolve(&["hang".to_string()]).is_ok());
         let e = resolve(&["three-proces".to_string()]).err().unwrap();
-        assert!(e.to_string().contains("did you mean `three-process`?"), "{e}");
+        assert!(
+            e.to_string().contains("did you mean `three-process`?"),
+            "{e}"
+        );
     }
 }

@@ -90,6 +90,8 @@ pub enum CaseError {
         "the creator found the segment name {name} taken by someone else (a name clash, not an outcome)"
     )]
     NameClash { name: String },
+    #[error("{label} could not create the segment: {why}")]
+    NotCreated { label: String, why: String },
     #[error("{label} imported multiprocessing from {file}, expected {expected}")]
     OverlayNotInEffect {
         label: String,
@@ -133,7 +135,12 @@ struct Live {
 }
 
 /// Run `scenario` with segment `segment` in `world`.
-pub fn run(scenario: &Scenario, segment: &str, ctx: &Context, world: &dyn World) -> CaseObservation {
+pub fn run(
+    scenario: &Scenario,
+    segment: &str,
+    ctx: &Context,
+    world: &dyn World,
+) -> CaseObservation {
     let mut case = CaseObservation {
         segment: segment.to_string(),
         processes: Vec::new(),
@@ -183,7 +190,7 @@ pub fn run(scenario: &Scenario, segment: &str, ctx: &Context, world: &dyn World)
         .iter()
         .any(|p| p.events.iter().any(|e| e["event"] == "created"));
     if case.error.is_none() {
-        case.error = clash(&case).or_else(|| timeout(&case, ctx)).or_else(|| overlay_error(&case, ctx));
+        case.error = timeout(&case, ctx).or_else(|| overlay_error(&case, ctx));
     }
     // Only a segment whose creation this case saw is ours to remove; a name
     // that exists without a `created` event belongs to someone else.
@@ -223,12 +230,19 @@ impl Run<'_, '_> {
                         Err(why) => {
                             let l = live.remove(i);
                             let label = l.proc.label.clone();
+                            let creator = l.proc.role == Role::Creator;
                             self.finish_one(l);
                             if why == LineWait::Timeout {
                                 return Err(CaseError::NotReady {
                                     label,
                                     timeout: self.ctx.timeout,
                                 });
+                            }
+                            // No segment of ours: nothing after this may
+                            // attach, or it would attach to (and, on stock,
+                            // destroy) a segment someone else owns.
+                            if creator {
+                                return Err(self.creator_failed(&label));
                             }
                         }
                     }
@@ -295,6 +309,25 @@ impl Run<'_, '_> {
         Ok(())
     }
 
+    /// Why a creator ended without getting ready: a name clash (retried
+    /// under a new name), or a failure to create (no space in /dev/shm).
+    fn creator_failed(&self, label: &str) -> CaseError {
+        let p = self.case.processes.iter().rfind(|p| p.label == label);
+        match p.and_then(|p| p.exception.as_deref()) {
+            Some("FileExistsError") => CaseError::NameClash {
+                name: self.segment.to_string(),
+            },
+            _ => CaseError::NotCreated {
+                label: label.to_string(),
+                why: p
+                    .and_then(|p| p.stderr.lines().rfind(|l| !l.trim().is_empty()))
+                    .unwrap_or("it ended without a word")
+                    .trim()
+                    .to_string(),
+            },
+        }
+    }
+
     fn spawn(&self, proc: &Proc) -> Result<Box<dyn Child>, CaseError> {
         let ctx = self.ctx;
         let mut cmd = crate::python::command(ctx.python, ctx.overlay);
@@ -335,22 +368,12 @@ impl Run<'_, '_> {
         let finished = l.running.finish();
         let p = observe::process(&l.proc, finished, &self.ctx.script_name());
         let segment_after = self.world.segment_exists(self.segment);
-        self.case.processes.push(ProcessObservation {
-            segment_after,
-            ..p
-        });
+        self.case
+            .processes
+            .push(ProcessObservation { segment_after, ..p });
         if crate::progress::verbose() {
             let p = self.case.processes.last().expect("just pushed");
-            eprintln!(
-                "    {} {}: {}",
-                p.label,
-                p.role,
-                match (p.exit_code, p.signal) {
-                    (Some(c), _) => format!("exit {c}"),
-                    (None, Some(s)) => format!("signal {s}"),
-                    _ => "did not finish".into(),
-                }
-            );
+            eprintln!("    {} {}: {}", p.label, p.role, p.ended());
         }
     }
 }
@@ -392,23 +415,15 @@ fn event_is(line: &str, name: &str) -> bool {
     event_field(line, "event").as_deref() == Some(name)
 }
 
-/// A creator that could not create because the name was taken: a clash
-/// with a segment someone else owns, to retry under a new name.
-fn clash(case: &CaseObservation) -> Option<CaseError> {
-    let creator = case.processes.iter().find(|p| p.role == "creator")?;
-    (!case.created && creator.exception.as_deref() == Some("FileExistsError")).then(|| {
-        CaseError::NameClash {
-            name: case.segment.clone(),
-        }
-    })
-}
-
 /// A process killed at the deadline: the case says nothing about Python.
 fn timeout(case: &CaseObservation, ctx: &Context) -> Option<CaseError> {
-    case.processes.iter().find(|p| p.timed_out).map(|p| CaseError::Timeout {
-        label: p.label.clone(),
-        timeout: ctx.timeout,
-    })
+    case.processes
+        .iter()
+        .find(|p| p.timed_out)
+        .map(|p| CaseError::Timeout {
+            label: p.label.clone(),
+            timeout: ctx.timeout,
+        })
 }
 
 /// A patched variant must import the overlay, a stock one the installed
@@ -427,4 +442,284 @@ fn overlay_error(case: &CaseObservation, ctx: &Context) -> Option<CaseError> {
             expected: expected.display().to_string(),
         })
     })
+}
+
+#[cfg(test)]
+mod tests {
+    //! The engine driven by canned transcripts: no Python, no segments.
+    use std::collections::VecDeque;
+    use std::sync::Mutex;
+
+    use super::*;
+    use crate::contract::ScenarioId;
+    use crate::proc::Termination;
+    use crate::scenario::catalogue;
+
+    /// What one canned process prints and how it ends, and what it does to
+    /// the segment.
+    #[derive(Clone, Default)]
+    struct Canned {
+        stdout: Vec<String>,
+        stderr: String,
+        code: i32,
+        timed_out: bool,
+        /// The segment exists after this process ends (`None`: unchanged).
+        segment_after: Option<bool>,
+    }
+
+    struct FakeChild {
+        canned: Canned,
+        seen: usize,
+        world: *const FakeWorld,
+    }
+
+    // SAFETY: the world outlives every child in these single-threaded tests.
+    unsafe impl Send for FakeChild {}
+
+    impl Child for FakeChild {
+        fn send(&mut self, _line: &str) -> std::io::Result<()> {
+            Ok(())
+        }
+        fn close_stdin(&mut self) {}
+        fn signal_leader(&self, _signal: i32) {}
+        fn wait_for_line(&mut self, want: &dyn Fn(&str) -> bool) -> Result<String, LineWait> {
+            while self.seen < self.canned.stdout.len() {
+                let line = self.canned.stdout[self.seen].clone();
+                self.seen += 1;
+                if want(&line) {
+                    return Ok(line);
+                }
+            }
+            Err(LineWait::Eof)
+        }
+        fn finish(self: Box<Self>) -> Finished {
+            // SAFETY: see `unsafe impl Send` above.
+            let world = unsafe { &*self.world };
+            if let Some(exists) = self.canned.segment_after {
+                *world.segment.lock().unwrap() = exists;
+            }
+            Finished {
+                termination: Termination::Exited(self.canned.code),
+                stdout: self.canned.stdout.join("\n") + "\n",
+                stderr: self.canned.stderr.clone(),
+                timed_out: self.canned.timed_out,
+                duration: Duration::ZERO,
+            }
+        }
+    }
+
+    struct FakeWorld {
+        queue: Mutex<VecDeque<Canned>>,
+        segment: Mutex<bool>,
+        unlinked: Mutex<Vec<String>>,
+    }
+
+    impl FakeWorld {
+        fn new(procs: Vec<Canned>, segment_exists: bool) -> FakeWorld {
+            FakeWorld {
+                queue: Mutex::new(procs.into()),
+                segment: Mutex::new(segment_exists),
+                unlinked: Mutex::new(Vec::new()),
+            }
+        }
+    }
+
+    impl World for FakeWorld {
+        fn spawn(&self, _spec: &Spec, _timeout: Duration) -> std::io::Result<Box<dyn Child>> {
+            let canned = self
+                .queue
+                .lock()
+                .unwrap()
+                .pop_front()
+                .expect("a canned process");
+            Ok(Box::new(FakeChild {
+                canned,
+                seen: 0,
+                world: self,
+            }))
+        }
+        fn segment_exists(&self, _name: &str) -> bool {
+            *self.segment.lock().unwrap()
+        }
+        fn unlink_segment(&self, name: &str) {
+            self.unlinked.lock().unwrap().push(name.to_string());
+            *self.segment.lock().unwrap() = false;
+        }
+    }
+
+    const STOCK: &str = "/stock/multiprocessing";
+
+    fn events(names: &[&str]) -> Vec<String> {
+        let mut out = vec![format!(
+            r#"{{"event": "start", "multiprocessing": "{STOCK}/__init__.py", "pid": 1}}"#
+        )];
+        for n in names {
+            out.push(match *n {
+                "read" => r#"{"data_ok": true, "event": "read"}"#.to_string(),
+                "done-unlink" => r#"{"command": "unlink", "event": "done"}"#.to_string(),
+                e => format!(r#"{{"event": "{e}"}}"#),
+            });
+        }
+        out
+    }
+
+    const LEAK: &str = "/x/resource_tracker.py:216: UserWarning: resource_tracker: There appear to be 1 leaked shared_memory objects to clean up at shutdown\n  warnings.warn(\n";
+    const ENOENT_TB: &str = "Traceback (most recent call last):\n  File \"/w/roles.py\", line 160, in <module>\n    main(sys.argv[1:])\n  File \"/stock/multiprocessing/shared_memory.py\", line 103, in __init__\n    self._fd = _posixshmem.shm_open(\nFileNotFoundError: [Errno 2] No such file or directory: '/n'\n";
+
+    fn context() -> Context<'static> {
+        Context {
+            python: Path::new("/usr/bin/python3"),
+            script: Path::new("/w/roles.py"),
+            overlay: None,
+            stock_package: Path::new(STOCK),
+            attach: AttachMode::Default,
+            timeout: Duration::from_secs(5),
+            params: Params::default(),
+        }
+    }
+
+    fn three_process_stock() -> Vec<Canned> {
+        vec![
+            // P1: creates, holds, then (told to unlink) fails: gone already.
+            Canned {
+                stdout: events(&["created", "ready"]),
+                stderr: format!(
+                    "{ENOENT_TB}{LEAK}/x/resource_tracker.py:229: UserWarning: resource_tracker: '/n': [Errno 2] No such file or directory: '/n'\n"
+                ),
+                code: 1,
+                segment_after: Some(false),
+                ..Canned::default()
+            },
+            // P2: attaches, reads, exits; its tracker destroys the segment.
+            Canned {
+                stdout: events(&["attached", "read"]),
+                stderr: LEAK.to_string(),
+                segment_after: Some(false),
+                ..Canned::default()
+            },
+            // P3: the segment is gone.
+            Canned {
+                stdout: events(&[]),
+                stderr: ENOENT_TB.to_string(),
+                code: 1,
+                ..Canned::default()
+            },
+        ]
+    }
+
+    #[test]
+    fn three_process_transcripts_give_the_seeds_symptoms() {
+        let world = FakeWorld::new(three_process_stock(), true);
+        let case = run(
+            catalogue::find(ScenarioId::ThreeProcess),
+            "shmhx_1",
+            &context(),
+            &world,
+        );
+        assert_eq!(case.error, None);
+        assert!(case.created);
+        let labels: Vec<&str> = case.processes.iter().map(|p| p.label.as_str()).collect();
+        assert_eq!(labels, ["P1", "P2", "P3"]);
+        let keys: Vec<String> = crate::judge::symptoms::of(&case)
+            .into_iter()
+            .map(|s| s.key)
+            .collect();
+        let row = crate::judge::expectations::lookup(
+            ScenarioId::ThreeProcess,
+            crate::contract::VariantId::Stock,
+            crate::contract::Version::new(3, 12, 1),
+            None,
+        )
+        .unwrap();
+        assert_eq!(keys, row.symptoms);
+        assert!(!case.processes[1].segment_after);
+    }
+
+    #[test]
+    fn a_name_clash_is_an_error_and_the_foreign_segment_is_left_alone() {
+        let clash = Canned {
+            stdout: events(&[]),
+            stderr: "Traceback (most recent call last):\n  File \"/w/roles.py\", line 160, in <module>\n    main(sys.argv[1:])\nFileExistsError: [Errno 17] File exists: '/n'\n".into(),
+            code: 1,
+            ..Canned::default()
+        };
+        let world = FakeWorld::new(vec![clash], true);
+        let case = run(
+            catalogue::find(ScenarioId::ThreeProcess),
+            "shmhx_2",
+            &context(),
+            &world,
+        );
+        assert!(
+            matches!(case.error, Some(CaseError::NameClash { .. })),
+            "{:?}",
+            case.error
+        );
+        assert!(!case.created);
+        assert!(!case.segment_leaked);
+        assert!(
+            world.unlinked.lock().unwrap().is_empty(),
+            "unlinked a foreign segment"
+        );
+        assert!(*world.segment.lock().unwrap());
+    }
+
+    #[test]
+    fn a_process_killed_at_the_deadline_makes_the_case_an_error() {
+        let mut procs = three_process_stock();
+        procs[1].timed_out = true;
+        let world = FakeWorld::new(procs, true);
+        let case = run(
+            catalogue::find(ScenarioId::ThreeProcess),
+            "shmhx_3",
+            &context(),
+            &world,
+        );
+        assert!(matches!(case.error, Some(CaseError::Timeout { ref label, .. }) if label == "P2"));
+    }
+
+    #[test]
+    fn a_stock_run_that_imported_another_multiprocessing_is_an_error() {
+        let mut procs = three_process_stock();
+        procs[2].stdout[0] =
+            r#"{"event": "start", "multiprocessing": "/elsewhere/multiprocessing/__init__.py"}"#
+                .into();
+        let world = FakeWorld::new(procs, true);
+        let case = run(
+            catalogue::find(ScenarioId::ThreeProcess),
+            "shmhx_4",
+            &context(),
+            &world,
+        );
+        assert!(
+            matches!(case.error, Some(CaseError::OverlayNotInEffect { ref label, .. }) if label == "P3")
+        );
+    }
+
+    #[test]
+    fn a_segment_our_creator_made_and_nobody_removed_is_leaked_and_removed() {
+        // creator-exits-without-unlink under a variant that leaks it.
+        let p1 = Canned {
+            stdout: events(&["created", "ready"]),
+            segment_after: Some(true),
+            ..Canned::default()
+        };
+        let world = FakeWorld::new(vec![p1], false);
+        let case = run(
+            catalogue::find(ScenarioId::CreatorExitsWithoutUnlink),
+            "shmhx_5",
+            &context(),
+            &world,
+        );
+        assert!(case.segment_leaked);
+        assert_eq!(*world.unlinked.lock().unwrap(), ["shmhx_5"]);
+    }
+
+    #[test]
+    fn events_are_read_as_json_however_they_are_spaced() {
+        assert!(event_is(r#"{"event":"ready"}"#, "ready"));
+        assert!(event_is(r#"{"event": "ready", "x": 1}"#, "ready"));
+        assert!(!event_is(r#"{"x": "\"event\": \"ready\""}"#, "ready"));
+        assert!(!event_is("ready", "ready"));
+    }
 }

@@ -8,8 +8,8 @@
 //! the set of names to the leak warning.
 
 use super::catalogue::{Proc, Role};
-pub use crate::contract::{Origin, Traceback};
 use crate::contract::ProcessObservation;
+pub use crate::contract::{Origin, Traceback};
 use crate::proc::Finished;
 
 pub const LEAK_PREFIX: &str = "resource_tracker: There appear to be";
