@@ -3,9 +3,10 @@
 
 use std::path::PathBuf;
 
-use clap::{Args, Parser, Subcommand, ValueEnum};
+use clap::{Args, Parser, Subcommand};
 
 pub use crate::export::Format;
+pub use crate::style::ColorChoice;
 
 #[derive(Debug, Parser)]
 #[command(
@@ -66,13 +67,6 @@ pub enum Command {
 pub enum PatchCommand {
     /// Print the diff each selected interpreter gets (and check it applies).
     Show(PatchShowArgs),
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum ColorChoice {
-    Auto,
-    Always,
-    Never,
 }
 
 /// Which interpreters.

@@ -56,3 +56,12 @@ impl Error {
 }
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// `Err(Interrupted)` once a signal arrived: the check each long phase
+/// makes between its steps.
+pub fn check_signal() -> Result<()> {
+    match crate::signal::received() {
+        Some(sig) => Err(Error::Interrupted(sig)),
+        None => Ok(()),
+    }
+}

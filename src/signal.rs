@@ -48,11 +48,3 @@ pub fn received() -> Option<Signal> {
         _ => Some(Signal::Interrupt),
     }
 }
-
-/// `Err(Interrupted)` once a signal arrived: the check each long phase makes.
-pub fn check() -> crate::error::Result<()> {
-    match received() {
-        Some(sig) => Err(crate::Error::Interrupted(sig)),
-        None => Ok(()),
-    }
-}

@@ -4,7 +4,14 @@
 use std::io::IsTerminal;
 use std::sync::atomic::{AtomicBool, Ordering};
 
-use crate::cli::ColorChoice;
+/// `--color`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum ColorChoice {
+    /// Colors on a terminal, none in pipes and files (and none with NO_COLOR).
+    Auto,
+    Always,
+    Never,
+}
 use crate::contract::Verdict;
 
 static ENABLED: AtomicBool = AtomicBool::new(false);

@@ -240,7 +240,7 @@ pub struct RunOutcome {
 /// Run a plan and judge it; with `cpython_tests`, also CPython's own tests
 /// on the same overlays (built once, while the workspace still exists).
 pub fn execute(plan: &Plan, cpython_tests: bool) -> Result<RunOutcome> {
-    signal_check()?;
+    crate::error::check_signal()?;
     let ws = Workspace::new()
         .map_err(|e| Error::Environment(format!("cannot create a temp dir: {e} (check TMPDIR)")))?;
     let total = plan.interpreters.len() * plan.variants.len() * plan.scenarios.len() * plan.repeat;
@@ -278,11 +278,6 @@ pub fn execute(plan: &Plan, cpython_tests: bool) -> Result<RunOutcome> {
         results,
         interrupted: complete.interrupted,
     })
-}
-
-/// `Err(Interrupted)` if a signal arrived (checked between phases).
-pub fn signal_check() -> Result<()> {
-    crate::signal::check()
 }
 
 /// The exit code of judged cases: 2 if any could not run (with one line

@@ -53,7 +53,7 @@ fn two_interpreters() -> Results {
 
 #[test]
 fn terminal_matrix() {
-    crate::style::init(crate::cli::ColorChoice::Never);
+    crate::style::init(crate::style::ColorChoice::Never);
     insta::assert_snapshot!(Terminal(View::Matrix).render(&two_interpreters()));
 }
 
@@ -69,7 +69,7 @@ fn junit_has_a_suite_per_interpreter_and_a_failure_with_the_reason() {
 
 #[test]
 fn verify_lines_and_markdown() {
-    crate::style::init(crate::cli::ColorChoice::Never);
+    crate::style::init(crate::style::ColorChoice::Never);
     let r = stock_and(
         "create-only",
         &["P1 leak warning", "P1 tracker error", "P2 tracker KeyError"],
