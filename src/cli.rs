@@ -61,6 +61,8 @@ pub enum Command {
     CpythonTests(CpythonTestsArgs),
     /// Print the JSON Schema of results.json (derived from the types that write it).
     Schema,
+    /// Remove what runs killed with SIGKILL left (their temp dirs and segments, nothing else).
+    Clean,
 }
 
 #[derive(Debug, Subcommand)]

@@ -22,6 +22,7 @@ pub mod export;
 #[cfg(test)]
 mod fixtures;
 pub mod judge;
+pub mod ledger;
 pub mod overlay;
 pub mod patch;
 pub mod pool;

@@ -73,6 +73,8 @@ pub struct Workspace {
 impl Workspace {
     pub fn new() -> std::io::Result<Workspace> {
         let dir = tempfile::Builder::new().prefix("shmharness-").tempdir()?;
+        crate::ledger::open();
+        crate::ledger::note_dir(dir.path());
         let roles = dir.path().join("roles");
         std::fs::create_dir(&roles)?;
         let script = roles.join("roles.py");

@@ -135,6 +135,8 @@ pub fn run_all(
     let dir = tempfile::Builder::new()
         .prefix("shmharness-cpython-tests-")
         .tempdir()?;
+    crate::ledger::open();
+    crate::ledger::note_dir(dir.path());
     let script = dir.path().join("cpython_tests.py");
     std::fs::write(&script, SCRIPT)?;
     let infos = crate::pool::map(interpreters.len(), jobs, |i| {

@@ -17,6 +17,7 @@ pub fn run(args: &CpythonTestsArgs) -> Result<u8> {
         super::DEFAULT_VARIANTS,
     )?;
     let outputs = Outputs::new(args.format, View::CpythonTests);
+    super::sweep_debris();
     let interpreters = super::interpreters(&args.select)?;
     let jobs = super::jobs(args.jobs);
     let started = Instant::now();

@@ -27,6 +27,14 @@ use crate::variant::{self, MinorRange, Variant};
 
 /// Run the command `cli` names; the exit code, or the error to print.
 pub fn dispatch(cli: &Cli) -> Result<u8> {
+    let result = command(cli);
+    // Every temp dir and segment of this run is gone by now (success,
+    // failure or signal): its ledger goes too.
+    crate::ledger::close();
+    result
+}
+
+fn command(cli: &Cli) -> Result<u8> {
     match &cli.command {
         Command::List(args) => list::run(args),
         Command::Run(args) => run::run(args),
@@ -39,6 +47,16 @@ pub fn dispatch(cli: &Cli) -> Result<u8> {
         } => patch_show::run(args),
         Command::CpythonTests(args) => cpython_tests::run(args),
         Command::Expectations { format } => expectations::run(*format),
+        Command::Clean => {
+            let swept = crate::ledger::sweep();
+            println!(
+                "{}",
+                swept.line().unwrap_or_else(|| {
+                    "nothing to clean: no run was killed before it could clean up".into()
+                })
+            );
+            Ok(crate::exit::OK)
+        }
         Command::Schema => {
             println!(
                 "{}",
@@ -241,6 +259,7 @@ pub struct RunOutcome {
 /// on the same overlays (built once, while the workspace still exists).
 pub fn execute(plan: &Plan, cpython_tests: bool) -> Result<RunOutcome> {
     crate::error::check_signal()?;
+    sweep_debris();
     let ws = Workspace::new()
         .map_err(|e| Error::Environment(format!("cannot create a temp dir: {e} (check TMPDIR)")))?;
     let total = plan.interpreters.len() * plan.variants.len() * plan.scenarios.len() * plan.repeat;
@@ -278,6 +297,13 @@ pub fn execute(plan: &Plan, cpython_tests: bool) -> Result<RunOutcome> {
         results,
         interrupted: complete.interrupted,
     })
+}
+
+/// Remove what runs killed with SIGKILL left behind, saying so in a line.
+pub fn sweep_debris() {
+    if let Some(line) = crate::ledger::sweep().line() {
+        eprintln!("{line}");
+    }
 }
 
 /// The exit code of judged cases: 2 if any could not run (with one line

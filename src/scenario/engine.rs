@@ -37,6 +37,9 @@ pub trait World: Sync {
     fn spawn(&self, spec: &Spec, timeout: Duration) -> std::io::Result<Box<dyn Child>>;
     fn segment_exists(&self, name: &str) -> bool;
     fn unlink_segment(&self, name: &str);
+    /// The creator said it created `name`: it is this run's to clean up,
+    /// even after a SIGKILL of the harness (see `ledger`).
+    fn note_created(&self, _name: &str) {}
 }
 
 /// This machine: real processes (`proc`), real segments (`shm`).
@@ -69,6 +72,9 @@ impl World for RealWorld {
     }
     fn unlink_segment(&self, name: &str) {
         crate::shm::unlink(name);
+    }
+    fn note_created(&self, name: &str) {
+        crate::ledger::note_segment(name);
     }
 }
 
@@ -226,7 +232,12 @@ impl Run<'_, '_> {
                         .running
                         .wait_for_line(&|l| event_is(l, "ready") || event_is(l, "holding"));
                     match ready {
-                        Ok(_) => i += 1,
+                        Ok(_) => {
+                            if live[i].proc.role == Role::Creator {
+                                self.world.note_created(self.segment);
+                            }
+                            i += 1;
+                        }
                         Err(why) => {
                             let l = live.remove(i);
                             let label = l.proc.label.clone();
