@@ -33,9 +33,26 @@ pub fn unlink(name: &str) -> bool {
 /// digits, `_n`. Unique across runs and users without coordination, and at
 /// most 30 characters (macOS allows 31 with the slash).
 pub fn fresh_name(n: usize) -> String {
+    if let Some(forced) = forced_name() {
+        return forced;
+    }
     let name = format!("shmh{:012x}_{n}", random48());
     debug_assert!(name.len() <= 30);
     name
+}
+
+/// Test hook: `SHMHARNESS_TEST_SEGMENT_NAMES=a,b,...` hands out these names
+/// first, in order (a test pre-creates `a` to provoke a name clash).
+fn forced_name() -> Option<String> {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    static NEXT: AtomicUsize = AtomicUsize::new(0);
+    let names = std::env::var("SHMHARNESS_TEST_SEGMENT_NAMES").ok()?;
+    let i = NEXT.fetch_add(1, Ordering::SeqCst);
+    names
+        .split(',')
+        .filter(|n| !n.is_empty())
+        .nth(i)
+        .map(str::to_string)
 }
 
 /// 48 bits from the kernel's random source (getrandom(2)); the clock and

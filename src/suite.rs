@@ -482,6 +482,36 @@ fn evidence(after: &[&str]) -> String {
 mod tests {
     use super::*;
 
+    #[test]
+    fn the_tests_make_their_temp_files_inside_the_runs_own_dir() {
+        let interp = crate::fixtures::interpreter("3.12.1");
+        let info = Info {
+            base_prefix: "/py".into(),
+            base_exec_prefix: "/py".into(),
+            test_multiprocessing: true,
+            forkserver_module: true,
+        };
+        let spec = command(
+            &interp,
+            &info,
+            None,
+            Path::new("/tmp/shmharness-cpython-tests-x"),
+        );
+        let env: Vec<(String, String)> = spec
+            .env
+            .iter()
+            .map(|(k, v)| (k.to_string_lossy().into(), v.to_string_lossy().into()))
+            .collect();
+        assert!(
+            env.contains(&("TMPDIR".into(), "/tmp/shmharness-cpython-tests-x".into())),
+            "{env:?}"
+        );
+        assert!(
+            env.contains(&("PYTHONHOME".into(), "/py".into())),
+            "{env:?}"
+        );
+    }
+
     const FAILED: &str = "\
 test_shared_memory_basics (test.x.WithProcessesTestSharedMemory.test_shared_memory_basics) ... ok
 test_shared_memory_tracking (test.x.WithProcessesTestSharedMemory.test_shared_memory_tracking) ... FAIL

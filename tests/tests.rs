@@ -9,6 +9,7 @@ mod bad_input;
 mod core;
 mod cpython_tests;
 mod discovery;
+mod hardening;
 mod matrix;
 mod pypy;
 mod readme;
