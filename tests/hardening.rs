@@ -208,7 +208,8 @@ fn merge_refuses_names_that_would_write_outside_the_bundle() {
     let good: serde_json::Value = serde_json::from_slice(&std::fs::read(&leg).unwrap()).unwrap();
     let bundle = dir.path().join("a/b/bundle");
     std::fs::create_dir_all(bundle.parent().unwrap()).unwrap();
-    let mutations: [(&str, fn(&mut serde_json::Value)); 3] = [
+    type Mutation = (&'static str, fn(&mut serde_json::Value));
+    let mutations: [Mutation; 3] = [
         ("interpreter", |r| {
             r["interpreters"][0]["id"] = "..".into();
             for c in r["cases"].as_array_mut().unwrap() {
