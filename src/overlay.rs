@@ -12,7 +12,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use crate::contract::Interpreter;
-use crate::patch::{self, ApplyError, FilePatch, PatchError};
+use crate::patch::{self, ApplyError, FilePatch, Package, PatchError};
 use crate::proc::{Running, Termination};
 use crate::variant::Variant;
 
@@ -83,7 +83,7 @@ pub fn build(
         path: interp.multiprocessing.display().to_string(),
         reason: e.to_string(),
     })?;
-    for file in &files {
+    for file in patch::in_package(&files, Package::Multiprocessing) {
         let patched = patched_text(&package, file).map_err(|source| OverlayError::Apply {
             interpreter: interp.id.clone(),
             origin: origin.clone(),
@@ -114,7 +114,7 @@ pub fn check(
         return Ok(None);
     };
     let mut landed = Vec::new();
-    for file in &files {
+    for file in patch::in_package(&files, Package::Multiprocessing) {
         let apply_error = |source| OverlayError::Apply {
             interpreter: interp.id.clone(),
             origin: origin.clone(),
@@ -148,13 +148,101 @@ fn parsed<'v>(
 }
 
 fn read_original(package: &Path, file: &FilePatch) -> Result<String, ApplyError> {
-    std::fs::read_to_string(package.join(&file.path)).map_err(|_| ApplyError::missing(&file.path))
+    let path = package.join(&file.path);
+    if file.new_file && !path.exists() {
+        return Ok(String::new());
+    }
+    std::fs::read_to_string(path).map_err(|_| ApplyError::missing(&file.path))
 }
 
 /// The text of `file` in `package` after its hunks are applied.
 fn patched_text(package: &Path, file: &FilePatch) -> Result<String, ApplyError> {
     let original = read_original(package, file)?;
     patch::apply(&original, file).map(|(text, _)| text)
+}
+
+/// The tests' copy of the `test` package with a diff's `Lib/test/` hunks
+/// applied, under `root`: a directory of symlinks to the installed package
+/// (cheap: the package is large), with real, patched files where the diff
+/// changes one, and real directories on the way to them. `None` when the
+/// variant's diff has no such hunks. The installed package is only read;
+/// the tests run with PYTHONDONTWRITEBYTECODE so nothing is written through
+/// the links.
+pub fn build_tests(
+    interp: &Interpreter,
+    variant: &Variant,
+    root: &Path,
+) -> Result<Option<PathBuf>, OverlayError> {
+    let Some((origin, _, files)) = parsed(interp, variant)? else {
+        return Ok(None);
+    };
+    let tests = patch::in_package(&files, Package::Test);
+    if tests.is_empty() {
+        return Ok(None);
+    }
+    let installed = interp
+        .multiprocessing
+        .parent()
+        .map(|lib| lib.join("test"))
+        .unwrap_or_default();
+    let dir = root.join(format!(
+        "tests-{}-{}",
+        sanitize(&interp.id),
+        sanitize(&variant.name)
+    ));
+    let write_error = |e: std::io::Error| OverlayError::Write {
+        path: dir.display().to_string(),
+        reason: e.to_string(),
+    };
+    let package = dir.join("test");
+    for file in tests {
+        let original = read_original(&installed, file).map_err(|source| OverlayError::Apply {
+            interpreter: interp.id.clone(),
+            origin: origin.clone(),
+            source: Box::new(source),
+        })?;
+        let (text, _) = patch::apply(&original, file).map_err(|source| OverlayError::Apply {
+            interpreter: interp.id.clone(),
+            origin: origin.clone(),
+            source: Box::new(source),
+        })?;
+        // Real directories from the package down to the file, each filled
+        // with links to the installed entries.
+        let rel = Path::new(&file.path);
+        let mut real = PathBuf::new();
+        for part in rel.parent().into_iter().flat_map(|p| p.components()) {
+            link_farm(&installed.join(&real), &package.join(&real)).map_err(write_error)?;
+            real.push(part);
+        }
+        link_farm(&installed.join(&real), &package.join(&real)).map_err(write_error)?;
+        let target = package.join(rel);
+        if target.is_symlink() {
+            std::fs::remove_file(&target).map_err(write_error)?;
+        }
+        std::fs::write(&target, text).map_err(write_error)?;
+    }
+    Ok(Some(dir))
+}
+
+/// Make `to` a real directory whose entries link to those of `from`
+/// (entries already there stay).
+fn link_farm(from: &Path, to: &Path) -> std::io::Result<()> {
+    if to.is_symlink() {
+        std::fs::remove_file(to)?;
+    }
+    if to.is_dir() {
+        return Ok(());
+    }
+    std::fs::create_dir_all(to)?;
+    if let Ok(entries) = std::fs::read_dir(from) {
+        for e in entries.flatten() {
+            if e.file_name() == "__pycache__" {
+                continue;
+            }
+            std::os::unix::fs::symlink(e.path(), to.join(e.file_name()))?;
+        }
+    }
+    Ok(())
 }
 
 /// Byte-compile the copy once, so the dozens of processes that import it do

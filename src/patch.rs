@@ -1,4 +1,10 @@
-//! Unified diffs against the `multiprocessing` package, applied strictly.
+//! Unified diffs, as a CPython developer makes them (`git diff` in a cpython
+//! checkout), applied strictly.
+//!
+//! A diff may touch any file. Hunks under `Lib/multiprocessing/` go into the
+//! overlay of the package; hunks under `Lib/test/` into a copy of the `test`
+//! package that CPython's own tests run from; every other file (`Misc/NEWS.d`,
+//! `Doc/`) is kept as `Package::Other` for callers to name and skip.
 //!
 //! Strict means what a CPython reviewer expects from `git apply`: every
 //! context and removed line must match exactly. A hunk may land at an offset
@@ -9,12 +15,32 @@
 
 use std::fmt;
 
-/// One file's part of a diff. `path` is relative to the package directory
-/// (`shared_memory.py`, `resource_tracker.py`).
+/// Which package of the stdlib a file belongs to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Package {
+    /// `Lib/multiprocessing/`: the overlay.
+    Multiprocessing,
+    /// `Lib/test/`: the tests' copy of the `test` package.
+    Test,
+    /// Anything else (`Misc/NEWS.d/...`, `Doc/...`): not applied.
+    Other,
+}
+
+/// One file's part of a diff. `path` is relative to its package directory
+/// (`shared_memory.py`, `_test_multiprocessing.py`), or the repository path
+/// for `Package::Other`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct FilePatch {
+    pub package: Package,
     pub path: String,
+    /// The diff creates the file (`--- /dev/null`).
+    pub new_file: bool,
     pub hunks: Vec<Hunk>,
+}
+
+/// The files of `files` in `package`.
+pub fn in_package(files: &[FilePatch], package: Package) -> Vec<&FilePatch> {
+    files.iter().filter(|f| f.package == package).collect()
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -43,12 +69,14 @@ pub enum PatchError {
     NotADiff,
     #[error("line {line}: {message}")]
     Malformed { line: usize, message: String },
+    #[error("`{path}` is not a path inside a cpython checkout (absolute, or with `..`)")]
+    UnsafePath { path: String },
+    #[error("`{path}` deletes a file under Lib/multiprocessing/ or Lib/test/; that cannot be overlaid")]
+    Deletes { path: String },
     #[error(
-        "`{path}` is outside the multiprocessing package (paths must look like Lib/multiprocessing/FILE.py)"
+        "the diff changes nothing under Lib/multiprocessing/ or Lib/test/ (it touches only {0})"
     )]
-    OutsidePackage { path: String },
-    #[error("`{path}` creates or deletes a file; only changes to existing files are supported")]
-    AddsOrDeletes { path: String },
+    NothingToApply(String),
 }
 
 /// Where one hunk landed.
@@ -181,12 +209,14 @@ pub fn parse(text: &str) -> Result<Vec<FilePatch>, PatchError> {
         }
         let old = header_path(lines[i]);
         let new = header_path(lines[i + 1]);
-        if old == "/dev/null" || new == "/dev/null" {
-            return Err(PatchError::AddsOrDeletes {
-                path: new.to_string(),
+        let new_file = old == "/dev/null";
+        let named = if new == "/dev/null" { old } else { new };
+        let (package, path) = classify(named)?;
+        if new == "/dev/null" && package != Package::Other {
+            return Err(PatchError::Deletes {
+                path: named.to_string(),
             });
         }
-        let path = package_relative(new)?;
         i += 2;
         let mut hunks = Vec::new();
         while i < lines.len() && lines[i].starts_with("@@") {
@@ -200,10 +230,19 @@ pub fn parse(text: &str) -> Result<Vec<FilePatch>, PatchError> {
                 message: format!("no hunks for `{path}`"),
             });
         }
-        files.push(FilePatch { path, hunks });
+        files.push(FilePatch {
+            package,
+            path,
+            new_file,
+            hunks,
+        });
     }
     if files.is_empty() {
         return Err(PatchError::NotADiff);
+    }
+    if files.iter().all(|f| f.package == Package::Other) {
+        let names: Vec<&str> = files.iter().map(|f| f.path.as_str()).collect();
+        return Err(PatchError::NothingToApply(names.join(", ")));
     }
     Ok(files)
 }
@@ -214,10 +253,13 @@ fn header_path(line: &str) -> &str {
     rest.split('\t').next().unwrap_or(rest).trim()
 }
 
-/// `a/Lib/multiprocessing/x.py`, `Lib/multiprocessing/x.py`,
-/// `multiprocessing/x.py` and `x.py` all name `x.py` in the package.
-pub fn package_relative(path: &str) -> Result<String, PatchError> {
-    let outside = || PatchError::OutsidePackage {
+/// Where a diff's path belongs: `a/Lib/multiprocessing/x.py`,
+/// `Lib/multiprocessing/x.py`, `multiprocessing/x.py` and a bare `x.py` are
+/// `x.py` of multiprocessing; `Lib/test/...` is the test package; anything
+/// else is `Other` (skipped, with a note). Absolute paths and `..` are
+/// refused outright.
+pub fn classify(path: &str) -> Result<(Package, String), PatchError> {
+    let unsafe_path = || PatchError::UnsafePath {
         path: path.to_string(),
     };
     let mut p = path;
@@ -228,21 +270,24 @@ pub fn package_relative(path: &str) -> Result<String, PatchError> {
         }
     }
     if p.starts_with('/') || p.split('/').any(|c| c == ".." || c == "." || c.is_empty()) {
-        return Err(outside());
+        return Err(unsafe_path());
     }
-    let rel = if let Some(rest) = p.strip_prefix("Lib/multiprocessing/") {
-        rest
-    } else if let Some(rest) = p.strip_prefix("multiprocessing/") {
-        rest
-    } else if p.contains('/') && !p.starts_with("dummy/") {
-        return Err(outside());
+    let (package, rel) = if let Some(rest) = p
+        .strip_prefix("Lib/multiprocessing/")
+        .or_else(|| p.strip_prefix("multiprocessing/"))
+    {
+        (Package::Multiprocessing, rest)
+    } else if let Some(rest) = p.strip_prefix("Lib/test/") {
+        (Package::Test, rest)
+    } else if !p.contains('/') && p.ends_with(".py") {
+        (Package::Multiprocessing, p)
     } else {
-        p
+        return Ok((Package::Other, p.to_string()));
     };
-    if rel.is_empty() || !rel.ends_with(".py") {
-        return Err(outside());
+    if rel.is_empty() {
+        return Err(unsafe_path());
     }
-    Ok(rel.to_string())
+    Ok((package, rel.to_string()))
 }
 
 fn parse_hunk(lines: &[&str], at: usize) -> Result<(Hunk, usize), PatchError> {
@@ -336,7 +381,8 @@ fn parse_hunk(lines: &[&str], at: usize) -> Result<(Hunk, usize), PatchError> {
 /// Apply one file's hunks to `original`. Returns the new text and where each
 /// hunk landed.
 pub fn apply(original: &str, patch: &FilePatch) -> Result<(String, Vec<Applied>), ApplyError> {
-    let ends_with_newline = original.ends_with('\n');
+    // A new file (empty original) ends with a newline, as `git apply` makes it.
+    let ends_with_newline = original.ends_with('\n') || original.is_empty();
     let mut lines: Vec<String> = original.lines().map(str::to_string).collect();
     let mut applied = Vec::new();
     // Lines added minus lines removed by earlier hunks shift later ones.
@@ -396,7 +442,7 @@ pub fn apply(original: &str, patch: &FilePatch) -> Result<(String, Vec<Applied>)
         shift += new.len() as isize - old.len() as isize + offset;
     }
     let mut text = lines.join("\n");
-    if ends_with_newline {
+    if ends_with_newline && !lines.is_empty() {
         text.push('\n');
     }
     Ok((text, applied))
@@ -454,7 +500,7 @@ mod tests {
         let p = one(
             "--- a/Lib/multiprocessing/x.py\n+++ b/Lib/multiprocessing/x.py\n@@ -2,2 +2,3 @@\n b\n-c\n+C\n+C2\n",
         );
-        assert_eq!(p.path, "x.py");
+        assert_eq!((p.package, p.path.as_str()), (Package::Multiprocessing, "x.py"));
         let (text, applied) = apply(ORIGINAL, &p).unwrap();
         assert_eq!(text, "a\nb\nC\nC2\nd\ne\n");
         assert_eq!(applied[0].offset, 0);
@@ -538,16 +584,54 @@ mod tests {
         assert_eq!(parse("ab\0cd"), Err(PatchError::Binary));
         assert!(matches!(
             parse("--- a/Lib/os.py\n+++ b/Lib/os.py\n@@ -1 +1 @@\n-a\n+b\n"),
-            Err(PatchError::OutsidePackage { .. })
+            Err(PatchError::NothingToApply(_))
         ));
         assert!(matches!(
             parse("--- a/../x.py\n+++ b/../x.py\n@@ -1 +1 @@\n-a\n+b\n"),
-            Err(PatchError::OutsidePackage { .. })
+            Err(PatchError::UnsafePath { .. })
         ));
         assert!(matches!(
-            parse("--- /dev/null\n+++ b/Lib/multiprocessing/new.py\n@@ -0,0 +1 @@\n+a\n"),
-            Err(PatchError::AddsOrDeletes { .. })
+            parse("--- a/Lib/multiprocessing/old.py\n+++ /dev/null\n@@ -1 +0,0 @@\n-a\n"),
+            Err(PatchError::Deletes { .. })
         ));
+    }
+
+    #[test]
+    fn a_pr_diff_is_split_by_package() {
+        let pr = "diff --git a/Lib/multiprocessing/shared_memory.py b/Lib/multiprocessing/shared_memory.py
+--- a/Lib/multiprocessing/shared_memory.py
++++ b/Lib/multiprocessing/shared_memory.py
+@@ -1 +1 @@
+-a
++b
+--- a/Lib/test/_test_multiprocessing.py
++++ b/Lib/test/_test_multiprocessing.py
+@@ -1 +1 @@
+-a
++b
+--- /dev/null
++++ b/Misc/NEWS.d/next/Library/2026-11-26-00-00-00.gh-issue-82300.abcdef.rst
+@@ -0,0 +1 @@
++Only the creator registers a shared memory segment.
+";
+        let files = parse(pr).unwrap();
+        let kinds: Vec<(Package, &str, bool)> =
+            files.iter().map(|f| (f.package, f.path.as_str(), f.new_file)).collect();
+        assert_eq!(
+            kinds,
+            [
+                (Package::Multiprocessing, "shared_memory.py", false),
+                (Package::Test, "_test_multiprocessing.py", false),
+                (
+                    Package::Other,
+                    "Misc/NEWS.d/next/Library/2026-11-26-00-00-00.gh-issue-82300.abcdef.rst",
+                    true
+                )
+            ]
+        );
+        // A new file applies to nothing.
+        let (text, _) = apply("", &files[2]).unwrap();
+        assert_eq!(text, "Only the creator registers a shared memory segment.\n");
     }
 
     #[test]
@@ -558,7 +642,10 @@ mod tests {
             "multiprocessing/shared_memory.py",
             "shared_memory.py",
         ] {
-            assert_eq!(package_relative(p).unwrap(), "shared_memory.py");
+            assert_eq!(
+                classify(p).unwrap(),
+                (Package::Multiprocessing, "shared_memory.py".to_string())
+            );
         }
     }
 }

@@ -82,9 +82,12 @@ def where():
 
     rc, out, err = script_helper.assert_python_ok(
         "-c", "import multiprocessing; print(multiprocessing.__file__)")
+    import test
     emit({
         "main": os.path.realpath(multiprocessing.__file__),
         "script_helper": os.path.realpath(out.decode().strip()),
+        # Not realpath: a patched test package is links to the installed one.
+        "test": os.path.dirname(os.path.abspath(test.__file__)),
     })
 
 
@@ -220,15 +223,44 @@ fn run_one(
             Err(e) => return empty(interp, variant, Verdict::Error, e.to_string()),
         },
     };
-    let mut run = run_tests(interp, variant, info, overlay, script, root, timeout);
+    // The diff's own tests (its `Lib/test/` hunks), where they apply;
+    // elsewhere the stock tests, with a note.
+    let (tests, note) = match overlay::build_tests(interp, variant, root) {
+        Ok(dir) => (dir, None),
+        Err(e) => (
+            None,
+            Some(format!(
+                "{}'s Lib/test/ hunks do not apply to {}, so it runs its stock tests: {e}",
+                variant.name, interp.id
+            )),
+        ),
+    };
+    if let Some(n) = &note {
+        eprintln!("note: {}", crate::style::printable(n));
+    }
+    let mut run = run_tests(interp, variant, info, overlay, tests.as_deref(), script, root, timeout);
+    run.notes.extend(note);
     run.duration_ms = started.elapsed().as_millis() as u64;
     run
 }
 
 /// The environment of every process of a test run: PYTHONHOME (so
-/// script_helper does not add `-I`) and the overlay on PYTHONPATH.
-fn command(interp: &Interpreter, info: &Info, overlay: Option<&Overlay>, root: &Path) -> Spec {
-    let mut cmd = crate::python::command(&interp.executable, overlay.map(|o| o.dir.as_path()));
+/// script_helper does not add `-I`), the overlay and the patched tests on
+/// PYTHONPATH, no bytecode written (the test package is partly links into
+/// the installed one, which must never be written).
+fn command(
+    interp: &Interpreter,
+    info: &Info,
+    overlay: Option<&Overlay>,
+    tests: Option<&Path>,
+    root: &Path,
+) -> Spec {
+    let mut cmd = crate::python::command(&interp.executable, None);
+    let path: Vec<&Path> = overlay.map(|o| o.dir.as_path()).into_iter().chain(tests).collect();
+    if !path.is_empty() {
+        cmd.env("PYTHONPATH", std::env::join_paths(path).unwrap_or_default());
+    }
+    cmd.env("PYTHONDONTWRITEBYTECODE", "1");
     let home = if info.base_exec_prefix == info.base_prefix {
         info.base_prefix.clone()
     } else {
@@ -243,11 +275,13 @@ fn command(interp: &Interpreter, info: &Info, overlay: Option<&Overlay>, root: &
     cmd
 }
 
+#[allow(clippy::too_many_arguments)]
 fn run_tests(
     interp: &Interpreter,
     variant: &Variant,
     info: &Info,
     overlay: Option<&Overlay>,
+    tests: Option<&Path>,
     script: &Path,
     root: &Path,
     timeout: Duration,
@@ -258,7 +292,7 @@ fn run_tests(
         None => interp.multiprocessing.clone(),
     };
     let expected = std::fs::canonicalize(&expected).unwrap_or(expected);
-    let mut cmd = command(interp, info, overlay, root);
+    let mut cmd = command(interp, info, overlay, tests, root);
     cmd.arg(script).arg("where");
     let used = match spawn(&cmd, timeout) {
         Ok(out) => framed(&out.stdout)
@@ -275,6 +309,21 @@ fn run_tests(
         Ok(v) => v,
         Err(e) => return empty(interp, variant, Verdict::Error, e),
     };
+    if let Some(dir) = tests {
+        let used = PathBuf::from(used["test"].as_str().unwrap_or_default());
+        if !used.starts_with(dir) {
+            return empty(
+                interp,
+                variant,
+                Verdict::Error,
+                format!(
+                    "the tests would not run {}'s own tests: the test package comes from {}",
+                    variant.name,
+                    used.display()
+                ),
+            );
+        }
+    }
     for key in ["main", "script_helper"] {
         let file = PathBuf::from(used[key].as_str().unwrap_or_default());
         if !file.starts_with(&expected) {
@@ -296,7 +345,7 @@ fn run_tests(
         }
     }
 
-    let mut cmd = command(interp, info, overlay, root);
+    let mut cmd = command(interp, info, overlay, tests, root);
     let method = if info.forkserver_module {
         cmd.args(["-m", "test", "test_multiprocessing_forkserver"]);
         for f in FILTERS {
@@ -494,7 +543,7 @@ mod tests {
         let spec = command(
             &interp,
             &info,
-            None,
+            None, None,
             Path::new("/tmp/shmharness-cpython-tests-x"),
         );
         let env: Vec<(String, String)> = spec

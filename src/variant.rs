@@ -229,10 +229,17 @@ pub fn read_user_patch(path: &Path, range: MinorRange) -> Result<UserPatch, Vari
     let text = String::from_utf8(bytes).map_err(|_| VariantError::Binary {
         path: shown.clone(),
     })?;
-    patch::parse(&text).map_err(|source| VariantError::Parse {
+    let files = patch::parse(&text).map_err(|source| VariantError::Parse {
         path: shown.clone(),
         source,
     })?;
+    // A PR diff carries more than code: say once what is not applied.
+    for f in patch::in_package(&files, patch::Package::Other) {
+        eprintln!(
+            "note: --patch {shown}: skipping {} (not under Lib/multiprocessing/ or Lib/test/)",
+            crate::style::printable(&f.path)
+        );
+    }
     Ok(UserPatch {
         range,
         origin: patch_stem(path),
@@ -250,11 +257,12 @@ pub fn patch_stem(path: &Path) -> String {
         .file_stem()
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_default();
+    // `--patch <(git diff)` is /dev/fd/63: a pipe, with no name to keep.
     let in_fd_dir = path
         .parent()
         .is_some_and(|d| d == Path::new("/dev/fd") || d == Path::new("/proc/self/fd"));
     if in_fd_dir || name.chars().all(|c| c.is_ascii_digit()) {
-        format!("fd{name}")
+        "pipe".to_string()
     } else {
         name
     }
@@ -417,7 +425,7 @@ mod tests {
     fn patch_stems_name_the_variant() {
         assert_eq!(patch_stem(Path::new("fix.diff")), "fix");
         assert_eq!(patch_stem(Path::new("-")), "stdin");
-        assert_eq!(patch_stem(Path::new("/dev/fd/63")), "fd63");
+        assert_eq!(patch_stem(Path::new("/dev/fd/63")), "pipe");
         assert_eq!(patch_stem(Path::new("/tmp/a/fix_only.diff")), "fix_only");
     }
 }

@@ -30,6 +30,10 @@ pub struct TestRun {
     /// Tests that failed or errored, in the order unittest reported them.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub failing: Vec<FailingTest>,
+    /// What the reader should know: a diff's `Lib/test/` hunks that did
+    /// not apply here (so the stock tests ran).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub notes: Vec<String>,
     /// Where the tests' processes imported `multiprocessing` from.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub multiprocessing: Option<PathBuf>,
@@ -72,6 +76,7 @@ impl TestRun {
             errors: 0,
             skipped: 0,
             failing: Vec::new(),
+            notes: Vec::new(),
             multiprocessing: None,
             duration_ms: 0,
         }
