@@ -71,7 +71,9 @@ pub enum PatchError {
     Malformed { line: usize, message: String },
     #[error("`{path}` is not a path inside a cpython checkout (absolute, or with `..`)")]
     UnsafePath { path: String },
-    #[error("`{path}` deletes a file under Lib/multiprocessing/ or Lib/test/; that cannot be overlaid")]
+    #[error(
+        "`{path}` deletes a file under Lib/multiprocessing/ or Lib/test/; that cannot be overlaid"
+    )]
     Deletes { path: String },
     #[error(
         "the diff changes nothing under Lib/multiprocessing/ or Lib/test/ (it touches only {0})"
@@ -500,7 +502,10 @@ mod tests {
         let p = one(
             "--- a/Lib/multiprocessing/x.py\n+++ b/Lib/multiprocessing/x.py\n@@ -2,2 +2,3 @@\n b\n-c\n+C\n+C2\n",
         );
-        assert_eq!((p.package, p.path.as_str()), (Package::Multiprocessing, "x.py"));
+        assert_eq!(
+            (p.package, p.path.as_str()),
+            (Package::Multiprocessing, "x.py")
+        );
         let (text, applied) = apply(ORIGINAL, &p).unwrap();
         assert_eq!(text, "a\nb\nC\nC2\nd\ne\n");
         assert_eq!(applied[0].offset, 0);
@@ -615,8 +620,10 @@ mod tests {
 +Only the creator registers a shared memory segment.
 ";
         let files = parse(pr).unwrap();
-        let kinds: Vec<(Package, &str, bool)> =
-            files.iter().map(|f| (f.package, f.path.as_str(), f.new_file)).collect();
+        let kinds: Vec<(Package, &str, bool)> = files
+            .iter()
+            .map(|f| (f.package, f.path.as_str(), f.new_file))
+            .collect();
         assert_eq!(
             kinds,
             [
@@ -631,7 +638,10 @@ mod tests {
         );
         // A new file applies to nothing.
         let (text, _) = apply("", &files[2]).unwrap();
-        assert_eq!(text, "Only the creator registers a shared memory segment.\n");
+        assert_eq!(
+            text,
+            "Only the creator registers a shared memory segment.\n"
+        );
     }
 
     #[test]

@@ -128,6 +128,26 @@ pub fn execute(plan: &Plan, ws: &Workspace, world: &dyn World) -> RunOutput {
     }
 }
 
+/// Every overlay that could not be built because of its patch, one line
+/// each, with where to look next: what a user fixes, said once.
+pub fn overlay_errors(plan: &Plan, overlays: &Overlays) -> Vec<String> {
+    let mut lines = Vec::new();
+    for (i, interp) in plan.interpreters.iter().enumerate() {
+        for v in 0..plan.variants.len() {
+            if let Some(Err(e)) = &overlays[i][v]
+                && e.is_patch_problem()
+            {
+                let v = interp.version;
+                lines.push(format!(
+                    "{e}; see `shmharness patch show --variant create-only --python {}.{}` for this branch's layout",
+                    v.major, v.minor
+                ));
+            }
+        }
+    }
+    lines
+}
+
 /// `3.12.1 three-process [create-only]`: what the progress bar shows.
 fn progress_label(plan: &Plan, i: usize, v: usize, s: &Scenario) -> String {
     format!(
@@ -165,6 +185,14 @@ fn run_case(
     }
     let overlay_dir = match &overlays[i][v] {
         Some(Ok(o)) => Some(o.dir.as_path()),
+        // Said once per interpreter by the command (see `overlay_errors`),
+        // not in every cell.
+        Some(Err(e)) if e.is_patch_problem() => {
+            return CaseOutcome::Error(format!(
+                "{} does not apply to {} (see the error above)",
+                variant.name, interp.id
+            ));
+        }
         Some(Err(e)) => return CaseOutcome::Error(e.to_string()),
         None => None,
     };

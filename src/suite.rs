@@ -238,7 +238,16 @@ fn run_one(
     if let Some(n) = &note {
         eprintln!("note: {}", crate::style::printable(n));
     }
-    let mut run = run_tests(interp, variant, info, overlay, tests.as_deref(), script, root, timeout);
+    let mut run = run_tests(
+        interp,
+        variant,
+        info,
+        overlay,
+        tests.as_deref(),
+        script,
+        root,
+        timeout,
+    );
     run.notes.extend(note);
     run.duration_ms = started.elapsed().as_millis() as u64;
     run
@@ -256,7 +265,11 @@ fn command(
     root: &Path,
 ) -> Spec {
     let mut cmd = crate::python::command(&interp.executable, None);
-    let path: Vec<&Path> = overlay.map(|o| o.dir.as_path()).into_iter().chain(tests).collect();
+    let path: Vec<&Path> = overlay
+        .map(|o| o.dir.as_path())
+        .into_iter()
+        .chain(tests)
+        .collect();
     if !path.is_empty() {
         cmd.env("PYTHONPATH", std::env::join_paths(path).unwrap_or_default());
     }
@@ -543,7 +556,8 @@ mod tests {
         let spec = command(
             &interp,
             &info,
-            None, None,
+            None,
+            None,
             Path::new("/tmp/shmharness-cpython-tests-x"),
         );
         let env: Vec<(String, String)> = spec

@@ -266,6 +266,9 @@ pub fn execute(plan: &Plan, cpython_tests: bool) -> Result<RunOutcome> {
     let bar = crate::progress::Bar::start(total);
     let out: RunOutput = runner::execute(plan, &ws, &RealWorld);
     drop(bar);
+    for line in runner::overlay_errors(plan, &out.overlays) {
+        eprintln!("error: {}", crate::style::printable(&line));
+    }
     let tests = match (cpython_tests, out.interrupted) {
         (true, None) => cpython_tests::for_plan(plan, &out.overlays)?,
         _ => Vec::new(),

@@ -33,6 +33,15 @@ pub enum SelectError {
         "--python {spec}: matches none of the interpreters found ({have}); see `shmharness list --all`"
     )]
     NoMatch { spec: String, have: String },
+    #[error("--python {spec}: {version} was found at {path}, but rejected: {reason}")]
+    Rejected {
+        spec: String,
+        version: String,
+        path: String,
+        reason: String,
+    },
+    #[error("--python {0}: the range is reversed (write the lower version first, e.g. 3.7-3.8)")]
+    ReversedRange(String),
     #[error(
         "no CPython 3.8 or newer found (looked in pyenv, PATH and the usual install places); \
          install one (e.g. `pyenv install 3.12`, or run .ci/newer-pythons) or pass --python /path/to/python3 \
@@ -118,7 +127,11 @@ impl PythonSpec {
 }
 
 fn parse_req(v: &str, whole: &str) -> Result<VersionReq, SelectError> {
-    VersionReq::parse(v).ok_or_else(|| SelectError::BadVersion(whole.to_string()))
+    let req = VersionReq::parse(v).ok_or_else(|| SelectError::BadVersion(whole.to_string()))?;
+    if req.is_reversed() {
+        return Err(SelectError::ReversedRange(whole.to_string()));
+    }
+    Ok(req)
 }
 
 /// The interpreters the specs select, in discovery order; every spec must
@@ -136,7 +149,20 @@ pub fn select(d: &Discovery, specs: &[PythonSpec]) -> Result<Vec<Interpreter>, S
                 path: p.display().to_string(),
                 reason: super::explain(p, d),
             },
-            PythonSpec::Version { text, .. } => {
+            PythonSpec::Version { text, req, .. } => {
+                // Found but unusable (a 3.7, a PyPy): say so, with why.
+                let rejected = d.rejected.iter().find(|r| {
+                    r.version
+                        .is_some_and(|v| req.as_ref().is_none_or(|q| q.matches(v)))
+                });
+                if let Some(r) = rejected {
+                    return Err(SelectError::Rejected {
+                        spec: text.clone(),
+                        version: r.version.map(|v| v.to_string()).unwrap_or_default(),
+                        path: r.path.display().to_string(),
+                        reason: r.reason.clone(),
+                    });
+                }
                 let have: Vec<_> = d.found.iter().map(|i| i.id.as_str()).collect();
                 SelectError::NoMatch {
                     spec: text.clone(),

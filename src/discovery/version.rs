@@ -55,6 +55,17 @@ impl VersionReq {
         Prefix::parse(s).map(VersionReq::Is)
     }
 
+    /// `3.8-3.7`: a range whose low end is above its high end.
+    pub fn is_reversed(&self) -> bool {
+        match self {
+            VersionReq::Range(lo, hi) => {
+                let n = lo.0.len().min(hi.0.len());
+                lo.0[..n] > hi.0[..n]
+            }
+            _ => false,
+        }
+    }
+
     pub fn matches(&self, v: Version) -> bool {
         use std::cmp::Ordering::*;
         match self {
@@ -95,6 +106,13 @@ mod tests {
         assert!(!m(">3.12", "3.12.9"));
         assert!(m("<=3.12", "3.12.9"));
         assert!(m("3", "3.12.9"));
+    }
+
+    #[test]
+    fn a_reversed_range_is_told_apart() {
+        assert!(VersionReq::parse("3.8-3.7").unwrap().is_reversed());
+        assert!(!VersionReq::parse("3.7-3.8").unwrap().is_reversed());
+        assert!(!VersionReq::parse("3.8-3.8.1").unwrap().is_reversed());
     }
 
     #[test]
