@@ -132,9 +132,9 @@ pub fn execute(plan: &Plan, ws: &Workspace, world: &dyn World) -> RunOutput {
 /// each, with where to look next: what a user fixes, said once.
 pub fn overlay_errors(plan: &Plan, overlays: &Overlays) -> Vec<String> {
     let mut lines = Vec::new();
-    for (i, interp) in plan.interpreters.iter().enumerate() {
-        for v in 0..plan.variants.len() {
-            if let Some(Err(e)) = &overlays[i][v]
+    for (interp, row) in plan.interpreters.iter().zip(overlays) {
+        for built in row {
+            if let Some(Err(e)) = built
                 && e.is_patch_problem()
             {
                 let v = interp.version;
