@@ -38,6 +38,8 @@ pub enum Command {
     /// Run the scenario matrix: interpreters x variants x scenarios.
     Run(RunArgs),
     /// Check a fix: the bug reproduces on stock, the candidate removes it, nothing gets worse.
+    #[command(mut_arg("scenario", |a| a.help(
+        "Scenario(s), comma-separated or repeated, or `all` [default: all]")))]
     Verify(VerifyArgs),
     /// Show, per interpreter, a unified diff of the stock and patched transcripts.
     Diff(DiffArgs),
@@ -49,6 +51,11 @@ pub enum Command {
     },
     /// Run the matrix and write a bug-report bundle: report.md, results.json, junit.xml,
     /// repro.py, patches/, transcripts/.
+    #[command(mut_arg("scenario", |a| a.help(
+        "Scenario(s), comma-separated or repeated, or `all` [default: all]")))]
+    #[command(mut_arg("variant", |a| a.help(
+        "Variant(s), comma-separated or repeated, or `all` [default: stock,create-only,\
+         create-only+lenient-tracker; with --patch: stock]")))]
     Report(ReportArgs),
     /// Combine results.json files (CI legs) into one results set, and optionally a bundle.
     Merge(MergeArgs),
@@ -63,6 +70,11 @@ pub enum Command {
     Schema,
     /// Remove what runs killed with SIGKILL left (their temp dirs and segments, nothing else).
     Clean,
+    /// Print shell completions: `shmharness completions bash > /etc/bash_completion.d/shmharness`.
+    Completions {
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -107,7 +119,7 @@ pub struct ListArgs {
 pub struct MatrixArgs {
     #[command(flatten)]
     pub select: SelectArgs,
-    /// Scenario(s), comma-separated or repeated, or `all` [default: three-process; for verify: all]
+    /// Scenario(s), comma-separated or repeated, or `all` [default: three-process]
     #[arg(long, short, value_name = "NAME", value_delimiter = ',')]
     pub scenario: Vec<String>,
     /// Parallel cases (default: number of cores).
@@ -131,8 +143,8 @@ pub struct MatrixArgs {
 /// Which variants: a list, plus optionally the user's own patch.
 #[derive(Debug, Clone, Args)]
 pub struct VariantArgs {
-    /// Variant(s), comma-separated or repeated, or `all` [default: stock,create-only (report also
-    /// create-only+lenient-tracker); with --patch: stock]
+    /// Variant(s), comma-separated or repeated, or `all` [default: stock,create-only; with
+    /// --patch: stock]
     #[arg(long, value_name = "NAME", value_delimiter = ',')]
     pub variant: Vec<String>,
     /// Also use your own fix (adds variant patch:NAME); see `verify --help` for the forms.

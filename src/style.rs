@@ -49,6 +49,21 @@ pub fn bold(text: &str) -> String {
     paint("1", text)
 }
 
+/// Write `text` to stdout. A reader that went away (`shmharness ... | head`)
+/// is not an error: the output simply ends, as with any Unix tool.
+pub fn out(text: &str) {
+    use std::io::Write;
+    let mut stdout = std::io::stdout().lock();
+    let _ = stdout
+        .write_all(text.as_bytes())
+        .and_then(|_| stdout.flush());
+}
+
+/// `out` with a newline.
+pub fn outln(text: &str) {
+    out(&format!("{text}\n"));
+}
+
 /// An evidence line cut to a readable length (JSON keeps it whole).
 pub fn short(evidence: &str) -> String {
     const MAX: usize = 200;

@@ -39,32 +39,29 @@ pub fn run(args: &DiffArgs) -> Result<u8> {
             ) else {
                 continue;
             };
-            println!(
-                "{}",
-                style::bold(&format!(
-                    "== {} {} ({}): stock vs {name}",
-                    interp.id, s.name, interp.source
-                ))
-            );
+            crate::style::outln(&style::bold(&format!(
+                "== {} {} ({}): stock vs {name}",
+                interp.id, s.name, interp.source
+            )));
             let broken = [a, b].into_iter().find(|c| c.verdict == Verdict::Error);
             if let Some(c) = broken {
                 errors += 1;
-                println!(
+                crate::style::outln(&format!(
                     "error: {} could not run: {}",
                     c.variant,
                     style::printable(&c.reason)
-                );
+                ));
                 continue;
             }
             if b.verdict == Verdict::NotApplicable {
-                println!("n/a: {}", b.reason);
+                crate::style::outln(&format!("n/a: {}", b.reason));
                 continue;
             }
             let text = transcript::unified(a, b);
             if text.is_empty() {
-                println!("(no difference)");
+                crate::style::outln("(no difference)");
             } else {
-                print!("{}", style::printable(&text));
+                crate::style::out(&style::printable(&text));
             }
         }
     }

@@ -65,8 +65,8 @@ pub fn run(format: Format) -> Result<u8> {
         );
     }
     match format {
-        Format::Markdown => print!("{}", table.markdown()),
-        Format::Table => print!("{}", table.terminal()),
+        Format::Markdown => crate::style::out(&table.markdown()),
+        Format::Table => crate::style::out(&table.terminal()),
         Format::Json => {
             let json: Vec<serde_json::Value> = EXPECTATIONS
                 .iter()
@@ -83,7 +83,7 @@ pub fn run(format: Format) -> Result<u8> {
                     })
                 })
                 .collect();
-            println!("{}", serde_json::to_string_pretty(&json).expect("JSON"));
+            crate::style::outln(&serde_json::to_string_pretty(&json).expect("JSON"));
         }
     }
     Ok(crate::exit::OK)

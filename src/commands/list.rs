@@ -36,7 +36,7 @@ pub fn run(args: &ListArgs) -> Result<u8> {
                 interpreters: &chosen,
                 rejected: args.all.then_some(&found.rejected[..]),
             };
-            println!("{}", serde_json::to_string_pretty(&listing).expect("JSON"));
+            crate::style::outln(&serde_json::to_string_pretty(&listing).expect("JSON"));
         }
         Format::Table | Format::Markdown => {
             let mut table = Table::new(["interpreter", "source", "executable"]);
@@ -63,9 +63,9 @@ pub fn run(args: &ListArgs) -> Result<u8> {
                     }
                 }
             }
-            print!("{}", table.terminal());
+            crate::style::out(&table.terminal());
             if args.all && !found.rejected.is_empty() {
-                println!();
+                crate::style::outln("");
                 let mut rejected = Table::new(["rejected", "source", "reason"]);
                 for r in &found.rejected {
                     rejected.row(vec![
@@ -74,7 +74,7 @@ pub fn run(args: &ListArgs) -> Result<u8> {
                         Cell::judged(printable(&r.reason), Verdict::NotApplicable),
                     ]);
                 }
-                print!("{}", rejected.terminal());
+                crate::style::out(&rejected.terminal());
             }
         }
     }

@@ -49,18 +49,21 @@ fn command(cli: &Cli) -> Result<u8> {
         Command::Expectations { format } => expectations::run(*format),
         Command::Clean => {
             let swept = crate::ledger::sweep();
-            println!(
-                "{}",
-                swept.line().unwrap_or_else(|| {
-                    "nothing to clean: no run was killed before it could clean up".into()
-                })
-            );
+            crate::style::outln(&swept.line().unwrap_or_else(|| {
+                "nothing to clean: no run was killed before it could clean up".into()
+            }));
+            Ok(crate::exit::OK)
+        }
+        Command::Completions { shell } => {
+            use clap::CommandFactory;
+            let mut text = Vec::new();
+            clap_complete::generate(*shell, &mut Cli::command(), "shmharness", &mut text);
+            crate::style::out(&String::from_utf8_lossy(&text));
             Ok(crate::exit::OK)
         }
         Command::Schema => {
-            println!(
-                "{}",
-                serde_json::to_string_pretty(&crate::contract::schema()).expect("schema is JSON")
+            crate::style::outln(
+                &serde_json::to_string_pretty(&crate::contract::schema()).expect("schema is JSON"),
             );
             Ok(crate::exit::OK)
         }

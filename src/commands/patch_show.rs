@@ -14,33 +14,30 @@ pub fn run(args: &PatchShowArgs) -> Result<u8> {
     let mut applicable = 0;
     for interp in &interpreters {
         if let Some(why) = v.not_applicable(interp.version) {
-            println!(
-                "{}",
-                style::bold(&format!("# {} ({}): n/a: {why}", interp.id, interp.source))
-            );
+            crate::style::outln(&style::bold(&format!(
+                "# {} ({}): n/a: {why}",
+                interp.id, interp.source
+            )));
             continue;
         }
         applicable += 1;
         match overlay::check(interp, &v) {
-            Ok(None) => println!(
-                "{}",
-                style::bold(&format!(
-                    "# {} ({}): {} changes no file",
-                    interp.id, interp.source, v.name
-                ))
-            ),
+            Ok(None) => crate::style::outln(&style::bold(&format!(
+                "# {} ({}): {} changes no file",
+                interp.id, interp.source, v.name
+            ))),
             Ok(Some((origin, diff, landed))) => {
-                println!(
-                    "{}",
-                    style::bold(&format!("# {} ({}): {origin}", interp.id, interp.source))
-                );
+                crate::style::outln(&style::bold(&format!(
+                    "# {} ({}): {origin}",
+                    interp.id, interp.source
+                )));
                 for a in landed
                     .iter()
                     .filter(|a| a.offset != 0 || a.other_matches > 0)
                 {
-                    println!("# note: {a}");
+                    crate::style::outln(&format!("# note: {a}"));
                 }
-                print!("{}", style::printable(&diff));
+                crate::style::out(&style::printable(&diff));
             }
             Err(e) => {
                 failed += 1;

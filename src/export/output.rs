@@ -123,9 +123,11 @@ impl FileTarget {
         match self {
             FileTarget::Stdout => {
                 let mut out = std::io::stdout().lock();
-                out.write_all(bytes)
-                    .and_then(|_| out.flush())
-                    .map_err(|e| unwritable(Path::new("-"), e))
+                match out.write_all(bytes).and_then(|_| out.flush()) {
+                    // `| head`: the reader has what it wanted.
+                    Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
+                    r => r.map_err(|e| unwritable(Path::new("-"), e)),
+                }
             }
             FileTarget::InPlace(path) => std::fs::OpenOptions::new()
                 .write(true)
