@@ -4,6 +4,7 @@
 //! writes each at the end through one code path.
 
 pub mod bundle;
+pub mod issue;
 pub mod junit;
 pub mod matrix;
 pub mod output;
