@@ -162,7 +162,6 @@ fn answers(results: &Results) -> String {
     let mut out = String::new();
     for c in &results.candidates {
         let _ = writeln!(out, "**{}**  ", headline(c, &format!("`{}`", c.candidate)));
-        let segment = regex::Regex::new(r"shmh[0-9a-f]{12}_\d+").expect("regex");
         if c.verdict == Verdict::Fail {
             // The first reason of the first failing interpreter: why.
             if let Some(why) = c
@@ -171,12 +170,22 @@ fn answers(results: &Results) -> String {
                 .find(|i| i.verdict == Verdict::Fail)
                 .and_then(|i| i.reasons.first())
             {
-                let why = segment.replace_all(why, "<segment>");
+                let why = unname(why);
                 let _ = writeln!(out, "  (e.g. {})  ", short(&why, 160));
             }
         }
     }
     out
+}
+
+/// Reasons quote the segment name of their case; without it, interpreters
+/// that say the same thing read the same.
+fn unname(reason: &str) -> String {
+    static SEGMENT: std::sync::OnceLock<regex::Regex> = std::sync::OnceLock::new();
+    SEGMENT
+        .get_or_init(|| regex::Regex::new(r"shmh[0-9a-f]{12}_\d+").expect("regex"))
+        .replace_all(reason, "<segment>")
+        .into_owned()
 }
 
 fn short(s: &str, max: usize) -> String {
@@ -246,11 +255,10 @@ fn grouped(v: &CandidateVerdict) -> CandidateVerdict {
         verdict: v.verdict,
         interpreters: Vec::new(),
     };
-    let segment = regex::Regex::new(r"shmh[0-9a-f]{12}_\d+").expect("regex");
     for i in &v.interpreters {
         let mut i = i.clone();
         for r in &mut i.reasons {
-            *r = segment.replace_all(r, "<segment>").into_owned();
+            *r = unname(r);
         }
         match out
             .interpreters
