@@ -140,9 +140,22 @@ pub enum ApplyErrorKind {
     Mismatch {
         /// The hunk's first old line.
         expected: String,
-        /// The file's line most like it: (1-based line, text).
-        nearest: Option<(usize, String)>,
+        /// The closest place: where most of the hunk's old lines match, and
+        /// its first line that does not (1-based line, what the file has,
+        /// what the diff expects).
+        nearest: Option<Nearest>,
     },
+}
+
+/// Where a hunk that does not apply comes closest.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Nearest {
+    /// 1-based line of the file where the hunk would start.
+    pub start: usize,
+    /// 1-based line of the first line that differs.
+    pub line: usize,
+    pub found: String,
+    pub expected: String,
 }
 
 impl ApplyError {
@@ -170,15 +183,24 @@ impl fmt::Display for ApplyError {
             ApplyErrorKind::Mismatch { expected, nearest } => {
                 write!(
                     f,
-                    "{} hunk #{} (at line {}) does not match: expected `{}`",
-                    self.path,
-                    self.hunk,
-                    self.old_start,
-                    expected.trim()
+                    "{} hunk #{} (at line {}) does not match",
+                    self.path, self.hunk, self.old_start
                 )?;
                 match nearest {
-                    Some((line, text)) => write!(f, ", nearest is line {line}: `{}`", text.trim()),
-                    None => Ok(()),
+                    Some(n) => {
+                        let found = match n.found.trim() {
+                            "" => "is blank".to_string(),
+                            text => format!("reads `{text}`"),
+                        };
+                        write!(
+                            f,
+                            ": closest at line {}, but line {} {found} where the diff expects `{}`",
+                            n.start,
+                            n.line,
+                            n.expected.trim()
+                        )
+                    }
+                    None => write!(f, ": expected `{}`, found nowhere", expected.trim()),
                 }
             }
         }
@@ -428,9 +450,7 @@ pub fn apply(original: &str, patch: &FilePatch) -> Result<(String, Vec<Applied>)
         else {
             return Err(error(ApplyErrorKind::Mismatch {
                 expected: old.first().unwrap_or(&"").to_string(),
-                nearest: old
-                    .first()
-                    .and_then(|first| nearest(&lines, first, expected)),
+                nearest: nearest(&lines, &old, expected),
             }));
         };
         lines.splice(at..at + old.len(), new.iter().cloned());
@@ -460,31 +480,33 @@ fn find_all(lines: &[String], needle: &[&str]) -> Vec<usize> {
         .collect()
 }
 
-/// The line most like `wanted` (1-based, with its text): the same text
-/// apart from indentation nearest to `expected`, else the most similar.
-fn nearest(lines: &[String], wanted: &str, expected: usize) -> Option<(usize, String)> {
-    let same = lines
-        .iter()
-        .enumerate()
-        .filter(|(_, l)| l.trim() == wanted.trim() && !wanted.trim().is_empty())
-        .min_by_key(|(i, _)| i.abs_diff(expected));
-    let (i, line) = same.or_else(|| {
-        lines
-            .iter()
+/// Where the hunk's old lines come closest to matching: the start with the
+/// most lines equal (nearest to `expected` on ties), and its first line
+/// that differs. `None` when no line matches anywhere.
+fn nearest(lines: &[String], old: &[&str], expected: usize) -> Option<Nearest> {
+    let score = |at: usize| {
+        old.iter()
             .enumerate()
-            .filter(|(_, l)| !l.trim().is_empty())
-            .map(|(i, l)| {
-                let ratio = similar::TextDiff::from_chars(l.trim(), wanted.trim()).ratio();
-                (i, l, ratio)
-            })
-            .filter(|(_, _, r)| *r >= 0.6)
-            .max_by(|a, b| {
-                a.2.total_cmp(&b.2)
-                    .then(b.0.abs_diff(expected).cmp(&a.0.abs_diff(expected)))
-            })
-            .map(|(i, l, _)| (i, l))
-    })?;
-    Some((i + 1, line.clone()))
+            .filter(|(k, l)| lines.get(at + k).is_some_and(|x| x == *l))
+            .count()
+    };
+    let (at, _) = (0..lines.len())
+        .map(|at| (at, score(at)))
+        .filter(|(_, s)| *s > 0)
+        .max_by(|a, b| {
+            a.1.cmp(&b.1)
+                .then(b.0.abs_diff(expected).cmp(&a.0.abs_diff(expected)))
+        })?;
+    let k = (0..old.len()).find(|&k| lines.get(at + k).is_none_or(|x| x != old[k]))?;
+    Some(Nearest {
+        start: at + 1,
+        line: at + k + 1,
+        found: lines
+            .get(at + k)
+            .cloned()
+            .unwrap_or_else(|| "(end of file)".into()),
+        expected: old[k].to_string(),
+    })
 }
 
 #[cfg(test)]
@@ -521,7 +543,7 @@ mod tests {
         assert_eq!(err.hunk, 2);
         assert_eq!(
             err.to_string(),
-            "x.py hunk #2 (at line 4) does not match: expected `nope`"
+            "x.py hunk #2 (at line 4) does not match: expected `nope`, found nowhere"
         );
     }
 
@@ -532,7 +554,11 @@ mod tests {
         let err = apply(ORIGINAL, &p).unwrap_err();
         assert!(matches!(err.kind, ApplyErrorKind::Mismatch { .. }), "{err}");
         // ... and the nearest line is named, to help fix the context.
-        assert!(err.to_string().contains("expected `B`"), "{err}");
+        assert!(
+            err.to_string()
+                .contains("closest at line 2, but line 2 reads `b` where the diff expects `B`"),
+            "{err}"
+        );
         let p = one("--- x.py\n+++ x.py\n@@ -2,3 +2,3 @@\n b\n-c\n+C\n X\n");
         assert!(
             apply(ORIGINAL, &p).is_err(),

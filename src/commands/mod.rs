@@ -113,6 +113,7 @@ pub fn user_variant(patches: &[String]) -> Result<Option<Variant>> {
     }
     let mut read = Vec::new();
     let mut name = None;
+    let mut paths = Vec::new();
     for arg in patches {
         let (range, path) = match arg.split_once('=') {
             Some((r, p)) => match variant::parse_range(r) {
@@ -126,6 +127,7 @@ pub fn user_variant(patches: &[String]) -> Result<Option<Variant>> {
             None => (MinorRange::ALL, arg.as_str()),
         };
         let path = Path::new(path);
+        paths.push(path.to_path_buf());
         if path.is_dir() {
             let files = variant::folder_patches(path)?;
             if files.is_empty() {
@@ -148,6 +150,28 @@ pub fn user_variant(patches: &[String]) -> Result<Option<Variant>> {
         return Err(Error::usage(format!(
             "--patch: {a} and {b} cover the same Python versions; give each version one patch"
         )));
+    }
+    // One patch per branch: the variant is named after what they share
+    // (`gh-82300/{3.9,3.12,main}.diff` -> `patch:gh-82300`).
+    if read.len() > 1 && read.iter().any(|p| p.origin != read[0].origin) {
+        let dirs: Vec<_> = paths
+            .iter()
+            .map(|p| {
+                std::fs::canonicalize(p)
+                    .ok()
+                    .and_then(|c| c.parent().map(Path::to_path_buf))
+            })
+            .collect();
+        let shared = dirs.windows(2).all(|w| w[0] == w[1]);
+        name = match (shared, dirs.first().cloned().flatten()) {
+            (true, Some(dir)) => dir.file_name().map(|n| n.to_string_lossy().into_owned()),
+            _ => Some(
+                read.iter()
+                    .map(|p| p.origin.as_str())
+                    .collect::<Vec<_>>()
+                    .join("+"),
+            ),
+        };
     }
     Ok(Some(Variant::user(&name.unwrap_or_default(), read)))
 }

@@ -40,9 +40,9 @@ pub fn judge(results: &Results, candidate: &str) -> CandidateVerdict {
                 for c in [st, cand] {
                     if c.verdict == Verdict::Error {
                         could_run = false;
-                        errors.push(format!(
-                            "{}: {} could not run: {}",
-                            s.name, c.variant, c.reason
+                        errors.push((
+                            s.name.name(),
+                            format!("{} could not run: {}", c.variant, c.reason),
                         ));
                     }
                 }
@@ -65,7 +65,7 @@ pub fn judge(results: &Results, candidate: &str) -> CandidateVerdict {
                 }
             }
             let (verdict, reasons) = if !errors.is_empty() {
-                (Verdict::Error, [errors, failures].concat())
+                (Verdict::Error, [said_once(errors), failures].concat())
             } else if !failures.is_empty() {
                 (Verdict::Fail, failures)
             } else if judged == 0 {
@@ -108,6 +108,24 @@ pub fn judge(results: &Results, candidate: &str) -> CandidateVerdict {
     }
 }
 
+/// `scenario: reason` lines, with a reason every scenario shares said once
+/// (`8 scenarios: patch:fix could not run: ...`).
+fn said_once(errors: Vec<(&str, String)>) -> Vec<String> {
+    let mut out: Vec<(Vec<&str>, String)> = Vec::new();
+    for (scenario, reason) in errors {
+        match out.iter_mut().find(|(_, r)| *r == reason) {
+            Some((scenarios, _)) => scenarios.push(scenario),
+            None => out.push((vec![scenario], reason)),
+        }
+    }
+    out.into_iter()
+        .map(|(scenarios, reason)| match scenarios.as_slice() {
+            [one] => format!("{one}: {reason}"),
+            many => format!("{}: {reason}", crate::style::plural(many.len(), "scenario")),
+        })
+        .collect()
+}
+
 /// `verify --strict`: CPython's own tests must pass under the candidate
 /// wherever they pass on stock. A test that fails only under the candidate
 /// fails that interpreter; tests that could not run make it `error`.
@@ -139,6 +157,8 @@ pub fn strict(verdict: &mut CandidateVerdict, runs: &[TestRun]) {
             continue;
         }
         if cand.verdict == Verdict::NotApplicable {
+            v.reasons
+                .push(format!("cpython-tests: n/a: {}", cand.reason));
             continue;
         }
         let regressions: Vec<String> = cand
