@@ -143,7 +143,7 @@ pub enum ApplyErrorKind {
         /// The closest place: where most of the hunk's old lines match, and
         /// its first line that does not (1-based line, what the file has,
         /// what the diff expects).
-        nearest: Option<Nearest>,
+        nearest: Option<Box<Nearest>>,
     },
 }
 
@@ -450,7 +450,7 @@ pub fn apply(original: &str, patch: &FilePatch) -> Result<(String, Vec<Applied>)
         else {
             return Err(error(ApplyErrorKind::Mismatch {
                 expected: old.first().unwrap_or(&"").to_string(),
-                nearest: nearest(&lines, &old, expected),
+                nearest: nearest(&lines, &old, expected).map(Box::new),
             }));
         };
         lines.splice(at..at + old.len(), new.iter().cloned());
