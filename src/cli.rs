@@ -122,6 +122,10 @@ pub struct MatrixArgs {
     /// Scenario(s), comma-separated or repeated, or `all` [default: three-process]
     #[arg(long, short, value_name = "NAME", value_delimiter = ',')]
     pub scenario: Vec<String>,
+    /// Start method(s) for the scenarios that start a multiprocessing child: fork, spawn,
+    /// forkserver, comma-separated or repeated, or `all` [default: all]
+    #[arg(long, value_name = "METHOD", value_delimiter = ',')]
+    pub start_method: Vec<String>,
     /// Parallel cases (default: number of cores).
     #[arg(long, short, value_name = "N", value_parser = clap::value_parser!(u16).range(1..))]
     pub jobs: Option<u16>,

@@ -22,6 +22,7 @@ pub fn interpreter(id: &str) -> Interpreter {
         multiprocessing: PathBuf::from(format!("/py/{id}/lib/multiprocessing")),
         debug: false,
         free_threaded: false,
+        features: Vec::new(),
     }
 }
 
@@ -39,6 +40,7 @@ pub fn case(
         executable: PathBuf::from(format!("/py/{interp}/bin/python3")),
         variant: variant.to_string(),
         scenario,
+        start_method: None,
         verdict,
         outcome: outcome.to_string(),
         reason: format!("{outcome} (canned)"),

@@ -5,7 +5,7 @@
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use crate::contract::{Interpreter, ScenarioId};
+use crate::contract::{Interpreter, ScenarioId, StartMethod};
 use crate::overlay::{self, Overlay, OverlayError};
 use crate::scenario::{self, CaseError, CaseObservation, Params, Scenario, World, engine};
 use crate::signal::Signal;
@@ -24,6 +24,9 @@ pub struct Plan {
     pub interpreters: Vec<Interpreter>,
     pub variants: Vec<Variant>,
     pub scenarios: Vec<&'static Scenario>,
+    /// Each scenario that starts a multiprocessing child runs once per
+    /// start method here.
+    pub start_methods: Vec<StartMethod>,
     pub params: Params,
     pub jobs: usize,
     pub timeout: Duration,
@@ -37,6 +40,7 @@ pub struct CaseRun {
     pub interpreter: usize,
     pub variant: usize,
     pub scenario: ScenarioId,
+    pub start_method: Option<StartMethod>,
     pub outcome: CaseOutcome,
 }
 
@@ -95,24 +99,39 @@ pub fn execute(plan: &Plan, ws: &Workspace, world: &dyn World) -> RunOutput {
         (cpu_time(libc::RUSAGE_CHILDREN), cpu_time(libc::RUSAGE_SELF));
     let overlays = build_overlays(plan, ws.path());
 
-    let mut slots: Vec<(usize, usize, &'static Scenario)> = Vec::new();
+    let mut slots: Vec<Slot> = Vec::new();
     for i in 0..plan.interpreters.len() {
         for s in &plan.scenarios {
-            for v in 0..plan.variants.len() {
-                for _ in 0..plan.repeat.max(1) {
-                    slots.push((i, v, s));
+            let methods: Vec<Option<StartMethod>> = if s.children {
+                plan.start_methods.iter().copied().map(Some).collect()
+            } else {
+                vec![None]
+            };
+            for method in methods {
+                for v in 0..plan.variants.len() {
+                    for _ in 0..plan.repeat.max(1) {
+                        let n = slots.len();
+                        slots.push(Slot {
+                            i,
+                            v,
+                            scenario: s,
+                            method,
+                            n,
+                        });
+                    }
                 }
             }
         }
     }
     let results = crate::pool::map(slots.len(), plan.jobs, |n| {
-        let (i, v, s) = slots[n];
-        let outcome = run_case(plan, ws, &overlays, i, v, s, n, world);
-        crate::progress::tick(&progress_label(plan, i, v, s), failed(&outcome));
+        let slot = &slots[n];
+        let outcome = run_case(plan, ws, &overlays, slot, world);
+        crate::progress::tick(&progress_label(plan, slot), failed(&outcome));
         CaseRun {
-            interpreter: i,
-            variant: v,
-            scenario: s.id,
+            interpreter: slot.i,
+            variant: slot.v,
+            scenario: slot.scenario.id,
+            start_method: slot.method,
             outcome,
         }
     });
@@ -148,13 +167,24 @@ pub fn overlay_errors(plan: &Plan, overlays: &Overlays) -> Vec<String> {
     lines
 }
 
-/// `3.12.1 three-process [create-only]`: what the progress bar shows.
-fn progress_label(plan: &Plan, i: usize, v: usize, s: &Scenario) -> String {
+/// One case to run: interpreter, variant, scenario and start method, and
+/// its number in the run (for its segment name).
+struct Slot {
+    i: usize,
+    v: usize,
+    scenario: &'static Scenario,
+    method: Option<StartMethod>,
+    n: usize,
+}
+
+/// `3.12.1 family [fork] [create-only]`: what the progress bar shows.
+fn progress_label(plan: &Plan, slot: &Slot) -> String {
+    let method = slot.method.map(|m| format!(" [{m}]")).unwrap_or_default();
     format!(
-        "{} {} [{}]",
-        plan.interpreters[i].id,
-        s.name(),
-        plan.variants[v].name
+        "{} {}{method} [{}]",
+        plan.interpreters[slot.i].id,
+        slot.scenario.name(),
+        plan.variants[slot.v].name
     )
 }
 
@@ -167,17 +197,14 @@ fn failed(outcome: &CaseOutcome) -> bool {
     }
 }
 
-#[allow(clippy::too_many_arguments)]
 fn run_case(
     plan: &Plan,
     ws: &Workspace,
     overlays: &Overlays,
-    i: usize,
-    v: usize,
-    scenario: &'static Scenario,
-    n: usize,
+    slot: &Slot,
     world: &dyn World,
 ) -> CaseOutcome {
+    let (i, v, n, scenario) = (slot.i, slot.v, slot.n, slot.scenario);
     let interp = &plan.interpreters[i];
     let variant = &plan.variants[v];
     if let Some(reason) = variant.not_applicable(interp.version) {
@@ -202,6 +229,7 @@ fn run_case(
         overlay: overlay_dir,
         stock_package: &interp.multiprocessing,
         attach: variant.attach,
+        start_method: slot.method,
         timeout: plan.timeout,
         params: plan.params,
     };

@@ -98,6 +98,7 @@ const CREATE_ONLY: &[FamilyPatch] = families!("create-only");
 const NO_REGISTER: &[FamilyPatch] = families!("no-register");
 const UNLINK_GUARD: &[FamilyPatch] = families!("create-only+unlink-guard");
 const LENIENT_TRACKER: &[FamilyPatch] = families!("create-only+lenient-tracker");
+const NO_TRACKING: &[FamilyPatch] = families!("no-tracking");
 
 /// One patch of a user's `--patch`: for the versions of `range`.
 #[derive(Debug, Clone)]
@@ -162,13 +163,13 @@ pub fn builtin(id: VariantId) -> Variant {
             None,
         ),
         VariantId::CreateOnly => (
-            "the seed's fix: register with the tracker only `if create:`",
+            "the seed's fix (PR #119126): register with the tracker only `if create:`",
             PatchSource::Builtin(CREATE_ONLY),
             AttachMode::Default,
             None,
         ),
         VariantId::NoRegister => (
-            "the seed's other option: the register call removed",
+            "the seed's other option: register deleted, unregister kept (every unlink is an UNREGISTER the tracker never saw)",
             PatchSource::Builtin(NO_REGISTER),
             AttachMode::Default,
             None,
@@ -185,8 +186,14 @@ pub fn builtin(id: VariantId) -> Variant {
             AttachMode::Default,
             None,
         ),
+        VariantId::NoTracking => (
+            "upstream's closed PRs #15989/#21516/#20136: register and unregister both removed",
+            PatchSource::Builtin(NO_TRACKING),
+            AttachMode::Default,
+            None,
+        ),
         VariantId::TrackFalse => (
-            "attachers pass track=False (3.13+ API)",
+            "attachers pass track=False (PR #110778's 3.13+ API)",
             PatchSource::None,
             AttachMode::TrackFalse,
             Some((3, 13)),

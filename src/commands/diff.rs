@@ -32,16 +32,16 @@ pub fn run(args: &DiffArgs) -> Result<u8> {
     let stock = VariantId::Stock.name();
     let mut errors = 0;
     for interp in &results.interpreters {
-        for s in &results.scenarios {
+        for s in results.rows() {
             let (Some(a), Some(b)) = (
-                results.case(&interp.id, stock, s.name),
-                results.case(&interp.id, &name, s.name),
+                results.case(&interp.id, stock, s),
+                results.case(&interp.id, &name, s),
             ) else {
                 continue;
             };
             crate::style::outln(&style::bold(&format!(
                 "== {} {} ({}): stock vs {name}",
-                interp.id, s.name, interp.source
+                interp.id, s, interp.source
             )));
             let broken = [a, b].into_iter().find(|c| c.verdict == Verdict::Error);
             if let Some(c) = broken {

@@ -16,7 +16,7 @@ use std::path::Path;
 use std::time::Duration;
 
 use crate::cli::{Cli, Command, MatrixArgs, PatchCommand, SelectArgs};
-use crate::contract::{Interpreter, Results, ScenarioId, VariantId};
+use crate::contract::{Interpreter, Results, ScenarioId, StartMethod, VariantId};
 use crate::discovery::select::{self, PythonSpec, SelectError};
 use crate::discovery::{self, Discovery, SearchEnv, sources};
 use crate::error::{Error, Result};
@@ -262,10 +262,12 @@ pub fn plan(
         (true, None) => vec!["all".to_string()],
     };
     let scenarios = catalogue::resolve(&requested).map_err(|e| Error::usage(e.to_string()))?;
+    let start_methods = start_methods(&args.start_method)?;
     Ok(Plan {
         interpreters,
         variants,
         scenarios,
+        start_methods,
         params: Params {
             attachers: args.attachers as usize,
         },
@@ -273,6 +275,21 @@ pub fn plan(
         timeout: Duration::from_secs_f64(args.timeout),
         repeat: usize::from(args.repeat),
     })
+}
+
+/// `--start-method` values (`all`, or none given: every method).
+fn start_methods(requested: &[String]) -> Result<Vec<StartMethod>> {
+    if requested.is_empty() || requested.iter().any(|r| r == "all") {
+        return Ok(StartMethod::ALL.to_vec());
+    }
+    let mut out = Vec::new();
+    for r in requested {
+        let m = StartMethod::parse(r).map_err(|e| Error::usage(e.to_string()))?;
+        if !out.contains(&m) {
+            out.push(m);
+        }
+    }
+    Ok(out)
 }
 
 /// What a run gives back: the judged results, and the signal that cut it

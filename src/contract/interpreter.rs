@@ -165,6 +165,9 @@ pub struct Interpreter {
     pub multiprocessing: PathBuf,
     pub debug: bool,
     pub free_threaded: bool,
+    /// Facts about its stdlib that change what scenarios show.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub features: Vec<super::Feature>,
 }
 
 impl Interpreter {

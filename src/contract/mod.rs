@@ -16,10 +16,10 @@ mod suite;
 mod verify;
 
 pub use interpreter::{Alias, Interpreter, Rejected, Source, Version};
-pub use names::{ScenarioId, StartMethod, UnknownName, VariantId};
+pub use names::{Feature, ScenarioId, StartMethod, UnknownName, VariantId};
 pub use observation::{Origin, ProcessObservation, Symptom, Traceback};
 pub use results::{
-    AppliedPatch, Case, Host, MergedLeg, Results, SCHEMA_VERSION, ScenarioInfo, Timing,
+    AppliedPatch, Case, Host, MergedLeg, Results, Row, SCHEMA_VERSION, ScenarioInfo, Timing,
     VariantInfo, Verdict,
 };
 pub use suite::{FailingTest, FailureKind, TestRun};

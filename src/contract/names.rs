@@ -102,6 +102,12 @@ names!(
     Family = "family",
     FamilyAttacherUnlinks = "family-attacher-unlinks",
     CreatorUnlinksFirst = "creator-unlinks-first",
+    FamilyObject = "family-object",
+    FamilyObjectUnlinks = "family-object-unlinks",
+    ShareableList = "shareable-list",
+    Manager = "manager",
+    RawFork = "raw-fork",
+    AttachFails = "attach-fails",
     /// Test-only: a process that hangs until the timeout kills it.
     Hang = "hang",
 });
@@ -115,6 +121,7 @@ names!(
     NoRegister = "no-register",
     CreateOnlyUnlinkGuard = "create-only+unlink-guard",
     CreateOnlyLenientTracker = "create-only+lenient-tracker",
+    NoTracking = "no-tracking",
     TrackFalse = "track-false",
     UserlandUnregister = "userland-unregister",
 });
@@ -125,6 +132,17 @@ names!(
     Fork = "fork",
     Spawn = "spawn",
     Forkserver = "forkserver",
+});
+
+names!(
+    /// A fact about an interpreter's stdlib that changes what a scenario
+    /// shows, found by reading the installed `multiprocessing` (behaviour
+    /// that changed in a micro release, where a version range would guess).
+    Feature, "feature", {
+    /// gh-146313 / PR #146316: `resource_tracker` registers an at-fork
+    /// handler, so a raw `os.fork()` child starts a tracker of its own
+    /// (3.13.x backport, 3.14.x, 3.15).
+    TrackerForkHandler = "tracker-fork-handler",
 });
 
 impl VariantId {

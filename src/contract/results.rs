@@ -6,7 +6,9 @@ use std::path::PathBuf;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
-use super::{CandidateVerdict, Interpreter, ProcessObservation, ScenarioId, Symptom, TestRun};
+use super::{
+    CandidateVerdict, Interpreter, ProcessObservation, ScenarioId, StartMethod, Symptom, TestRun,
+};
 
 /// Bumped on any incompatible change of this model. New optional fields may
 /// appear within one version; consumers must ignore unknown fields.
@@ -67,10 +69,33 @@ impl Results {
         self.interpreters.iter().find(|i| i.id == id)
     }
 
-    pub fn case(&self, interpreter: &str, variant: &str, scenario: ScenarioId) -> Option<&Case> {
-        self.cases.iter().find(|c| {
-            c.interpreter == interpreter && c.variant == variant && c.scenario == scenario
-        })
+    pub fn case(&self, interpreter: &str, variant: &str, row: Row) -> Option<&Case> {
+        self.cases
+            .iter()
+            .find(|c| c.interpreter == interpreter && c.variant == variant && c.row() == row)
+    }
+
+    /// The rows of a matrix: each scenario, once per start method its cases
+    /// ran under (once when it starts no multiprocessing child).
+    pub fn rows(&self) -> Vec<Row> {
+        let mut rows = Vec::new();
+        for s in &self.scenarios {
+            let methods: Vec<Option<StartMethod>> = std::iter::once(None)
+                .chain(StartMethod::ALL.iter().copied().map(Some))
+                .filter(|m| {
+                    self.cases
+                        .iter()
+                        .any(|c| c.scenario == s.name && c.start_method == *m)
+                })
+                .collect();
+            for m in methods {
+                rows.push(Row {
+                    scenario: s.name,
+                    start_method: m,
+                });
+            }
+        }
+        rows
     }
 
     /// How many cases got `verdict`.
@@ -170,6 +195,32 @@ impl Verdict {
     }
 }
 
+/// A row of a matrix: a scenario, and the start method of its children.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Row {
+    pub scenario: ScenarioId,
+    pub start_method: Option<StartMethod>,
+}
+
+impl Row {
+    pub fn of(scenario: ScenarioId) -> Row {
+        Row {
+            scenario,
+            start_method: None,
+        }
+    }
+}
+
+/// `three-process`, `family [forkserver]`.
+impl std::fmt::Display for Row {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self.start_method {
+            Some(m) => write!(f, "{} [{m}]", self.scenario),
+            None => write!(f, "{}", self.scenario),
+        }
+    }
+}
+
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, JsonSchema)]
 pub struct Case {
     /// The interpreter's id: its version (`3.10.13`), unique in the results.
@@ -177,6 +228,10 @@ pub struct Case {
     pub executable: PathBuf,
     pub variant: String,
     pub scenario: ScenarioId,
+    /// How the scenario's multiprocessing children were started; `null` for
+    /// scenarios that start none.
+    #[serde(default)]
+    pub start_method: Option<StartMethod>,
     pub verdict: Verdict,
     /// What happened, in a few words: `bug reproduced`, `fixed`, ...
     pub outcome: String,
@@ -192,6 +247,13 @@ pub struct Case {
 }
 
 impl Case {
+    pub fn row(&self) -> Row {
+        Row {
+            scenario: self.scenario,
+            start_method: self.start_method,
+        }
+    }
+
     pub fn has(&self, key: &str) -> bool {
         self.symptoms.iter().any(|s| s.key == key)
     }

@@ -191,6 +191,7 @@ pub fn discover(
             multiprocessing: info.multiprocessing.clone().unwrap_or_default(),
             debug: info.debug,
             free_threaded: info.free_threaded,
+            features: features(info.multiprocessing.as_deref()),
         });
     }
     out.found.sort_by(|a, b| {
@@ -204,6 +205,22 @@ pub fn discover(
     });
     assign_ids(&mut out.found);
     Ok(out)
+}
+
+/// What the installed `multiprocessing` says about itself (read, never
+/// imported): behaviour that changed within a minor version.
+pub fn features(multiprocessing: Option<&Path>) -> Vec<crate::contract::Feature> {
+    use crate::contract::Feature;
+    let Some(dir) = multiprocessing else {
+        return Vec::new();
+    };
+    let tracker = std::fs::read_to_string(dir.join("resource_tracker.py")).unwrap_or_default();
+    let mut out = Vec::new();
+    // gh-146313: `os.register_at_fork(after_in_child=..._after_fork_in_child)`.
+    if tracker.contains("_after_fork_in_child") {
+        out.push(Feature::TrackerForkHandler);
+    }
+    out
 }
 
 /// Is `path` the `bin/python` of a virtual environment (`pyvenv.cfg` one

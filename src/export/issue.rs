@@ -16,7 +16,7 @@ use std::fmt::Write as _;
 use super::matrix::{headline, verdict_markdown};
 use super::table::Table;
 use super::transcript;
-use crate::contract::{CandidateVerdict, Case, Results, ScenarioId, VariantId, Verdict};
+use crate::contract::{CandidateVerdict, Case, Results, Row, ScenarioId, VariantId, Verdict};
 
 /// Most bytes report.md may have (GitHub's limit is 65,536 characters).
 pub const BUDGET: usize = 58_000;
@@ -32,7 +32,7 @@ const BUG: &str = "CPython bug [gh-82300](https://github.com/python/cpython/issu
 
 /// One diff shown once, for the interpreters it stands for.
 pub struct SharedDiff {
-    pub scenario: ScenarioId,
+    pub row: Row,
     pub candidate: String,
     pub interpreters: Vec<String>,
     /// Without the `---`/`+++` header (which names one interpreter).
@@ -46,13 +46,13 @@ pub fn shared_diffs(results: &Results) -> Vec<SharedDiff> {
     let stock = VariantId::Stock.name();
     let mut out: Vec<SharedDiff> = Vec::new();
     for cand in &results.candidates {
-        for s in &results.scenarios {
+        for s in results.rows() {
             let mut groups: BTreeMap<String, Vec<String>> = BTreeMap::new();
             let mut order: Vec<String> = Vec::new();
             for i in &results.interpreters {
                 let (Some(a), Some(b)) = (
-                    results.case(&i.id, stock, s.name),
-                    results.case(&i.id, &cand.candidate, s.name),
+                    results.case(&i.id, stock, s),
+                    results.case(&i.id, &cand.candidate, s),
                 ) else {
                     continue;
                 };
@@ -74,11 +74,11 @@ pub fn shared_diffs(results: &Results) -> Vec<SharedDiff> {
             for (n, body) in order.into_iter().enumerate() {
                 let interpreters = groups.remove(&body).unwrap_or_default();
                 out.push(SharedDiff {
-                    scenario: s.name,
+                    row: s,
                     candidate: cand.candidate.clone(),
                     file: format!(
                         "diffs/{}--{}--{}.diff",
-                        s.name,
+                        slug(&s.to_string()),
                         slug(&cand.candidate),
                         n + 1
                     ),
@@ -119,12 +119,12 @@ pub fn compact_matrix(results: &Results) -> Table {
     headers.extend(results.variants.iter().map(|v| v.name.clone()));
     let mut table = Table::new(headers);
     let all = results.interpreters.len();
-    for s in &results.scenarios {
-        let mut row = vec![s.name.name().to_string()];
+    for s in results.rows() {
+        let mut row = vec![s.to_string()];
         for v in &results.variants {
             let mut groups: Vec<(String, Vec<String>)> = Vec::new();
             for i in &results.interpreters {
-                let Some(c) = results.case(&i.id, &v.name, s.name) else {
+                let Some(c) = results.case(&i.id, &v.name, s) else {
                     continue;
                 };
                 let text = cell(c);
@@ -329,12 +329,12 @@ fn diffs_section(results: &Results, diffs: &[SharedDiff], inline: bool) -> Strin
     for d in diffs {
         let title = format!(
             "{}: stock vs <code>{}</code> on {}",
-            d.scenario,
+            d.row,
             d.candidate,
             who(&d.interpreters, all)
         );
         // Inline: the seed's scenario, and where the candidate is worse.
-        let worth = d.scenario == ScenarioId::ThreeProcess || regressed(results, d);
+        let worth = d.row.scenario == ScenarioId::ThreeProcess || regressed(results, d);
         if d.body.is_empty() {
             let _ = writeln!(md, "- {title}: no difference");
         } else if inline && worth {
@@ -354,8 +354,8 @@ fn diffs_section(results: &Results, diffs: &[SharedDiff], inline: bool) -> Strin
 fn regressed(results: &Results, d: &SharedDiff) -> bool {
     d.interpreters.iter().any(|id| {
         match (
-            results.case(id, VariantId::Stock.name(), d.scenario),
-            results.case(id, &d.candidate, d.scenario),
+            results.case(id, VariantId::Stock.name(), d.row),
+            results.case(id, &d.candidate, d.row),
         ) {
             (Some(a), Some(b)) => b.symptoms.iter().any(|s| !a.has(&s.key)),
             _ => false,

@@ -20,7 +20,8 @@ pub fn cell_text(case: &Case, brief: bool) -> String {
 /// The outcome matrix: a row per interpreter (per interpreter and scenario
 /// when several scenarios ran), a column per variant.
 pub fn matrix(results: &Results) -> Table {
-    let many = results.scenarios.len() > 1;
+    let rows = results.rows();
+    let many = rows.len() > 1;
     let mut headers = vec!["interpreter".to_string(), "source".to_string()];
     if many {
         headers.push("scenario".into());
@@ -28,7 +29,7 @@ pub fn matrix(results: &Results) -> Table {
     headers.extend(results.variants.iter().map(|v| v.name.clone()));
     let mut table = Table::new(headers);
     for interp in &results.interpreters {
-        for (n, scenario) in results.scenarios.iter().enumerate() {
+        for (n, scenario) in rows.iter().enumerate() {
             let first = n == 0;
             let mut row = vec![
                 Cell::plain(if first {
@@ -43,10 +44,10 @@ pub fn matrix(results: &Results) -> Table {
                 }),
             ];
             if many {
-                row.push(Cell::plain(scenario.name.name()));
+                row.push(Cell::plain(scenario.to_string()));
             }
             for v in &results.variants {
-                row.push(match results.case(&interp.id, &v.name, scenario.name) {
+                row.push(match results.case(&interp.id, &v.name, *scenario) {
                     Some(c) => Cell::judged(cell_text(c, many), c.verdict),
                     None => Cell::plain("-"),
                 });

@@ -24,11 +24,10 @@ pub fn judge(results: &Results, candidate: &str) -> CandidateVerdict {
             let mut failures = Vec::new();
             let mut judged = 0;
             let mut not_applicable = None;
-            for s in &results.scenarios {
-                let (Some(st), Some(cand)) = (
-                    results.case(id, stock, s.name),
-                    results.case(id, candidate, s.name),
-                ) else {
+            for s in results.rows() {
+                let (Some(st), Some(cand)) =
+                    (results.case(id, stock, s), results.case(id, candidate, s))
+                else {
                     continue;
                 };
                 if cand.verdict == Verdict::NotApplicable {
@@ -41,7 +40,7 @@ pub fn judge(results: &Results, candidate: &str) -> CandidateVerdict {
                     if c.verdict == Verdict::Error {
                         could_run = false;
                         errors.push((
-                            s.name.name(),
+                            s.to_string(),
                             format!("{} could not run: {}", c.variant, c.reason),
                         ));
                     }
@@ -49,18 +48,18 @@ pub fn judge(results: &Results, candidate: &str) -> CandidateVerdict {
                 if !could_run {
                     continue;
                 }
-                if s.name == ScenarioId::ThreeProcess {
-                    if !super::bug_reproduced(st) {
-                        failures.push("three-process: the bug does not reproduce on stock".into());
-                    }
-                    if super::bug_reproduced(cand) {
-                        failures.push("three-process: the bug still reproduces".into());
-                    }
+                // The seed must show the bug on stock; wherever it shows,
+                // the candidate must remove it.
+                if s.scenario == ScenarioId::ThreeProcess && !super::bug_reproduced(st) {
+                    failures.push("three-process: the bug does not reproduce on stock".into());
+                }
+                if super::bug_reproduced(cand) {
+                    failures.push(format!("{s}: the bug still reproduces"));
                 }
                 for sym in super::regressions(cand, st) {
                     failures.push(format!(
                         "{}: worse than stock: {} | {}",
-                        s.name, sym.key, sym.evidence
+                        s, sym.key, sym.evidence
                     ));
                 }
             }
@@ -110,8 +109,8 @@ pub fn judge(results: &Results, candidate: &str) -> CandidateVerdict {
 
 /// `scenario: reason` lines, with a reason every scenario shares said once
 /// (`8 scenarios: patch:fix could not run: ...`).
-fn said_once(errors: Vec<(&str, String)>) -> Vec<String> {
-    let mut out: Vec<(Vec<&str>, String)> = Vec::new();
+fn said_once(errors: Vec<(String, String)>) -> Vec<String> {
+    let mut out: Vec<(Vec<String>, String)> = Vec::new();
     for (scenario, reason) in errors {
         match out.iter_mut().find(|(_, r)| *r == reason) {
             Some((scenarios, _)) => scenarios.push(scenario),

@@ -19,12 +19,18 @@ use crate::contract::{
 };
 use crate::runner::{CaseOutcome, Plan, RunOutput};
 
-/// The symptoms that together mean "the bug reproduced" in a scenario: an
-/// attacher's tracker warned at its exit, and a later reader found the
-/// segment gone.
+/// The symptoms that together mean "the bug reproduced" in a scenario: a
+/// process that only attached made its tracker destroy the segment, and a
+/// later reader (or the owner) found it gone. Not attach-fails: that is
+/// gh-153279, a different bug, which no variant here fixes.
 pub fn bug_signs(scenario: ScenarioId) -> &'static [&'static str] {
     match scenario {
-        ScenarioId::ThreeProcess => &["P2 leak warning", "P3 FileNotFoundError"],
+        ScenarioId::ThreeProcess | ScenarioId::ShareableList => {
+            &["P2 leak warning", "P3 FileNotFoundError"]
+        }
+        ScenarioId::ManyAttachers => &["A* leak warning", "R FileNotFoundError"],
+        // The raw-fork child's own tracker (gh-146313) unlinked P1's segment.
+        ScenarioId::RawFork => &["P1 FileNotFoundError", "P1 leak warning"],
         _ => &[],
     }
 }
@@ -109,60 +115,67 @@ pub fn judge_against_stock(case: &mut Case, stock: Option<&Case>) {
 /// Turn a run into judged results: symptoms first, then table verdicts,
 /// then verdicts against stock for variants the table does not know.
 pub fn judge_run(plan: &Plan, out: &RunOutput) -> Results {
-    let mut cases: Vec<Case> =
-        out.cases
-            .iter()
-            .map(|run| {
-                let interp = &plan.interpreters[run.interpreter];
-                let variant = &plan.variants[run.variant];
-                let mut case = Case {
-                    interpreter: interp.id.clone(),
-                    executable: interp.executable.clone(),
-                    variant: variant.name.clone(),
-                    scenario: run.scenario,
-                    verdict: Verdict::Error,
-                    outcome: String::new(),
-                    reason: String::new(),
-                    symptoms: Vec::new(),
-                    segment: None,
-                    segment_leaked: false,
-                    processes: Vec::new(),
-                };
-                match &run.outcome {
-                    CaseOutcome::NotApplicable(why) => {
-                        case.verdict = Verdict::NotApplicable;
-                        case.outcome = "n/a".into();
-                        case.reason = why.clone();
-                    }
-                    CaseOutcome::Error(e) => {
+    let mut cases: Vec<Case> = out
+        .cases
+        .iter()
+        .map(|run| {
+            let interp = &plan.interpreters[run.interpreter];
+            let variant = &plan.variants[run.variant];
+            let mut case = Case {
+                interpreter: interp.id.clone(),
+                executable: interp.executable.clone(),
+                variant: variant.name.clone(),
+                scenario: run.scenario,
+                start_method: run.start_method,
+                verdict: Verdict::Error,
+                outcome: String::new(),
+                reason: String::new(),
+                symptoms: Vec::new(),
+                segment: None,
+                segment_leaked: false,
+                processes: Vec::new(),
+            };
+            match &run.outcome {
+                CaseOutcome::NotApplicable(why) => {
+                    case.verdict = Verdict::NotApplicable;
+                    case.outcome = "n/a".into();
+                    case.reason = why.clone();
+                }
+                CaseOutcome::Error(e) => {
+                    case.outcome = "error".into();
+                    case.reason = e.clone();
+                }
+                CaseOutcome::Observed(obs) => {
+                    case.symptoms = symptoms::of(obs);
+                    case.segment = Some(obs.segment.clone());
+                    case.segment_leaked = obs.segment_leaked;
+                    case.processes = obs.processes.clone();
+                    if let Some(e) = &obs.error {
                         case.outcome = "error".into();
-                        case.reason = e.clone();
-                    }
-                    CaseOutcome::Observed(obs) => {
-                        case.symptoms = symptoms::of(obs);
-                        case.segment = Some(obs.segment.clone());
-                        case.segment_leaked = obs.segment_leaked;
-                        case.processes = obs.processes.clone();
-                        if let Some(e) = &obs.error {
-                            case.outcome = "error".into();
-                            case.reason = e.to_string();
-                        } else if let Some(row) = variant.id.and_then(|id| {
-                            expectations::lookup(run.scenario, id, interp.version, None)
-                        }) {
-                            judge_by_table(&mut case, row);
-                        }
+                        case.reason = e.to_string();
+                    } else if let Some(row) = variant.id.and_then(|id| {
+                        expectations::lookup(
+                            run.scenario,
+                            id,
+                            interp.version,
+                            run.start_method,
+                            &interp.features,
+                        )
+                    }) {
+                        judge_by_table(&mut case, row);
                     }
                 }
-                case
-            })
-            .collect();
+            }
+            case
+        })
+        .collect();
     // Second pass: cases without a row, against their stock twin.
     let snapshot = cases.clone();
     for case in cases.iter_mut() {
         if case.outcome.is_empty() {
             let stock = snapshot.iter().find(|s| {
                 s.interpreter == case.interpreter
-                    && s.scenario == case.scenario
+                    && s.row() == case.row()
                     && VariantId::is_stock(&s.variant)
             });
             judge_against_stock(case, stock);
@@ -225,6 +238,7 @@ mod tests {
             variant,
             crate::contract::Version::new(3, 12, 1),
             None::<StartMethod>,
+            &[],
         )
         .unwrap()
     }

@@ -10,25 +10,65 @@ use crate::contract::{ScenarioId, UnknownName};
 /// What one process does.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Role {
-    /// Creates the segment, writes the pattern, then obeys stdin commands.
-    Creator,
-    /// Attaches, reads and checks, then exits (`hold`: waits for stdin EOF
-    /// first; `unlink`: calls unlink() before exiting).
-    Attacher { unlink: bool, hold: bool },
+    /// Creates the segment (`list`: as a ShareableList), writes the
+    /// pattern, then obeys stdin commands.
+    Creator { list: bool },
+    /// Attaches (`list`: as a ShareableList), reads and checks, then exits
+    /// (`hold`: waits for stdin EOF first; `unlink`: calls unlink() before
+    /// exiting).
+    Attacher {
+        unlink: bool,
+        hold: bool,
+        list: bool,
+    },
+    /// Starts a SharedMemoryManager that makes a SharedMemory and a
+    /// ShareableList (segments NAME_m1, NAME_m2), then obeys stdin.
+    Manager,
     /// Test-only: attaches, then blocks forever (for `--timeout` and
     /// signal tests; see the hidden `hang` scenario).
     Hanger,
 }
 
-/// Commands a holding creator understands (see roles.py).
+impl Role {
+    /// It makes the case's segments (and gets `ready` after that).
+    pub fn creates(self) -> bool {
+        matches!(self, Role::Creator { .. } | Role::Manager)
+    }
+
+    /// The segments a process in this role creates, from the case's name.
+    pub fn segments(self, name: &str) -> Vec<String> {
+        match self {
+            Role::Manager => vec![format!("{name}_m1"), format!("{name}_m2")],
+            _ => vec![name.to_string()],
+        }
+    }
+}
+
+/// Commands a holding process understands (see roles.py).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Command {
     Check,
     Close,
     Unlink,
-    SpawnChild,
-    /// A child that attaches, reads and unlinks.
-    SpawnUnlinkingChild,
+    /// A multiprocessing child attaches by name and reads (and unlinks).
+    SpawnChild {
+        unlink: bool,
+    },
+    /// A multiprocessing child gets the SharedMemory object itself (pickled
+    /// under spawn and forkserver, inherited under fork).
+    ObjectChild {
+        unlink: bool,
+    },
+    /// `os.fork()`: the child attaches by name, reads, `os._exit`s.
+    RawFork,
+    /// Grow the segment so that a later attach fails in mmap after
+    /// shm_open (gh-153279's path).
+    Grow,
+    Shrink,
+    /// The manager's child uses both objects.
+    ManagerChild,
+    /// The manager shuts down (its server unlinks what it tracks).
+    Shutdown,
 }
 
 impl Command {
@@ -37,7 +77,13 @@ impl Command {
             Command::Check => "check",
             Command::Close => "close",
             Command::Unlink => "unlink",
-            Command::SpawnChild | Command::SpawnUnlinkingChild => "spawn-child",
+            Command::SpawnChild { .. } => "spawn-child",
+            Command::ObjectChild { .. } => "object-child",
+            Command::RawFork => "raw-fork",
+            Command::Grow => "grow",
+            Command::Shrink => "shrink",
+            Command::ManagerChild => "child",
+            Command::Shutdown => "shutdown",
         }
     }
 }
@@ -81,26 +127,43 @@ pub struct Scenario {
     pub summary: &'static str,
     /// Test-only scenarios are left out of `all` and of `--help`.
     pub hidden: bool,
+    /// It starts a multiprocessing child: it runs once per start method.
+    pub children: bool,
     pub steps: fn(&Params) -> Vec<Step>,
 }
 
-fn creator(label: &str) -> Proc {
+fn proc(label: &str, role: Role) -> Proc {
     Proc {
         label: label.into(),
         group: label.into(),
-        role: Role::Creator,
+        role,
     }
 }
 
+fn creator(label: &str) -> Proc {
+    proc(label, Role::Creator { list: false })
+}
+
 fn attacher(label: &str) -> Proc {
-    Proc {
-        label: label.into(),
-        group: label.into(),
-        role: Role::Attacher {
+    proc(
+        label,
+        Role::Attacher {
             unlink: false,
             hold: false,
+            list: false,
         },
-    }
+    )
+}
+
+fn list_attacher(label: &str) -> Proc {
+    proc(
+        label,
+        Role::Attacher {
+            unlink: false,
+            hold: false,
+            list: true,
+        },
+    )
 }
 
 fn p1() -> String {
@@ -111,6 +174,7 @@ pub const SCENARIOS: &[Scenario] = &[
     Scenario {
         id: ScenarioId::ThreeProcess,
         summary: "the seed: P1 creates, P2 attaches and exits, P3 attaches, P1 unlinks",
+        children: false,
         hidden: false,
         steps: |_| {
             vec![
@@ -124,16 +188,17 @@ pub const SCENARIOS: &[Scenario] = &[
     Scenario {
         id: ScenarioId::AttacherUnlinks,
         summary: "P1 creates and holds, P2 attaches and unlinks, P1 closes and exits",
+        children: false,
         hidden: false,
         steps: |_| {
-            let p2 = Proc {
-                label: "P2".into(),
-                group: "P2".into(),
-                role: Role::Attacher {
+            let p2 = proc(
+                "P2",
+                Role::Attacher {
                     unlink: true,
                     hold: false,
+                    list: false,
                 },
-            };
+            );
             vec![
                 Step::Start(vec![creator("P1")]),
                 Step::Run(vec![p2]),
@@ -144,12 +209,14 @@ pub const SCENARIOS: &[Scenario] = &[
     Scenario {
         id: ScenarioId::CreatorCrashes,
         summary: "P1 creates and is killed with SIGKILL; its tracker must remove the segment",
+        children: false,
         hidden: false,
         steps: |_| vec![Step::Start(vec![creator("P1")]), Step::Crash(p1())],
     },
     Scenario {
         id: ScenarioId::CreatorExitsWithoutUnlink,
         summary: "P1 creates, closes and exits without unlink; its tracker warns and cleans up",
+        children: false,
         hidden: false,
         steps: |_| {
             vec![
@@ -161,6 +228,7 @@ pub const SCENARIOS: &[Scenario] = &[
     Scenario {
         id: ScenarioId::ManyAttachers,
         summary: "P1 creates; attachers (half at once, half one by one) read and exit; R reads last",
+        children: false,
         hidden: false,
         steps: |params| {
             let n = params.attachers.max(1);
@@ -172,6 +240,7 @@ pub const SCENARIOS: &[Scenario] = &[
                     role: Role::Attacher {
                         unlink: false,
                         hold: true,
+                        list: false,
                     },
                 })
                 .collect();
@@ -194,11 +263,12 @@ pub const SCENARIOS: &[Scenario] = &[
     Scenario {
         id: ScenarioId::Family,
         summary: "P1 creates and starts a multiprocessing child (spawn) that attaches; they share one tracker",
+        children: true,
         hidden: false,
         steps: |_| {
             vec![
                 Step::Start(vec![creator("P1")]),
-                Step::Tell(p1(), Command::SpawnChild),
+                Step::Tell(p1(), Command::SpawnChild { unlink: false }),
                 Step::Tell(p1(), Command::Check),
                 Step::Finish(vec![p1()], Some(Command::Unlink)),
             ]
@@ -207,11 +277,12 @@ pub const SCENARIOS: &[Scenario] = &[
     Scenario {
         id: ScenarioId::FamilyAttacherUnlinks,
         summary: "P1 creates; its multiprocessing child (spawn) attaches and unlinks; P1 closes and exits",
+        children: true,
         hidden: false,
         steps: |_| {
             vec![
                 Step::Start(vec![creator("P1")]),
-                Step::Tell(p1(), Command::SpawnUnlinkingChild),
+                Step::Tell(p1(), Command::SpawnChild { unlink: true }),
                 Step::Finish(vec![p1()], Some(Command::Close)),
             ]
         },
@@ -219,6 +290,7 @@ pub const SCENARIOS: &[Scenario] = &[
     Scenario {
         id: ScenarioId::CreatorUnlinksFirst,
         summary: "control: P1 creates and unlinks, then P2 attaches and must get FileNotFoundError",
+        children: false,
         hidden: false,
         steps: |_| {
             vec![
@@ -230,15 +302,97 @@ pub const SCENARIOS: &[Scenario] = &[
         },
     },
     Scenario {
+        id: ScenarioId::FamilyObject,
+        summary: "P1 creates and passes its SharedMemory object to a multiprocessing child (pickled, or inherited under fork) that reads",
+        children: true,
+        hidden: false,
+        steps: |_| {
+            vec![
+                Step::Start(vec![creator("P1")]),
+                Step::Tell(p1(), Command::ObjectChild { unlink: false }),
+                Step::Tell(p1(), Command::Check),
+                Step::Finish(vec![p1()], Some(Command::Unlink)),
+            ]
+        },
+    },
+    Scenario {
+        id: ScenarioId::FamilyObjectUnlinks,
+        summary: "P1 passes its SharedMemory object to a multiprocessing child that reads and unlinks; P1 closes and exits",
+        children: true,
+        hidden: false,
+        steps: |_| {
+            vec![
+                Step::Start(vec![creator("P1")]),
+                Step::Tell(p1(), Command::ObjectChild { unlink: true }),
+                Step::Finish(vec![p1()], Some(Command::Close)),
+            ]
+        },
+    },
+    Scenario {
+        id: ScenarioId::ShareableList,
+        summary: "the seed with a ShareableList: P1 creates it, P2 attaches by name and exits, P3 reads it",
+        children: false,
+        hidden: false,
+        steps: |_| {
+            vec![
+                Step::Start(vec![proc("P1", Role::Creator { list: true })]),
+                Step::Run(vec![list_attacher("P2")]),
+                Step::Run(vec![list_attacher("P3")]),
+                Step::Finish(vec![p1()], Some(Command::Unlink)),
+            ]
+        },
+    },
+    Scenario {
+        id: ScenarioId::Manager,
+        summary: "P1's SharedMemoryManager makes a SharedMemory and a ShareableList; a child uses both; P1 shuts the manager down",
+        children: true,
+        hidden: false,
+        steps: |_| {
+            vec![
+                Step::Start(vec![proc("P1", Role::Manager)]),
+                Step::Tell(p1(), Command::ManagerChild),
+                Step::Tell(p1(), Command::Check),
+                Step::Finish(vec![p1()], Some(Command::Shutdown)),
+            ]
+        },
+    },
+    Scenario {
+        id: ScenarioId::RawFork,
+        summary: "P1 os.fork()s; the child attaches by name, reads and os._exit()s; P1 reads and unlinks",
+        children: false,
+        hidden: false,
+        steps: |_| {
+            vec![
+                Step::Start(vec![creator("P1")]),
+                Step::Tell(p1(), Command::RawFork),
+                Step::Tell(p1(), Command::Check),
+                Step::Finish(vec![p1()], Some(Command::Unlink)),
+            ]
+        },
+    },
+    Scenario {
+        id: ScenarioId::AttachFails,
+        summary: "gh-153279: P2's attach fails in mmap after shm_open (P1 grew the segment past what can be mapped); P3 attaches after P1 shrinks it",
+        children: false,
+        hidden: false,
+        steps: |_| {
+            vec![
+                Step::Start(vec![creator("P1")]),
+                Step::Tell(p1(), Command::Grow),
+                Step::Run(vec![attacher("P2")]),
+                Step::Tell(p1(), Command::Shrink),
+                Step::Run(vec![attacher("P3")]),
+                Step::Finish(vec![p1()], Some(Command::Unlink)),
+            ]
+        },
+    },
+    Scenario {
         id: ScenarioId::Hang,
         summary: "test-only: P1 creates, P2 attaches and hangs (killed at --timeout), P3 attaches, P1 unlinks",
+        children: false,
         hidden: true,
         steps: |_| {
-            let p2 = Proc {
-                label: "P2".into(),
-                group: "P2".into(),
-                role: Role::Hanger,
-            };
+            let p2 = proc("P2", Role::Hanger);
             vec![
                 Step::Start(vec![creator("P1")]),
                 Step::Run(vec![p2]),

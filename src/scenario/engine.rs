@@ -116,6 +116,9 @@ pub struct CaseObservation {
     pub processes: Vec<ProcessObservation>,
     /// The creator said `created`: the segment is this run's to remove.
     pub created: bool,
+    /// Every segment this case's creators made (the case's name; a
+    /// manager's two): the only names the harness may check and remove.
+    pub made: Vec<String>,
     /// The segment outlived every process; the harness removed it.
     pub segment_leaked: bool,
     /// A problem of the harness or the machine, not of Python.
@@ -131,6 +134,8 @@ pub struct Context<'a> {
     /// The installed package, to check a stock run really used it.
     pub stock_package: &'a Path,
     pub attach: AttachMode,
+    /// How multiprocessing children start (scenarios that start one).
+    pub start_method: Option<crate::contract::StartMethod>,
     pub timeout: Duration,
     pub params: Params,
 }
@@ -151,6 +156,7 @@ pub fn run(
         segment: segment.to_string(),
         processes: Vec::new(),
         created: false,
+        made: Vec::new(),
         segment_leaked: false,
         error: None,
     };
@@ -200,9 +206,13 @@ pub fn run(
     }
     // Only a segment whose creation this case saw is ours to remove; a name
     // that exists without a `created` event belongs to someone else.
-    if case.created && world.segment_exists(segment) {
-        case.segment_leaked = true;
-        world.unlink_segment(segment);
+    if case.created {
+        for name in case.made.clone() {
+            if world.segment_exists(&name) {
+                case.segment_leaked = true;
+                world.unlink_segment(&name);
+            }
+        }
     }
     case
 }
@@ -233,15 +243,18 @@ impl Run<'_, '_> {
                         .wait_for_line(&|l| event_is(l, "ready") || event_is(l, "holding"));
                     match ready {
                         Ok(_) => {
-                            if live[i].proc.role == Role::Creator {
-                                self.world.note_created(self.segment);
+                            if live[i].proc.role.creates() {
+                                for name in live[i].proc.role.segments(self.segment) {
+                                    self.world.note_created(&name);
+                                    self.case.made.push(name);
+                                }
                             }
                             i += 1;
                         }
                         Err(why) => {
                             let l = live.remove(i);
                             let label = l.proc.label.clone();
-                            let creator = l.proc.role == Role::Creator;
+                            let creator = l.proc.role.creates();
                             self.finish_one(l);
                             if why == LineWait::Timeout {
                                 return Err(CaseError::NotReady {
@@ -272,7 +285,7 @@ impl Run<'_, '_> {
                 let Some(at) = position(live, &label) else {
                     return Ok(());
                 };
-                let word = command_line(command, self.ctx.attach);
+                let word = command_line(command, self.ctx);
                 let sent = live[at].running.send(&word);
                 let done = sent.is_ok()
                     && live[at]
@@ -296,7 +309,7 @@ impl Run<'_, '_> {
                     };
                     let mut l = live.remove(at);
                     if let Some(c) = command {
-                        let _ = l.running.send(&command_line(c, self.ctx.attach));
+                        let _ = l.running.send(&command_line(c, self.ctx));
                     }
                     l.running.close_stdin();
                     finishing.push(l);
@@ -346,14 +359,26 @@ impl Run<'_, '_> {
         let size = SEGMENT_SIZE.to_string();
         let segment = self.segment;
         match proc.role {
-            Role::Creator => {
+            Role::Creator { list } => {
                 cmd.args(["creator", segment, &size]);
+                if list {
+                    cmd.arg("--shareable-list");
+                }
+            }
+            Role::Manager => {
+                cmd.args(["manager", segment, &size, "--mode", ctx.attach.arg()]);
+                if let Some(m) = ctx.start_method {
+                    cmd.args(["--start-method", m.name()]);
+                }
             }
             Role::Hanger => {
                 cmd.args(["hanger", segment, &size]);
             }
-            Role::Attacher { unlink, hold } => {
+            Role::Attacher { unlink, hold, list } => {
                 cmd.args(["attacher", segment, &size, "--mode", ctx.attach.arg()]);
+                if list {
+                    cmd.arg("--shareable-list");
+                }
                 if unlink {
                     cmd.arg("--unlink");
                 }
@@ -378,7 +403,13 @@ impl Run<'_, '_> {
     fn finish_one(&mut self, l: Live) {
         let finished = l.running.finish();
         let p = observe::process(&l.proc, finished, &self.ctx.script_name());
-        let segment_after = self.world.segment_exists(self.segment);
+        // Whether the case's segment (every segment a creator made) still
+        // exists once this process has ended.
+        let segment_after = if self.case.made.is_empty() {
+            self.world.segment_exists(self.segment)
+        } else {
+            self.case.made.iter().any(|n| self.world.segment_exists(n))
+        };
         self.case
             .processes
             .push(ProcessObservation { segment_after, ..p });
@@ -404,10 +435,19 @@ fn position(live: &[Live], label: &str) -> Option<usize> {
     live.iter().position(|l| l.proc.label == label)
 }
 
-fn command_line(command: Command, attach: AttachMode) -> String {
+/// The line a holder is told: `spawn-child default unlink --start-method fork`.
+fn command_line(command: Command, ctx: &Context) -> String {
+    let method = ctx
+        .start_method
+        .map(|m| format!(" --start-method {m}"))
+        .unwrap_or_default();
+    let mode = ctx.attach.arg();
     match command {
-        Command::SpawnChild => format!("{} {}", command.word(), attach.arg()),
-        Command::SpawnUnlinkingChild => format!("{} {} unlink", command.word(), attach.arg()),
+        Command::SpawnChild { unlink } | Command::ObjectChild { unlink } => {
+            let unlink = if unlink { " unlink" } else { "" };
+            format!("{} {mode}{unlink}{method}", command.word())
+        }
+        Command::RawFork => format!("{} {mode}", command.word()),
         _ => command.word().to_string(),
     }
 }
@@ -584,6 +624,7 @@ mod tests {
             overlay: None,
             stock_package: Path::new(STOCK),
             attach: AttachMode::Default,
+            start_method: None,
             timeout: Duration::from_secs(5),
             params: Params::default(),
         }
@@ -640,6 +681,7 @@ mod tests {
             crate::contract::VariantId::Stock,
             crate::contract::Version::new(3, 12, 1),
             None,
+            &[],
         )
         .unwrap();
         assert_eq!(keys, row.symptoms);

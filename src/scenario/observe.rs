@@ -75,7 +75,9 @@ pub fn process(proc: &Proc, out: Finished, script: &str) -> ProcessObservation {
 
 fn role_name(role: Role) -> &'static str {
     match role {
-        Role::Creator => "creator",
+        Role::Creator { list: false } => "creator",
+        Role::Creator { list: true } => "creator (ShareableList)",
+        Role::Manager => "manager",
         Role::Hanger => "hanger",
         Role::Attacher { unlink: true, .. } => "attacher+unlink",
         Role::Attacher { hold: true, .. } => "attacher (holds)",
