@@ -196,6 +196,9 @@ impl Termination {
 #[derive(Debug, Clone)]
 pub struct Finished {
     pub termination: Termination,
+    /// Orphans of its group that we reaped (pid, how each ended): its
+    /// resource tracker among them, when we are the subreaper.
+    pub orphans: Vec<(i32, Termination)>,
     pub stdout: String,
     pub stderr: String,
     pub timed_out: bool,
@@ -208,7 +211,7 @@ enum Msg {
     Stderr(Vec<u8>),
     Exited(io::Result<ExitStatus>),
     /// Every orphan of the group that came to us has been reaped.
-    GroupReaped,
+    GroupReaped(Vec<(i32, Termination)>),
 }
 
 /// Make this process the reaper of its orphaned descendants (Linux), so the
@@ -235,7 +238,8 @@ pub fn become_subreaper() -> bool {
 /// the leader of a *new* group that reused the number after ours emptied:
 /// it belongs to another `Running`, and is left alone (peeked with
 /// `WNOWAIT`, never reaped here).
-fn reap_group(pgid: i32) {
+fn reap_group(pgid: i32) -> Vec<(i32, Termination)> {
+    let mut reaped = Vec::new();
     loop {
         // SAFETY: waitid writes into the zeroed siginfo we pass.
         let pid = unsafe {
@@ -251,18 +255,20 @@ fn reap_group(pgid: i32) {
                 if io::Error::last_os_error().kind() == io::ErrorKind::Interrupted {
                     continue;
                 }
-                return;
+                return reaped;
             }
             info.si_pid()
         };
         if pid == pgid || pid <= 0 {
-            return;
+            return reaped;
         }
         // SAFETY: reaps exactly the zombie just peeked at.
-        unsafe {
+        let status = unsafe {
             let mut status = 0;
             libc::waitpid(pid, &mut status, 0);
-        }
+            status
+        };
+        reaped.push((pid, Termination::from_status(ExitStatus::from_raw(status))));
     }
 }
 
@@ -284,6 +290,9 @@ pub struct Running {
     stderr: Option<Vec<u8>>,
     status: Option<io::Result<ExitStatus>>,
     group_reaped: bool,
+    /// The group's orphans we reaped (resource trackers, a forkserver),
+    /// with how each ended.
+    orphans: Vec<(i32, Termination)>,
     started: Instant,
     deadline: Instant,
     timed_out: bool,
@@ -364,8 +373,7 @@ impl Running {
             let _ = tx.send(Msg::Exited(status));
             // The leader is reaped: every member of the group left is an
             // orphan (ours if we are a subreaper).
-            reap_group(pid);
-            let _ = tx.send(Msg::GroupReaped);
+            let _ = tx.send(Msg::GroupReaped(reap_group(pid)));
         });
         Ok(Running {
             pid,
@@ -377,6 +385,7 @@ impl Running {
             stderr: None,
             status: None,
             group_reaped: false,
+            orphans: Vec::new(),
             started,
             deadline: started + timeout,
             timed_out: false,
@@ -463,6 +472,7 @@ impl Running {
         };
         Finished {
             termination,
+            orphans: std::mem::take(&mut self.orphans),
             stdout: self.stdout.join("\n") + if self.stdout.is_empty() { "" } else { "\n" },
             stderr: String::from_utf8_lossy(&self.stderr.take().unwrap_or_default()).into_owned(),
             timed_out: self.timed_out,
@@ -497,7 +507,8 @@ impl Running {
                 self.status = Some(status);
                 true
             }
-            Ok(Msg::GroupReaped) => {
+            Ok(Msg::GroupReaped(orphans)) => {
+                self.orphans = orphans;
                 self.group_reaped = true;
                 true
             }

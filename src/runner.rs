@@ -230,6 +230,7 @@ fn run_case(
         stock_package: &interp.multiprocessing,
         attach: variant.attach,
         start_method: slot.method,
+        tracker_codes: interp.version.minor_version() >= (3, 13),
         timeout: plan.timeout,
         params: plan.params,
     };

@@ -31,6 +31,12 @@ pub struct ProcessObservation {
     pub data_ok: Option<bool>,
     /// Whether the segment existed right after this process ended.
     pub segment_after: bool,
+    /// How the resource tracker this process started ended (3.13+,
+    /// gh-104090: 0 clean, 1 leak, 2 cleanup failed, 3 exception); `null`
+    /// below 3.13, without a tracker of its own, or when the process reaped
+    /// it itself (3.13.18+ sometimes does).
+    #[serde(default)]
+    pub tracker_exit_code: Option<i32>,
     /// Where the process imported `multiprocessing` from.
     pub multiprocessing: Option<String>,
     /// The JSON-line events the role printed on stdout.

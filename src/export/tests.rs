@@ -133,6 +133,7 @@ fn a_transcript_diff_ignores_names_pids_and_paths() {
         exception: None,
         data_ok: Some(true),
         segment_after: !stderr.contains("leaked"),
+        tracker_exit_code: None,
         multiprocessing: None,
         events: vec![serde_json::json!({"event": "start", "pid": pid})],
         stdout: String::new(),

@@ -104,6 +104,10 @@ pub enum CaseError {
         file: String,
         expected: String,
     },
+    #[error(
+        "{label}'s resource tracker exited {code} (it found leaked segments) but no leak warning was read: the transcript is incomplete"
+    )]
+    TrackerDisagrees { label: String, code: i32 },
     #[error("interrupted")]
     Interrupted,
 }
@@ -136,6 +140,8 @@ pub struct Context<'a> {
     pub attach: AttachMode,
     /// How multiprocessing children start (scenarios that start one).
     pub start_method: Option<crate::contract::StartMethod>,
+    /// The interpreter's trackers report their exit status (3.13+).
+    pub tracker_codes: bool,
     pub timeout: Duration,
     pub params: Params,
 }
@@ -202,7 +208,9 @@ pub fn run(
         .iter()
         .any(|p| p.events.iter().any(|e| e["event"] == "created"));
     if case.error.is_none() {
-        case.error = timeout(&case, ctx).or_else(|| overlay_error(&case, ctx));
+        case.error = timeout(&case, ctx)
+            .or_else(|| overlay_error(&case, ctx))
+            .or_else(|| tracker_disagrees(&case));
     }
     // Only a segment whose creation this case saw is ours to remove; a name
     // that exists without a `created` event belongs to someone else.
@@ -356,6 +364,8 @@ impl Run<'_, '_> {
         let ctx = self.ctx;
         let mut cmd = crate::python::command(ctx.python, ctx.overlay);
         cmd.arg("-B").arg("-s").arg(ctx.script);
+        // Each role names the pid of the tracker it starts (roles.py).
+        cmd.env("SHMHARNESS_TRACKER_EVENTS", "1");
         let size = SEGMENT_SIZE.to_string();
         let segment = self.segment;
         match proc.role {
@@ -402,7 +412,12 @@ impl Run<'_, '_> {
 
     fn finish_one(&mut self, l: Live) {
         let finished = l.running.finish();
-        let p = observe::process(&l.proc, finished, &self.ctx.script_name());
+        let p = observe::process(
+            &l.proc,
+            finished,
+            &self.ctx.script_name(),
+            self.ctx.tracker_codes,
+        );
         // Whether the case's segment (every segment a creator made) still
         // exists once this process has ended.
         let segment_after = if self.case.made.is_empty() {
@@ -466,6 +481,21 @@ fn event_is(line: &str, name: &str) -> bool {
     event_field(line, "event").as_deref() == Some(name)
 }
 
+/// A tracker whose exit status says it cleaned up leaks (1, 2; gh-104090)
+/// while no leak warning reached the transcript: what was read is not the
+/// whole story, so no verdict can rest on it.
+fn tracker_disagrees(case: &CaseObservation) -> Option<CaseError> {
+    case.processes
+        .iter()
+        .find_map(|p| match p.tracker_exit_code {
+            Some(code @ (1 | 2)) if p.leak_warnings == 0 => Some(CaseError::TrackerDisagrees {
+                label: p.label.clone(),
+                code,
+            }),
+            _ => None,
+        })
+}
+
 /// A process killed at the deadline: the case says nothing about Python.
 fn timeout(case: &CaseObservation, ctx: &Context) -> Option<CaseError> {
     case.processes
@@ -514,6 +544,8 @@ mod tests {
         stderr: String,
         code: i32,
         timed_out: bool,
+        /// Orphans reaped: (pid, exit code).
+        orphans: Vec<(i32, i32)>,
         /// The segment exists after this process ends (`None`: unchanged).
         segment_after: Option<bool>,
     }
@@ -551,6 +583,12 @@ mod tests {
             }
             Finished {
                 termination: Termination::Exited(self.canned.code),
+                orphans: self
+                    .canned
+                    .orphans
+                    .iter()
+                    .map(|&(pid, code)| (pid, Termination::Exited(code)))
+                    .collect(),
                 stdout: self.canned.stdout.join("\n") + "\n",
                 stderr: self.canned.stderr.clone(),
                 timed_out: self.canned.timed_out,
@@ -625,6 +663,7 @@ mod tests {
             stock_package: Path::new(STOCK),
             attach: AttachMode::Default,
             start_method: None,
+            tracker_codes: true,
             timeout: Duration::from_secs(5),
             params: Params::default(),
         }
@@ -766,6 +805,42 @@ mod tests {
         );
         assert!(case.segment_leaked);
         assert_eq!(*world.unlinked.lock().unwrap(), ["shmhx_5"]);
+    }
+
+    #[test]
+    fn tracker_exit_codes_are_matched_by_pid_and_checked_against_warnings() {
+        let mut procs = three_process_stock();
+        procs[1]
+            .stdout
+            .push(r#"{"event": "tracker", "pid": 4242, "who": "attacher"}"#.into());
+        procs[1].orphans = vec![(4241, 0), (4242, 1)];
+        let world = FakeWorld::new(procs.clone(), true);
+        let case = run(
+            catalogue::find(ScenarioId::ThreeProcess),
+            "shmhx_6",
+            &context(),
+            &world,
+        );
+        assert_eq!(case.error, None);
+        assert_eq!(case.processes[1].tracker_exit_code, Some(1));
+        assert_eq!(
+            case.processes[2].tracker_exit_code, None,
+            "no tracker of its own"
+        );
+        // The same status without the warning it implies: an error.
+        procs[1].stderr.clear();
+        let world = FakeWorld::new(procs, true);
+        let case = run(
+            catalogue::find(ScenarioId::ThreeProcess),
+            "shmhx_7",
+            &context(),
+            &world,
+        );
+        assert!(
+            matches!(case.error, Some(CaseError::TrackerDisagrees { ref label, code: 1 }) if label == "P2"),
+            "{:?}",
+            case.error
+        );
     }
 
     #[test]

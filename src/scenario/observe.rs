@@ -32,7 +32,14 @@ impl Stderr {
 
 /// What a finished process did, read from its transcript. `segment_after`
 /// is left false: the engine knows whether the segment still exists.
-pub fn process(proc: &Proc, out: Finished, script: &str) -> ProcessObservation {
+/// `tracker_codes`: the interpreter's trackers exit with a meaningful
+/// status (3.13+).
+pub fn process(
+    proc: &Proc,
+    out: Finished,
+    script: &str,
+    tracker_codes: bool,
+) -> ProcessObservation {
     let parsed = parse_stderr(&out.stderr, script);
     let events: Vec<serde_json::Value> = out
         .stdout
@@ -51,6 +58,22 @@ pub fn process(proc: &Proc, out: Finished, script: &str) -> ProcessObservation {
         .find(|e| e["event"] == "start")
         .and_then(|e| e["multiprocessing"].as_str())
         .map(str::to_string);
+    // The tracker this process started (not a raw-fork child's), as the
+    // `tracker` event names it, matched with the orphans we reaped.
+    let tracker_exit_code = tracker_codes
+        .then(|| {
+            events
+                .iter()
+                .filter(|e| e["event"] == "tracker" && e["who"] != "raw-fork child")
+                .filter_map(|e| e["pid"].as_i64())
+                .find_map(|pid| {
+                    out.orphans
+                        .iter()
+                        .find(|(p, _)| i64::from(*p) == pid)
+                        .and_then(|(_, t)| t.code())
+                })
+        })
+        .flatten();
     ProcessObservation {
         label: proc.label.clone(),
         group: proc.group.clone(),
@@ -65,6 +88,7 @@ pub fn process(proc: &Proc, out: Finished, script: &str) -> ProcessObservation {
         tracebacks: parsed.tracebacks,
         data_ok,
         segment_after: false,
+        tracker_exit_code,
         multiprocessing,
         events,
         stdout: out.stdout,
