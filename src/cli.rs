@@ -96,8 +96,8 @@ pub struct SelectArgs {
     /// Which implementations to accept: cpython, or any (PyPy and others too).
     #[arg(long, value_name = "NAME", default_value = "cpython", value_parser = ["cpython", "any"])]
     pub implementation: String,
-    /// Probe every candidate again instead of using (and updating) the probe cache
-    /// in $XDG_CACHE_HOME/shmharness.
+    /// Use no cache: probe every candidate again and build every overlay afresh (the
+    /// caches live in $XDG_CACHE_HOME/shmharness: probes.json, overlays/).
     #[arg(long)]
     pub no_cache: bool,
 }

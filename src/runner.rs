@@ -32,6 +32,8 @@ pub struct Plan {
     pub timeout: Duration,
     /// Run every case this many times (hidden `--repeat`, for soak tests).
     pub repeat: usize,
+    /// Where built overlays are kept across runs (`None`: `--no-cache`).
+    pub overlay_cache: Option<PathBuf>,
 }
 
 /// One cell of the matrix.
@@ -257,7 +259,14 @@ fn build_overlays(plan: &Plan, root: &Path) -> Overlays {
         if variant.not_applicable(interp.version).is_some() {
             return None;
         }
-        overlay::build(interp, variant, root, plan.timeout).transpose()
+        overlay::build(
+            interp,
+            variant,
+            root,
+            plan.timeout,
+            plan.overlay_cache.as_deref(),
+        )
+        .transpose()
     });
     let mut flat = built.into_iter();
     (0..plan.interpreters.len())

@@ -215,7 +215,7 @@ fn run_one(
         Some(Some(Ok(o))) => Some(o),
         Some(Some(Err(e))) => return empty(interp, variant, Verdict::Error, e.to_string()),
         Some(None) => None,
-        None => match overlay::build(interp, variant, root, timeout) {
+        None => match overlay::build(interp, variant, root, timeout, None) {
             Ok(o) => {
                 built = o;
                 built.as_ref()

@@ -274,6 +274,9 @@ pub fn plan(
         jobs: jobs(args.jobs),
         timeout: Duration::from_secs_f64(args.timeout),
         repeat: usize::from(args.repeat),
+        overlay_cache: (!args.select.no_cache)
+            .then(crate::discovery::cache::default_dir)
+            .flatten(),
     })
 }
 

@@ -7,6 +7,8 @@
 //! variable is the one thing that reaches it (and multiprocessing children).
 //! The installed stdlib is only ever read.
 
+pub mod cache;
+
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -64,26 +66,68 @@ impl OverlayError {
 
 /// Build the overlay of `variant` for `interp` under `root`, or `None` when
 /// the variant runs the stock stdlib.
+/// With `cache` (the cache dir), a built overlay is reused across runs
+/// (see `cache`); without, it is built under `root` for this run only.
 pub fn build(
     interp: &Interpreter,
     variant: &Variant,
     root: &Path,
     timeout: Duration,
+    cache: Option<&Path>,
 ) -> Result<Option<Overlay>, OverlayError> {
     let Some((origin, text, files)) = parsed(interp, variant)? else {
         return Ok(None);
     };
+    let overlay = |dir: PathBuf| Overlay {
+        dir,
+        origin: origin.clone(),
+        diff: text.to_string(),
+    };
+    let cached = cache.and_then(|c| Some((cache::dir(c), cache::key(interp, text)?)));
+    if let Some((entries, key)) = &cached {
+        let entry = entries.join(key);
+        if cache::complete(&entry) {
+            return Ok(Some(overlay(entry)));
+        }
+        // Build beside the entries, then rename into place.
+        let write_error = |e: std::io::Error| OverlayError::Write {
+            path: entries.display().to_string(),
+            reason: e.to_string(),
+        };
+        std::fs::create_dir_all(entries).map_err(write_error)?;
+        let tmp = tempfile::Builder::new()
+            .prefix("shmharness-build-")
+            .tempdir_in(entries)
+            .map_err(write_error)?;
+        crate::ledger::note_dir(tmp.path());
+        fill(interp, &origin, &files, tmp.path(), timeout)?;
+        cache::publish(&tmp.keep(), &entry).map_err(write_error)?;
+        return Ok(Some(overlay(entry)));
+    }
     let dir = root.join(format!(
         "overlay-{}-{}",
         sanitize(&interp.id),
         sanitize(&variant.name)
     ));
+    fill(interp, &origin, &files, &dir, timeout)?;
+    Ok(Some(overlay(dir)))
+}
+
+/// Copy, patch and compile the package into `dir/multiprocessing`.
+fn fill(
+    interp: &Interpreter,
+    origin: &str,
+    files: &[FilePatch],
+    dir: &Path,
+    timeout: Duration,
+) -> Result<(), OverlayError> {
+    let origin = origin.to_string();
     let package = dir.join("multiprocessing");
     copy_tree(&interp.multiprocessing, &package).map_err(|e| OverlayError::Copy {
         path: interp.multiprocessing.display().to_string(),
         reason: e.to_string(),
     })?;
-    for file in patch::in_package(&files, Package::Multiprocessing) {
+    for file in patch::in_package(files, Package::Multiprocessing) {
         let patched = patched_text(&package, file).map_err(|source| OverlayError::Apply {
             interpreter: interp.id.clone(),
             origin: origin.clone(),
@@ -95,12 +139,7 @@ pub fn build(
             reason: e.to_string(),
         })?;
     }
-    compile(interp, &package, timeout)?;
-    Ok(Some(Overlay {
-        dir,
-        origin,
-        diff: text.to_string(),
-    }))
+    compile(interp, &package, timeout)
 }
 
 /// Check, in memory, that the variant's patch applies to the installed
@@ -333,7 +372,7 @@ fn copy_tree(from: &Path, to: &Path) -> std::io::Result<()> {
     Ok(())
 }
 
-fn sanitize(s: &str) -> String {
+pub fn sanitize(s: &str) -> String {
     s.chars()
         .map(|c| {
             if c.is_ascii_alphanumeric() || c == '.' || c == '-' {
