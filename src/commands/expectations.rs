@@ -27,6 +27,12 @@ fn cell(scenario: crate::contract::ScenarioId, variant: &Variant) -> String {
         if row.versions != variant::MinorRange::ALL {
             when.push(row.versions.label());
         }
+        if let Some((feature, present)) = row.feature {
+            when.push(format!(
+                "{}{feature}",
+                if present { "with " } else { "without " }
+            ));
+        }
         if !row.start_methods.is_empty() {
             let names: Vec<&str> = row
                 .start_methods
@@ -77,6 +83,7 @@ pub fn run(format: Format) -> Result<u8> {
                         "from": r.versions.from,
                         "to": r.versions.to,
                         "start_methods": r.start_methods,
+                        "feature": r.feature.map(|(f, present)| serde_json::json!({"feature": f, "present": present})),
                         "outcome": r.outcome,
                         "evidence": r.evidence,
                         "symptoms": r.symptoms,
