@@ -40,6 +40,10 @@ pub enum Command {
     /// Check a fix: the bug reproduces on stock, the candidate removes it, nothing gets worse.
     #[command(mut_arg("scenario", |a| a.help(
         "Scenario(s), comma-separated or repeated, or `all` [default: all]")))]
+    #[command(mut_arg("variant", |a| a
+        .default_value("create-only+lenient-tracker")
+        .help("The candidate (a built-in variant). The default is the one that holds in every \
+               scenario; the seed's one-line create-only regresses when an attacher calls unlink()")))]
     Verify(VerifyArgs),
     /// Show, per interpreter, a unified diff of the stock and patched transcripts.
     Diff(DiffArgs),
@@ -173,24 +177,30 @@ pub struct RunArgs {
     pub with_cpython_tests: bool,
 }
 
+/// One candidate fix: a built-in variant, or your own diff.
 #[derive(Debug, Clone, Args)]
-pub struct VerifyArgs {
-    #[command(flatten)]
-    pub matrix: MatrixArgs,
-    /// The candidate fix (a built-in variant). The default is the one that holds in every
-    /// scenario; the seed's one-line `create-only` regresses when an attacher calls unlink().
+pub struct CandidateArgs {
+    /// The candidate (a built-in variant) to compare with stock.
     #[arg(
         long,
         value_name = "NAME",
-        default_value = "create-only+lenient-tracker",
+        default_value = "create-only",
         conflicts_with = "patch"
     )]
     pub variant: String,
-    /// The candidate fix as your own diff: a file, `-` (stdin), a folder laid out like
+    /// The candidate as your own diff: a file, `-` (stdin), a folder laid out like
     /// patches/<variant>/, or RANGE=FILE per branch (`3.8-3.9=a.diff`, `3.13-=c.diff`);
     /// repeatable. A `git diff` of a cpython checkout works as is.
     #[arg(long, value_name = "[RANGE=]FILE")]
     pub patch: Vec<String>,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct VerifyArgs {
+    #[command(flatten)]
+    pub matrix: MatrixArgs,
+    #[command(flatten)]
+    pub candidate: CandidateArgs,
     /// Also require CPython's own shared-memory tests to pass wherever they pass on stock.
     #[arg(long)]
     pub strict: bool,
@@ -217,34 +227,16 @@ pub struct CpythonTestsArgs {
 pub struct DiffArgs {
     #[command(flatten)]
     pub matrix: MatrixArgs,
-    /// The variant to compare with stock.
-    #[arg(
-        long,
-        value_name = "NAME",
-        default_value = "create-only",
-        conflicts_with = "patch"
-    )]
-    pub variant: String,
-    /// Compare stock with your own diff instead (same forms as `verify --patch`).
-    #[arg(long, value_name = "[RANGE=]FILE")]
-    pub patch: Vec<String>,
+    #[command(flatten)]
+    pub candidate: CandidateArgs,
 }
 
 #[derive(Debug, Clone, Args)]
 pub struct PatchShowArgs {
     #[command(flatten)]
     pub select: SelectArgs,
-    /// The variant whose patches to show.
-    #[arg(
-        long,
-        value_name = "NAME",
-        default_value = "create-only",
-        conflicts_with = "patch"
-    )]
-    pub variant: String,
-    /// Show how your own diff applies instead (same forms as `verify --patch`).
-    #[arg(long, value_name = "[RANGE=]FILE")]
-    pub patch: Vec<String>,
+    #[command(flatten)]
+    pub candidate: CandidateArgs,
 }
 
 #[derive(Debug, Clone, Args)]

@@ -10,25 +10,20 @@ use crate::export::transcript;
 use crate::style;
 
 pub fn run(args: &DiffArgs) -> Result<u8> {
-    if args.variant == "all" {
+    if args.candidate.variant == "all" {
         return Err(Error::usage(
             "--variant all: diff compares stock with one candidate; name one (e.g. --variant create-only)",
         ));
     }
-    let variants = super::stock_and_candidate(&args.variant, &args.patch)?;
+    let variants = super::stock_and_candidate(&args.candidate.variant, &args.candidate.patch)?;
     let name = variants[1].name.clone();
-    let interpreters = super::interpreters(&args.matrix.select)?;
     let plan = super::plan(
         &args.matrix,
-        interpreters,
         variants,
         Some(crate::contract::ScenarioId::ThreeProcess),
     )?;
     let outcome = super::execute(&plan, false)?;
-    if let Some(sig) = outcome.interrupted {
-        return Err(Error::Interrupted(sig));
-    }
-    let results = outcome.results;
+    let results = outcome.complete()?;
     let stock = VariantId::Stock.name();
     let mut errors = 0;
     for interp in &results.interpreters {

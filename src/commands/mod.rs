@@ -250,12 +250,15 @@ pub fn jobs(requested: Option<u16>) -> usize {
     }
 }
 
+/// What to run: the interpreters `--python` selects (discovered now), the
+/// variants, and the scenarios (`default_scenario` when none is named;
+/// `None`: all).
 pub fn plan(
     args: &MatrixArgs,
-    interpreters: Vec<Interpreter>,
     variants: Vec<Variant>,
     default_scenario: Option<ScenarioId>,
 ) -> Result<Plan> {
+    let interpreters = interpreters(&args.select)?;
     let requested = match (args.scenario.is_empty(), default_scenario) {
         (false, _) => args.scenario.clone(),
         (true, Some(s)) => vec![s.name().to_string()],
@@ -300,6 +303,16 @@ fn start_methods(requested: &[String]) -> Result<Vec<StartMethod>> {
 pub struct RunOutcome {
     pub results: Results,
     pub interrupted: Option<Signal>,
+}
+
+impl RunOutcome {
+    /// The results of a run that was not cut short; else the signal.
+    pub fn complete(self) -> Result<Results> {
+        match self.interrupted {
+            Some(sig) => Err(Error::Interrupted(sig)),
+            None => Ok(self.results),
+        }
+    }
 }
 
 /// Run a plan and judge it; with `cpython_tests`, also CPython's own tests

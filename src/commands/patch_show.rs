@@ -8,7 +8,7 @@ use crate::overlay;
 use crate::style;
 
 pub fn run(args: &PatchShowArgs) -> Result<u8> {
-    let v = super::candidate(&args.variant, &args.patch)?;
+    let v = super::candidate(&args.candidate.variant, &args.candidate.patch)?;
     let interpreters = super::interpreters(&args.select)?;
     let mut failed = 0;
     let mut applicable = 0;

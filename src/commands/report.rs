@@ -3,7 +3,7 @@
 
 use crate::cli::ReportArgs;
 use crate::contract::VariantId;
-use crate::error::{Error, Result};
+use crate::error::Result;
 use crate::export::{Outputs, View};
 
 /// A bug report shows the bug, the seed's one-line fix (and what it breaks)
@@ -23,13 +23,9 @@ pub fn run(args: &ReportArgs) -> Result<u8> {
     // Before any work: a bundle that cannot be written is a usage error.
     let outputs =
         Outputs::new(args.matrix.format, View::Matrix).bundle(Some(&args.out), args.force)?;
-    let interpreters = super::interpreters(&args.matrix.select)?;
-    let plan = super::plan(&args.matrix, interpreters, variants, None)?;
+    let plan = super::plan(&args.matrix, variants, None)?;
     let outcome = super::execute(&plan, args.with_cpython_tests)?;
-    if let Some(sig) = outcome.interrupted {
-        return Err(Error::Interrupted(sig));
-    }
-    let mut results = outcome.results;
+    let mut results = outcome.complete()?;
     results.candidates = super::merge::candidates(&results);
     outputs.write(&results)?;
     super::summary(&results);

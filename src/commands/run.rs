@@ -14,10 +14,8 @@ pub fn run(args: &RunArgs) -> Result<u8> {
     let outputs = Outputs::new(args.matrix.format, View::Matrix)
         .json(args.json.as_deref())?
         .junit(args.junit.as_deref())?;
-    let interpreters = super::interpreters(&args.matrix.select)?;
     let plan = super::plan(
         &args.matrix,
-        interpreters,
         variants,
         Some(crate::contract::ScenarioId::ThreeProcess),
     )?;

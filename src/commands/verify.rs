@@ -4,21 +4,17 @@
 //! `judge::candidate`).
 
 use crate::cli::VerifyArgs;
-use crate::error::{Error, Result};
+use crate::error::Result;
 use crate::export::{Outputs, View};
 use crate::judge::candidate;
 
 pub fn run(args: &VerifyArgs) -> Result<u8> {
-    let variants = super::stock_and_candidate(&args.variant, &args.patch)?;
+    let variants = super::stock_and_candidate(&args.candidate.variant, &args.candidate.patch)?;
     let name = variants[1].name.clone();
     let outputs = Outputs::new(args.matrix.format, View::Verify);
-    let interpreters = super::interpreters(&args.matrix.select)?;
-    let plan = super::plan(&args.matrix, interpreters, variants, None)?;
+    let plan = super::plan(&args.matrix, variants, None)?;
     let outcome = super::execute(&plan, args.strict)?;
-    if let Some(sig) = outcome.interrupted {
-        return Err(Error::Interrupted(sig));
-    }
-    let mut results = outcome.results;
+    let mut results = outcome.complete()?;
     let mut verdict = candidate::judge(&results, &name);
     if args.strict {
         candidate::strict(&mut verdict, &results.cpython_tests);
