@@ -313,15 +313,17 @@ fn sitecustomize_and_pth_output_do_not_break_the_probe() {
         .unwrap();
     assert!(ok.success());
     let site = venv.join(format!("lib/python{}/site-packages", py.minor_str()));
-    std::fs::write(
-        site.join("sitecustomize.py"),
-        "import atexit\nprint('sitecustomize says {\"version\": [9, 9, 9]} @@END@@')\n\
-         atexit.register(lambda: print('@@SHMHARNESS-PROBE@@ at exit'))\n",
-    )
-    .unwrap();
+    // Noise before the probe's answer (a fake answer end marker, a fake
+    // version) and after it (a start marker at exit). As sitecustomize.py,
+    // and imported from a .pth too: Debian's stdlib has a sitecustomize of
+    // its own that shadows a venv's.
+    let noise = "import atexit\nprint('sitecustomize says {\"version\": [9, 9, 9]} @@END@@')\n\
+         atexit.register(lambda: print('@@SHMHARNESS-PROBE@@ at exit'))\n";
+    std::fs::write(site.join("sitecustomize.py"), noise).unwrap();
+    std::fs::write(site.join("shmh_noise.py"), noise).unwrap();
     std::fs::write(
         site.join("noisy.pth"),
-        "import sys; sys.stdout.write('pth junk @@SHMHARNESS-PROBE@@ {\\n')\n",
+        "import sys; sys.stdout.write('pth junk @@SHMHARNESS-PROBE@@ {\\n')\nimport shmh_noise\n",
     )
     .unwrap();
     // The noise really is printed under -I.

