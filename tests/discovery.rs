@@ -423,17 +423,15 @@ fn cache_hits_start_nothing_and_go_stale_when_the_file_changes() {
     let py = any_python();
     let id = py.version.as_str();
     let h = Home::new();
-    // A copy of the real binary (it finds its stdlib by its built-in
-    // prefix), so the test can change it without touching the real one.
+    // A copy of the real binary (in a prefix that links the real stdlib),
+    // so the test can change it without touching the real one.
     let exe = h.p(&format!(
         ".asdf/installs/python/{}/bin/python{}",
         py.version,
         py.minor_str()
     ));
-    std::fs::create_dir_all(exe.parent().unwrap()).unwrap();
-    let real = std::fs::read(&py.exe).unwrap();
-    std::fs::write(&exe, &real).unwrap();
-    std::fs::set_permissions(&exe, std::fs::Permissions::from_mode(0o755)).unwrap();
+    copy_interpreter(&py, &exe);
+    let real = std::fs::read(&exe).unwrap();
     let mtime = std::fs::metadata(&exe).unwrap().modified().unwrap();
 
     // Miss: probed and cached.

@@ -157,8 +157,17 @@ fn timeout_kills_the_hanging_group_reports_it_and_the_run_goes_on() {
         .output()
         .unwrap();
     let json = json_of(&out);
+    // The hidden scenario has no expectation (its verdict is n/a), so the
+    // run's exit code is three-process's: every expectation held.
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let cases = json["cases"].as_array().unwrap();
     let hang = cases.iter().find(|c| c["scenario"] == "hang").unwrap();
+    assert_eq!(hang["verdict"], "n/a", "{hang:#}");
     let p2 = hang["processes"]
         .as_array()
         .unwrap()

@@ -522,6 +522,7 @@ pub fn relocated_copy(py: &Py, edit: impl FnOnce(&Path)) -> Relocated {
     let mp = lib.join("multiprocessing");
     copy_tree(&py.multiprocessing, &mp);
     edit(&mp);
+    link_libpython(py, &dir.path().join("lib"));
     let bin_dir = dir.path().join("bin");
     std::fs::create_dir_all(&bin_dir).unwrap();
     let exe = bin_dir.join(&lib_name);
@@ -548,6 +549,55 @@ pub fn relocated_copy(py: &Py, edit: impl FnOnce(&Path)) -> Relocated {
         exe,
         multiprocessing: mp,
     }
+}
+
+/// Link `py`'s shared libpython (if it has one next to it, `../lib`) into
+/// `lib`: a build whose run path is relative to the executable
+/// (`$ORIGIN/../lib`) then still finds it when the executable is copied.
+pub fn link_libpython(py: &Py, lib: &Path) {
+    let Some(real_lib) = py
+        .exe
+        .parent()
+        .and_then(|b| b.parent())
+        .map(|p| p.join("lib"))
+    else {
+        return;
+    };
+    std::fs::create_dir_all(lib).unwrap();
+    for e in std::fs::read_dir(&real_lib).into_iter().flatten().flatten() {
+        if e.file_name().to_string_lossy().starts_with("libpython") {
+            let _ = std::os::unix::fs::symlink(e.path(), lib.join(e.file_name()));
+        }
+    }
+}
+
+/// A copy of `py`'s executable at `exe` (the file itself, so it can be
+/// changed), in a prefix that links the real stdlib and libpython, so the
+/// copy runs wherever CPython looks for them (its built-in prefix, or the
+/// `os.py` landmark next to the executable, as relocatable builds do).
+pub fn copy_interpreter(py: &Py, exe: &Path) {
+    let prefix = exe
+        .parent()
+        .and_then(|b| b.parent())
+        .expect("PREFIX/bin/python");
+    let lib = prefix.join("lib");
+    std::fs::create_dir_all(&lib).unwrap();
+    let stdlib = py.multiprocessing.parent().expect("stdlib dir");
+    let _ = std::os::unix::fs::symlink(stdlib, lib.join(format!("python{}", py.minor_str())));
+    link_libpython(py, &lib);
+    std::fs::create_dir_all(exe.parent().unwrap()).unwrap();
+    std::fs::copy(&py.exe, exe).unwrap();
+    let out = std::process::Command::new(exe)
+        .args(["-I", "-c", "import multiprocessing.shared_memory"])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "a copy of {} at {} does not run: {}",
+        py.exe.display(),
+        exe.display(),
+        String::from_utf8_lossy(&out.stderr)
+    );
 }
 
 fn copy_tree(from: &Path, to: &Path) {
