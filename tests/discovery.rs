@@ -91,6 +91,13 @@ impl Home {
             .arg("list")
             .args(args)
             .args(["--format", "json"])
+            // Generous unless a test sets its own: a cold probe of a real
+            // interpreter on a loaded machine must not be cut off.
+            .args(if args.contains(&"--probe-timeout") {
+                &[][..]
+            } else {
+                &["--probe-timeout", "60"][..]
+            })
             .output()
             .unwrap();
         let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
@@ -205,7 +212,7 @@ fn every_source_in_a_fake_home_is_listed_once_with_its_source() {
     let path = [h.p("bin"), h.p(".pyenv/shims"), h.p("sys")];
     let path: Vec<&Path> = path.iter().map(PathBuf::as_path).collect();
 
-    let (code, json, stderr) = h.list(&["--all", "--probe-timeout", "60"], &path);
+    let (code, json, stderr) = h.list(&["--all"], &path);
     assert_eq!(code, 0, "{stderr}\n{json:#}");
 
     let real_id = real.version.clone()
@@ -294,7 +301,7 @@ fn every_source_in_a_fake_home_is_listed_once_with_its_source() {
 
     // Without --all the shim is not even started (it would only add an
     // alias or a failure); the interpreters are the same.
-    let (code, quick, _) = h.list(&["--probe-timeout", "60"], &path);
+    let (code, quick, _) = h.list(&[], &path);
     assert_eq!(code, 0);
     assert_eq!(interpreters(&quick).len(), interpreters(&json).len());
 }
@@ -337,7 +344,7 @@ fn sitecustomize_and_pth_output_do_not_break_the_probe() {
         "{said}"
     );
 
-    let (code, json, stderr) = h.list(&["--all", "--no-cache", "--probe-timeout", "60"], &[]);
+    let (code, json, stderr) = h.list(&["--all", "--no-cache"], &[]);
     assert_eq!(code, 0, "{stderr}\n{json:#}");
     let i = by_id(&json, &py.version);
     assert_eq!(i["source"], "conda");

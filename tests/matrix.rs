@@ -236,6 +236,9 @@ fn a_user_patch_to_resource_tracker_reaches_the_tracker_process() {
     });
     let (code, json) = run_json(&[
         "run",
+        // The relocated copy is probed cold: no short timeout.
+        "--probe-timeout",
+        "60",
         "--patch",
         arg(&patch),
         "--python",
@@ -289,19 +292,15 @@ fn a_patch_whose_context_does_not_match_is_exit_2_with_one_line() {
     let dir = tempfile::tempdir().unwrap();
     let patch = dir.path().join("stale.diff");
     let good = warning_patch(&py.multiprocessing.join("resource_tracker.py"));
-    // Spoil the first context line of the hunk.
-    let stale: String = good
-        .lines()
-        .scan(false, |done, l| {
-            let spoil = !*done && l.starts_with(' ');
-            *done |= spoil;
-            Some(if spoil {
-                format!("{l}  # not there\n")
-            } else {
-                format!("{l}\n")
-            })
-        })
-        .collect();
+    // Spoil the last context line of the hunk (the first and the changed
+    // lines still match: only a full comparison of the context notices).
+    let mut lines: Vec<String> = good.lines().map(str::to_string).collect();
+    let last = lines
+        .iter()
+        .rposition(|l| l.starts_with(' '))
+        .expect("a context line");
+    lines[last].push_str("  # not there");
+    let stale = lines.join("\n") + "\n";
     assert_ne!(good, stale);
     std::fs::write(&patch, stale).unwrap();
     let (code, out, err) = run_text(&["run", "--patch", arg(&patch), "--python", py.arg()]);

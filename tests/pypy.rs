@@ -19,7 +19,7 @@ fn pypy() -> std::path::PathBuf {
 #[ignore = "needs pypy3 on PATH (installed by .ci/run)"]
 fn pypy_is_rejected_by_default_and_reproduces_the_bug_when_included() {
     let pypy = pypy();
-    let (code, listing) = run_json(&["list", "--all", "--no-cache"]);
+    let (code, listing) = run_json(&["list", "--all", "--no-cache", "--probe-timeout", "60"]);
     assert_eq!(code, 0);
     let rejected = listing["rejected"].as_array().unwrap();
     assert!(
@@ -32,6 +32,8 @@ fn pypy_is_rejected_by_default_and_reproduces_the_bug_when_included() {
         "run",
         "--implementation",
         "any",
+        "--probe-timeout",
+        "60",
         "--python",
         pypy.to_str().unwrap(),
         "--scenario",
