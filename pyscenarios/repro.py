@@ -15,9 +15,11 @@ about a "leaked shared_memory object" at P2's exit and unlinks it, so P3 gets
 FileNotFoundError and P1's own unlink() fails.
 
 --patched copies this interpreter's `multiprocessing` package into a temp
-dir, changes the copy so that SharedMemory registers with the tracker only
-`if create:`, and puts the copy first on PYTHONPATH (the installed stdlib is
-never touched). Exit status: 0 when what happened is what the mode predicts
+dir, applies the fix to the copy, and puts the copy first on PYTHONPATH (the
+installed stdlib is never touched). The fix is the report's candidate (the
+diff below, for this Python version) when the bundle that holds this file
+had one; otherwise the seed's: SharedMemory registers with the tracker only
+`if create:`. Exit status: 0 when what happened is what the mode predicts
 (stock: the bug reproduces; patched: it does not), 1 otherwise.
 """
 
@@ -31,6 +33,11 @@ import tempfile
 
 SIZE = 4096
 TIMEOUT = 60
+
+# The report's candidate fix, one unified diff per minor version (filled in
+# by `shmharness report`; empty: the seed's `if create:`).
+CANDIDATE = None
+PATCHES = {}
 
 
 # ---- the three processes ----------------------------------------------------
@@ -89,12 +96,64 @@ def patch_source(text):
     raise SystemExit("repro.py: cannot find the register call in shared_memory.py")
 
 
+def apply_diff(package, diff):
+    """Apply the Lib/multiprocessing/ files of a unified diff to `package`,
+    strictly: every context and removed line must match (at the header's
+    line, or the nearest place it does)."""
+    lines = diff.splitlines()
+    i = 0
+    while i < len(lines):
+        if not (lines[i].startswith("--- ") and i + 1 < len(lines) and lines[i + 1].startswith("+++ ")):
+            i += 1
+            continue
+        path = lines[i + 1][4:].split("\t")[0].strip()
+        i += 2
+        rel = None
+        for prefix in ("b/Lib/multiprocessing/", "Lib/multiprocessing/", "multiprocessing/"):
+            if path.startswith(prefix):
+                rel = path[len(prefix):]
+        target = os.path.join(package, rel) if rel else None
+        text = open(target).read().splitlines() if target and os.path.exists(target) else []
+        shift = 0
+        while i < len(lines) and lines[i].startswith("@@"):
+            start = int(lines[i].split()[1].lstrip("-").split(",")[0] or 1)
+            old, new = [], []
+            i += 1
+            while i < len(lines) and not lines[i].startswith(("@@", "--- ", "diff ")):
+                line = lines[i]
+                kind, body = (line[:1], line[1:]) if line else (" ", "")
+                if kind in " -":
+                    old.append(body)
+                if kind in " +":
+                    new.append(body)
+                i += 1
+            if target is None:
+                continue
+            want = max(start - 1 + shift, 0)
+            places = [at for at in range(len(text) - len(old) + 1) if text[at:at + len(old)] == old]
+            if not places:
+                raise SystemExit("repro.py: the candidate's patch does not apply to %s" % rel)
+            at = min(places, key=lambda p: abs(p - want))
+            text[at:at + len(old)] = new
+            shift += len(new) - len(old) + at - want
+        if target is not None:
+            with open(target, "w") as f:
+                f.write("\n".join(text) + "\n")
+
+
 def build_overlay(root):
     import multiprocessing
 
     src = os.path.dirname(multiprocessing.__file__)
     dst = os.path.join(root, "multiprocessing")
     shutil.copytree(src, dst, ignore=shutil.ignore_patterns("__pycache__"))
+    minor = "%d.%d" % sys.version_info[:2]
+    if minor in PATCHES:
+        print("fix: %s, the diff the report applied on %s" % (CANDIDATE, minor))
+        apply_diff(dst, PATCHES[minor])
+        return PATCHES[minor]
+    if CANDIDATE:
+        print("fix: the report has no %s diff for %s; showing the seed's `if create:`" % (CANDIDATE, minor))
     path = os.path.join(dst, "shared_memory.py")
     with open(path) as f:
         old = f.read()

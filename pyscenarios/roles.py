@@ -2,8 +2,11 @@
 
 Each process of a scenario runs this file with a role name:
 
-    python roles.py creator NAME SIZE
+    python roles.py creator NAME SIZE [--shareable-list]
     python roles.py attacher NAME SIZE [--mode MODE] [--unlink] [--hold]
+                                       [--shareable-list]
+    python roles.py manager NAME SIZE [--mode MODE] [--start-method METHOD]
+    python roles.py hanger NAME SIZE
 
 Roles report what they did as JSON lines on stdout ("events") and flush after
 each one. They never catch the exceptions that the seed's code would raise:
@@ -12,19 +15,106 @@ exit status 1, exactly as a user's program would see it. The harness reads
 the exception type back from the traceback on stderr.
 
 Ordering belongs to the harness, not to these scripts: a role that must wait
-("hold") blocks on stdin and acts on the commands the harness writes there.
+("hold") blocks on stdin and acts on the commands the harness writes there,
+one per line, and answers each with a `done` event ({"command": WORD}).
 Nothing here sleeps.
 
 MODE says how an attacher attaches:
   default              SharedMemory(name, create=False)
   track-false          SharedMemory(name, create=False, track=False) (3.13+)
   userland-unregister  attach, then resource_tracker.unregister(...) at once
+Where a MODE cannot be applied (track=False has no way into a ShareableList,
+an object received from a parent, or a SharedMemoryManager), the role says
+so with a `mode-unsupported` event and goes on as `default`: that is what a
+user of that API gets.
+
+METHOD is a multiprocessing start method: fork, spawn or forkserver.
+
+creator NAME SIZE
+    Creates SharedMemory(NAME, create=True, size=SIZE), writes the pattern
+    (see `pattern`), emits `created` {size} and `ready`, then obeys stdin:
+
+    check                 read the pattern back: `read` {data_ok}
+    close                 close(): `closed`
+    unlink                close(); unlink(): `unlinked`
+    spawn-child MODE [unlink] [--start-method METHOD]
+                          a multiprocessing child (METHOD, default spawn)
+                          attaches by NAME with MODE, reads (`attached`,
+                          `read`), closes, unlinks if asked (`unlinked`);
+                          then P1 emits `child-exited` {exitcode}
+                          [scenarios family, family-attacher-unlinks]
+    object-child MODE [unlink] [--start-method METHOD]
+                          the child gets P1's SharedMemory *object* as an
+                          argument: pickled under spawn and forkserver (the
+                          child re-attaches by name on unpickling), inherited
+                          under fork. Child events: `attached` {via:
+                          "pickled"|"inherited"}, `read`, `unlinked` if
+                          asked; then `child-exited` {exitcode}
+                          [family-object, family-object-unlinks]
+    raw-fork MODE [unlink]
+                          os.fork(); the child attaches by NAME with MODE,
+                          reads, closes, unlinks if asked, and os._exit()s
+                          (status 1 after printing the traceback if anything
+                          raised). P1 waits for the child *and for any
+                          resource tracker the child started* (see
+                          `raw_fork`), then emits `child-exited` {exitcode}
+                          [raw-fork]
+    grow                  os.ftruncate the segment to 2**60 bytes (sparse:
+                          no memory is used); any later attach by name then
+                          fails in mmap() with ENOMEM *after* shm_open
+                          succeeded, which is gh-153279's path: `grown`
+                          {size} [attach-fails]
+    shrink                ftruncate back to SIZE (works through P1's fd even
+                          if someone unlinked the name meanwhile); the first
+                          SIZE bytes are unchanged: `shrunk` {size}
+
+creator NAME SIZE --shareable-list
+    The same, but P1 creates ShareableList(values(NAME), name=NAME) (SIZE is
+    ignored; `created` reports the segment's size). check/close/unlink act
+    on the list and its segment; `read` has {"what": "shareable-list"}.
+    [shareable-list]
+
+attacher NAME SIZE [--shareable-list]
+    Attaches by name (with --shareable-list: ShareableList(name=NAME)),
+    emits `attached`, `read` {data_ok}; with --hold emits `holding` and waits
+    for stdin EOF; closes; with --unlink unlinks (`unlinked`).
+
+manager NAME SIZE [--mode MODE] [--start-method METHOD]
+    P1 starts a SharedMemoryManager whose server process uses METHOD
+    (default spawn), emits `manager-started` {start_method}, makes
+    smm.SharedMemory(SIZE) (pattern written) and smm.ShareableList(values
+    (NAME)), emits `created` {names: [NAME_m1, NAME_m2], size} and `ready`.
+    Both segments are created *in P1* (that is how SharedMemoryManager
+    works); their names are NAME_m1 and NAME_m2, not random psm_ names, so
+    the harness can check and clean them. Then stdin:
+
+    child                 a multiprocessing child (METHOD) gets both objects
+                          as arguments (pickled, or inherited under fork),
+                          applies MODE, reads both (`read` {what,
+                          data_ok} twice), closes; `child-exited` {exitcode}
+    check                 P1 reads both: `read` twice
+    shutdown              P1 closes both, then smm.shutdown() (the server
+                          unlinks every segment it tracks): `shutdown`
+    [manager]
+
+hanger NAME SIZE
+    Test-only, see `hanger`.
+
+Resource-tracker pids (opt-in): with SHMHARNESS_TRACKER_EVENTS=1 in the
+environment, a process emits `tracker` {pid, who} for each resource tracker
+it started itself, once: after it created or attached, in a raw-fork child
+before it exits, and at exit. A subreaper that reaps that pid can then say
+whose tracker exited with which status (3.13+: 0 clean, 1 leak, 2 cleanup
+failed, 3 exception; gh-104090). Without the variable nothing changes.
 """
 
 import hashlib
 import json
+import os
 import sys
 from multiprocessing import shared_memory
+
+START_METHODS = ("fork", "spawn", "forkserver")
 
 
 def emit(event, **fields):
@@ -33,10 +123,43 @@ def emit(event, **fields):
     sys.stdout.flush()
 
 
+_TRACKER_EVENTS = os.environ.get("SHMHARNESS_TRACKER_EVENTS") == "1"
+_trackers_noted = set()
+
+
+def note_tracker(who):
+    """Emit the pid of the resource tracker this process started, if any
+    (opt-in, see the module doc). A multiprocessing child that shares its
+    parent's tracker has no pid of its own (spawn, forkserver) or the
+    parent's, already noted (fork), so nothing is emitted twice."""
+    if not _TRACKER_EVENTS:
+        return
+    from multiprocessing import resource_tracker
+
+    pid = getattr(resource_tracker._resource_tracker, "_pid", None)
+    if pid is not None and pid not in _trackers_noted:
+        _trackers_noted.add(pid)
+        emit("tracker", pid=pid, who=who)
+
+
 def pattern(name, size):
     """The bytes a creator writes: derived from the name so every role agrees."""
     seed = hashlib.sha256(name.encode("utf-8")).digest()
     return (seed * (size // len(seed) + 1))[:size]
+
+
+def values(name):
+    """The items of a creator's ShareableList, derived from the name. One of
+    each type ShareableList stores; no trailing NULs (it strips them)."""
+    seed = hashlib.sha256(name.encode("utf-8")).digest()
+    return [
+        int.from_bytes(seed[:4], "big"),
+        seed[4] / 8.0,
+        seed[5:13].hex(),
+        seed[13:21].hex().encode("ascii"),
+        True,
+        None,
+    ]
 
 
 def attach(name, mode):
@@ -53,9 +176,48 @@ def attach(name, mode):
     return shm
 
 
+def attach_list(name, mode):
+    if mode == "track-false":
+        emit(
+            "mode-unsupported",
+            mode=mode,
+            reason="ShareableList has no track parameter",
+        )
+    sl = shared_memory.ShareableList(name=name)
+    if mode == "userland-unregister":
+        from multiprocessing import resource_tracker
+
+        resource_tracker.unregister(sl.shm._name, "shared_memory")
+        emit("unregistered")
+    emit("attached")
+    return sl
+
+
+def adopt(shms, mode):
+    """MODE for objects a child received rather than attached by name."""
+    if mode == "track-false":
+        emit(
+            "mode-unsupported",
+            mode=mode,
+            reason="a received SharedMemory cannot be given track=False",
+        )
+    elif mode == "userland-unregister":
+        from multiprocessing import resource_tracker
+
+        for shm in shms:
+            resource_tracker.unregister(shm._name, "shared_memory")
+        emit("unregistered")
+
+
 def check(shm, name, size):
     ok = bytes(shm.buf[:size]) == pattern(name, size)
     emit("read", data_ok=ok)
+    return ok
+
+
+def check_list(sl, name, what="shareable-list"):
+    ok = [sl[i] for i in range(len(sl))] == values(name)
+    emit("read", data_ok=ok, what=what)
     return ok
 
 
@@ -69,18 +231,129 @@ def child_main(name, size, mode, unlink=False):
         emit("unlinked")
 
 
-def creator(name, size):
-    shm = shared_memory.SharedMemory(name=name, create=True, size=size)
-    shm.buf[:size] = pattern(name, size)
-    emit("created", size=size)
+def object_child_main(shm, name, size, mode, unlink, method):
+    """Body of the child in `family-object*`: `shm` is P1's object."""
+    emit("attached", via="inherited" if method == "fork" else "pickled")
+    adopt([shm], mode)
+    check(shm, name, size)
+    shm.close()
+    if unlink:
+        shm.unlink()
+        emit("unlinked")
+
+
+def manager_child_main(sm, sl, name, size, mode):
+    """Body of the child in `manager`: both objects came from P1."""
+    adopt([sm, sl.shm], mode)
+    emit("read", data_ok=bytes(sm.buf[:size]) == pattern(name, size), what="shared-memory")
+    check_list(sl, name)
+    sm.close()
+    sl.shm.close()
+
+
+def split_command(words):
+    """(positional words, start method or None) of one stdin command."""
+    method = None
+    rest = []
+    i = 0
+    while i < len(words):
+        if words[i] == "--start-method" and i + 1 < len(words):
+            method = words[i + 1]
+            i += 2
+            continue
+        rest.append(words[i])
+        i += 1
+    return rest, method
+
+
+def run_child(method, target, args):
+    import multiprocessing
+
+    child = multiprocessing.get_context(method).Process(target=target, args=args)
+    child.start()
+    child.join()
+    emit("child-exited", exitcode=child.exitcode)
+
+
+def exitcode_of(status):
+    # os.waitstatus_to_exitcode is 3.9+.
+    if os.WIFEXITED(status):
+        return os.WEXITSTATUS(status)
+    if os.WIFSIGNALED(status):
+        return -os.WTERMSIG(status)
+    return status
+
+
+def raw_fork(name, size, mode, unlink):
+    """P1 forks with os.fork() (no multiprocessing); the child attaches by
+    name and leaves with os._exit().
+
+    Why the pipe on the child's stdin: since gh-146313 (3.13.x, 3.14.x and
+    3.15 here) a raw-fork child closes the inherited tracker fd, so its
+    attach starts a tracker of its own, which outlives the child and unlinks
+    the name when it sees EOF. P1 must not go on (read, unlink) until that
+    tracker has finished, or the outcome would be a race. A tracker keeps
+    fds 0-2 of the process that started it (it closes sys.stdin at the Python
+    level only), so the child puts the write end of a pipe on its fd 0 and P1
+    reads the other end to EOF: that returns once the child and any tracker
+    it started have exited. Before gh-146313 the child reuses P1's tracker
+    and the EOF comes with the child's exit."""
+    import traceback
+
+    r, w = os.pipe()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    pid = os.fork()
+    if pid == 0:
+        code = 0
+        try:
+            os.close(r)
+            os.dup2(w, 0)
+            os.close(w)
+            shm = attach(name, mode)
+            note_tracker("raw-fork child")
+            check(shm, name, size)
+            shm.close()
+            if unlink:
+                shm.unlink()
+                emit("unlinked")
+            note_tracker("raw-fork child")
+        except BaseException:
+            traceback.print_exc()
+            code = 1
+        finally:
+            sys.stdout.flush()
+            sys.stderr.flush()
+            os._exit(code)
+    os.close(w)
+    _, status = os.waitpid(pid, 0)
+    while os.read(r, 4096):
+        pass
+    os.close(r)
+    emit("child-exited", exitcode=exitcode_of(status))
+
+
+def creator(name, size, shareable_list=False):
+    if shareable_list:
+        sl = shared_memory.ShareableList(values(name), name=name)
+        shm = sl.shm
+        emit("created", size=shm.size, kind="shareable-list")
+    else:
+        shm = shared_memory.SharedMemory(name=name, create=True, size=size)
+        shm.buf[:size] = pattern(name, size)
+        emit("created", size=size)
+    note_tracker("creator")
     emit("ready")
     for line in sys.stdin:
-        words = line.split()
+        words, method = split_command(line.split())
         if not words:
             continue
         command = words[0]
         if command == "check":
-            check(shm, name, size)
+            if shareable_list:
+                check_list(sl, name)
+            else:
+                check(shm, name, size)
         elif command == "close":
             shm.close()
             emit("closed")
@@ -89,23 +362,38 @@ def creator(name, size):
             shm.unlink()
             emit("unlinked")
         elif command == "spawn-child":
-            import multiprocessing
-
             mode = words[1] if len(words) > 1 else "default"
             unlink = "unlink" in words[2:]
-            ctx = multiprocessing.get_context("spawn")
-            child = ctx.Process(target=child_main, args=(name, size, mode, unlink))
-            child.start()
-            child.join()
-            emit("child-exited", exitcode=child.exitcode)
+            run_child(method or "spawn", child_main, (name, size, mode, unlink))
+        elif command == "object-child":
+            mode = words[1] if len(words) > 1 else "default"
+            unlink = "unlink" in words[2:]
+            method = method or "spawn"
+            run_child(method, object_child_main, (shm, name, size, mode, unlink, method))
+        elif command == "raw-fork":
+            mode = words[1] if len(words) > 1 else "default"
+            raw_fork(name, size, mode, "unlink" in words[2:])
+        elif command == "grow":
+            os.ftruncate(shm._fd, 1 << 60)
+            emit("grown", size=os.fstat(shm._fd).st_size)
+        elif command == "shrink":
+            os.ftruncate(shm._fd, size)
+            emit("shrunk", size=os.fstat(shm._fd).st_size)
         else:
             raise SystemExit("roles.py: unknown command %r" % command)
         emit("done", command=command)
 
 
-def attacher(name, size, mode, unlink, hold):
-    shm = attach(name, mode)
-    check(shm, name, size)
+def attacher(name, size, mode, unlink, hold, shareable_list=False):
+    if shareable_list:
+        sl = attach_list(name, mode)
+        shm = sl.shm
+        note_tracker("attacher")
+        check_list(sl, name)
+    else:
+        shm = attach(name, mode)
+        note_tracker("attacher")
+        check(shm, name, size)
     if hold:
         emit("holding")
         sys.stdin.read()
@@ -115,12 +403,51 @@ def attacher(name, size, mode, unlink, hold):
         emit("unlinked")
 
 
+def manager(name, size, mode, method):
+    import itertools
+    import multiprocessing
+    from multiprocessing.managers import SharedMemoryManager
+
+    # SharedMemoryManager.SharedMemory/ShareableList create their segments
+    # in this process with random names; give them names under the
+    # harness's prefix instead (the stdlib calls _make_filename at each
+    # creation, and again on a name clash).
+    counter = itertools.count(1)
+    shared_memory._make_filename = lambda: "/%s_m%d" % (name, next(counter))
+    smm = SharedMemoryManager(ctx=multiprocessing.get_context(method))
+    smm.start()
+    emit("manager-started", start_method=method)
+    sm = smm.SharedMemory(size)
+    sm.buf[:size] = pattern(name, size)
+    sl = smm.ShareableList(values(name))
+    emit("created", names=[sm.name, sl.shm.name], size=size)
+    note_tracker("manager")
+    emit("ready")
+    for line in sys.stdin:
+        words, _ = split_command(line.split())
+        if not words:
+            continue
+        command = words[0]
+        if command == "child":
+            run_child(method, manager_child_main, (sm, sl, name, size, mode))
+        elif command == "check":
+            emit("read", data_ok=bytes(sm.buf[:size]) == pattern(name, size), what="shared-memory")
+            check_list(sl, name)
+        elif command == "shutdown":
+            sm.close()
+            sl.shm.close()
+            smm.shutdown()
+            emit("shutdown")
+        else:
+            raise SystemExit("roles.py: unknown command %r" % command)
+        emit("done", command=command)
+
+
 def hanger(name, size):
     """Test-only (hidden scenario `hang`): attach, then block forever, so the
     harness's --timeout and signal handling have something to kill. If
     SHMHARNESS_TEST_NOTIFY names a FIFO, say so there, with the segment name:
     a test waits on that instead of sleeping."""
-    import os
     import select
 
     shm = attach(name, "default")
@@ -135,8 +462,8 @@ def hanger(name, size):
 
 
 def main(argv):
+    import atexit
     import multiprocessing
-    import os
 
     # Where multiprocessing came from: the harness checks that a patched
     # variant really runs its overlay and a stock one the installed stdlib.
@@ -146,12 +473,22 @@ def main(argv):
     mode = "default"
     if "--mode" in rest:
         mode = rest[rest.index("--mode") + 1]
+    method = "spawn"
+    if "--start-method" in rest:
+        method = rest[rest.index("--start-method") + 1]
+    shareable_list = "--shareable-list" in rest
+    if _TRACKER_EVENTS:
+        # A tracker may also start late: an attach that fails after
+        # shm_open, or userland-unregister, sends its first message then.
+        atexit.register(note_tracker, role)
     if role == "creator":
-        creator(name, size)
+        creator(name, size, shareable_list)
     elif role == "hanger":
         hanger(name, size)
     elif role == "attacher":
-        attacher(name, size, mode, "--unlink" in rest, "--hold" in rest)
+        attacher(name, size, mode, "--unlink" in rest, "--hold" in rest, shareable_list)
+    elif role == "manager":
+        manager(name, size, mode, method)
     else:
         raise SystemExit("roles.py: unknown role %r" % role)
 

@@ -3,7 +3,10 @@
 
 use std::path::PathBuf;
 
-use clap::{Args, Parser, Subcommand, ValueEnum};
+use clap::{Args, Parser, Subcommand};
+
+pub use crate::export::Format;
+pub use crate::style::ColorChoice;
 
 #[derive(Debug, Parser)]
 #[command(
@@ -19,8 +22,11 @@ pub struct Cli {
     #[arg(long, value_enum, default_value_t = ColorChoice::Auto, global = true)]
     pub color: ColorChoice,
     /// Print only the results (no progress, no summary line).
-    #[arg(long, short, global = true)]
+    #[arg(long, short, global = true, conflicts_with = "verbose")]
     pub quiet: bool,
+    /// Show each case as it finishes and the command line of every process.
+    #[arg(long, short, global = true)]
+    pub verbose: bool,
     #[command(subcommand)]
     pub command: Command,
 }
@@ -32,16 +38,24 @@ pub enum Command {
     /// Run the scenario matrix: interpreters x variants x scenarios.
     Run(RunArgs),
     /// Check a fix: the bug reproduces on stock, the candidate removes it, nothing gets worse.
+    #[command(mut_arg("scenario", |a| a.help(
+        "Scenario(s), comma-separated or repeated, or `all` [default: all]")))]
     Verify(VerifyArgs),
     /// Show, per interpreter, a unified diff of the stock and patched transcripts.
     Diff(DiffArgs),
     /// Show the expectation table: what each scenario should show under each variant.
     Expectations {
+        /// What to print on stdout.
         #[arg(long, value_enum, default_value_t = Format::Markdown)]
         format: Format,
     },
     /// Run the matrix and write a bug-report bundle: report.md, results.json, junit.xml,
     /// repro.py, patches/, transcripts/.
+    #[command(mut_arg("scenario", |a| a.help(
+        "Scenario(s), comma-separated or repeated, or `all` [default: all]")))]
+    #[command(mut_arg("variant", |a| a.help(
+        "Variant(s), comma-separated or repeated, or `all` [default: stock,create-only,\
+         create-only+lenient-tracker; with --patch: stock]")))]
     Report(ReportArgs),
     /// Combine results.json files (CI legs) into one results set, and optionally a bundle.
     Merge(MergeArgs),
@@ -52,26 +66,21 @@ pub enum Command {
     },
     /// Run CPython's own shared-memory tests (test._test_multiprocessing) per interpreter and variant.
     CpythonTests(CpythonTestsArgs),
+    /// Print the JSON Schema of results.json (derived from the types that write it).
+    Schema,
+    /// Remove what runs killed with SIGKILL left (their temp dirs and segments, nothing else).
+    Clean,
+    /// Print shell completions: `shmharness completions bash > /etc/bash_completion.d/shmharness`.
+    Completions {
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
 }
 
 #[derive(Debug, Subcommand)]
 pub enum PatchCommand {
     /// Print the diff each selected interpreter gets (and check it applies).
     Show(PatchShowArgs),
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum ColorChoice {
-    Auto,
-    Always,
-    Never,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum Format {
-    Table,
-    Json,
-    Markdown,
 }
 
 /// Which interpreters.
@@ -100,6 +109,7 @@ pub struct ListArgs {
     /// Also show rejected candidates, each with the reason, and aliases.
     #[arg(long)]
     pub all: bool,
+    /// What to print on stdout.
     #[arg(long, value_enum, default_value_t = Format::Table)]
     pub format: Format,
 }
@@ -109,7 +119,7 @@ pub struct ListArgs {
 pub struct MatrixArgs {
     #[command(flatten)]
     pub select: SelectArgs,
-    /// Scenario(s), comma-separated or repeated, or `all` [default: three-process; for verify: all]
+    /// Scenario(s), comma-separated or repeated, or `all` [default: three-process]
     #[arg(long, short, value_name = "NAME", value_delimiter = ',')]
     pub scenario: Vec<String>,
     /// Parallel cases (default: number of cores).
@@ -121,6 +131,7 @@ pub struct MatrixArgs {
     /// Attachers in the many-attachers scenario (half at once, half one by one).
     #[arg(long, value_name = "N", default_value_t = 4, value_parser = clap::value_parser!(u16).range(3..=64))]
     pub attachers: u16,
+    /// What to print on stdout.
     #[arg(long, value_enum, default_value_t = Format::Table)]
     pub format: Format,
     /// Run every case N times (for soak tests; hidden).
@@ -132,13 +143,13 @@ pub struct MatrixArgs {
 /// Which variants: a list, plus optionally the user's own patch.
 #[derive(Debug, Clone, Args)]
 pub struct VariantArgs {
-    /// Variant(s), comma-separated or repeated, or `all` [default: stock,create-only (report also
-    /// create-only+lenient-tracker); with --patch: stock]
-    #[arg(long, short, value_name = "NAME", value_delimiter = ',')]
+    /// Variant(s), comma-separated or repeated, or `all` [default: stock,create-only; with
+    /// --patch: stock]
+    #[arg(long, value_name = "NAME", value_delimiter = ',')]
     pub variant: Vec<String>,
-    /// Also use your own unified diff against Lib/multiprocessing/ (adds variant patch:FILE).
-    #[arg(long, value_name = "FILE")]
-    pub patch: Option<PathBuf>,
+    /// Also use your own fix (adds variant patch:NAME); see `verify --help` for the forms.
+    #[arg(long, value_name = "[RANGE=]FILE")]
+    pub patch: Vec<String>,
 }
 
 #[derive(Debug, Clone, Args)]
@@ -166,15 +177,16 @@ pub struct VerifyArgs {
     /// scenario; the seed's one-line `create-only` regresses when an attacher calls unlink().
     #[arg(
         long,
-        short,
         value_name = "NAME",
         default_value = "create-only+lenient-tracker",
         conflicts_with = "patch"
     )]
     pub variant: String,
-    /// The candidate fix as your own unified diff.
-    #[arg(long, value_name = "FILE")]
-    pub patch: Option<PathBuf>,
+    /// The candidate fix as your own diff: a file, `-` (stdin), a folder laid out like
+    /// patches/<variant>/, or RANGE=FILE per branch (`3.8-3.9=a.diff`, `3.13-=c.diff`);
+    /// repeatable. A `git diff` of a cpython checkout works as is.
+    #[arg(long, value_name = "[RANGE=]FILE")]
+    pub patch: Vec<String>,
     /// Also require CPython's own shared-memory tests to pass wherever they pass on stock.
     #[arg(long)]
     pub strict: bool,
@@ -192,6 +204,7 @@ pub struct CpythonTestsArgs {
     /// Seconds one interpreter's test run may take before it is killed.
     #[arg(long, value_name = "SECS", default_value_t = 300.0, value_parser = positive_secs)]
     pub timeout: f64,
+    /// What to print on stdout.
     #[arg(long, value_enum, default_value_t = Format::Table)]
     pub format: Format,
 }
@@ -203,15 +216,14 @@ pub struct DiffArgs {
     /// The variant to compare with stock.
     #[arg(
         long,
-        short,
         value_name = "NAME",
         default_value = "create-only",
         conflicts_with = "patch"
     )]
     pub variant: String,
-    /// Compare stock with your own unified diff instead.
-    #[arg(long, value_name = "FILE")]
-    pub patch: Option<PathBuf>,
+    /// Compare stock with your own diff instead (same forms as `verify --patch`).
+    #[arg(long, value_name = "[RANGE=]FILE")]
+    pub patch: Vec<String>,
 }
 
 #[derive(Debug, Clone, Args)]
@@ -221,15 +233,14 @@ pub struct PatchShowArgs {
     /// The variant whose patches to show.
     #[arg(
         long,
-        short,
         value_name = "NAME",
         default_value = "create-only",
         conflicts_with = "patch"
     )]
     pub variant: String,
-    /// Show how your own diff applies instead.
-    #[arg(long, value_name = "FILE")]
-    pub patch: Option<PathBuf>,
+    /// Show how your own diff applies instead (same forms as `verify --patch`).
+    #[arg(long, value_name = "[RANGE=]FILE")]
+    pub patch: Vec<String>,
 }
 
 #[derive(Debug, Clone, Args)]
@@ -266,6 +277,7 @@ pub struct MergeArgs {
     /// Replace an existing non-empty --report directory.
     #[arg(long)]
     pub force: bool,
+    /// What to print on stdout.
     #[arg(long, value_enum, default_value_t = Format::Table)]
     pub format: Format,
 }

@@ -1,4 +1,10 @@
-//! Unified diffs against the `multiprocessing` package, applied strictly.
+//! Unified diffs, as a CPython developer makes them (`git diff` in a cpython
+//! checkout), applied strictly.
+//!
+//! A diff may touch any file. Hunks under `Lib/multiprocessing/` go into the
+//! overlay of the package; hunks under `Lib/test/` into a copy of the `test`
+//! package that CPython's own tests run from; every other file (`Misc/NEWS.d`,
+//! `Doc/`) is kept as `Package::Other` for callers to name and skip.
 //!
 //! Strict means what a CPython reviewer expects from `git apply`: every
 //! context and removed line must match exactly. A hunk may land at an offset
@@ -9,12 +15,32 @@
 
 use std::fmt;
 
-/// One file's part of a diff. `path` is relative to the package directory
-/// (`shared_memory.py`, `resource_tracker.py`).
+/// Which package of the stdlib a file belongs to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Package {
+    /// `Lib/multiprocessing/`: the overlay.
+    Multiprocessing,
+    /// `Lib/test/`: the tests' copy of the `test` package.
+    Test,
+    /// Anything else (`Misc/NEWS.d/...`, `Doc/...`): not applied.
+    Other,
+}
+
+/// One file's part of a diff. `path` is relative to its package directory
+/// (`shared_memory.py`, `_test_multiprocessing.py`), or the repository path
+/// for `Package::Other`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct FilePatch {
+    pub package: Package,
     pub path: String,
+    /// The diff creates the file (`--- /dev/null`).
+    pub new_file: bool,
     pub hunks: Vec<Hunk>,
+}
+
+/// The files of `files` in `package`.
+pub fn in_package(files: &[FilePatch], package: Package) -> Vec<&FilePatch> {
+    files.iter().filter(|f| f.package == package).collect()
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -43,36 +69,141 @@ pub enum PatchError {
     NotADiff,
     #[error("line {line}: {message}")]
     Malformed { line: usize, message: String },
+    #[error("`{path}` is not a path inside a cpython checkout (absolute, or with `..`)")]
+    UnsafePath { path: String },
     #[error(
-        "`{path}` is outside the multiprocessing package (paths must look like Lib/multiprocessing/FILE.py)"
+        "`{path}` deletes a file under Lib/multiprocessing/ or Lib/test/; that cannot be overlaid"
     )]
-    OutsidePackage { path: String },
-    #[error("`{path}` creates or deletes a file; only changes to existing files are supported")]
-    AddsOrDeletes { path: String },
+    Deletes { path: String },
+    #[error(
+        "the diff changes nothing under Lib/multiprocessing/ or Lib/test/ (it touches only {0})"
+    )]
+    NothingToApply(String),
 }
 
 /// Where one hunk landed.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Applied {
-    pub hunk: usize,
-    pub offset: isize,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ApplyError {
+    /// The file, relative to the package.
     pub path: String,
     /// 1-based hunk number.
     pub hunk: usize,
+    /// Lines from where the header said (positive: further down).
+    pub offset: isize,
+    /// Other places in the file where the hunk's context also matches (the
+    /// nearest was taken).
+    pub other_matches: usize,
+}
+
+impl fmt::Display for Applied {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{} hunk #{}", self.path, self.hunk)?;
+        match self.offset {
+            0 => write!(f, " applied at the line its header names")?,
+            n => write!(
+                f,
+                " applied {} line{} {} than its header says",
+                n.unsigned_abs(),
+                if n.abs() == 1 { "" } else { "s" },
+                if n > 0 { "later" } else { "earlier" }
+            )?,
+        }
+        if self.other_matches > 0 {
+            write!(
+                f,
+                " (its context also matches {} other place{}; the nearest was taken)",
+                self.other_matches,
+                if self.other_matches == 1 { "" } else { "s" }
+            )?;
+        }
+        Ok(())
+    }
+}
+
+/// Why a file's hunks do not apply.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ApplyError {
+    pub path: String,
+    /// 1-based hunk number (0: the file itself).
+    pub hunk: usize,
     pub old_start: usize,
+    pub kind: ApplyErrorKind,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ApplyErrorKind {
+    /// The file is not in the package.
+    Missing,
+    /// The header's line is beyond the end of the file.
+    BeyondEnd { lines: usize },
+    /// No place where every context and removed line matches.
+    Mismatch {
+        /// The hunk's first old line.
+        expected: String,
+        /// The closest place: where most of the hunk's old lines match, and
+        /// its first line that does not (1-based line, what the file has,
+        /// what the diff expects).
+        nearest: Option<Box<Nearest>>,
+    },
+}
+
+/// Where a hunk that does not apply comes closest.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Nearest {
+    /// 1-based line of the file where the hunk would start.
+    pub start: usize,
+    /// 1-based line of the first line that differs.
+    pub line: usize,
+    pub found: String,
+    pub expected: String,
+}
+
+impl ApplyError {
+    pub fn missing(path: &str) -> ApplyError {
+        ApplyError {
+            path: path.to_string(),
+            hunk: 0,
+            old_start: 0,
+            kind: ApplyErrorKind::Missing,
+        }
+    }
 }
 
 impl fmt::Display for ApplyError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(
-            f,
-            "{} hunk #{} (at line {}) does not match",
-            self.path, self.hunk, self.old_start
-        )
+        match &self.kind {
+            ApplyErrorKind::Missing => {
+                write!(f, "{} is not in its multiprocessing package", self.path)
+            }
+            ApplyErrorKind::BeyondEnd { lines } => write!(
+                f,
+                "{} hunk #{} starts at line {}, but the file has {lines} lines",
+                self.path, self.hunk, self.old_start
+            ),
+            ApplyErrorKind::Mismatch { expected, nearest } => {
+                write!(
+                    f,
+                    "{} hunk #{} (at line {}) does not match",
+                    self.path, self.hunk, self.old_start
+                )?;
+                match nearest {
+                    Some(n) => {
+                        let found = match n.found.trim() {
+                            "" => "is blank".to_string(),
+                            text => format!("reads `{text}`"),
+                        };
+                        write!(
+                            f,
+                            ": closest at line {}, but line {} {found} where the diff expects `{}`",
+                            n.start,
+                            n.line,
+                            n.expected.trim()
+                        )
+                    }
+                    None => write!(f, ": expected `{}`, found nowhere", expected.trim()),
+                }
+            }
+        }
     }
 }
 
@@ -102,12 +233,14 @@ pub fn parse(text: &str) -> Result<Vec<FilePatch>, PatchError> {
         }
         let old = header_path(lines[i]);
         let new = header_path(lines[i + 1]);
-        if old == "/dev/null" || new == "/dev/null" {
-            return Err(PatchError::AddsOrDeletes {
-                path: new.to_string(),
+        let new_file = old == "/dev/null";
+        let named = if new == "/dev/null" { old } else { new };
+        let (package, path) = classify(named)?;
+        if new == "/dev/null" && package != Package::Other {
+            return Err(PatchError::Deletes {
+                path: named.to_string(),
             });
         }
-        let path = package_relative(new)?;
         i += 2;
         let mut hunks = Vec::new();
         while i < lines.len() && lines[i].starts_with("@@") {
@@ -121,10 +254,19 @@ pub fn parse(text: &str) -> Result<Vec<FilePatch>, PatchError> {
                 message: format!("no hunks for `{path}`"),
             });
         }
-        files.push(FilePatch { path, hunks });
+        files.push(FilePatch {
+            package,
+            path,
+            new_file,
+            hunks,
+        });
     }
     if files.is_empty() {
         return Err(PatchError::NotADiff);
+    }
+    if files.iter().all(|f| f.package == Package::Other) {
+        let names: Vec<&str> = files.iter().map(|f| f.path.as_str()).collect();
+        return Err(PatchError::NothingToApply(names.join(", ")));
     }
     Ok(files)
 }
@@ -135,10 +277,13 @@ fn header_path(line: &str) -> &str {
     rest.split('\t').next().unwrap_or(rest).trim()
 }
 
-/// `a/Lib/multiprocessing/x.py`, `Lib/multiprocessing/x.py`,
-/// `multiprocessing/x.py` and `x.py` all name `x.py` in the package.
-pub fn package_relative(path: &str) -> Result<String, PatchError> {
-    let outside = || PatchError::OutsidePackage {
+/// Where a diff's path belongs: `a/Lib/multiprocessing/x.py`,
+/// `Lib/multiprocessing/x.py`, `multiprocessing/x.py` and a bare `x.py` are
+/// `x.py` of multiprocessing; `Lib/test/...` is the test package; anything
+/// else is `Other` (skipped, with a note). Absolute paths and `..` are
+/// refused outright.
+pub fn classify(path: &str) -> Result<(Package, String), PatchError> {
+    let unsafe_path = || PatchError::UnsafePath {
         path: path.to_string(),
     };
     let mut p = path;
@@ -149,21 +294,24 @@ pub fn package_relative(path: &str) -> Result<String, PatchError> {
         }
     }
     if p.starts_with('/') || p.split('/').any(|c| c == ".." || c == "." || c.is_empty()) {
-        return Err(outside());
+        return Err(unsafe_path());
     }
-    let rel = if let Some(rest) = p.strip_prefix("Lib/multiprocessing/") {
-        rest
-    } else if let Some(rest) = p.strip_prefix("multiprocessing/") {
-        rest
-    } else if p.contains('/') && !p.starts_with("dummy/") {
-        return Err(outside());
+    let (package, rel) = if let Some(rest) = p
+        .strip_prefix("Lib/multiprocessing/")
+        .or_else(|| p.strip_prefix("multiprocessing/"))
+    {
+        (Package::Multiprocessing, rest)
+    } else if let Some(rest) = p.strip_prefix("Lib/test/") {
+        (Package::Test, rest)
+    } else if !p.contains('/') && p.ends_with(".py") {
+        (Package::Multiprocessing, p)
     } else {
-        p
+        return Ok((Package::Other, p.to_string()));
     };
-    if rel.is_empty() || !rel.ends_with(".py") {
-        return Err(outside());
+    if rel.is_empty() {
+        return Err(unsafe_path());
     }
-    Ok(rel.to_string())
+    Ok((package, rel.to_string()))
 }
 
 fn parse_hunk(lines: &[&str], at: usize) -> Result<(Hunk, usize), PatchError> {
@@ -257,7 +405,8 @@ fn parse_hunk(lines: &[&str], at: usize) -> Result<(Hunk, usize), PatchError> {
 /// Apply one file's hunks to `original`. Returns the new text and where each
 /// hunk landed.
 pub fn apply(original: &str, patch: &FilePatch) -> Result<(String, Vec<Applied>), ApplyError> {
-    let ends_with_newline = original.ends_with('\n');
+    // A new file (empty original) ends with a newline, as `git apply` makes it.
+    let ends_with_newline = original.ends_with('\n') || original.is_empty();
     let mut lines: Vec<String> = original.lines().map(str::to_string).collect();
     let mut applied = Vec::new();
     // Lines added minus lines removed by earlier hunks shift later ones.
@@ -279,35 +428,84 @@ pub fn apply(original: &str, patch: &FilePatch) -> Result<(String, Vec<Applied>)
                 HunkLine::Remove(_) => None,
             })
             .collect();
-        let expected = (hunk.old_start.max(1) as isize - 1 + shift).max(0) as usize;
-        let at = find_exact(&lines, &old, expected).ok_or_else(|| ApplyError {
+        let error = |kind| ApplyError {
             path: patch.path.clone(),
             hunk: n + 1,
             old_start: hunk.old_start,
-        })?;
+            kind,
+        };
+        // A header beyond the file (or an absurd number) is an error, not
+        // a search from there: nothing may wrap or run for long.
+        if hunk.old_start > original.lines().count() + 1 {
+            return Err(error(ApplyErrorKind::BeyondEnd {
+                lines: original.lines().count(),
+            }));
+        }
+        let expected =
+            (hunk.old_start.max(1) as isize - 1 + shift).clamp(0, lines.len() as isize) as usize;
+        let matches = find_all(&lines, &old);
+        let Some(&at) = matches
+            .iter()
+            .min_by_key(|&&at| (at.abs_diff(expected), at < expected))
+        else {
+            return Err(error(ApplyErrorKind::Mismatch {
+                expected: old.first().unwrap_or(&"").to_string(),
+                nearest: nearest(&lines, &old, expected).map(Box::new),
+            }));
+        };
         lines.splice(at..at + old.len(), new.iter().cloned());
+        let offset = at as isize - expected as isize;
         applied.push(Applied {
+            path: patch.path.clone(),
             hunk: n + 1,
-            offset: at as isize - expected as isize,
+            offset,
+            other_matches: matches.len() - 1,
         });
-        shift += new.len() as isize - old.len() as isize + (at as isize - expected as isize);
+        shift += new.len() as isize - old.len() as isize + offset;
     }
     let mut text = lines.join("\n");
-    if ends_with_newline {
+    if ends_with_newline && !lines.is_empty() {
         text.push('\n');
     }
     Ok((text, applied))
 }
 
-/// The match of `needle` nearest to `expected`, searching outward.
-fn find_exact(lines: &[String], needle: &[&str], expected: usize) -> Option<usize> {
-    let fits = |at: usize| {
-        at + needle.len() <= lines.len() && needle.iter().zip(&lines[at..]).all(|(a, b)| *a == b)
+/// Every place where `needle` matches `lines` exactly, in order.
+fn find_all(lines: &[String], needle: &[&str]) -> Vec<usize> {
+    if needle.len() > lines.len() {
+        return Vec::new();
+    }
+    (0..=lines.len() - needle.len())
+        .filter(|&at| needle.iter().zip(&lines[at..]).all(|(a, b)| *a == b))
+        .collect()
+}
+
+/// Where the hunk's old lines come closest to matching: the start with the
+/// most lines equal (nearest to `expected` on ties), and its first line
+/// that differs. `None` when no line matches anywhere.
+fn nearest(lines: &[String], old: &[&str], expected: usize) -> Option<Nearest> {
+    let score = |at: usize| {
+        old.iter()
+            .enumerate()
+            .filter(|(k, l)| lines.get(at + k).is_some_and(|x| x == *l))
+            .count()
     };
-    let max = lines.len().max(expected);
-    (0..=max).find_map(|d| {
-        let below = expected.checked_sub(d).filter(|&at| fits(at));
-        below.or_else(|| Some(expected + d).filter(|&at| d > 0 && fits(at)))
+    let (at, _) = (0..lines.len())
+        .map(|at| (at, score(at)))
+        .filter(|(_, s)| *s > 0)
+        .max_by(|a, b| {
+            a.1.cmp(&b.1)
+                .then(b.0.abs_diff(expected).cmp(&a.0.abs_diff(expected)))
+        })?;
+    let k = (0..old.len()).find(|&k| lines.get(at + k).is_none_or(|x| x != old[k]))?;
+    Some(Nearest {
+        start: at + 1,
+        line: at + k + 1,
+        found: lines
+            .get(at + k)
+            .cloned()
+            .unwrap_or_else(|| "(end of file)".into()),
+        expected: old[k].to_string(),
     })
 }
 
@@ -326,7 +524,10 @@ mod tests {
         let p = one(
             "--- a/Lib/multiprocessing/x.py\n+++ b/Lib/multiprocessing/x.py\n@@ -2,2 +2,3 @@\n b\n-c\n+C\n+C2\n",
         );
-        assert_eq!(p.path, "x.py");
+        assert_eq!(
+            (p.package, p.path.as_str()),
+            (Package::Multiprocessing, "x.py")
+        );
         let (text, applied) = apply(ORIGINAL, &p).unwrap();
         assert_eq!(text, "a\nb\nC\nC2\nd\ne\n");
         assert_eq!(applied[0].offset, 0);
@@ -340,7 +541,71 @@ mod tests {
         let p = one("--- x.py\n+++ x.py\n@@ -1,1 +1,1 @@\n-a\n+A\n@@ -4,1 +4,1 @@\n-nope\n+D\n");
         let err = apply(ORIGINAL, &p).unwrap_err();
         assert_eq!(err.hunk, 2);
-        assert_eq!(err.to_string(), "x.py hunk #2 (at line 4) does not match");
+        assert_eq!(
+            err.to_string(),
+            "x.py hunk #2 (at line 4) does not match: expected `nope`, found nowhere"
+        );
+    }
+
+    #[test]
+    fn every_context_line_must_match_not_only_the_removed_ones() {
+        // `-c` matches line 3, but the context line before it does not.
+        let p = one("--- x.py\n+++ x.py\n@@ -2,2 +2,2 @@\n B\n-c\n+C\n");
+        let err = apply(ORIGINAL, &p).unwrap_err();
+        assert!(matches!(err.kind, ApplyErrorKind::Mismatch { .. }), "{err}");
+        // ... and the nearest line is named, to help fix the context.
+        assert!(
+            err.to_string()
+                .contains("closest at line 2, but line 2 reads `b` where the diff expects `B`"),
+            "{err}"
+        );
+        let p = one("--- x.py\n+++ x.py\n@@ -2,3 +2,3 @@\n b\n-c\n+C\n X\n");
+        assert!(
+            apply(ORIGINAL, &p).is_err(),
+            "a trailing context line counts too"
+        );
+        let p = one("--- x.py\n+++ x.py\n@@ -2,3 +2,3 @@\n b\n-c\n+C\n d\n");
+        assert!(apply(ORIGINAL, &p).is_ok());
+    }
+
+    #[test]
+    fn the_nearest_of_two_matches_is_taken_and_reported() {
+        let p = one("--- x.py\n+++ x.py\n@@ -4,1 +4,1 @@\n-a\n+A\n");
+        let (text, applied) = apply("a\nx\nx\nx\na\n", &p).unwrap();
+        assert_eq!(text, "a\nx\nx\nx\nA\n");
+        assert_eq!((applied[0].offset, applied[0].other_matches), (1, 1));
+        assert!(
+            applied[0].to_string().contains("1 line later"),
+            "{}",
+            applied[0]
+        );
+        assert!(
+            applied[0]
+                .to_string()
+                .contains("also matches 1 other place"),
+            "{}",
+            applied[0]
+        );
+    }
+
+    #[test]
+    fn a_header_beyond_the_file_is_an_error_not_a_search() {
+        let p = one(
+            "--- x.py\n+++ x.py\n@@ -4000000000000000000,1 +4000000000000000000,1 @@\n-a\n+A\n",
+        );
+        let err = apply(ORIGINAL, &p).unwrap_err();
+        assert_eq!(err.kind, ApplyErrorKind::BeyondEnd { lines: 5 });
+        assert!(
+            parse("--- x.py\n+++ x.py\n@@ -99999999999999999999999,1 +1,1 @@\n-a\n+A\n").is_err()
+        );
+    }
+
+    #[test]
+    fn later_hunks_follow_the_shift_of_earlier_ones() {
+        let p = one("--- x.py\n+++ x.py\n@@ -1,1 +1,2 @@\n-a\n+a1\n+a2\n@@ -4,1 +5,1 @@\n-d\n+D\n");
+        let (text, applied) = apply(ORIGINAL, &p).unwrap();
+        assert_eq!(text, "a1\na2\nb\nc\nD\ne\n");
+        assert!(applied.iter().all(|a| a.offset == 0), "{applied:?}");
     }
 
     #[test]
@@ -350,16 +615,59 @@ mod tests {
         assert_eq!(parse("ab\0cd"), Err(PatchError::Binary));
         assert!(matches!(
             parse("--- a/Lib/os.py\n+++ b/Lib/os.py\n@@ -1 +1 @@\n-a\n+b\n"),
-            Err(PatchError::OutsidePackage { .. })
+            Err(PatchError::NothingToApply(_))
         ));
         assert!(matches!(
             parse("--- a/../x.py\n+++ b/../x.py\n@@ -1 +1 @@\n-a\n+b\n"),
-            Err(PatchError::OutsidePackage { .. })
+            Err(PatchError::UnsafePath { .. })
         ));
         assert!(matches!(
-            parse("--- /dev/null\n+++ b/Lib/multiprocessing/new.py\n@@ -0,0 +1 @@\n+a\n"),
-            Err(PatchError::AddsOrDeletes { .. })
+            parse("--- a/Lib/multiprocessing/old.py\n+++ /dev/null\n@@ -1 +0,0 @@\n-a\n"),
+            Err(PatchError::Deletes { .. })
         ));
+    }
+
+    #[test]
+    fn a_pr_diff_is_split_by_package() {
+        let pr = "diff --git a/Lib/multiprocessing/shared_memory.py b/Lib/multiprocessing/shared_memory.py
+--- a/Lib/multiprocessing/shared_memory.py
++++ b/Lib/multiprocessing/shared_memory.py
+@@ -1 +1 @@
+-a
++b
+--- a/Lib/test/_test_multiprocessing.py
++++ b/Lib/test/_test_multiprocessing.py
+@@ -1 +1 @@
+-a
++b
+--- /dev/null
++++ b/Misc/NEWS.d/next/Library/2026-11-26-00-00-00.gh-issue-82300.abcdef.rst
+@@ -0,0 +1 @@
++Only the creator registers a shared memory segment.
+";
+        let files = parse(pr).unwrap();
+        let kinds: Vec<(Package, &str, bool)> = files
+            .iter()
+            .map(|f| (f.package, f.path.as_str(), f.new_file))
+            .collect();
+        assert_eq!(
+            kinds,
+            [
+                (Package::Multiprocessing, "shared_memory.py", false),
+                (Package::Test, "_test_multiprocessing.py", false),
+                (
+                    Package::Other,
+                    "Misc/NEWS.d/next/Library/2026-11-26-00-00-00.gh-issue-82300.abcdef.rst",
+                    true
+                )
+            ]
+        );
+        // A new file applies to nothing.
+        let (text, _) = apply("", &files[2]).unwrap();
+        assert_eq!(
+            text,
+            "Only the creator registers a shared memory segment.\n"
+        );
     }
 
     #[test]
@@ -370,7 +678,10 @@ mod tests {
             "multiprocessing/shared_memory.py",
             "shared_memory.py",
         ] {
-            assert_eq!(package_relative(p).unwrap(), "shared_memory.py");
+            assert_eq!(
+                classify(p).unwrap(),
+                (Package::Multiprocessing, "shared_memory.py".to_string())
+            );
         }
     }
 }

@@ -5,11 +5,6 @@
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-/// Cores available to this process (the default `--jobs`, and the "floor").
-pub fn cores() -> usize {
-    std::thread::available_parallelism().map_or(1, |n| n.get())
-}
-
 /// Run `job(0..n)` on up to `workers` threads. A job skipped because the run
 /// was cancelled leaves `None`.
 pub fn map<T: Send>(n: usize, workers: usize, job: impl Fn(usize) -> T + Sync) -> Vec<Option<T>> {

@@ -11,6 +11,15 @@
 //! Why process groups: on a deadline (or Ctrl-C) the whole family, tracker
 //! included, is killed with one `killpg`, so nothing is left behind.
 //!
+//! Children are started with `duct` (the product card's crate): it owns the
+//! spawn, the environment, the thread-safe wait on the leader. Three small
+//! hand-written pieces stay, because duct has no way to say them: the pipes
+//! are ours (duct's `reader()` merges or captures, but a holding creator
+//! needs a stdin we write to line by line and a stdout we read line by line
+//! *while* it runs); the kill is `killpg` on the whole group (duct's `kill`
+//! signals only its direct child, never the tracker); and the reaping of
+//! the group's orphans (`reap_group`, below).
+//!
 //! Why a child subreaper: a role's resource tracker outlives the role. When
 //! the role exits, the tracker is orphaned; without a subreaper it is
 //! reparented to init, and its CPU time never reaches our
@@ -22,13 +31,93 @@
 //! is ever stolen.
 
 use std::collections::BTreeSet;
-use std::io::{self, BufRead, BufReader, Read, Write};
+use std::ffi::{OsStr, OsString};
+use std::io::{self, BufRead, BufReader, PipeWriter, Read, Write};
 use std::os::unix::process::{CommandExt, ExitStatusExt};
-use std::process::{ChildStdin, Command, ExitStatus, Stdio};
+use std::path::{Path, PathBuf};
+use std::process::ExitStatus;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Mutex, mpsc};
+use std::sync::{Arc, Mutex, mpsc};
 use std::thread;
 use std::time::{Duration, Instant};
+
+/// What to start: a program, its arguments, its environment, its directory.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Spec {
+    pub program: PathBuf,
+    pub args: Vec<OsString>,
+    /// Variables set for the child (after `env_remove`).
+    pub env: Vec<(OsString, OsString)>,
+    /// Variables of ours the child must not see.
+    pub env_remove: Vec<OsString>,
+    pub dir: Option<PathBuf>,
+}
+
+impl Spec {
+    pub fn new(program: impl AsRef<Path>) -> Spec {
+        Spec {
+            program: program.as_ref().to_path_buf(),
+            args: Vec::new(),
+            env: Vec::new(),
+            env_remove: Vec::new(),
+            dir: None,
+        }
+    }
+
+    pub fn arg(&mut self, arg: impl AsRef<OsStr>) -> &mut Spec {
+        self.args.push(arg.as_ref().to_os_string());
+        self
+    }
+
+    pub fn args<I: IntoIterator<Item = S>, S: AsRef<OsStr>>(&mut self, args: I) -> &mut Spec {
+        for a in args {
+            self.arg(a);
+        }
+        self
+    }
+
+    pub fn env(&mut self, key: impl AsRef<OsStr>, value: impl AsRef<OsStr>) -> &mut Spec {
+        self.env
+            .push((key.as_ref().to_os_string(), value.as_ref().to_os_string()));
+        self
+    }
+
+    pub fn current_dir(&mut self, dir: impl AsRef<Path>) -> &mut Spec {
+        self.dir = Some(dir.as_ref().to_path_buf());
+        self
+    }
+
+    /// `PYTHONPATH=/tmp/x /usr/bin/python3 -B roles.py creator ...`: what
+    /// `--verbose` prints, shell-quoted where needed.
+    pub fn command_line(&self) -> String {
+        let quote = |s: &OsStr| {
+            let s = s.to_string_lossy();
+            if !s.is_empty()
+                && s.chars()
+                    .all(|c| c.is_ascii_alphanumeric() || "-_./=:+@,%".contains(c))
+            {
+                s.into_owned()
+            } else {
+                format!("'{}'", s.replace('\'', "'\\''"))
+            }
+        };
+        let env = self
+            .env
+            .iter()
+            .map(|(k, v)| format!("{}={}", k.to_string_lossy(), quote(v)));
+        let words =
+            std::iter::once(quote(self.program.as_os_str())).chain(self.args.iter().map(|a| {
+                let text = a.to_string_lossy();
+                // The probe passes a whole script with -c: show its size.
+                if text.contains('\n') {
+                    format!("<{} lines>", text.lines().count())
+                } else {
+                    quote(a)
+                }
+            }));
+        env.chain(words).collect::<Vec<_>>().join(" ")
+    }
+}
 
 /// Most bytes kept of one stream; the rest is read and dropped so the child
 /// never blocks on a full pipe.
@@ -68,6 +157,15 @@ fn kill_group(pgid: i32, signal: i32) {
 pub enum Termination {
     Exited(i32),
     Signaled(i32),
+}
+
+impl std::fmt::Display for Termination {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Termination::Exited(c) => write!(f, "exit {c}"),
+            Termination::Signaled(s) => write!(f, "killed by signal {s}"),
+        }
+    }
 }
 
 impl Termination {
@@ -178,7 +276,7 @@ pub enum LineWait {
 /// A running child. Dropping it without `finish` kills its group.
 pub struct Running {
     pid: i32,
-    stdin: Option<ChildStdin>,
+    stdin: Option<PipeWriter>,
     rx: mpsc::Receiver<Msg>,
     stdout: Vec<String>,
     stdout_bytes: usize,
@@ -193,35 +291,55 @@ pub struct Running {
 }
 
 impl Running {
-    /// Start `cmd` in a new process group with piped stdio. `timeout` bounds
-    /// the whole life of the child, including the wait for its pipes.
-    pub fn spawn(mut cmd: Command, timeout: Duration) -> io::Result<Running> {
+    /// Start `spec` in a new process group with piped stdio. `timeout`
+    /// bounds the whole life of the child, including the wait for its pipes.
+    pub fn spawn(spec: &Spec, timeout: Duration) -> io::Result<Running> {
         if cancelled() {
             return Err(io::Error::new(io::ErrorKind::Interrupted, "interrupted"));
         }
-        cmd.stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .process_group(0);
+        if crate::progress::verbose() {
+            eprintln!("  $ {}", crate::style::printable(&spec.command_line()));
+        }
+        let (stdin_r, stdin_w) = io::pipe()?;
+        let (stdout_r, stdout_w) = io::pipe()?;
+        let (stderr_r, stderr_w) = io::pipe()?;
+        let mut expr = duct::cmd(&spec.program, &spec.args)
+            .stdin_file(stdin_r)
+            .stdout_file(stdout_w)
+            .stderr_file(stderr_w)
+            .unchecked()
+            .before_spawn(|cmd| {
+                cmd.process_group(0);
+                Ok(())
+            });
+        for key in &spec.env_remove {
+            expr = expr.env_remove(key);
+        }
+        for (key, value) in &spec.env {
+            expr = expr.env(key, value);
+        }
+        if let Some(dir) = &spec.dir {
+            expr = expr.dir(dir);
+        }
         // Register the group under the lock that cancel_all takes, so a
         // signal arriving now either sees this group or stops the spawn.
         let mut live = LIVE_GROUPS.lock().unwrap_or_else(|e| e.into_inner());
         if cancelled() {
             return Err(io::Error::new(io::ErrorKind::Interrupted, "interrupted"));
         }
-        let mut child = cmd.spawn()?;
-        let pid = child.id() as i32;
+        let handle = Arc::new(expr.start()?);
+        // The expression holds our copies of the child's pipe ends; drop
+        // them now, or the pipes never reach EOF.
+        drop(expr);
+        let pid = handle.pids()[0] as i32;
         live.insert(pid);
         drop(live);
         let started = Instant::now();
 
         let (tx, rx) = mpsc::channel();
-        let stdin = child.stdin.take();
-        let stdout = child.stdout.take().expect("piped stdout");
-        let stderr = child.stderr.take().expect("piped stderr");
         let tx_out = tx.clone();
         thread::spawn(move || {
-            let mut reader = BufReader::new(stdout);
+            let mut reader = BufReader::new(stdout_r);
             let mut buf = Vec::new();
             loop {
                 buf.clear();
@@ -239,10 +357,11 @@ impl Running {
         });
         let tx_err = tx.clone();
         thread::spawn(move || {
-            let _ = tx_err.send(Msg::Stderr(read_bounded(stderr)));
+            let _ = tx_err.send(Msg::Stderr(read_bounded(stderr_r)));
         });
         thread::spawn(move || {
-            let _ = tx.send(Msg::Exited(child.wait()));
+            let status = handle.wait().map(|out| out.status);
+            let _ = tx.send(Msg::Exited(status));
             // The leader is reaped: every member of the group left is an
             // orphan (ours if we are a subreaper).
             reap_group(pid);
@@ -250,7 +369,7 @@ impl Running {
         });
         Ok(Running {
             pid,
-            stdin,
+            stdin: Some(stdin_w),
             rx,
             stdout: Vec::new(),
             stdout_bytes: 0,
@@ -263,6 +382,11 @@ impl Running {
             timed_out: false,
             finished: false,
         })
+    }
+
+    /// Start `spec` and wait for it to end (read to EOF, group reaped).
+    pub fn run(spec: &Spec, timeout: Duration) -> io::Result<Finished> {
+        Running::spawn(spec, timeout).map(Running::finish)
     }
 
     /// Write one command line to the child's stdin.

@@ -8,20 +8,44 @@ use std::sync::{Mutex, mpsc};
 use std::time::{Duration, Instant};
 
 static QUIET: AtomicBool = AtomicBool::new(false);
+static VERBOSE: AtomicBool = AtomicBool::new(false);
+/// One case finished: its name, and whether it ended in an error.
+struct Tick {
+    label: String,
+    failed: bool,
+}
+
 /// Where `tick()` reports while a bar is shown; `None` otherwise.
-static TICKS: Mutex<Option<mpsc::Sender<()>>> = Mutex::new(None);
+static TICKS: Mutex<Option<mpsc::Sender<Tick>>> = Mutex::new(None);
 
 /// After how long a run gets a bar.
 const SHOW_AFTER: Duration = Duration::from_secs(1);
 
-pub fn init(quiet: bool) {
+pub fn init(quiet: bool, verbose: bool) {
     QUIET.store(quiet, Ordering::Relaxed);
+    VERBOSE.store(verbose, Ordering::Relaxed);
 }
 
-/// One case finished.
-pub fn tick() {
+/// `--quiet`: only the results.
+pub fn quiet() -> bool {
+    QUIET.load(Ordering::Relaxed)
+}
+
+/// `--verbose`: each case as it finishes, every process's command line.
+pub fn verbose() -> bool {
+    VERBOSE.load(Ordering::Relaxed)
+}
+
+/// One case finished (`label`: `3.12.1 three-process [stock]`).
+pub fn tick(label: &str, failed: bool) {
+    if verbose() {
+        eprintln!("  done: {label}{}", if failed { " (error)" } else { "" });
+    }
     if let Some(tx) = TICKS.lock().unwrap_or_else(|e| e.into_inner()).as_ref() {
-        let _ = tx.send(());
+        let _ = tx.send(Tick {
+            label: label.to_string(),
+            failed,
+        });
     }
 }
 
@@ -32,7 +56,7 @@ pub struct Bar {
 
 impl Bar {
     pub fn start(total: usize) -> Bar {
-        let visible = !QUIET.load(Ordering::Relaxed) && std::io::stderr().is_terminal();
+        let visible = !quiet() && !verbose() && std::io::stderr().is_terminal();
         let thread = visible.then(|| {
             let (tx, rx) = mpsc::channel();
             *TICKS.lock().unwrap_or_else(|e| e.into_inner()) = Some(tx);
@@ -44,9 +68,11 @@ impl Bar {
 
 /// Count ticks; show the bar once the run has lasted `SHOW_AFTER`. Ends when
 /// the sender is dropped (the run is over): a channel wait, no polling.
-fn draw(total: usize, ticks: mpsc::Receiver<()>) {
+fn draw(total: usize, ticks: mpsc::Receiver<Tick>) {
     let started = Instant::now();
     let mut done = 0u64;
+    let mut failing = 0usize;
+    let mut last = String::new();
     let mut bar: Option<indicatif::ProgressBar> = None;
     loop {
         let wait = match bar {
@@ -54,7 +80,11 @@ fn draw(total: usize, ticks: mpsc::Receiver<()>) {
             Some(_) => Duration::from_secs(3600),
         };
         match ticks.recv_timeout(wait) {
-            Ok(()) => done += 1,
+            Ok(tick) => {
+                done += 1;
+                failing += usize::from(tick.failed);
+                last = tick.label;
+            }
             Err(mpsc::RecvTimeoutError::Timeout) => {}
             Err(mpsc::RecvTimeoutError::Disconnected) => break,
         }
@@ -62,7 +92,7 @@ fn draw(total: usize, ticks: mpsc::Receiver<()>) {
             let b = indicatif::ProgressBar::new(total as u64).with_elapsed(started.elapsed());
             b.set_style(
                 indicatif::ProgressStyle::with_template(
-                    "{elapsed:>4} [{bar:30}] {pos}/{len} cases",
+                    "{elapsed:>4} [{bar:30}] {pos}/{len} cases, ETA {eta} {msg}",
                 )
                 .expect("template")
                 .progress_chars("=> "),
@@ -72,6 +102,12 @@ fn draw(total: usize, ticks: mpsc::Receiver<()>) {
         }
         if let Some(b) = &bar {
             b.set_position(done.min(total as u64));
+            let errors = if failing > 0 {
+                format!("| {} ", crate::style::plural(failing, "error"))
+            } else {
+                String::new()
+            };
+            b.set_message(format!("{errors}| last: {last}"));
         }
     }
     if let Some(b) = bar {

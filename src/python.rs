@@ -4,17 +4,18 @@
 //! `PYTHONPATH`.
 
 use std::path::Path;
-use std::process::Command;
 
-pub fn command(python: &Path, pythonpath: Option<&Path>) -> Command {
-    let mut cmd = Command::new(python);
+use crate::proc::Spec;
+
+pub fn command(python: &Path, pythonpath: Option<&Path>) -> Spec {
+    let mut spec = Spec::new(python);
     for (key, _) in std::env::vars_os() {
         if key.to_string_lossy().starts_with("PYTHON") {
-            cmd.env_remove(key);
+            spec.env_remove.push(key);
         }
     }
     if let Some(dir) = pythonpath {
-        cmd.env("PYTHONPATH", dir);
+        spec.env("PYTHONPATH", dir);
     }
-    cmd
+    spec
 }

@@ -5,10 +5,19 @@
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use crate::discovery::Interpreter;
-use crate::overlay::{self, Overlay};
-use crate::scenario::{self, CaseObservation, Params, Scenario, engine};
+use crate::contract::{Interpreter, ScenarioId};
+use crate::overlay::{self, Overlay, OverlayError};
+use crate::scenario::{self, CaseError, CaseObservation, Params, Scenario, World, engine};
+use crate::signal::Signal;
 use crate::variant::Variant;
+
+/// `overlays[i][v]`: the overlay of interpreter i, variant v (`None`: the
+/// variant runs the stock stdlib, or does not apply).
+pub type Overlays = Vec<Vec<Option<Result<Overlay, OverlayError>>>>;
+
+/// How often a case is run again under a fresh segment name when its name
+/// was already taken by someone else's segment.
+const NAME_ATTEMPTS: usize = 3;
 
 #[derive(Clone)]
 pub struct Plan {
@@ -27,7 +36,7 @@ pub struct Plan {
 pub struct CaseRun {
     pub interpreter: usize,
     pub variant: usize,
-    pub scenario: &'static str,
+    pub scenario: ScenarioId,
     pub outcome: CaseOutcome,
 }
 
@@ -42,8 +51,7 @@ pub enum CaseOutcome {
 
 pub struct RunOutput {
     pub cases: Vec<CaseRun>,
-    /// `overlays[i][v]`: the overlay of interpreter i, variant v.
-    pub overlays: Vec<Vec<Option<Result<Overlay, String>>>>,
+    pub overlays: Overlays,
     pub wall: Duration,
     /// CPU (user + system) of the processes this run started, reaped
     /// during the run: the delta of RUSAGE_CHILDREN around it, so discovery
@@ -52,29 +60,8 @@ pub struct RunOutput {
     pub children_cpu: Duration,
     /// CPU of the harness itself during the run (RUSAGE_SELF delta).
     pub harness_cpu: Duration,
-    pub interrupted: bool,
-}
-
-/// User + system CPU time of `who` (RUSAGE_SELF or RUSAGE_CHILDREN).
-pub fn cpu_time(who: libc::c_int) -> Duration {
-    // SAFETY: getrusage writes into the zeroed struct we pass.
-    let usage = unsafe {
-        let mut u: libc::rusage = std::mem::zeroed();
-        libc::getrusage(who, &mut u);
-        u
-    };
-    let tv = |t: libc::timeval| Duration::new(t.tv_sec as u64, t.tv_usec as u32 * 1000);
-    tv(usage.ru_utime) + tv(usage.ru_stime)
-}
-
-/// A short, run-unique prefix for segment names (macOS allows 30 chars).
-pub fn run_prefix() -> String {
-    let nanos = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.subsec_nanos())
-        .unwrap_or(0);
-    let mix = (std::process::id().wrapping_mul(2_654_435_761)) ^ nanos;
-    format!("shmh{:06x}", mix & 0xff_ffff)
+    /// The signal that stopped the run, if one did.
+    pub interrupted: Option<Signal>,
 }
 
 /// Work dir of one run: the role script and the overlays. Removed on drop.
@@ -86,6 +73,8 @@ pub struct Workspace {
 impl Workspace {
     pub fn new() -> std::io::Result<Workspace> {
         let dir = tempfile::Builder::new().prefix("shmharness-").tempdir()?;
+        crate::ledger::open();
+        crate::ledger::note_dir(dir.path());
         let roles = dir.path().join("roles");
         std::fs::create_dir(&roles)?;
         let script = roles.join("roles.py");
@@ -98,7 +87,8 @@ impl Workspace {
     }
 }
 
-pub fn execute(plan: &Plan, ws: &Workspace) -> RunOutput {
+pub fn execute(plan: &Plan, ws: &Workspace, world: &dyn World) -> RunOutput {
+    use crate::sys::cpu_time;
     let started = Instant::now();
     crate::proc::become_subreaper();
     let (children_before, self_before) =
@@ -115,26 +105,18 @@ pub fn execute(plan: &Plan, ws: &Workspace) -> RunOutput {
             }
         }
     }
-    let prefix = run_prefix();
     let results = crate::pool::map(slots.len(), plan.jobs, |n| {
         let (i, v, s) = slots[n];
-        let outcome = run_case(plan, ws, &overlays, i, v, s, &format!("{prefix}_{n}"));
-        crate::progress::tick();
+        let outcome = run_case(plan, ws, &overlays, i, v, s, n, world);
+        crate::progress::tick(&progress_label(plan, i, v, s), failed(&outcome));
         CaseRun {
             interpreter: i,
             variant: v,
-            scenario: s.name,
+            scenario: s.id,
             outcome,
         }
     });
-    // Belt and braces: any segment of this run that survived its case.
-    for n in 0..slots.len() {
-        let name = format!("{prefix}_{n}");
-        if crate::shm::exists(&name) {
-            crate::shm::unlink(&name);
-        }
-    }
-    let interrupted = crate::proc::cancelled();
+    let interrupted = crate::signal::received();
     let cases = results.into_iter().flatten().collect();
     RunOutput {
         cases,
@@ -146,14 +128,55 @@ pub fn execute(plan: &Plan, ws: &Workspace) -> RunOutput {
     }
 }
 
+/// Every overlay that could not be built because of its patch, one line
+/// each, with where to look next: what a user fixes, said once.
+pub fn overlay_errors(plan: &Plan, overlays: &Overlays) -> Vec<String> {
+    let mut lines = Vec::new();
+    for (interp, row) in plan.interpreters.iter().zip(overlays) {
+        for built in row {
+            if let Some(Err(e)) = built
+                && e.is_patch_problem()
+            {
+                let v = interp.version;
+                lines.push(format!(
+                    "{e}; see `shmharness patch show --variant create-only --python {}.{}` for this branch's layout",
+                    v.major, v.minor
+                ));
+            }
+        }
+    }
+    lines
+}
+
+/// `3.12.1 three-process [create-only]`: what the progress bar shows.
+fn progress_label(plan: &Plan, i: usize, v: usize, s: &Scenario) -> String {
+    format!(
+        "{} {} [{}]",
+        plan.interpreters[i].id,
+        s.name(),
+        plan.variants[v].name
+    )
+}
+
+/// A case that ended in an error (it counts as "not passing so far").
+fn failed(outcome: &CaseOutcome) -> bool {
+    match outcome {
+        CaseOutcome::Error(_) => true,
+        CaseOutcome::Observed(o) => o.error.is_some(),
+        CaseOutcome::NotApplicable(_) => false,
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
 fn run_case(
     plan: &Plan,
     ws: &Workspace,
-    overlays: &[Vec<Option<Result<Overlay, String>>>],
+    overlays: &Overlays,
     i: usize,
     v: usize,
     scenario: &'static Scenario,
-    segment: &str,
+    n: usize,
+    world: &dyn World,
 ) -> CaseOutcome {
     let interp = &plan.interpreters[i];
     let variant = &plan.variants[v];
@@ -162,7 +185,15 @@ fn run_case(
     }
     let overlay_dir = match &overlays[i][v] {
         Some(Ok(o)) => Some(o.dir.as_path()),
-        Some(Err(e)) => return CaseOutcome::Error(e.clone()),
+        // Said once per interpreter by the command (see `overlay_errors`),
+        // not in every cell.
+        Some(Err(e)) if e.is_patch_problem() => {
+            return CaseOutcome::Error(format!(
+                "{} does not apply to {} (see the error above)",
+                variant.name, interp.id
+            ));
+        }
+        Some(Err(e)) => return CaseOutcome::Error(e.to_string()),
         None => None,
     };
     let ctx = engine::Context {
@@ -174,11 +205,20 @@ fn run_case(
         timeout: plan.timeout,
         params: plan.params,
     };
-    CaseOutcome::Observed(engine::run(scenario, segment, &ctx))
+    // A name someone else's segment already has is not an outcome: run the
+    // case again under a fresh name.
+    let mut observed = engine::run(scenario, &crate::shm::fresh_name(n), &ctx, world);
+    for _ in 1..NAME_ATTEMPTS {
+        if !matches!(observed.error, Some(CaseError::NameClash { .. })) {
+            break;
+        }
+        observed = engine::run(scenario, &crate::shm::fresh_name(n), &ctx, world);
+    }
+    CaseOutcome::Observed(observed)
 }
 
 /// One overlay per (interpreter, variant) that needs one, built in parallel.
-fn build_overlays(plan: &Plan, root: &Path) -> Vec<Vec<Option<Result<Overlay, String>>>> {
+fn build_overlays(plan: &Plan, root: &Path) -> Overlays {
     let pairs: Vec<(usize, usize)> = (0..plan.interpreters.len())
         .flat_map(|i| (0..plan.variants.len()).map(move |v| (i, v)))
         .collect();

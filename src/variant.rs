@@ -1,10 +1,11 @@
 //! Variants: the stdlib as installed, or changed by a fix, or used in a
-//! different way by the attaching processes. The catalogue below is the one
-//! place that says which variants exist and what each one does.
+//! different way by the attaching processes. `builtin` is the one place that
+//! says what each built-in variant does; a user's `--patch` becomes a
+//! variant too, with one patch per version range.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
-use crate::discovery::Version;
+use crate::contract::{UnknownName, VariantId, Version};
 use crate::patch;
 
 /// How attaching processes call `SharedMemory` (see `pyscenarios/roles.py`).
@@ -25,14 +26,49 @@ impl AttachMode {
     }
 }
 
+/// An inclusive range of minor versions; `None` ends are open.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct MinorRange {
+    pub from: Option<(u32, u32)>,
+    pub to: Option<(u32, u32)>,
+}
+
+impl MinorRange {
+    pub const ALL: MinorRange = MinorRange {
+        from: None,
+        to: None,
+    };
+
+    pub const fn new(from: Option<(u32, u32)>, to: Option<(u32, u32)>) -> MinorRange {
+        MinorRange { from, to }
+    }
+
+    pub fn covers(&self, v: Version) -> bool {
+        let mv = v.minor_version();
+        self.from.is_none_or(|f| mv >= f) && self.to.is_none_or(|t| mv <= t)
+    }
+
+    /// `3.8-3.9`, `3.13-`, `3.10`, `all`.
+    pub fn label(&self) -> String {
+        let show = |(a, b): (u32, u32)| format!("{a}.{b}");
+        match (self.from, self.to) {
+            (None, None) => "all".into(),
+            (Some(f), Some(t)) if f == t => show(f),
+            (f, t) => format!(
+                "{}-{}",
+                f.map(show).unwrap_or_default(),
+                t.map(show).unwrap_or_default()
+            ),
+        }
+    }
+}
+
 /// A patch family: one diff text for a range of minor versions.
 #[derive(Debug)]
 pub struct FamilyPatch {
     /// Name shown to users and used as the file name in `patches/<variant>/`.
     pub family: &'static str,
-    pub from: (u32, u32),
-    /// Inclusive; `None` = every later version.
-    pub to: Option<(u32, u32)>,
+    pub range: MinorRange,
     pub text: &'static str,
 }
 
@@ -41,147 +77,226 @@ macro_rules! families {
         &[
             FamilyPatch {
                 family: "3.8-3.9",
-                from: (3, 8),
-                to: Some((3, 9)),
+                range: MinorRange::new(Some((3, 8)), Some((3, 9))),
                 text: include_str!(concat!("../patches/", $dir, "/3.8-3.9.diff")),
             },
             FamilyPatch {
                 family: "3.10-3.12",
-                from: (3, 10),
-                to: Some((3, 12)),
+                range: MinorRange::new(Some((3, 10)), Some((3, 12))),
                 text: include_str!(concat!("../patches/", $dir, "/3.10-3.12.diff")),
             },
             FamilyPatch {
                 family: "3.13",
-                from: (3, 13),
-                to: None,
+                range: MinorRange::new(Some((3, 13)), None),
                 text: include_str!(concat!("../patches/", $dir, "/3.13.diff")),
             },
         ]
     };
 }
 
+const CREATE_ONLY: &[FamilyPatch] = families!("create-only");
+const NO_REGISTER: &[FamilyPatch] = families!("no-register");
+const UNLINK_GUARD: &[FamilyPatch] = families!("create-only+unlink-guard");
+const LENIENT_TRACKER: &[FamilyPatch] = families!("create-only+lenient-tracker");
+
+/// One patch of a user's `--patch`: for the versions of `range`.
+#[derive(Debug, Clone)]
+pub struct UserPatch {
+    pub range: MinorRange,
+    /// Where it came from: `fix.diff`, `stdin`.
+    pub origin: String,
+    pub text: String,
+}
+
 #[derive(Debug, Clone)]
 pub enum PatchSource {
     None,
     Builtin(&'static [FamilyPatch]),
-    /// A user's `--patch FILE` (checked to parse when read).
-    User {
-        text: String,
-    },
+    /// A user's `--patch` (each checked to parse when read).
+    User(Vec<UserPatch>),
 }
 
 #[derive(Debug, Clone)]
 pub struct Variant {
+    /// What every output calls it: `create-only`, `patch:fix`.
     pub name: String,
-    pub summary: &'static str,
+    /// The built-in variant, or `None` for a user's patch.
+    pub id: Option<VariantId>,
+    pub summary: String,
     pub patch: PatchSource,
     pub attach: AttachMode,
     /// Below this version the variant does not exist (shown as n/a).
     pub min_version: Option<(u32, u32)>,
 }
 
-/// Built-in variants, in display order.
-pub fn catalogue() -> Vec<Variant> {
-    let v = |name: &str, summary, patch, attach, min_version| Variant {
-        name: name.to_string(),
-        summary,
-        patch,
-        attach,
-        min_version,
-    };
-    vec![
-        v(
-            "stock",
+/// Why a variant cannot be used.
+#[derive(Debug, thiserror::Error)]
+pub enum VariantError {
+    #[error(transparent)]
+    Unknown(#[from] UnknownName),
+    #[error("--variant stock is the baseline; name a fix to compare with it")]
+    StockAsCandidate,
+    #[error("--patch {path}: cannot read: {source}")]
+    CannotRead {
+        path: String,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("--patch {path}: the patch is not text (binary data)")]
+    Binary { path: String },
+    #[error("--patch {path}: {source}")]
+    Parse {
+        path: String,
+        #[source]
+        source: patch::PatchError,
+    },
+}
+
+/// Built-in variant `id`: what it changes and how its attachers behave.
+pub fn builtin(id: VariantId) -> Variant {
+    let (summary, patch, attach, min_version) = match id {
+        VariantId::Stock => (
             "the installed stdlib, unchanged",
             PatchSource::None,
             AttachMode::Default,
             None,
         ),
-        v(
-            "create-only",
+        VariantId::CreateOnly => (
             "the seed's fix: register with the tracker only `if create:`",
-            PatchSource::Builtin(families!("create-only")),
+            PatchSource::Builtin(CREATE_ONLY),
             AttachMode::Default,
             None,
         ),
-        v(
-            "no-register",
+        VariantId::NoRegister => (
             "the seed's other option: the register call removed",
-            PatchSource::Builtin(families!("no-register")),
+            PatchSource::Builtin(NO_REGISTER),
             AttachMode::Default,
             None,
         ),
-        v(
-            "create-only+unlink-guard",
+        VariantId::CreateOnlyUnlinkGuard => (
             "create-only, and unlink() unregisters only what this instance registered",
-            PatchSource::Builtin(families!("create-only+unlink-guard")),
+            PatchSource::Builtin(UNLINK_GUARD),
             AttachMode::Default,
             None,
         ),
-        v(
-            "create-only+lenient-tracker",
+        VariantId::CreateOnlyLenientTracker => (
             "create-only, and the tracker ignores UNREGISTER of a name it never saw",
-            PatchSource::Builtin(families!("create-only+lenient-tracker")),
+            PatchSource::Builtin(LENIENT_TRACKER),
             AttachMode::Default,
             None,
         ),
-        v(
-            "track-false",
+        VariantId::TrackFalse => (
             "attachers pass track=False (3.13+ API)",
             PatchSource::None,
             AttachMode::TrackFalse,
             Some((3, 13)),
         ),
-        v(
-            "userland-unregister",
+        VariantId::UserlandUnregister => (
             "attachers call resource_tracker.unregister() right after attaching",
             PatchSource::None,
             AttachMode::UserlandUnregister,
             None,
         ),
-    ]
+    };
+    Variant {
+        name: id.name().to_string(),
+        id: Some(id),
+        summary: summary.to_string(),
+        patch,
+        attach,
+        min_version,
+    }
 }
 
-/// The names `--variant` accepts, for help and errors.
-pub fn names() -> Vec<String> {
-    catalogue().into_iter().map(|v| v.name).collect()
+/// Every built-in variant, in display order.
+pub fn catalogue() -> Vec<Variant> {
+    VariantId::ALL.iter().map(|&id| builtin(id)).collect()
+}
+
+/// A user's patch file (or `-` for stdin) read and checked to parse.
+pub fn read_user_patch(path: &Path, range: MinorRange) -> Result<UserPatch, VariantError> {
+    let shown = path.display().to_string();
+    let bytes = if path == Path::new("-") {
+        let mut buf = Vec::new();
+        std::io::Read::read_to_end(&mut std::io::stdin(), &mut buf).map(|_| buf)
+    } else {
+        std::fs::read(path)
+    }
+    .map_err(|source| VariantError::CannotRead {
+        path: shown.clone(),
+        source,
+    })?;
+    let text = String::from_utf8(bytes).map_err(|_| VariantError::Binary {
+        path: shown.clone(),
+    })?;
+    let files = patch::parse(&text).map_err(|source| VariantError::Parse {
+        path: shown.clone(),
+        source,
+    })?;
+    // A PR diff carries more than code: say once what is not applied.
+    for f in patch::in_package(&files, patch::Package::Other) {
+        eprintln!(
+            "note: --patch {shown}: skipping {} (not under Lib/multiprocessing/ or Lib/test/)",
+            crate::style::printable(&f.path)
+        );
+    }
+    Ok(UserPatch {
+        range,
+        origin: patch_stem(path),
+        text,
+    })
+}
+
+/// The name a patch file gives its variant: `fix.diff` -> `fix`, `-` ->
+/// `stdin`, `/dev/fd/63` (process substitution) -> `fd63`.
+pub fn patch_stem(path: &Path) -> String {
+    if path == Path::new("-") {
+        return "stdin".into();
+    }
+    let name = path
+        .file_stem()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    // `--patch <(git diff)` is /dev/fd/63: a pipe, with no name to keep.
+    let in_fd_dir = path
+        .parent()
+        .is_some_and(|d| d == Path::new("/dev/fd") || d == Path::new("/proc/self/fd"));
+    if in_fd_dir || name.chars().all(|c| c.is_ascii_digit()) {
+        "pipe".to_string()
+    } else {
+        name
+    }
 }
 
 impl Variant {
-    /// A user's patch file as the variant `patch:<file name>`.
-    pub fn from_patch_file(path: &Path) -> Result<Variant, String> {
-        let bytes = std::fs::read(path)
-            .map_err(|e| format!("--patch {}: cannot read: {e}", path.display()))?;
-        let text = String::from_utf8(bytes).map_err(|_| {
-            format!(
-                "--patch {}: the patch is not text (binary data)",
-                path.display()
-            )
-        })?;
-        patch::parse(&text).map_err(|e| format!("--patch {}: {e}", path.display()))?;
-        let file_name = path
-            .file_name()
-            .map(|n| n.to_string_lossy().into_owned())
-            .unwrap_or_default();
-        Ok(Variant {
-            name: format!("patch:{file_name}"),
-            summary: "a patch given with --patch",
-            patch: PatchSource::User { text },
+    /// The user's patches as one variant, `patch:NAME`.
+    pub fn user(name: &str, patches: Vec<UserPatch>) -> Variant {
+        Variant {
+            name: format!("patch:{name}"),
+            id: None,
+            summary: "a patch given with --patch".to_string(),
+            patch: PatchSource::User(patches),
             attach: AttachMode::Default,
             min_version: None,
-        })
+        }
     }
 
     /// Why this variant does not apply to `v`, if it does not.
     pub fn not_applicable(&self, v: Version) -> Option<String> {
-        let (maj, min) = self.min_version?;
-        (v.minor_version() < (maj, min)).then(|| {
-            format!(
+        if let Some((maj, min)) = self.min_version
+            && v.minor_version() < (maj, min)
+        {
+            return Some(format!(
                 "{} needs Python {maj}.{min}+ ({v} has no such API)",
                 self.name
-            )
-        })
+            ));
+        }
+        match &self.patch {
+            PatchSource::User(patches) if !patches.iter().any(|p| p.range.covers(v)) => {
+                Some(format!("no --patch covers Python {}.{}", v.major, v.minor))
+            }
+            _ => None,
+        }
     }
 
     /// The diff to apply for `v`, with the name of where it came from, or
@@ -189,37 +304,128 @@ impl Variant {
     pub fn patch_for(&self, v: Version) -> Option<Result<(String, &str), String>> {
         match &self.patch {
             PatchSource::None => None,
-            PatchSource::User { text, .. } => Some(Ok((self.name.clone(), text.as_str()))),
+            PatchSource::User(patches) => patches
+                .iter()
+                .find(|p| p.range.covers(v))
+                .map(|p| Ok((format!("patch:{}", p.origin), p.text.as_str()))),
             PatchSource::Builtin(families) => Some(
                 families
                     .iter()
-                    .find(|f| {
-                        v.minor_version() >= f.from && f.to.is_none_or(|to| v.minor_version() <= to)
-                    })
+                    .find(|f| f.range.covers(v))
                     .map(|f| (format!("patches/{}/{}.diff", self.name, f.family), f.text))
                     .ok_or_else(|| format!("{} has no patch for Python {v}", self.name)),
             ),
         }
     }
+
+    pub fn is_stock(&self) -> bool {
+        self.id == Some(VariantId::Stock)
+    }
 }
 
-/// Resolve `--variant` values (`all` = every built-in variant).
-pub fn resolve(requested: &[String]) -> Result<Vec<Variant>, String> {
-    let all = catalogue();
+/// Resolve `--variant` values (`all` = every built-in variant), in the
+/// order given, without duplicates.
+pub fn resolve(requested: &[String]) -> Result<Vec<Variant>, VariantError> {
     if requested.iter().any(|r| r == "all") {
-        return Ok(all);
+        return Ok(catalogue());
     }
-    let mut out: Vec<Variant> = Vec::new();
+    let mut ids: Vec<VariantId> = Vec::new();
     for name in requested {
-        let v = all.iter().find(|v| &v.name == name).ok_or_else(|| {
-            format!(
-                "unknown variant `{name}` (variants: {}, all)",
-                names().join(", ")
-            )
-        })?;
-        if !out.iter().any(|o| o.name == v.name) {
-            out.push(v.clone());
+        let id = VariantId::parse(name)?;
+        if !ids.contains(&id) {
+            ids.push(id);
         }
     }
+    Ok(ids.into_iter().map(builtin).collect())
+}
+
+/// Files of a patch folder (`--patch DIR`, laid out like
+/// `patches/<variant>/`): each `X.Y[-Z.W].diff` with its range.
+pub fn folder_patches(dir: &Path) -> Result<Vec<(PathBuf, MinorRange)>, VariantError> {
+    let read = std::fs::read_dir(dir).map_err(|source| VariantError::CannotRead {
+        path: dir.display().to_string(),
+        source,
+    })?;
+    let mut out = Vec::new();
+    for entry in read.flatten() {
+        let path = entry.path();
+        if path
+            .extension()
+            .is_some_and(|e| e == "diff" || e == "patch")
+        {
+            let stem = path
+                .file_stem()
+                .map(|s| s.to_string_lossy().into_owned())
+                .unwrap_or_default();
+            if let Some(range) = parse_range(&stem) {
+                out.push((path, range));
+            }
+        }
+    }
+    out.sort_by_key(|(_, r)| r.from);
     Ok(out)
+}
+
+/// `3.8`, `3.8-3.9`, `3.13-` (open end), `-3.9`.
+pub fn parse_range(s: &str) -> Option<MinorRange> {
+    let minor = |t: &str| -> Option<(u32, u32)> {
+        let (a, b) = t.split_once('.')?;
+        Some((a.parse().ok()?, b.parse().ok()?))
+    };
+    match s.split_once('-') {
+        None => {
+            let v = minor(s)?;
+            Some(MinorRange::new(Some(v), Some(v)))
+        }
+        Some((a, b)) => {
+            let from = if a.is_empty() { None } else { Some(minor(a)?) };
+            let to = if b.is_empty() { None } else { Some(minor(b)?) };
+            if from.is_none() && to.is_none() {
+                return None;
+            }
+            Some(MinorRange::new(from, to))
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ranges_parse_and_cover() {
+        let r = parse_range("3.8-3.9").unwrap();
+        assert!(r.covers(Version::new(3, 9, 18)) && !r.covers(Version::new(3, 10, 0)));
+        let open = parse_range("3.13-").unwrap();
+        assert!(open.covers(Version::new(3, 15, 2)) && !open.covers(Version::new(3, 12, 1)));
+        assert_eq!(parse_range("3.10").unwrap().label(), "3.10");
+        assert_eq!(open.label(), "3.13-");
+        for bad in ["", "-", "3", "x.y", "3.8-x"] {
+            assert!(parse_range(bad).is_none(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn every_builtin_has_a_patch_or_none_for_every_version() {
+        for v in catalogue() {
+            for minor in 8..=16 {
+                let version = Version::new(3, minor, 0);
+                if v.not_applicable(version).is_some() {
+                    continue;
+                }
+                if let Some(p) = v.patch_for(version) {
+                    let (origin, text) = p.unwrap();
+                    patch::parse(text).unwrap_or_else(|e| panic!("{origin}: {e}"));
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn patch_stems_name_the_variant() {
+        assert_eq!(patch_stem(Path::new("fix.diff")), "fix");
+        assert_eq!(patch_stem(Path::new("-")), "stdin");
+        assert_eq!(patch_stem(Path::new("/dev/fd/63")), "pipe");
+        assert_eq!(patch_stem(Path::new("/tmp/a/fix_only.diff")), "fix_only");
+    }
 }

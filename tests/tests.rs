@@ -11,6 +11,7 @@ mod core;
 mod cpython_tests;
 mod discovery;
 mod facts;
+mod hardening;
 mod matrix;
 mod pypy;
 mod readme;

@@ -1,41 +1,74 @@
 //! `shmharness diff`: per interpreter and scenario, what changes between
 //! stock and the candidate, as a unified diff of normalised transcripts.
+//! A case that could not run gets its error line, never a diff against an
+//! empty transcript.
 
-use anyhow::Result;
-
-use super::Exit;
 use crate::cli::DiffArgs;
-use crate::report::diff;
+use crate::contract::{VariantId, Verdict};
+use crate::error::{Error, Result};
+use crate::export::transcript;
 use crate::style;
 
-pub fn run(args: &DiffArgs, _quiet: bool) -> Result<Exit> {
-    let variants = super::stock_and_candidate(&args.variant, args.patch.as_deref())?;
+pub fn run(args: &DiffArgs) -> Result<u8> {
+    if args.variant == "all" {
+        return Err(Error::usage(
+            "--variant all: diff compares stock with one candidate; name one (e.g. --variant create-only)",
+        ));
+    }
+    let variants = super::stock_and_candidate(&args.variant, &args.patch)?;
     let name = variants[1].name.clone();
     let interpreters = super::interpreters(&args.matrix.select)?;
-    let plan = super::plan(&args.matrix, interpreters, variants, "three-process")?;
-    let results = super::execute(&plan, false)?;
+    let plan = super::plan(
+        &args.matrix,
+        interpreters,
+        variants,
+        Some(crate::contract::ScenarioId::ThreeProcess),
+    )?;
+    let outcome = super::execute(&plan, false)?;
+    if let Some(sig) = outcome.interrupted {
+        return Err(Error::Interrupted(sig));
+    }
+    let results = outcome.results;
+    let stock = VariantId::Stock.name();
+    let mut errors = 0;
     for interp in &results.interpreters {
         for s in &results.scenarios {
             let (Some(a), Some(b)) = (
-                results.case(&interp.id, "stock", &s.name),
-                results.case(&interp.id, &name, &s.name),
+                results.case(&interp.id, stock, s.name),
+                results.case(&interp.id, &name, s.name),
             ) else {
                 continue;
             };
-            println!(
-                "{}",
-                style::bold(&format!(
-                    "== {} {} ({}): stock vs {name}",
-                    interp.id, s.name, interp.source
-                ))
-            );
-            let text = diff::unified(a, b);
+            crate::style::outln(&style::bold(&format!(
+                "== {} {} ({}): stock vs {name}",
+                interp.id, s.name, interp.source
+            )));
+            let broken = [a, b].into_iter().find(|c| c.verdict == Verdict::Error);
+            if let Some(c) = broken {
+                errors += 1;
+                crate::style::outln(&format!(
+                    "error: {} could not run: {}",
+                    c.variant,
+                    style::printable(&c.reason)
+                ));
+                continue;
+            }
+            if b.verdict == Verdict::NotApplicable {
+                crate::style::outln(&format!("n/a: {}", b.reason));
+                continue;
+            }
+            let text = transcript::unified(a, b);
             if text.is_empty() {
-                println!("(no difference)");
+                crate::style::outln("(no difference)");
             } else {
-                print!("{text}");
+                crate::style::out(&style::printable(&text));
             }
         }
     }
-    Ok(Exit::SUCCESS)
+    super::summary(&results);
+    Ok(if errors > 0 {
+        crate::exit::USAGE
+    } else {
+        crate::exit::OK
+    })
 }

@@ -1,40 +1,51 @@
 //! `shmharness expectations`: the expectation table as a scenario x variant
 //! matrix. The README embeds the Markdown form; a test keeps them in sync.
 
-use anyhow::Result;
-
-use super::Exit;
 use crate::cli::Format;
+use crate::contract::StartMethod;
+use crate::error::Result;
+use crate::export::table::Table;
 use crate::judge::expectations::EXPECTATIONS;
-use crate::report::markdown;
-use crate::report::table::{self, Cell};
 use crate::scenario::catalogue;
-use crate::variant;
+use crate::variant::{self, Variant};
 
-/// Cell text: the outcome and its symptom keys, one line per version range.
-fn cell(scenario: &str, variant: &variant::Variant) -> String {
+/// Cell text: the outcome and its symptom keys, one part per row (with the
+/// versions and start methods it is for, when it is not for all).
+fn cell(scenario: crate::contract::ScenarioId, variant: &Variant) -> String {
     let mut parts = Vec::new();
     if let Some((maj, min)) = variant.min_version {
         parts.push(format!("n/a below {maj}.{min}"));
     }
+    let Some(id) = variant.id else {
+        return "-".into();
+    };
     for row in EXPECTATIONS
         .iter()
-        .filter(|r| r.scenario == scenario && r.variants.contains(&variant.name.as_str()))
+        .filter(|r| r.scenario == scenario && r.variants.contains(&id))
     {
-        let range = match (row.from, row.to) {
-            (None, None) => String::new(),
-            (f, t) => format!(
-                "{}-{}: ",
-                f.map(|(a, b)| format!("{a}.{b}")).unwrap_or_default(),
-                t.map(|(a, b)| format!("{a}.{b}")).unwrap_or_default()
-            ),
+        let mut when = Vec::new();
+        if row.versions != variant::MinorRange::ALL {
+            when.push(row.versions.label());
+        }
+        if !row.start_methods.is_empty() {
+            let names: Vec<&str> = row
+                .start_methods
+                .iter()
+                .map(|m| StartMethod::name(*m))
+                .collect();
+            when.push(names.join("/"));
+        }
+        let when = if when.is_empty() {
+            String::new()
+        } else {
+            format!("{}: ", when.join(" "))
         };
         let symptoms = if row.symptoms.is_empty() {
             "no symptom".to_string()
         } else {
             row.symptoms.join(", ")
         };
-        parts.push(format!("{range}{} ({symptoms})", row.outcome));
+        parts.push(format!("{when}{} ({symptoms})", row.outcome));
     }
     if parts.is_empty() {
         "-".into()
@@ -43,40 +54,37 @@ fn cell(scenario: &str, variant: &variant::Variant) -> String {
     }
 }
 
-pub fn run(format: Format) -> Result<Exit> {
+pub fn run(format: Format) -> Result<u8> {
     let variants = variant::catalogue();
     let mut headers = vec!["scenario".to_string()];
     headers.extend(variants.iter().map(|v| v.name.clone()));
-    let rows: Vec<Vec<String>> = catalogue::SCENARIOS
-        .iter()
-        .filter(|s| !s.hidden)
-        .map(|s| {
-            std::iter::once(s.name.to_string())
-                .chain(variants.iter().map(|v| cell(s.name, v)))
-                .collect()
-        })
-        .collect();
+    let mut table = Table::new(headers);
+    for s in catalogue::visible() {
+        table.plain_row(
+            std::iter::once(s.name().to_string()).chain(variants.iter().map(|v| cell(s.id, v))),
+        );
+    }
     match format {
-        Format::Markdown => print!("{}", markdown::table(&headers, &rows)),
+        Format::Markdown => crate::style::out(&table.markdown()),
+        Format::Table => crate::style::out(&table.terminal()),
         Format::Json => {
             let json: Vec<serde_json::Value> = EXPECTATIONS
                 .iter()
                 .map(|r| {
                     serde_json::json!({
-                        "scenario": r.scenario, "variants": r.variants, "from": r.from, "to": r.to,
-                        "outcome": r.outcome, "evidence": r.evidence, "symptoms": r.symptoms,
+                        "scenario": r.scenario,
+                        "variants": r.variants,
+                        "from": r.versions.from,
+                        "to": r.versions.to,
+                        "start_methods": r.start_methods,
+                        "outcome": r.outcome,
+                        "evidence": r.evidence,
+                        "symptoms": r.symptoms,
                     })
                 })
                 .collect();
-            println!("{}", serde_json::to_string_pretty(&json)?);
-        }
-        Format::Table => {
-            let rows: Vec<Vec<Cell>> = rows
-                .into_iter()
-                .map(|r| r.into_iter().map(Cell::plain).collect())
-                .collect();
-            print!("{}", table::render(&headers, &rows));
+            crate::style::outln(&serde_json::to_string_pretty(&json).expect("JSON"));
         }
     }
-    Ok(Exit::SUCCESS)
+    Ok(crate::exit::OK)
 }

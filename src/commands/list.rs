@@ -1,15 +1,14 @@
 //! `shmharness list`: the interpreters found, and with `--all` every
 //! rejected candidate with its reason, and the aliases of each interpreter.
 
-use anyhow::Result;
 use serde::Serialize;
 
-use super::Exit;
 use crate::cli::{Format, ListArgs};
+use crate::contract::{Interpreter, Rejected, Verdict};
 use crate::discovery::select;
-use crate::discovery::{Interpreter, Rejected};
-use crate::report::table::{Cell, render};
-use crate::results::Verdict;
+use crate::error::Result;
+use crate::export::table::{Cell, Table};
+use crate::style::printable;
 
 #[derive(Serialize)]
 struct Listing<'a> {
@@ -18,10 +17,10 @@ struct Listing<'a> {
     rejected: Option<&'a [Rejected]>,
 }
 
-pub fn run(args: &ListArgs) -> Result<Exit> {
+pub fn run(args: &ListArgs) -> Result<u8> {
     // `--all` also probes version-manager shims (slow: each is a shell
     // script starting the manager) to show where they lead or why they fail.
-    let (found, mut specs) = super::discover_with(&args.select, args.all)?;
+    let (found, mut specs) = super::discover(&args.select, args.all)?;
     if args.all {
         // A rejected `--python PATH` is listed with its reason, not an error:
         // one bad candidate never breaks the listing.
@@ -30,26 +29,22 @@ pub fn run(args: &ListArgs) -> Result<Exit> {
                 .is_none_or(|p| crate::discovery::explain(p, &found).is_none())
         });
     }
-    let chosen = select::select(&found, &specs).map_err(anyhow::Error::msg)?;
+    let chosen = select::select(&found, &specs)?;
     match args.format {
         Format::Json => {
             let listing = Listing {
                 interpreters: &chosen,
                 rejected: args.all.then_some(&found.rejected[..]),
             };
-            println!("{}", serde_json::to_string_pretty(&listing)?);
+            crate::style::outln(&serde_json::to_string_pretty(&listing).expect("JSON"));
         }
         Format::Table | Format::Markdown => {
-            let headers: Vec<String> = ["interpreter", "source", "executable"]
-                .iter()
-                .map(|s| s.to_string())
-                .collect();
-            let mut rows = Vec::new();
+            let mut table = Table::new(["interpreter", "source", "executable"]);
             for i in &chosen {
-                rows.push(vec![
-                    Cell::plain(&i.id),
-                    Cell::plain(i.source.to_string()),
-                    Cell::plain(i.executable.display().to_string()),
+                table.plain_row([
+                    i.id.clone(),
+                    i.source.to_string(),
+                    printable(&i.executable.display().to_string()),
                 ]);
                 if args.all {
                     // Every other path that leads here (the executable
@@ -60,39 +55,32 @@ pub fn run(args: &ListArgs) -> Result<Exit> {
                         if *path == i.executable {
                             continue;
                         }
-                        rows.push(vec![
-                            Cell::plain(""),
-                            Cell::plain(source.to_string()),
-                            Cell::plain(format!("alias: {}", path.display())),
+                        table.plain_row([
+                            String::new(),
+                            source.to_string(),
+                            printable(&format!("alias: {}", path.display())),
                         ]);
                     }
                 }
             }
-            print!("{}", render(&headers, &rows));
+            crate::style::out(&table.terminal());
             if args.all && !found.rejected.is_empty() {
-                println!();
-                let headers: Vec<String> = ["rejected", "source", "reason"]
-                    .iter()
-                    .map(|s| s.to_string())
-                    .collect();
-                let rows: Vec<Vec<Cell>> = found
-                    .rejected
-                    .iter()
-                    .map(|r| {
-                        vec![
-                            Cell::plain(r.path.display().to_string()),
-                            Cell::plain(r.source.to_string()),
-                            Cell::judged(&r.reason, Verdict::NotApplicable),
-                        ]
-                    })
-                    .collect();
-                print!("{}", render(&headers, &rows));
+                crate::style::outln("");
+                let mut rejected = Table::new(["rejected", "source", "reason"]);
+                for r in &found.rejected {
+                    rejected.row(vec![
+                        Cell::plain(printable(&r.path.display().to_string())),
+                        Cell::plain(r.source.to_string()),
+                        Cell::judged(printable(&r.reason), Verdict::NotApplicable),
+                    ]);
+                }
+                crate::style::out(&rejected.terminal());
             }
         }
     }
     if chosen.is_empty() {
         eprintln!("no usable CPython 3.8+ found; see `shmharness list --all` for the reasons");
-        return Ok(Exit::from(2));
+        return Ok(crate::exit::USAGE);
     }
-    Ok(Exit::SUCCESS)
+    Ok(crate::exit::OK)
 }

@@ -1,5 +1,6 @@
 //! The subcommands. Each turns arguments into a plan, runs it through the
-//! pipeline (discover -> select -> overlays -> cases -> judge) and renders.
+//! pipeline (discover -> select -> overlays -> cases -> judge) and exports.
+//! They return the exit code (see `crate::exit`) or an `Error`.
 
 pub mod cpython_tests;
 pub mod diff;
@@ -14,44 +15,69 @@ pub mod verify;
 use std::path::Path;
 use std::time::Duration;
 
-use anyhow::{Result, bail};
+use crate::cli::{Cli, Command, MatrixArgs, PatchCommand, SelectArgs};
+use crate::contract::{Interpreter, Results, ScenarioId, VariantId};
+use crate::discovery::select::{self, PythonSpec, SelectError};
+use crate::discovery::{self, Discovery, SearchEnv, sources};
+use crate::error::{Error, Result};
+use crate::runner::{self, Plan, RunOutput, Workspace};
+use crate::scenario::{Params, RealWorld, catalogue};
+use crate::signal::Signal;
+use crate::variant::{self, MinorRange, Variant};
 
-use crate::cli::{Format, MatrixArgs, SelectArgs};
-use crate::discovery::select::{self, PythonSpec};
-use crate::discovery::{self, Discovery, Interpreter, SearchEnv, sources};
-use crate::results::Results;
-use crate::runner::{self, Plan, Workspace};
-use crate::scenario::{Params, catalogue};
-use crate::variant::{self, Variant};
+/// Run the command `cli` names; the exit code, or the error to print.
+pub fn dispatch(cli: &Cli) -> Result<u8> {
+    let result = command(cli);
+    // Every temp dir and segment of this run is gone by now (success,
+    // failure or signal): its ledger goes too.
+    crate::ledger::close();
+    result
+}
 
-/// What a command asks `main` to exit with.
-pub type Exit = std::process::ExitCode;
-
-/// An error that means "stopped by a signal", with the exit code for it.
-#[derive(Debug, thiserror::Error)]
-#[error("interrupted")]
-pub struct Interrupted(pub u8, pub Option<Box<Results>>);
-
-impl Interrupted {
-    /// Stopped by the signal the signal thread saw, with no results to keep.
-    pub fn now() -> Interrupted {
-        Interrupted(crate::signal::exit_code(), None)
+fn command(cli: &Cli) -> Result<u8> {
+    match &cli.command {
+        Command::List(args) => list::run(args),
+        Command::Run(args) => run::run(args),
+        Command::Verify(args) => verify::run(args),
+        Command::Diff(args) => diff::run(args),
+        Command::Report(args) => report::run(args),
+        Command::Merge(args) => merge::run(args),
+        Command::Patch {
+            command: PatchCommand::Show(args),
+        } => patch_show::run(args),
+        Command::CpythonTests(args) => cpython_tests::run(args),
+        Command::Expectations { format } => expectations::run(*format),
+        Command::Clean => {
+            let swept = crate::ledger::sweep();
+            crate::style::outln(&swept.line().unwrap_or_else(|| {
+                "nothing to clean: no run was killed before it could clean up".into()
+            }));
+            Ok(crate::exit::OK)
+        }
+        Command::Completions { shell } => {
+            use clap::CommandFactory;
+            let mut text = Vec::new();
+            clap_complete::generate(*shell, &mut Cli::command(), "shmharness", &mut text);
+            crate::style::out(&String::from_utf8_lossy(&text));
+            Ok(crate::exit::OK)
+        }
+        Command::Schema => {
+            crate::style::outln(
+                &serde_json::to_string_pretty(&crate::contract::schema()).expect("schema is JSON"),
+            );
+            Ok(crate::exit::OK)
+        }
     }
 }
 
-/// Discover and probe every candidate (plus `--python` paths).
-pub fn discover(args: &SelectArgs) -> Result<(Discovery, Vec<PythonSpec>)> {
-    discover_with(args, false)
-}
-
-/// `discover`, optionally also probing version-manager shims (`list --all`).
-pub fn discover_with(args: &SelectArgs, shims: bool) -> Result<(Discovery, Vec<PythonSpec>)> {
+/// Discover and probe every candidate (plus `--python` paths); `shims`
+/// also probes version-manager shims (`list --all`).
+pub fn discover(args: &SelectArgs, shims: bool) -> Result<(Discovery, Vec<PythonSpec>)> {
     let specs: Vec<PythonSpec> = args
         .python
         .iter()
         .map(|s| PythonSpec::parse(s))
-        .collect::<Result<_, _>>()
-        .map_err(anyhow::Error::msg)?;
+        .collect::<Result<_, _>>()?;
     let explicit: Vec<_> = specs
         .iter()
         .filter_map(|s| s.explicit_path().cloned())
@@ -65,83 +91,177 @@ pub fn discover_with(args: &SelectArgs, shims: bool) -> Result<(Discovery, Vec<P
             .flatten(),
         shims,
     };
-    Ok((discovery::discover(candidates, &opts), specs))
+    let found = discovery::discover(candidates, &opts).map_err(Error::Interrupted)?;
+    Ok((found, specs))
 }
 
 /// The interpreters `--python` selects; an error if there are none.
 pub fn interpreters(args: &SelectArgs) -> Result<Vec<Interpreter>> {
-    let (found, specs) = discover(args)?;
-    let chosen = select::select(&found, &specs).map_err(anyhow::Error::msg)?;
+    let (found, specs) = discover(args, false)?;
+    let chosen = select::select(&found, &specs)?;
     if chosen.is_empty() {
-        bail!(
-            "no CPython 3.8 or newer found (looked in pyenv, PATH and the usual install places); \
-             install one (e.g. `pyenv install 3.12`) or pass --python /path/to/python3 \
-             (see `shmharness list --all` for what was rejected)"
-        );
+        return Err(SelectError::NothingFound.into());
     }
     Ok(chosen)
 }
 
-/// `--patch FILE` as a variant; errors are usage errors.
-pub fn patch_variant(path: Option<&Path>) -> Result<Option<Variant>> {
-    path.map(|p| Variant::from_patch_file(p).map_err(anyhow::Error::msg))
-        .transpose()
+/// `--patch` values as one variant, `patch:NAME`: files, `-`, folders, and
+/// `RANGE=FILE` per branch. `None` when none was given.
+pub fn user_variant(patches: &[String]) -> Result<Option<Variant>> {
+    if patches.is_empty() {
+        return Ok(None);
+    }
+    let mut read = Vec::new();
+    let mut name = None;
+    let mut paths = Vec::new();
+    for arg in patches {
+        let (range, path) = match arg.split_once('=') {
+            Some((r, p)) => match variant::parse_range(r) {
+                Some(range) => (range, p),
+                None => {
+                    return Err(Error::usage(format!(
+                        "--patch {arg}: `{r}` is not a version range (try 3.10, 3.8-3.9 or 3.13-)"
+                    )));
+                }
+            },
+            None => (MinorRange::ALL, arg.as_str()),
+        };
+        let path = Path::new(path);
+        paths.push(path.to_path_buf());
+        if path.is_dir() {
+            let files = variant::folder_patches(path)?;
+            if files.is_empty() {
+                return Err(Error::usage(format!(
+                    "--patch {}: no X.Y[-Z.W].diff files in this folder (lay it out like patches/create-only/)",
+                    path.display()
+                )));
+            }
+            name.get_or_insert_with(|| variant::patch_stem(path));
+            for (file, range) in files {
+                read.push(variant::read_user_patch(&file, range)?);
+            }
+        } else {
+            let patch = variant::read_user_patch(path, range)?;
+            name.get_or_insert_with(|| patch.origin.clone());
+            read.push(patch);
+        }
+    }
+    if let Some((a, b)) = overlap(&read) {
+        return Err(Error::usage(format!(
+            "--patch: {a} and {b} cover the same Python versions; give each version one patch"
+        )));
+    }
+    // One patch per branch: the variant is named after what they share
+    // (`gh-82300/{3.9,3.12,main}.diff` -> `patch:gh-82300`).
+    if read.len() > 1 && read.iter().any(|p| p.origin != read[0].origin) {
+        let dirs: Vec<_> = paths
+            .iter()
+            .map(|p| {
+                std::fs::canonicalize(p)
+                    .ok()
+                    .and_then(|c| c.parent().map(Path::to_path_buf))
+            })
+            .collect();
+        let shared = dirs.windows(2).all(|w| w[0] == w[1]);
+        name = match (shared, dirs.first().cloned().flatten()) {
+            (true, Some(dir)) => dir.file_name().map(|n| n.to_string_lossy().into_owned()),
+            _ => Some(
+                read.iter()
+                    .map(|p| p.origin.as_str())
+                    .collect::<Vec<_>>()
+                    .join("+"),
+            ),
+        };
+    }
+    Ok(Some(Variant::user(&name.unwrap_or_default(), read)))
 }
+
+/// Two patches whose ranges share a version (checked over 3.0-3.99).
+fn overlap(patches: &[variant::UserPatch]) -> Option<(String, String)> {
+    for minor in 0..100 {
+        let v = crate::contract::Version::new(3, minor, 0);
+        let covering: Vec<_> = patches.iter().filter(|p| p.range.covers(v)).collect();
+        if covering.len() > 1 {
+            return Some((
+                format!("{} ({})", covering[0].origin, covering[0].range.label()),
+                format!("{} ({})", covering[1].origin, covering[1].range.label()),
+            ));
+        }
+    }
+    None
+}
+
+/// What `run` and `cpython-tests` compare by default.
+pub const DEFAULT_VARIANTS: &[VariantId] = &[VariantId::Stock, VariantId::CreateOnly];
 
 /// The variants of `--variant` (`default` when none are named; just stock
 /// next to a `--patch`) followed by the `--patch` variant.
-/// What `run` and `cpython-tests` compare by default.
-pub const DEFAULT_VARIANTS: &[&str] = &["stock", "create-only"];
-
 pub fn variants(
     requested: &[String],
-    patch: Option<&Path>,
-    default: &[&str],
+    patch: &[String],
+    default: &[VariantId],
 ) -> Result<Vec<Variant>> {
-    let user = patch_variant(patch)?;
-    let requested = match (requested.is_empty(), &user) {
-        (true, Some(_)) => vec!["stock".to_string()],
-        (true, None) => default.iter().map(|v| v.to_string()).collect(),
-        (false, _) => requested.to_vec(),
+    let user = user_variant(patch)?;
+    let mut variants = match (requested.is_empty(), &user) {
+        (true, Some(_)) => vec![variant::builtin(VariantId::Stock)],
+        (true, None) => default.iter().map(|&v| variant::builtin(v)).collect(),
+        (false, _) => variant::resolve(requested)?,
     };
-    let mut variants = variant::resolve(&requested).map_err(anyhow::Error::msg)?;
     variants.extend(user);
     Ok(variants)
 }
 
-/// One candidate fix: `--patch FILE`, else the named variant.
-pub fn candidate(name: &str, patch: Option<&Path>) -> Result<Variant> {
-    match patch_variant(patch)? {
-        Some(v) => Ok(v),
-        None if name == "stock" => {
-            bail!("--variant stock is the baseline; name a fix to compare with it")
-        }
-        None => Ok(variant::resolve(&[name.to_string()])
-            .map_err(anyhow::Error::msg)?
-            .remove(0)),
+/// One candidate fix: `--patch`, else the named variant (never stock).
+pub fn candidate(name: &str, patch: &[String]) -> Result<Variant> {
+    if let Some(v) = user_variant(patch)? {
+        return Ok(v);
     }
+    let id = VariantId::parse(name).map_err(variant::VariantError::from)?;
+    if id == VariantId::Stock {
+        return Err(variant::VariantError::StockAsCandidate.into());
+    }
+    Ok(variant::builtin(id))
 }
 
 /// Stock and one candidate, for the commands that compare the two.
-pub fn stock_and_candidate(name: &str, patch: Option<&Path>) -> Result<Vec<Variant>> {
-    let candidate = candidate(name, patch)?;
-    let mut variants = variant::resolve(&["stock".to_string()]).map_err(anyhow::Error::msg)?;
-    variants.push(candidate);
-    Ok(variants)
+pub fn stock_and_candidate(name: &str, patch: &[String]) -> Result<Vec<Variant>> {
+    Ok(vec![
+        variant::builtin(VariantId::Stock),
+        candidate(name, patch)?,
+    ])
+}
+
+/// More workers than this many per core only make cases time out.
+const JOBS_PER_CORE: usize = 4;
+
+/// `--jobs`, capped at a sane multiple of the cores (with a note).
+pub fn jobs(requested: Option<u16>) -> usize {
+    let cores = crate::sys::cores();
+    let cap = cores * JOBS_PER_CORE;
+    match requested.map(usize::from) {
+        None => cores,
+        Some(n) if n > cap => {
+            eprintln!(
+                "note: --jobs {n} capped at {cap} ({JOBS_PER_CORE} per core): more would only make processes time out"
+            );
+            cap
+        }
+        Some(n) => n,
+    }
 }
 
 pub fn plan(
     args: &MatrixArgs,
     interpreters: Vec<Interpreter>,
     variants: Vec<Variant>,
-    default_scenario: &str,
+    default_scenario: Option<ScenarioId>,
 ) -> Result<Plan> {
-    let requested = if args.scenario.is_empty() {
-        vec![default_scenario.to_string()]
-    } else {
-        args.scenario.clone()
+    let requested = match (args.scenario.is_empty(), default_scenario) {
+        (false, _) => args.scenario.clone(),
+        (true, Some(s)) => vec![s.name().to_string()],
+        (true, None) => vec!["all".to_string()],
     };
-    let scenarios = catalogue::resolve(&requested).map_err(anyhow::Error::msg)?;
+    let scenarios = catalogue::resolve(&requested).map_err(|e| Error::usage(e.to_string()))?;
     Ok(Plan {
         interpreters,
         variants,
@@ -149,112 +269,105 @@ pub fn plan(
         params: Params {
             attachers: args.attachers as usize,
         },
-        jobs: args.jobs.map_or_else(crate::pool::cores, usize::from),
+        jobs: jobs(args.jobs),
         timeout: Duration::from_secs_f64(args.timeout),
         repeat: usize::from(args.repeat),
     })
 }
 
-/// Run a plan and judge it; with `cpython_tests`, also CPython's own tests
-/// on the same overlays (built once, while the workspace still exists). A
-/// signal during the run becomes `Interrupted` after every child is gone and
-/// the workspace is removed.
-pub fn execute(plan: &Plan, cpython_tests: bool) -> Result<Results> {
-    let ws = Workspace::new().map_err(|e| anyhow::anyhow!("cannot create a temp dir: {e}"))?;
-    let total = plan.interpreters.len() * plan.variants.len() * plan.scenarios.len();
-    let bar = crate::progress::Bar::start(total);
-    let out = runner::execute(plan, &ws);
-    drop(bar);
-    let tests = if cpython_tests && !out.interrupted {
-        self::cpython_tests::for_plan(plan, &out.overlays)?
-    } else {
-        Vec::new()
-    };
-    drop(ws);
-    if out.interrupted {
-        // Keep the cases that finished before the signal; a case it cut
-        // short says "interrupted" and is dropped.
-        let mut complete = out;
-        complete.cases.retain(|c| match &c.outcome {
-            runner::CaseOutcome::Observed(obs) => obs.error.as_deref() != Some("interrupted"),
-            _ => true,
-        });
-        let partial = crate::judge::judge_run(plan, &complete);
-        return Err(Interrupted(crate::signal::exit_code(), Some(Box::new(partial))).into());
-    }
-    let mut results = crate::judge::judge_run(plan, &out);
-    results.cpython_tests = tests;
-    // A user's patch that applies to no interpreter is bad input, not a
-    // verdict.
-    for v in plan
-        .variants
-        .iter()
-        .filter(|v| v.name.starts_with("patch:"))
-    {
-        let mut cells = results.cases.iter().filter(|c| c.variant == v.name);
-        if cells.clone().count() > 0 && cells.all(|c| c.outcome == "error") {
-            let first = results
-                .cases
-                .iter()
-                .find(|c| c.variant == v.name)
-                .map(|c| c.reason.clone());
-            bail!(
-                "{}",
-                first.unwrap_or_else(|| format!("{} applies to no interpreter", v.name))
-            );
-        }
-    }
-    Ok(results)
+/// What a run gives back: the judged results, and the signal that cut it
+/// short, if one did (then `results` holds only the cases that completed).
+pub struct RunOutcome {
+    pub results: Results,
+    pub interrupted: Option<Signal>,
 }
 
-/// Print results in the chosen format.
-pub fn render(results: &Results, format: Format) -> Result<String> {
-    Ok(match format {
-        Format::Json => serde_json::to_string_pretty(results)? + "\n",
-        Format::Markdown => crate::report::markdown::matrix(results),
-        Format::Table => {
-            let (headers, rows) = crate::report::matrix(results);
-            crate::report::table::render(&headers, &rows)
+/// Run a plan and judge it; with `cpython_tests`, also CPython's own tests
+/// on the same overlays (built once, while the workspace still exists).
+pub fn execute(plan: &Plan, cpython_tests: bool) -> Result<RunOutcome> {
+    crate::error::check_signal()?;
+    sweep_debris();
+    let ws = Workspace::new()
+        .map_err(|e| Error::Environment(format!("cannot create a temp dir: {e} (check TMPDIR)")))?;
+    let total = plan.interpreters.len() * plan.variants.len() * plan.scenarios.len() * plan.repeat;
+    let bar = crate::progress::Bar::start(total);
+    let out: RunOutput = runner::execute(plan, &ws, &RealWorld);
+    drop(bar);
+    for line in runner::overlay_errors(plan, &out.overlays) {
+        eprintln!("error: {}", crate::style::printable(&line));
+    }
+    let tests = match (cpython_tests, out.interrupted) {
+        (true, None) => cpython_tests::for_plan(plan, &out.overlays)?,
+        _ => Vec::new(),
+    };
+    drop(ws);
+    let mut complete = out;
+    if complete.interrupted.is_some() {
+        // Keep the cases that finished before the signal; a case it cut
+        // short is dropped.
+        complete.cases.retain(|c| match &c.outcome {
+            runner::CaseOutcome::Observed(obs) => {
+                !matches!(obs.error, Some(crate::scenario::CaseError::Interrupted))
+            }
+            _ => true,
+        });
+    }
+    let mut results = crate::judge::judge_run(plan, &complete);
+    results.cpython_tests = tests;
+    if complete.interrupted.is_none() {
+        // A user's patch that applies to no interpreter is bad input, not a
+        // verdict.
+        for v in plan.variants.iter().filter(|v| v.id.is_none()) {
+            if let Some(reason) = crate::judge::candidate::applies_nowhere(&results, &v.name) {
+                return Err(Error::Usage(reason));
+            }
         }
+    }
+    Ok(RunOutcome {
+        results,
+        interrupted: complete.interrupted,
     })
 }
 
-/// Exit 0 when every case passed (or is n/a), else 1.
-pub fn verdict_exit(results: &Results) -> Exit {
-    use crate::results::Verdict::*;
-    if results
-        .cases
-        .iter()
-        .all(|c| matches!(c.verdict, Pass | NotApplicable))
-    {
-        Exit::SUCCESS
-    } else {
-        Exit::from(1)
+/// Remove what runs killed with SIGKILL left behind, saying so in a line.
+pub fn sweep_debris() {
+    if let Some(line) = crate::ledger::sweep().line() {
+        eprintln!("{line}");
     }
 }
 
-/// Write a file atomically (temp file + rename), so a reader never sees half.
-pub fn write_atomic(path: &Path, text: &str) -> Result<()> {
-    use std::io::Write;
-    let dir = match path.parent() {
-        Some(d) if !d.as_os_str().is_empty() => d,
-        _ => Path::new("."),
-    };
-    let mut tmp = tempfile::NamedTempFile::new_in(dir)
-        .map_err(|e| anyhow::anyhow!("cannot write {}: {e}", path.display()))?;
-    tmp.write_all(text.as_bytes())?;
-    tmp.persist(path)
-        .map_err(|e| anyhow::anyhow!("cannot write {}: {}", path.display(), e.error))?;
-    Ok(())
+/// The exit code of judged cases: 2 if any could not run (with one line
+/// saying what to fix), else 1 if any failed, else 0.
+pub fn verdict_exit(results: &Results) -> u8 {
+    use crate::contract::Verdict;
+    let verdict = Verdict::combine(results.cases.iter().map(|c| c.verdict));
+    if verdict == Verdict::Error {
+        let first = results
+            .cases
+            .iter()
+            .find(|c| c.verdict == Verdict::Error)
+            .map(|c| {
+                format!(
+                    "{} {} [{}]: {}",
+                    c.interpreter, c.scenario, c.variant, c.reason
+                )
+            })
+            .unwrap_or_default();
+        eprintln!(
+            "error: {} could not run, so they say nothing about the fix; first: {}",
+            crate::style::plural(results.count(Verdict::Error), "case"),
+            crate::style::printable(&first)
+        );
+    }
+    crate::exit::for_verdict(verdict)
 }
 
-/// Fail before any work if `path` cannot be written.
-pub fn check_writable(path: &Path) -> Result<()> {
-    let dir = match path.parent() {
-        Some(d) if !d.as_os_str().is_empty() => d,
-        _ => Path::new("."),
-    };
-    tempfile::NamedTempFile::new_in(dir)
-        .map(drop)
-        .map_err(|e| anyhow::anyhow!("cannot write {}: {e}", path.display()))
+/// The summary line on stderr (unless `--quiet`).
+pub fn summary(results: &Results) {
+    if !crate::progress::quiet() {
+        eprintln!(
+            "{}",
+            crate::export::matrix::summary_line(results, crate::progress::verbose())
+        );
+    }
 }

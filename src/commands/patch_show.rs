@@ -1,43 +1,54 @@
 //! `shmharness patch show`: the exact diff each selected interpreter's copy
 //! gets, checked against that interpreter's installed files (in memory; the
-//! stdlib is only read).
+//! stdlib is only read), and where each hunk landed.
 
-use anyhow::Result;
-
-use super::Exit;
 use crate::cli::PatchShowArgs;
+use crate::error::Result;
 use crate::overlay;
 use crate::style;
 
-pub fn run(args: &PatchShowArgs) -> Result<Exit> {
-    let v = super::candidate(&args.variant, args.patch.as_deref())?;
+pub fn run(args: &PatchShowArgs) -> Result<u8> {
+    let v = super::candidate(&args.variant, &args.patch)?;
     let interpreters = super::interpreters(&args.select)?;
     let mut failed = 0;
+    let mut applicable = 0;
     for interp in &interpreters {
+        if let Some(why) = v.not_applicable(interp.version) {
+            crate::style::outln(&style::bold(&format!(
+                "# {} ({}): n/a: {why}",
+                interp.id, interp.source
+            )));
+            continue;
+        }
+        applicable += 1;
         match overlay::check(interp, &v) {
-            Ok(None) => println!(
-                "{}",
-                style::bold(&format!(
-                    "# {} ({}): {} changes no file",
-                    interp.id, interp.source, v.name
-                ))
-            ),
-            Ok(Some((origin, diff))) => {
-                println!(
-                    "{}",
-                    style::bold(&format!("# {} ({}): {origin}", interp.id, interp.source))
-                );
-                print!("{diff}");
+            Ok(None) => crate::style::outln(&style::bold(&format!(
+                "# {} ({}): {} changes no file",
+                interp.id, interp.source, v.name
+            ))),
+            Ok(Some((origin, diff, landed))) => {
+                crate::style::outln(&style::bold(&format!(
+                    "# {} ({}): {origin}",
+                    interp.id, interp.source
+                )));
+                for a in landed
+                    .iter()
+                    .filter(|a| a.offset != 0 || a.other_matches > 0)
+                {
+                    crate::style::outln(&format!("# note: {a}"));
+                }
+                crate::style::out(&style::printable(&diff));
             }
             Err(e) => {
                 failed += 1;
-                eprintln!("error: {e}");
+                eprintln!("error: {}", style::printable(&e.to_string()));
             }
         }
     }
-    Ok(match failed {
-        0 => Exit::SUCCESS,
-        n if n == interpreters.len() => Exit::from(2),
-        _ => Exit::from(1),
+    // A patch that does not apply is bad input wherever it fails.
+    Ok(if failed > 0 || applicable == 0 {
+        crate::exit::USAGE
+    } else {
+        crate::exit::OK
     })
 }

@@ -12,68 +12,12 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use serde::{Deserialize, Serialize};
-
+pub use crate::contract::{Alias, Interpreter, Rejected, Version};
+pub use probe::ProbeError;
 pub use sources::{Candidate, SearchEnv, Source};
-pub use version::Version;
 
 /// Oldest version with `multiprocessing.shared_memory`.
 pub const MIN_VERSION: Version = Version::new(3, 8, 0);
-
-/// A usable interpreter.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
-pub struct Interpreter {
-    /// Unique, human name used in every output: `3.10.13`, `3.13.0t`.
-    pub id: String,
-    pub implementation: String,
-    pub version: Version,
-    /// Real path of `sys.executable`.
-    pub executable: PathBuf,
-    /// The candidate path that found it first.
-    pub path: PathBuf,
-    pub source: Source,
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub aliases: Vec<Alias>,
-    pub prefix: PathBuf,
-    /// The installed `multiprocessing` package directory (read, never written).
-    pub multiprocessing: PathBuf,
-    pub debug: bool,
-    pub free_threaded: bool,
-}
-
-impl Interpreter {
-    /// `3.13.0`, `3.13.0t` (free-threaded), `3.13.0d` (debug).
-    pub fn label(&self) -> String {
-        let mut s = self.version.to_string();
-        if self.free_threaded {
-            s.push('t');
-        }
-        if self.debug {
-            s.push('d');
-        }
-        if self.implementation != "cpython" {
-            s = format!("{}-{s}", self.implementation);
-        }
-        s
-    }
-}
-
-/// Another path (and source) that leads to the same interpreter.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
-pub struct Alias {
-    pub path: PathBuf,
-    pub source: Source,
-}
-
-/// A candidate that cannot be used, and why.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
-pub struct Rejected {
-    pub path: PathBuf,
-    pub source: Source,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub version: Option<Version>,
-    pub reason: String,
-}
 
 #[derive(Debug, Clone, Default)]
 pub struct Discovery {
@@ -105,7 +49,12 @@ impl Default for Options {
 }
 
 /// Probe every candidate and sort the results into usable and rejected.
-pub fn discover(candidates: Vec<Candidate>, opts: &Options) -> Discovery {
+/// `Err` when a signal stopped the probes: a partial listing is never
+/// returned as if it were complete.
+pub fn discover(
+    candidates: Vec<Candidate>,
+    opts: &Options,
+) -> Result<Discovery, crate::signal::Signal> {
     // Group candidates that are the same file (a link and its target): the
     // file is probed once, the rest are aliases.
     let mut groups: Vec<(PathBuf, Vec<Candidate>)> = Vec::new();
@@ -117,7 +66,7 @@ pub fn discover(candidates: Vec<Candidate>, opts: &Options) -> Discovery {
         if !opts.shims && c.source != Source::Explicit && sources::is_shim(&c.path) {
             continue;
         }
-        let key = std::fs::canonicalize(&c.path).unwrap_or_else(|_| c.path.clone());
+        let key = identity(&c.path);
         match groups.iter_mut().find(|(k, _)| *k == key) {
             Some((_, members)) => members.push(c),
             None => groups.push((key, vec![c])),
@@ -144,7 +93,7 @@ pub fn discover(candidates: Vec<Candidate>, opts: &Options) -> Discovery {
                 .and_then(|_| cache::Key::of(&members[0].path))
         })
         .collect();
-    let probed: Vec<Result<probe::ProbeInfo, String>> = std::thread::scope(|s| {
+    let probed: Vec<Result<probe::ProbeInfo, ProbeError>> = std::thread::scope(|s| {
         let handles: Vec<_> = groups
             .iter()
             .zip(&keys)
@@ -173,6 +122,14 @@ pub fn discover(candidates: Vec<Candidate>, opts: &Options) -> Discovery {
             cache.put(&members[0].path, key, info.clone());
         }
     }
+    if let Some(sig) = crate::signal::received().or_else(|| {
+        probed
+            .iter()
+            .any(|r| matches!(r, Err(ProbeError::Interrupted)))
+            .then_some(crate::signal::Signal::Interrupt)
+    }) {
+        return Err(sig);
+    }
     cache.save();
 
     let mut out = Discovery::default();
@@ -183,6 +140,7 @@ pub fn discover(candidates: Vec<Candidate>, opts: &Options) -> Discovery {
         let info = match result {
             Ok(info) => info,
             Err(reason) => {
+                let reason = reason.to_string();
                 out.rejected
                     .extend(members.iter().map(|c| rejected(c, None, reason.clone())));
                 continue;
@@ -194,10 +152,15 @@ pub fn discover(candidates: Vec<Candidate>, opts: &Options) -> Discovery {
                 .extend(members.iter().map(|c| rejected(c, v, reason.clone())));
             continue;
         }
-        let exe = info
-            .realpath
-            .clone()
-            .unwrap_or_else(|| std::fs::canonicalize(&first.path).unwrap_or(first.path.clone()));
+        // A virtual environment runs as itself (its own sys.prefix, its
+        // site-packages, VIRTUAL_ENV behaviour), never as its base.
+        let exe = if in_venv(&first.path) {
+            venv_executable(&first.path)
+        } else {
+            info.realpath
+                .clone()
+                .unwrap_or_else(|| identity(&first.path))
+        };
         let aliases = members.iter().skip(1).map(|c| Alias {
             path: c.path.clone(),
             source: c.source,
@@ -217,7 +180,12 @@ pub fn discover(candidates: Vec<Candidate>, opts: &Options) -> Discovery {
             version: info.version(),
             executable: exe,
             path: first.path.clone(),
-            source: first.source,
+            // `--python venv/bin/python` is listed as what it is.
+            source: if first.source == Source::Explicit && in_venv(&first.path) {
+                Source::Venv
+            } else {
+                first.source
+            },
             aliases: aliases.collect(),
             prefix: info.prefix.clone(),
             multiprocessing: info.multiprocessing.clone().unwrap_or_default(),
@@ -235,7 +203,34 @@ pub fn discover(candidates: Vec<Candidate>, opts: &Options) -> Discovery {
         ))
     });
     assign_ids(&mut out.found);
-    out
+    Ok(out)
+}
+
+/// Is `path` the `bin/python` of a virtual environment (`pyvenv.cfg` one
+/// level above its directory)?
+pub fn in_venv(path: &Path) -> bool {
+    path.parent()
+        .and_then(Path::parent)
+        .is_some_and(|root| root.join("pyvenv.cfg").is_file())
+}
+
+/// What makes two candidates the same interpreter: the real file, except
+/// in a venv, whose `bin/python*` are links to its base that must stay
+/// themselves: there the venv's (resolved) `bin` directory is the identity.
+fn identity(path: &Path) -> PathBuf {
+    match path.parent() {
+        Some(dir) if in_venv(path) => {
+            std::fs::canonicalize(dir).unwrap_or_else(|_| dir.to_path_buf())
+        }
+        _ => std::fs::canonicalize(path).unwrap_or_else(|_| path.to_path_buf()),
+    }
+}
+
+/// The path a venv's interpreter runs as: its own `bin/python3` link (the
+/// directory resolved), not the base it points to.
+fn venv_executable(path: &Path) -> PathBuf {
+    let name = path.file_name().unwrap_or_default();
+    identity(path).join(name)
 }
 
 /// `path`'s directory is not reached through a symlink.
@@ -246,7 +241,7 @@ fn parent_is_real(path: &Path) -> bool {
 
 enum Pending<'scope> {
     Cached(probe::ProbeInfo),
-    Probing(std::thread::ScopedJoinHandle<'scope, Result<probe::ProbeInfo, String>>),
+    Probing(std::thread::ScopedJoinHandle<'scope, Result<probe::ProbeInfo, ProbeError>>),
 }
 
 fn rejected(c: &Candidate, version: Option<Version>, reason: String) -> Rejected {

@@ -22,8 +22,10 @@ pub struct ProbeInfo {
     pub implementation: String,
     pub version: [u32; 3],
     pub realpath: Option<PathBuf>,
-    pub executable: Option<PathBuf>,
     pub prefix: PathBuf,
+    /// `sys.base_prefix`: differs from `prefix` in a virtual environment.
+    #[serde(default)]
+    pub base_prefix: Option<PathBuf>,
     pub debug: bool,
     pub free_threaded: bool,
     pub multiprocessing: Option<PathBuf>,
@@ -34,63 +36,121 @@ impl ProbeInfo {
     pub fn version(&self) -> Version {
         Version::new(self.version[0], self.version[1], self.version[2])
     }
+
+    /// A virtual environment: its prefix is not its base's.
+    pub fn is_venv(&self) -> bool {
+        self.base_prefix.as_ref().is_some_and(|b| *b != self.prefix)
+    }
 }
 
-/// Run the probe; `Err` is the rejection reason.
-pub fn probe(path: &Path, timeout: Duration) -> Result<ProbeInfo, String> {
-    let meta = std::fs::symlink_metadata(path).map_err(|e| format!("cannot read: {e}"))?;
+/// Why a candidate gave no usable answer. Each becomes the reason `list
+/// --all` shows; `Interrupted` is not a reason but a stop.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ProbeError {
+    #[error("cannot read: {0}")]
+    CannotRead(String),
+    #[error("broken symlink (points to {})", .0.display())]
+    BrokenLink(PathBuf),
+    #[error("is a directory, not an executable")]
+    IsDirectory,
+    #[error("not executable (permission denied)")]
+    PermissionDenied,
+    #[error("not found")]
+    NotFound,
+    #[error("not an executable program")]
+    NotAProgram,
+    #[error("cannot start: {0}")]
+    CannotStart(String),
+    #[error("probe timed out after {:.1} s", .0.as_secs_f64())]
+    TimedOut(Duration),
+    #[error("probe printed malformed JSON: {0}")]
+    Malformed(String),
+    #[error("probe printed no answer (not a Python?): {0}")]
+    NoAnswer(String),
+    #[error("Python 2 (no -I option); shmharness needs CPython 3.8+")]
+    Python2,
+    #[error("pyenv shim failed ({how}): {said}")]
+    ShimFailed { how: String, said: String },
+    #[error("probe failed ({how}): {said}")]
+    Failed { how: String, said: String },
+    #[error("probe failed ({0}) with no output")]
+    Silent(String),
+    #[error("interrupted")]
+    Interrupted,
+}
+
+/// Run the probe.
+pub fn probe(path: &Path, timeout: Duration) -> Result<ProbeInfo, ProbeError> {
+    let meta =
+        std::fs::symlink_metadata(path).map_err(|e| ProbeError::CannotRead(e.to_string()))?;
     if meta.file_type().is_symlink() && std::fs::metadata(path).is_err() {
         let target = std::fs::read_link(path).unwrap_or_default();
-        return Err(format!("broken symlink (points to {})", target.display()));
+        return Err(ProbeError::BrokenLink(target));
     }
     if std::fs::metadata(path).map(|m| m.is_dir()).unwrap_or(false) {
-        return Err("is a directory, not an executable".into());
+        return Err(ProbeError::IsDirectory);
     }
     let mut cmd = crate::python::command(path, None);
     cmd.args(["-I", "-B", "-c", PROBE_SCRIPT]);
-    let running = Running::spawn(cmd, timeout).map_err(|e| match e.kind() {
-        std::io::ErrorKind::PermissionDenied => "not executable (permission denied)".to_string(),
-        std::io::ErrorKind::NotFound => "not found".to_string(),
-        _ if e.raw_os_error() == Some(libc::ENOEXEC) => "not an executable program".to_string(),
-        _ => format!("cannot start: {e}"),
+    let out = Running::run(&cmd, timeout).map_err(|e| match e.kind() {
+        std::io::ErrorKind::PermissionDenied => ProbeError::PermissionDenied,
+        std::io::ErrorKind::NotFound => ProbeError::NotFound,
+        std::io::ErrorKind::Interrupted => ProbeError::Interrupted,
+        _ if e.raw_os_error() == Some(libc::ENOEXEC) => ProbeError::NotAProgram,
+        _ => ProbeError::CannotStart(e.to_string()),
     })?;
-    let out = running.finish();
+    // A probe the signal killed says nothing about the candidate.
+    if crate::proc::cancelled() {
+        return Err(ProbeError::Interrupted);
+    }
     if out.timed_out {
-        return Err(format!(
-            "probe timed out after {:.1} s",
-            timeout.as_secs_f64()
-        ));
+        return Err(ProbeError::TimedOut(timeout));
     }
     let framed = answer(&out.stdout);
     match (out.termination, framed) {
         (Termination::Exited(0), Some(parsed)) => {
-            parsed.map_err(|e| format!("probe printed malformed JSON: {e}"))
+            parsed.map_err(|e| ProbeError::Malformed(e.to_string()))
         }
-        (Termination::Exited(0), None) => Err(format!(
-            "probe printed no answer (not a Python?): {}",
-            first_line(&out.stdout).unwrap_or("no output")
+        (Termination::Exited(0), None) => Err(ProbeError::NoAnswer(
+            first_line(&out.stdout).unwrap_or("no output").to_string(),
         )),
         (t, _) => {
             let said = telling_line(&out.stderr).or_else(|| first_line(&out.stdout));
             let how = match t {
-                Termination::Exited(code) => format!("exit {code}"),
                 Termination::Signaled(sig) => format!("signal {sig}"),
+                exited => exited.to_string(),
             };
             match said {
-                Some(s) if s.contains("Unknown option: -I") => {
-                    Err("Python 2 (no -I option); shmharness needs CPython 3.8+".into())
-                }
-                Some(s) if is_pyenv_shim(path) => Err(format!("pyenv shim failed ({how}): {s}")),
-                Some(s) => Err(format!("probe failed ({how}): {s}")),
-                None => Err(format!("probe failed ({how}) with no output")),
+                Some(s) if s.contains("Unknown option: -I") => Err(ProbeError::Python2),
+                Some(s) if is_pyenv_shim(path) => Err(ProbeError::ShimFailed {
+                    how,
+                    said: s.to_string(),
+                }),
+                Some(s) => Err(ProbeError::Failed {
+                    how,
+                    said: s.to_string(),
+                }),
+                None => Err(ProbeError::Silent(how)),
             }
         }
     }
 }
 
-/// A pyenv shim lives in `<root>/shims/`.
+/// A pyenv shim lives in `<root>/shims/` and is a script that runs
+/// `pyenv exec`; asdf's and mise's `shims` folders hold scripts of their
+/// own, so the folder's name alone does not say "pyenv".
 pub fn is_pyenv_shim(path: &Path) -> bool {
-    super::sources::is_shim(path)
+    super::sources::is_shim(path) && script_mentions(path, "pyenv")
+}
+
+/// Whether the first few KB of a (script) file contain `word`.
+fn script_mentions(path: &Path, word: &str) -> bool {
+    use std::io::Read;
+    let mut head = Vec::new();
+    std::fs::File::open(path)
+        .and_then(|f| f.take(4096).read_to_end(&mut head))
+        .is_ok()
+        && String::from_utf8_lossy(&head).contains(word)
 }
 
 /// The probe's answer: the last frame (start marker .. end marker) whose
@@ -144,7 +204,7 @@ mod tests {
 
     #[test]
     fn the_answer_survives_noise_and_stray_markers() {
-        let json = r#"{"implementation":"cpython","version":[3,12,1],"realpath":null,"executable":null,
+        let json = r#"{"implementation":"cpython","version":[3,12,1],"realpath":null,
             "prefix":"/p","debug":false,"free_threaded":false,"multiprocessing":null,"shared_memory":false}"#;
         let out = format!(
             "junk {BEGIN} {{\"x\": 2}}\n@@END@@\n{BEGIN}{json}{END}\n{BEGIN} atexit junk\n"
@@ -164,5 +224,34 @@ mod tests {
             telling_line("pyenv: python3.8: command not found\n\nThe `python3.8' command exists\n"),
             Some("pyenv: python3.8: command not found")
         );
+    }
+}
+
+#[cfg(test)]
+mod shim_tests {
+    use super::*;
+
+    #[test]
+    fn only_a_pyenv_script_in_shims_is_a_pyenv_shim() {
+        let dir = tempfile::tempdir().unwrap();
+        let shims = dir.path().join("shims");
+        std::fs::create_dir(&shims).unwrap();
+        let pyenv = shims.join("python3");
+        std::fs::write(
+            &pyenv,
+            "#!/usr/bin/env bash\nexec \"/root/.pyenv/libexec/pyenv\" exec \"$program\"\n",
+        )
+        .unwrap();
+        let asdf = shims.join("python3.12");
+        std::fs::write(
+            &asdf,
+            "#!/usr/bin/env bash\nexec asdf exec \"python3.12\" \"$@\"\n",
+        )
+        .unwrap();
+        assert!(is_pyenv_shim(&pyenv));
+        assert!(!is_pyenv_shim(&asdf));
+        let elsewhere = dir.path().join("python3");
+        std::fs::write(&elsewhere, "pyenv").unwrap();
+        assert!(!is_pyenv_shim(&elsewhere));
     }
 }

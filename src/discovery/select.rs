@@ -7,6 +7,49 @@ use super::sources::Source;
 use super::version::VersionReq;
 use super::{Discovery, Interpreter};
 
+/// Why `--python` cannot be honoured.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum SelectError {
+    #[error("empty --python value")]
+    Empty,
+    #[error("unknown source `{given}` in --python {spec} (sources: {known})")]
+    UnknownSource {
+        given: String,
+        spec: String,
+        known: String,
+    },
+    #[error(
+        "--python {0}: not a version, range or path (try 3.10, 3.8-3.11, >=3.9, pyenv:3.12 or /path/to/python3)"
+    )]
+    BadVersion(String),
+    #[error("--python {0}: no such command on PATH")]
+    NoCommand(String),
+    #[error("--python {path}: not usable{}", reason.as_ref().map(|r| format!(": {r}")).unwrap_or_default())]
+    NotUsable {
+        path: String,
+        reason: Option<String>,
+    },
+    #[error(
+        "--python {spec}: matches none of the interpreters found ({have}); see `shmharness list --all`"
+    )]
+    NoMatch { spec: String, have: String },
+    #[error("--python {spec}: {version} was found at {path}, but rejected: {reason}")]
+    Rejected {
+        spec: String,
+        version: String,
+        path: String,
+        reason: String,
+    },
+    #[error("--python {0}: the range is reversed (write the lower version first, e.g. 3.7-3.8)")]
+    ReversedRange(String),
+    #[error(
+        "no CPython 3.8 or newer found (looked in pyenv, PATH and the usual install places); \
+         install one (e.g. `pyenv install 3.12`, or run .ci/newer-pythons) or pass --python /path/to/python3 \
+         (see `shmharness list --all` for what was rejected)"
+    )]
+    NothingFound,
+}
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum PythonSpec {
     /// A file to probe and use (also a bare command name found on PATH).
@@ -19,10 +62,10 @@ pub enum PythonSpec {
 }
 
 impl PythonSpec {
-    pub fn parse(s: &str) -> Result<PythonSpec, String> {
+    pub fn parse(s: &str) -> Result<PythonSpec, SelectError> {
         let s = s.trim();
         if s.is_empty() {
-            return Err("empty --python value".into());
+            return Err(SelectError::Empty);
         }
         if s.contains('/') || s.starts_with('.') || s.starts_with('~') {
             return Ok(PythonSpec::Path(PathBuf::from(s)));
@@ -30,10 +73,11 @@ impl PythonSpec {
         if let Some((src, ver)) = s.split_once(':') {
             let source = Source::parse(src).ok_or_else(|| {
                 let names: Vec<_> = Source::ALL.iter().map(|s| s.name()).collect();
-                format!(
-                    "unknown source `{src}` in --python {s} (sources: {})",
-                    names.join(", ")
-                )
+                SelectError::UnknownSource {
+                    given: src.to_string(),
+                    spec: s.to_string(),
+                    known: names.join(", "),
+                }
             })?;
             let req = if ver.is_empty() {
                 None
@@ -50,7 +94,7 @@ impl PythonSpec {
             // `python3.12`: a command on PATH, resolved the way a shell would.
             return which::which(s)
                 .map(PythonSpec::Path)
-                .map_err(|_| format!("--python {s}: no such command on PATH"));
+                .map_err(|_| SelectError::NoCommand(s.to_string()));
         }
         Ok(PythonSpec::Version {
             text: s.to_string(),
@@ -82,17 +126,17 @@ impl PythonSpec {
     }
 }
 
-fn parse_req(v: &str, whole: &str) -> Result<VersionReq, String> {
-    VersionReq::parse(v).ok_or_else(|| {
-        format!(
-            "--python {whole}: not a version, range or path (try 3.10, 3.8-3.11, >=3.9, pyenv:3.12 or /path/to/python3)"
-        )
-    })
+fn parse_req(v: &str, whole: &str) -> Result<VersionReq, SelectError> {
+    let req = VersionReq::parse(v).ok_or_else(|| SelectError::BadVersion(whole.to_string()))?;
+    if req.is_reversed() {
+        return Err(SelectError::ReversedRange(whole.to_string()));
+    }
+    Ok(req)
 }
 
 /// The interpreters the specs select, in discovery order; every spec must
 /// select at least one. No specs selects everything found.
-pub fn select(d: &Discovery, specs: &[PythonSpec]) -> Result<Vec<Interpreter>, String> {
+pub fn select(d: &Discovery, specs: &[PythonSpec]) -> Result<Vec<Interpreter>, SelectError> {
     if specs.is_empty() {
         return Ok(d.found.clone());
     }
@@ -101,21 +145,33 @@ pub fn select(d: &Discovery, specs: &[PythonSpec]) -> Result<Vec<Interpreter>, S
             continue;
         }
         return Err(match spec {
-            PythonSpec::Path(p) => match super::explain(p, d) {
-                Some(reason) => format!("--python {}: not usable: {reason}", p.display()),
-                None => format!("--python {}: not usable", p.display()),
+            PythonSpec::Path(p) => SelectError::NotUsable {
+                path: p.display().to_string(),
+                reason: super::explain(p, d),
             },
-            PythonSpec::Version { text, .. } => {
+            PythonSpec::Version { text, req, .. } => {
+                // Found but unusable (a 3.7, a PyPy): say so, with why.
+                let rejected = d.rejected.iter().find(|r| {
+                    r.version
+                        .is_some_and(|v| req.as_ref().is_none_or(|q| q.matches(v)))
+                });
+                if let Some(r) = rejected {
+                    return Err(SelectError::Rejected {
+                        spec: text.clone(),
+                        version: r.version.map(|v| v.to_string()).unwrap_or_default(),
+                        path: r.path.display().to_string(),
+                        reason: r.reason.clone(),
+                    });
+                }
                 let have: Vec<_> = d.found.iter().map(|i| i.id.as_str()).collect();
-                format!(
-                    "--python {}: matches none of the interpreters found ({}); see `shmharness list --all`",
-                    text,
-                    if have.is_empty() {
+                SelectError::NoMatch {
+                    spec: text.clone(),
+                    have: if have.is_empty() {
                         "none".to_string()
                     } else {
                         have.join(", ")
-                    }
-                )
+                    },
+                }
             }
         });
     }

@@ -10,66 +10,8 @@ use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 
 use regex::Regex;
-use serde::{Deserialize, Serialize};
 
-/// The kinds of places an interpreter is found, in search order.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum Source {
-    /// `--python PATH`
-    Explicit,
-    Pyenv,
-    Uv,
-    Asdf,
-    Mise,
-    Conda,
-    Homebrew,
-    /// `/usr/bin`, `/usr/local/bin`
-    System,
-    /// Any other directory on `PATH`.
-    #[serde(rename = "PATH")]
-    Path,
-}
-
-impl Source {
-    pub const ALL: [Source; 9] = [
-        Source::Explicit,
-        Source::Pyenv,
-        Source::Uv,
-        Source::Asdf,
-        Source::Mise,
-        Source::Conda,
-        Source::Homebrew,
-        Source::System,
-        Source::Path,
-    ];
-
-    pub fn name(self) -> &'static str {
-        match self {
-            Source::Explicit => "explicit",
-            Source::Pyenv => "pyenv",
-            Source::Uv => "uv",
-            Source::Asdf => "asdf",
-            Source::Mise => "mise",
-            Source::Conda => "conda",
-            Source::Homebrew => "homebrew",
-            Source::System => "system",
-            Source::Path => "PATH",
-        }
-    }
-
-    pub fn parse(s: &str) -> Option<Source> {
-        Source::ALL
-            .into_iter()
-            .find(|src| src.name().eq_ignore_ascii_case(s))
-    }
-}
-
-impl std::fmt::Display for Source {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(self.name())
-    }
-}
+pub use crate::contract::Source;
 
 /// A path that may be a Python, and where it was found.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -92,6 +34,12 @@ pub struct SearchEnv {
     pub conda_prefix: Option<PathBuf>,
     pub system_dirs: Vec<PathBuf>,
     pub homebrew_roots: Vec<PathBuf>,
+    /// `$VIRTUAL_ENV`: the active virtual environment.
+    pub virtual_env: Option<PathBuf>,
+    /// The current directory, for its `.venv` (as uv looks for one).
+    pub cwd: Option<PathBuf>,
+    /// Where `.ci/newer-pythons` installs (`$SHMH_NEWER_PYTHONS`).
+    pub newer_pythons: Option<PathBuf>,
 }
 
 impl SearchEnv {
@@ -130,6 +78,15 @@ impl SearchEnv {
             system_dirs: hook("SHMHARNESS_SYSTEM_DIRS")
                 .unwrap_or_else(|| vec!["/usr/bin".into(), "/usr/local/bin".into()]),
             homebrew_roots: hook("SHMHARNESS_HOMEBREW_ROOTS").unwrap_or(homebrew_roots),
+            virtual_env: var("VIRTUAL_ENV"),
+            cwd: std::env::current_dir().ok(),
+            // The default is an absolute install dir like /usr/bin: the
+            // SHMHARNESS_SYSTEM_DIRS test hook replaces it too.
+            newer_pythons: var("SHMH_NEWER_PYTHONS").or_else(|| {
+                std::env::var_os("SHMHARNESS_SYSTEM_DIRS")
+                    .is_none()
+                    .then(|| NEWER_PYTHONS_DIR.into())
+            }),
         }
     }
 
@@ -145,6 +102,10 @@ impl SearchEnv {
         }
     }
 }
+
+/// Where `.ci/newer-pythons` puts CPython 3.13.x, 3.14 and 3.15 (one
+/// `3.X/bin/python3.X` each).
+pub const NEWER_PYTHONS_DIR: &str = "/opt/shmharness-pythons";
 
 /// `python3`, `python3.X`, `python3.Xt` (free-threaded), `python3.Xd` /
 /// `python3.Xtd` (debug builds that install under their ABI name), and
@@ -178,6 +139,15 @@ pub fn candidates(env: &SearchEnv, explicit: &[PathBuf]) -> Vec<Candidate> {
         });
     }
     let mut seen_dirs: BTreeSet<PathBuf> = BTreeSet::new();
+    // The active venv first, then `./.venv` (uv's order): a venv runs as
+    // itself, never as the base interpreter it links to.
+    let mut venvs: Vec<PathBuf> = env.virtual_env.iter().map(|v| v.join("bin")).collect();
+    if let Some(cwd) = &env.cwd {
+        let local = cwd.join(".venv");
+        if local.join("pyvenv.cfg").is_file() {
+            venvs.push(local.join("bin"));
+        }
+    }
     let mut bin_dirs = |source: Source, dirs: Vec<PathBuf>| {
         for dir in dirs {
             // A directory listed twice (PATH often repeats one) is read once.
@@ -189,6 +159,11 @@ pub fn candidates(env: &SearchEnv, explicit: &[PathBuf]) -> Vec<Candidate> {
             }
         }
     };
+    bin_dirs(Source::Venv, venvs);
+    bin_dirs(
+        Source::Shmharness,
+        subdirs(env.newer_pythons.clone(), "bin"),
+    );
     let pyenv = env.pyenv_root.clone().or_else(|| env.home(".pyenv"));
     bin_dirs(
         Source::Pyenv,

@@ -1,59 +1,6 @@
 //! Python versions and the `--python` version requests that select them.
 
-use std::fmt;
-
-use serde::{Deserialize, Deserializer, Serialize, Serializer};
-
-/// `major.minor.micro`, ordered numerically.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub struct Version {
-    pub major: u32,
-    pub minor: u32,
-    pub micro: u32,
-}
-
-impl Version {
-    pub const fn new(major: u32, minor: u32, micro: u32) -> Version {
-        Version {
-            major,
-            minor,
-            micro,
-        }
-    }
-
-    pub fn parse(s: &str) -> Option<Version> {
-        let mut it = s.split('.');
-        let v = Version::new(
-            it.next()?.parse().ok()?,
-            it.next()?.parse().ok()?,
-            it.next().unwrap_or("0").parse().ok()?,
-        );
-        it.next().is_none().then_some(v)
-    }
-
-    pub fn minor_version(self) -> (u32, u32) {
-        (self.major, self.minor)
-    }
-}
-
-impl fmt::Display for Version {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}.{}.{}", self.major, self.minor, self.micro)
-    }
-}
-
-impl Serialize for Version {
-    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        s.collect_str(self)
-    }
-}
-
-impl<'de> Deserialize<'de> for Version {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        let s = String::deserialize(d)?;
-        Version::parse(&s).ok_or_else(|| serde::de::Error::custom(format!("bad version `{s}`")))
-    }
-}
+pub use crate::contract::Version;
 
 /// A version request: `3.10`, `3.10.13`, `3.8-3.11`, `>=3.9`, `<3.13`.
 /// A request with fewer parts matches every version that starts with it
@@ -108,6 +55,17 @@ impl VersionReq {
         Prefix::parse(s).map(VersionReq::Is)
     }
 
+    /// `3.8-3.7`: a range whose low end is above its high end.
+    pub fn is_reversed(&self) -> bool {
+        match self {
+            VersionReq::Range(lo, hi) => {
+                let n = lo.0.len().min(hi.0.len());
+                lo.0[..n] > hi.0[..n]
+            }
+            _ => false,
+        }
+    }
+
     pub fn matches(&self, v: Version) -> bool {
         use std::cmp::Ordering::*;
         match self {
@@ -148,6 +106,13 @@ mod tests {
         assert!(!m(">3.12", "3.12.9"));
         assert!(m("<=3.12", "3.12.9"));
         assert!(m("3", "3.12.9"));
+    }
+
+    #[test]
+    fn a_reversed_range_is_told_apart() {
+        assert!(VersionReq::parse("3.8-3.7").unwrap().is_reversed());
+        assert!(!VersionReq::parse("3.7-3.8").unwrap().is_reversed());
+        assert!(!VersionReq::parse("3.8-3.8.1").unwrap().is_reversed());
     }
 
     #[test]

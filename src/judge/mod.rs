@@ -5,27 +5,33 @@
 //! row's. A variant without rows (a user's `--patch`) is judged the way a
 //! reviewer would: against stock on the same interpreter and scenario, it
 //! passes when it shows no symptom stock does not, and, in `three-process`,
-//! when the bug is gone.
+//! when the bug is gone. A case that could not run is `error`, never `fail`.
 
+pub mod candidate;
 pub mod expectations;
 pub mod symptoms;
 
 pub use expectations::Expectation;
-pub use symptoms::Symptom;
 
-use crate::results::{Case, Verdict};
+use crate::contract::{
+    AppliedPatch, Case, Results, ScenarioId, ScenarioInfo, Symptom, Timing, VariantId, VariantInfo,
+    Verdict,
+};
+use crate::runner::{CaseOutcome, Plan, RunOutput};
 
-/// The symptoms that together mean "the bug reproduced" in a scenario.
-pub const BUG_SIGNS: &[(&str, &[&str])] = &[(
-    "three-process",
-    &["P2 leak warning", "P3 FileNotFoundError"],
-)];
+/// The symptoms that together mean "the bug reproduced" in a scenario: an
+/// attacher's tracker warned at its exit, and a later reader found the
+/// segment gone.
+pub fn bug_signs(scenario: ScenarioId) -> &'static [&'static str] {
+    match scenario {
+        ScenarioId::ThreeProcess => &["P2 leak warning", "P3 FileNotFoundError"],
+        _ => &[],
+    }
+}
 
 pub fn bug_reproduced(case: &Case) -> bool {
-    BUG_SIGNS
-        .iter()
-        .find(|(s, _)| *s == case.scenario)
-        .is_some_and(|(_, signs)| signs.iter().all(|k| case.has(k)))
+    let signs = bug_signs(case.scenario);
+    !signs.is_empty() && signs.iter().all(|k| case.has(k))
 }
 
 /// Outcome words for a case no row describes.
@@ -43,8 +49,7 @@ fn keys(symptoms: &[Symptom]) -> Vec<&str> {
     symptoms.iter().map(|s| s.key.as_str()).collect()
 }
 
-/// Give `case` (symptoms filled in, verdict not yet) its verdict from the
-/// table row, if there is one.
+/// Give `case` (symptoms filled in) its verdict from the table row.
 pub fn judge_by_table(case: &mut Case, row: &Expectation) {
     let got = keys(&case.symptoms);
     let want = row.symptoms;
@@ -103,69 +108,62 @@ pub fn judge_against_stock(case: &mut Case, stock: Option<&Case>) {
 
 /// Turn a run into judged results: symptoms first, then table verdicts,
 /// then verdicts against stock for variants the table does not know.
-pub fn judge_run(
-    plan: &crate::runner::Plan,
-    out: &crate::runner::RunOutput,
-) -> crate::results::Results {
-    use crate::results::{AppliedPatch, Results, ScenarioInfo, Timing, VariantInfo};
-    use crate::runner::CaseOutcome;
-
-    let mut cases: Vec<Case> = out
-        .cases
-        .iter()
-        .map(|run| {
-            let interp = &plan.interpreters[run.interpreter];
-            let variant = &plan.variants[run.variant];
-            let mut case = Case {
-                interpreter: interp.id.clone(),
-                executable: interp.executable.clone(),
-                variant: variant.name.clone(),
-                scenario: run.scenario.to_string(),
-                verdict: Verdict::Error,
-                outcome: String::new(),
-                reason: String::new(),
-                symptoms: Vec::new(),
-                segment: None,
-                segment_leaked: false,
-                processes: Vec::new(),
-            };
-            match &run.outcome {
-                CaseOutcome::NotApplicable(why) => {
-                    case.verdict = Verdict::NotApplicable;
-                    case.outcome = "n/a".into();
-                    case.reason = why.clone();
-                }
-                CaseOutcome::Error(e) => {
-                    case.outcome = "error".into();
-                    case.reason = e.clone();
-                }
-                CaseOutcome::Observed(obs) => {
-                    case.symptoms = symptoms::of(obs);
-                    case.segment = Some(obs.segment.clone());
-                    case.segment_leaked = obs.segment_leaked;
-                    case.processes = obs.processes.clone();
-                    if let Some(e) = &obs.error {
+pub fn judge_run(plan: &Plan, out: &RunOutput) -> Results {
+    let mut cases: Vec<Case> =
+        out.cases
+            .iter()
+            .map(|run| {
+                let interp = &plan.interpreters[run.interpreter];
+                let variant = &plan.variants[run.variant];
+                let mut case = Case {
+                    interpreter: interp.id.clone(),
+                    executable: interp.executable.clone(),
+                    variant: variant.name.clone(),
+                    scenario: run.scenario,
+                    verdict: Verdict::Error,
+                    outcome: String::new(),
+                    reason: String::new(),
+                    symptoms: Vec::new(),
+                    segment: None,
+                    segment_leaked: false,
+                    processes: Vec::new(),
+                };
+                match &run.outcome {
+                    CaseOutcome::NotApplicable(why) => {
+                        case.verdict = Verdict::NotApplicable;
+                        case.outcome = "n/a".into();
+                        case.reason = why.clone();
+                    }
+                    CaseOutcome::Error(e) => {
                         case.outcome = "error".into();
                         case.reason = e.clone();
-                    } else if let Some(row) =
-                        expectations::lookup(run.scenario, &variant.name, interp.version)
-                    {
-                        judge_by_table(&mut case, row);
+                    }
+                    CaseOutcome::Observed(obs) => {
+                        case.symptoms = symptoms::of(obs);
+                        case.segment = Some(obs.segment.clone());
+                        case.segment_leaked = obs.segment_leaked;
+                        case.processes = obs.processes.clone();
+                        if let Some(e) = &obs.error {
+                            case.outcome = "error".into();
+                            case.reason = e.to_string();
+                        } else if let Some(row) = variant.id.and_then(|id| {
+                            expectations::lookup(run.scenario, id, interp.version, None)
+                        }) {
+                            judge_by_table(&mut case, row);
+                        }
                     }
                 }
-            }
-            case
-        })
-        .collect();
+                case
+            })
+            .collect();
     // Second pass: cases without a row, against their stock twin.
     let snapshot = cases.clone();
     for case in cases.iter_mut() {
-        let unjudged = case.outcome.is_empty();
-        if unjudged {
+        if case.outcome.is_empty() {
             let stock = snapshot.iter().find(|s| {
                 s.interpreter == case.interpreter
                     && s.scenario == case.scenario
-                    && s.variant == "stock"
+                    && VariantId::is_stock(&s.variant)
             });
             judge_against_stock(case, stock);
         }
@@ -177,7 +175,7 @@ pub fn judge_run(
         .enumerate()
         .map(|(v, variant)| VariantInfo {
             name: variant.name.clone(),
-            summary: variant.summary.to_string(),
+            summary: variant.summary.clone(),
             patches: plan
                 .interpreters
                 .iter()
@@ -193,29 +191,192 @@ pub fn judge_run(
                 .collect(),
         })
         .collect();
-    Results {
-        schema_version: crate::results::SCHEMA_VERSION,
-        tool: format!("shmharness {}", env!("CARGO_PKG_VERSION")),
-        interpreters: plan.interpreters.clone(),
-        variants,
-        scenarios: plan
-            .scenarios
+    let mut results = Results::empty(crate::sys::tool(), crate::sys::host());
+    results.interpreters = plan.interpreters.clone();
+    results.variants = variants;
+    results.scenarios = plan
+        .scenarios
+        .iter()
+        .map(|s| ScenarioInfo {
+            name: s.id,
+            summary: s.summary.into(),
+        })
+        .collect();
+    results.cases = cases;
+    results.timing = Timing {
+        wall_ms: out.wall.as_millis() as u64,
+        children_cpu_ms: out.children_cpu.as_millis() as u64,
+        harness_cpu_ms: out.harness_cpu.as_millis() as u64,
+        cores: crate::sys::cores(),
+        jobs: plan.jobs,
+    };
+    results
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::contract::StartMethod;
+    use crate::fixtures::{SEED_BUG, case};
+
+    fn row(scenario: ScenarioId, variant: VariantId) -> &'static Expectation {
+        expectations::lookup(
+            scenario,
+            variant,
+            crate::contract::Version::new(3, 12, 1),
+            None::<StartMethod>,
+        )
+        .unwrap()
+    }
+
+    #[test]
+    fn a_case_passes_only_with_exactly_the_rows_symptoms() {
+        let mut c = case(
+            "3.12.1",
+            "stock",
+            ScenarioId::ThreeProcess,
+            Verdict::Error,
+            "",
+            SEED_BUG,
+        );
+        judge_by_table(&mut c, row(ScenarioId::ThreeProcess, VariantId::Stock));
+        assert_eq!(
+            (c.verdict, c.outcome.as_str()),
+            (Verdict::Pass, "bug reproduced")
+        );
+
+        // One leak warning fewer is a failure that names what is missing.
+        let fewer: Vec<&str> = SEED_BUG
             .iter()
-            .map(|s| ScenarioInfo {
-                name: s.name.into(),
-                summary: s.summary.into(),
-            })
-            .collect(),
-        cases,
-        timing: Timing {
-            wall_ms: out.wall.as_millis() as u64,
-            children_cpu_ms: out.children_cpu.as_millis() as u64,
-            harness_cpu_ms: out.harness_cpu.as_millis() as u64,
-            cores: crate::pool::cores(),
-            jobs: plan.jobs,
-        },
-        host: crate::results::Host::detect(),
-        merged_from: Vec::new(),
-        cpython_tests: Vec::new(),
+            .copied()
+            .filter(|k| *k != "P2 leak warning")
+            .collect();
+        let mut c = case(
+            "3.12.1",
+            "stock",
+            ScenarioId::ThreeProcess,
+            Verdict::Error,
+            "",
+            &fewer,
+        );
+        judge_by_table(&mut c, row(ScenarioId::ThreeProcess, VariantId::Stock));
+        assert_eq!(c.verdict, Verdict::Fail);
+        assert!(
+            c.reason.contains("missing: P2 leak warning"),
+            "{}",
+            c.reason
+        );
+
+        // An extra symptom under a fix is a failure that names it.
+        let mut c = case(
+            "3.12.1",
+            "create-only",
+            ScenarioId::ThreeProcess,
+            Verdict::Error,
+            "",
+            &["P2 leak warning"],
+        );
+        judge_by_table(&mut c, row(ScenarioId::ThreeProcess, VariantId::CreateOnly));
+        assert_eq!(c.verdict, Verdict::Fail);
+        assert!(
+            c.reason.contains("unexpected: P2 leak warning"),
+            "{}",
+            c.reason
+        );
+    }
+
+    #[test]
+    fn the_bug_needs_both_of_its_signs() {
+        let both = case(
+            "3.12.1",
+            "x",
+            ScenarioId::ThreeProcess,
+            Verdict::Pass,
+            "",
+            &["P2 leak warning", "P3 FileNotFoundError"],
+        );
+        assert!(bug_reproduced(&both));
+        let one = case(
+            "3.12.1",
+            "x",
+            ScenarioId::ThreeProcess,
+            Verdict::Pass,
+            "",
+            &["P2 leak warning"],
+        );
+        assert!(!bug_reproduced(&one));
+        let elsewhere = case(
+            "3.12.1",
+            "x",
+            ScenarioId::Family,
+            Verdict::Pass,
+            "",
+            &["P2 leak warning", "P3 FileNotFoundError"],
+        );
+        assert!(!bug_reproduced(&elsewhere));
+    }
+
+    #[test]
+    fn a_user_patch_is_judged_against_its_stock_twin() {
+        let stock = case(
+            "3.12.1",
+            "stock",
+            ScenarioId::AttacherUnlinks,
+            Verdict::Pass,
+            "",
+            &["P1 leak warning"],
+        );
+        let mut same = case(
+            "3.12.1",
+            "patch:x",
+            ScenarioId::AttacherUnlinks,
+            Verdict::Error,
+            "",
+            &["P1 leak warning"],
+        );
+        judge_against_stock(&mut same, Some(&stock));
+        assert_eq!(same.verdict, Verdict::Pass);
+        let mut worse = case(
+            "3.12.1",
+            "patch:x",
+            ScenarioId::AttacherUnlinks,
+            Verdict::Error,
+            "",
+            &["P2 tracker KeyError"],
+        );
+        judge_against_stock(&mut worse, Some(&stock));
+        assert_eq!(worse.verdict, Verdict::Fail);
+        assert_eq!(worse.reason, "worse than stock: P2 tracker KeyError");
+        let mut alone = case(
+            "3.12.1",
+            "patch:x",
+            ScenarioId::AttacherUnlinks,
+            Verdict::Error,
+            "",
+            &[],
+        );
+        judge_against_stock(&mut alone, None);
+        assert_eq!(alone.verdict, Verdict::NotApplicable);
+        let mut still = case(
+            "3.12.1",
+            "patch:x",
+            ScenarioId::ThreeProcess,
+            Verdict::Error,
+            "",
+            SEED_BUG,
+        );
+        let stock3 = case(
+            "3.12.1",
+            "stock",
+            ScenarioId::ThreeProcess,
+            Verdict::Pass,
+            "",
+            SEED_BUG,
+        );
+        judge_against_stock(&mut still, Some(&stock3));
+        assert_eq!(
+            (still.verdict, still.reason.as_str()),
+            (Verdict::Fail, "the bug still reproduces")
+        );
     }
 }

@@ -1,33 +1,133 @@
-//! Symptoms: the observable facts a verdict is made of, one string key each
+//! Symptoms: the observable facts a verdict is made of, one key each
 //! (`P2 leak warning`, `P3 FileNotFoundError`, `P2 tracker KeyError`,
 //! `segment leaked`), with the transcript line that shows it.
 //!
 //! Keys use the process *group*, not the label, so processes whose relative
 //! timing is free (concurrent attachers, `A*`) give the same set every run.
+//! A key is a [`Key`]: the expectation table's strings are checked against
+//! its grammar by a unit test, so a misspelt symptom cannot hide there.
 
 use std::collections::BTreeMap;
+use std::fmt;
 
-use serde::{Deserialize, Serialize};
-
+use crate::contract::{Origin, Symptom};
 use crate::scenario::CaseObservation;
-use crate::scenario::observe::{LEAK_PREFIX, Origin};
+use crate::scenario::observe::LEAK_PREFIX;
 
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
-pub struct Symptom {
-    pub key: String,
-    /// One line of the transcript that shows it.
-    pub evidence: String,
+/// What happened to a process group (or, for `SegmentLeaked`, the case).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Kind {
+    /// The resource tracker warned of leaked objects at shutdown.
+    LeakWarning,
+    /// The tracker warned about something else (an ENOENT on unlink).
+    TrackerError,
+    /// The process ended with this exception.
+    Exception(String),
+    /// The tracker's main loop raised this (KeyError on UNREGISTER).
+    TrackerException(String),
+    /// A multiprocessing child raised this.
+    ChildException(String),
+    /// A read saw bytes that differ from what the creator wrote.
+    DataLost,
+    /// Killed at the deadline (a case with it is an error, never judged).
+    Timeout,
+    KilledBySignal(i32),
+    /// Non-zero exit without an exception of its own.
+    Exit(i32),
+    /// A multiprocessing child exited non-zero.
+    ChildExit(i64),
+    /// The segment outlived every process.
+    SegmentLeaked,
+}
+
+/// A symptom key: the group it is about, and what.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Key {
+    pub group: Option<String>,
+    pub kind: Kind,
+}
+
+impl fmt::Display for Key {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let g = self.group.as_deref().unwrap_or("");
+        match &self.kind {
+            Kind::LeakWarning => write!(f, "{g} leak warning"),
+            Kind::TrackerError => write!(f, "{g} tracker error"),
+            Kind::Exception(e) => write!(f, "{g} {e}"),
+            Kind::TrackerException(e) => write!(f, "{g} tracker {e}"),
+            Kind::ChildException(e) => write!(f, "{g} child {e}"),
+            Kind::DataLost => write!(f, "{g} data lost"),
+            Kind::Timeout => write!(f, "{g} timeout"),
+            Kind::KilledBySignal(s) => write!(f, "{g} killed by signal {s}"),
+            Kind::Exit(c) => write!(f, "{g} exit {c}"),
+            Kind::ChildExit(c) => write!(f, "{g} child exit {c}"),
+            Kind::SegmentLeaked => write!(f, "segment leaked"),
+        }
+    }
+}
+
+impl Key {
+    fn of(group: &str, kind: Kind) -> Key {
+        Key {
+            group: Some(group.to_string()),
+            kind,
+        }
+    }
+
+    /// Read a key back (the grammar `Display` writes); `None` if it is not
+    /// one.
+    pub fn parse(s: &str) -> Option<Key> {
+        if s == "segment leaked" {
+            return Some(Key {
+                group: None,
+                kind: Kind::SegmentLeaked,
+            });
+        }
+        let (group, rest) = s.split_once(' ')?;
+        let exception = |e: &str| {
+            (!e.is_empty()
+                && e.chars().next().is_some_and(|c| c.is_ascii_uppercase())
+                && e.chars()
+                    .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '.'))
+            .then(|| e.to_string())
+        };
+        let kind = match rest {
+            "leak warning" => Kind::LeakWarning,
+            "tracker error" => Kind::TrackerError,
+            "data lost" => Kind::DataLost,
+            "timeout" => Kind::Timeout,
+            _ => {
+                if let Some(n) = rest.strip_prefix("killed by signal ") {
+                    Kind::KilledBySignal(n.parse().ok()?)
+                } else if let Some(n) = rest.strip_prefix("child exit ") {
+                    Kind::ChildExit(n.parse().ok()?)
+                } else if let Some(n) = rest.strip_prefix("exit ") {
+                    Kind::Exit(n.parse().ok()?)
+                } else if let Some(e) = rest.strip_prefix("tracker ") {
+                    Kind::TrackerException(exception(e)?)
+                } else if let Some(e) = rest.strip_prefix("child ") {
+                    Kind::ChildException(exception(e)?)
+                } else {
+                    Kind::Exception(exception(rest)?)
+                }
+            }
+        };
+        Some(Key {
+            group: Some(group.to_string()),
+            kind,
+        })
+    }
 }
 
 /// Every symptom of a case, sorted by key, one per key.
 pub fn of(case: &CaseObservation) -> Vec<Symptom> {
     let mut out: BTreeMap<String, String> = BTreeMap::new();
-    let mut add = |key: String, evidence: &str| {
-        out.entry(key)
+    let mut add = |key: Key, evidence: &str| {
+        out.entry(key.to_string())
             .or_insert_with(|| evidence.trim().to_string());
     };
     for p in &case.processes {
-        let g = &p.group;
+        let g = p.group.as_str();
         // The line from the needle on: drops the `/tmp/.../file.py:216: `
         // location in front of a warning.
         let line_with = |needle: &str| {
@@ -38,47 +138,54 @@ pub fn of(case: &CaseObservation) -> Vec<Symptom> {
                 .to_string()
         };
         if p.leak_warnings > 0 {
-            add(format!("{g} leak warning"), &line_with(LEAK_PREFIX));
+            add(Key::of(g, Kind::LeakWarning), &line_with(LEAK_PREFIX));
         }
         if let Some(first) = p.tracker_errors.first() {
-            add(format!("{g} tracker error"), first);
+            add(Key::of(g, Kind::TrackerError), first);
         }
         for tb in &p.tracebacks {
-            match tb.origin {
-                Origin::Process => add(format!("{g} {}", tb.exception), &tb.line),
-                Origin::Tracker => add(format!("{g} tracker {}", tb.exception), &tb.line),
-                Origin::Other => add(format!("{g} child {}", tb.exception), &tb.line),
-            }
+            let e = tb.exception.clone();
+            let kind = match tb.origin {
+                Origin::Process => Kind::Exception(e),
+                Origin::Tracker => Kind::TrackerException(e),
+                Origin::Other => Kind::ChildException(e),
+            };
+            add(Key::of(g, kind), &tb.line);
         }
         if p.data_ok == Some(false) {
             add(
-                format!("{g} data lost"),
+                Key::of(g, Kind::DataLost),
                 "read back bytes that differ from what the creator wrote",
             );
         }
         if p.timed_out {
             add(
-                format!("{g} timeout"),
+                Key::of(g, Kind::Timeout),
                 "killed with its process group at the deadline",
             );
         } else if let (Some(sig), false) = (p.signal, p.killed_by_harness) {
             add(
-                format!("{g} killed by signal {sig}"),
+                Key::of(g, Kind::KilledBySignal(sig)),
                 &format!("terminated by signal {sig}"),
             );
         }
         if let (Some(code), None) = (p.exit_code.filter(|&c| c != 0), &p.exception) {
-            add(format!("{g} exit {code}"), &format!("exit status {code}"));
+            add(Key::of(g, Kind::Exit(code)), &format!("exit status {code}"));
         }
         for e in &p.events {
-            if e["event"] == "child-exited" && e["exitcode"] != 0 {
-                add(format!("{g} child exit {}", e["exitcode"]), &e.to_string());
+            if e["event"] == "child-exited"
+                && let Some(code) = e["exitcode"].as_i64().filter(|&c| c != 0)
+            {
+                add(Key::of(g, Kind::ChildExit(code)), &e.to_string());
             }
         }
     }
     if case.segment_leaked {
         add(
-            "segment leaked".into(),
+            Key {
+                group: None,
+                kind: Kind::SegmentLeaked,
+            },
             &format!(
                 "/{} outlived every process; the harness removed it",
                 case.segment
@@ -88,4 +195,38 @@ pub fn of(case: &CaseObservation) -> Vec<Symptom> {
     out.into_iter()
         .map(|(key, evidence)| Symptom { key, evidence })
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn keys_round_trip() {
+        for k in [
+            "P2 leak warning",
+            "A* tracker error",
+            "P3 FileNotFoundError",
+            "P2 tracker KeyError",
+            "P1 child FileNotFoundError",
+            "R data lost",
+            "P2 timeout",
+            "P1 killed by signal 9",
+            "P1 exit 1",
+            "P1 child exit 1",
+            "segment leaked",
+        ] {
+            let key = Key::parse(k).unwrap_or_else(|| panic!("{k}"));
+            assert_eq!(key.to_string(), k);
+        }
+        for bad in [
+            "P2 leak warnings",
+            "P2",
+            "P2 fileNotFound",
+            "P1 exit x",
+            "leaked",
+        ] {
+            assert!(Key::parse(bad).is_none(), "{bad}");
+        }
+    }
 }

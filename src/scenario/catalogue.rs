@@ -5,6 +5,8 @@
 //! under, so that processes whose relative timing is free (concurrent
 //! attachers) give the same symptom set on every run.
 
+use crate::contract::{ScenarioId, UnknownName};
+
 /// What one process does.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Role {
@@ -75,7 +77,7 @@ impl Default for Params {
 }
 
 pub struct Scenario {
-    pub name: &'static str,
+    pub id: ScenarioId,
     pub summary: &'static str,
     /// Test-only scenarios are left out of `all` and of `--help`.
     pub hidden: bool,
@@ -107,7 +109,7 @@ fn p1() -> String {
 
 pub const SCENARIOS: &[Scenario] = &[
     Scenario {
-        name: "three-process",
+        id: ScenarioId::ThreeProcess,
         summary: "the seed: P1 creates, P2 attaches and exits, P3 attaches, P1 unlinks",
         hidden: false,
         steps: |_| {
@@ -120,7 +122,7 @@ pub const SCENARIOS: &[Scenario] = &[
         },
     },
     Scenario {
-        name: "attacher-unlinks",
+        id: ScenarioId::AttacherUnlinks,
         summary: "P1 creates and holds, P2 attaches and unlinks, P1 closes and exits",
         hidden: false,
         steps: |_| {
@@ -140,13 +142,13 @@ pub const SCENARIOS: &[Scenario] = &[
         },
     },
     Scenario {
-        name: "creator-crashes",
+        id: ScenarioId::CreatorCrashes,
         summary: "P1 creates and is killed with SIGKILL; its tracker must remove the segment",
         hidden: false,
         steps: |_| vec![Step::Start(vec![creator("P1")]), Step::Crash(p1())],
     },
     Scenario {
-        name: "creator-exits-without-unlink",
+        id: ScenarioId::CreatorExitsWithoutUnlink,
         summary: "P1 creates, closes and exits without unlink; its tracker warns and cleans up",
         hidden: false,
         steps: |_| {
@@ -157,7 +159,7 @@ pub const SCENARIOS: &[Scenario] = &[
         },
     },
     Scenario {
-        name: "many-attachers",
+        id: ScenarioId::ManyAttachers,
         summary: "P1 creates; attachers (half at once, half one by one) read and exit; R reads last",
         hidden: false,
         steps: |params| {
@@ -190,7 +192,7 @@ pub const SCENARIOS: &[Scenario] = &[
         },
     },
     Scenario {
-        name: "family",
+        id: ScenarioId::Family,
         summary: "P1 creates and starts a multiprocessing child (spawn) that attaches; they share one tracker",
         hidden: false,
         steps: |_| {
@@ -203,7 +205,7 @@ pub const SCENARIOS: &[Scenario] = &[
         },
     },
     Scenario {
-        name: "family-attacher-unlinks",
+        id: ScenarioId::FamilyAttacherUnlinks,
         summary: "P1 creates; its multiprocessing child (spawn) attaches and unlinks; P1 closes and exits",
         hidden: false,
         steps: |_| {
@@ -215,7 +217,7 @@ pub const SCENARIOS: &[Scenario] = &[
         },
     },
     Scenario {
-        name: "creator-unlinks-first",
+        id: ScenarioId::CreatorUnlinksFirst,
         summary: "control: P1 creates and unlinks, then P2 attaches and must get FileNotFoundError",
         hidden: false,
         steps: |_| {
@@ -228,7 +230,7 @@ pub const SCENARIOS: &[Scenario] = &[
         },
     },
     Scenario {
-        name: "hang",
+        id: ScenarioId::Hang,
         summary: "test-only: P1 creates, P2 attaches and hangs (killed at --timeout), P3 attaches, P1 unlinks",
         hidden: true,
         steps: |_| {
@@ -247,35 +249,64 @@ pub const SCENARIOS: &[Scenario] = &[
     },
 ];
 
-pub fn find(name: &str) -> Option<&'static Scenario> {
-    SCENARIOS.iter().find(|s| s.name == name)
+impl Scenario {
+    pub fn name(&self) -> &'static str {
+        self.id.name()
+    }
 }
 
-/// Names for help and errors (hidden ones left out).
-pub fn names() -> Vec<&'static str> {
+pub fn find(id: ScenarioId) -> &'static Scenario {
     SCENARIOS
         .iter()
-        .filter(|s| !s.hidden)
-        .map(|s| s.name)
-        .collect()
+        .find(|s| s.id == id)
+        .expect("every scenario id has a catalogue entry (unit test)")
+}
+
+/// The scenarios `all` means: every visible one, in catalogue order.
+pub fn visible() -> impl Iterator<Item = &'static Scenario> {
+    SCENARIOS.iter().filter(|s| !s.hidden)
 }
 
 /// Resolve `--scenario` values (`all` = every visible scenario).
-pub fn resolve(requested: &[String]) -> Result<Vec<&'static Scenario>, String> {
+pub fn resolve(requested: &[String]) -> Result<Vec<&'static Scenario>, UnknownName> {
     if requested.iter().any(|r| r == "all") {
-        return Ok(SCENARIOS.iter().filter(|s| !s.hidden).collect());
+        return Ok(visible().collect());
     }
     let mut out: Vec<&'static Scenario> = Vec::new();
     for name in requested {
-        let s = find(name).ok_or_else(|| {
-            format!(
-                "unknown scenario `{name}` (scenarios: {}, all)",
-                names().join(", ")
-            )
-        })?;
-        if !out.iter().any(|o| o.name == s.name) {
+        let s = find(ScenarioId::parse(name).map_err(|mut e| {
+            e.known = visible().map(|s| s.name()).collect();
+            e
+        })?);
+        if !out.iter().any(|o| o.id == s.id) {
             out.push(s);
         }
     }
     Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_scenario_id_has_one_entry_and_steps() {
+        for id in ScenarioId::ALL {
+            assert_eq!(SCENARIOS.iter().filter(|s| s.id == *id).count(), 1, "{id}");
+            assert!(!(find(*id).steps)(&Params::default()).is_empty(), "{id}");
+        }
+    }
+
+    #[test]
+    fn all_leaves_out_hidden_scenarios() {
+        let all = resolve(&["all".to_string()]).unwrap();
+        assert!(all.iter().all(|s| !s.hidden));
+        assert!(!all.iter().any(|s| s.id == ScenarioId::Hang));
+        assert!(resolve(&["hang".to_string()]).is_ok());
+        let e = resolve(&["three-proces".to_string()]).err().unwrap();
+        assert!(
+            e.to_string().contains("did you mean `three-process`?"),
+            "{e}"
+        );
+    }
 }

@@ -1,63 +1,125 @@
 //! Run one scenario: start the role processes in the order its steps say,
 //! wait on their events and on EOF (never on a clock), and record what each
 //! process did and whether the segment existed after it.
+//!
+//! The engine reaches the machine only through [`World`]: processes and
+//! segments. The real world is `proc` and `shm`; unit tests drive the same
+//! engine with canned transcripts (see `tests` below), as hyperfine's
+//! `MockExecutor` does for its benchmarks.
 
 use std::path::Path;
 use std::time::Duration;
 
-use serde::{Deserialize, Serialize};
-
 use super::catalogue::{Command, Params, Proc, Role, Scenario, Step};
-use super::observe::{self, Traceback};
-use crate::proc::{Finished, LineWait, Running};
-use crate::shm;
+use super::observe;
+use crate::contract::ProcessObservation;
+use crate::proc::{Finished, LineWait, Running, Spec};
 use crate::variant::AttachMode;
 
 /// Bytes the creator writes and every reader checks.
 pub const SEGMENT_SIZE: usize = 4096;
 
-/// What one process did.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
-pub struct ProcessObservation {
-    pub label: String,
-    /// Symptoms are counted per group (concurrent attachers share one).
-    pub group: String,
-    pub role: String,
-    /// `null` if killed by a signal.
-    pub exit_code: Option<i32>,
-    pub signal: Option<i32>,
-    pub timed_out: bool,
-    /// The scenario killed it on purpose (`creator-crashes`).
-    #[serde(default)]
-    pub killed_by_harness: bool,
-    pub leak_warnings: usize,
-    pub tracker_errors: Vec<String>,
-    pub tracebacks: Vec<Traceback>,
-    /// Type of the exception the process ended with.
-    pub exception: Option<String>,
-    /// Whether every read saw the creator's bytes (`null`: nothing read).
-    pub data_ok: Option<bool>,
-    /// Whether the segment existed right after this process ended.
-    pub segment_after: bool,
-    /// Where the process imported `multiprocessing` from.
-    pub multiprocessing: Option<String>,
-    pub events: Vec<serde_json::Value>,
-    pub stdout: String,
-    pub stderr: String,
-    pub duration_ms: u64,
+/// A started process, as the engine drives it.
+pub trait Child: Send {
+    /// Write one command line to its stdin.
+    fn send(&mut self, line: &str) -> std::io::Result<()>;
+    fn close_stdin(&mut self);
+    /// Signal the leader only (its resource tracker lives on).
+    fn signal_leader(&self, signal: i32);
+    /// Wait until a stdout line satisfies `want`.
+    fn wait_for_line(&mut self, want: &dyn Fn(&str) -> bool) -> Result<String, LineWait>;
+    /// Read to EOF and reap (killing the group at the deadline).
+    fn finish(self: Box<Self>) -> Finished;
+}
+
+/// Where processes and segments come from.
+pub trait World: Sync {
+    fn spawn(&self, spec: &Spec, timeout: Duration) -> std::io::Result<Box<dyn Child>>;
+    fn segment_exists(&self, name: &str) -> bool;
+    fn unlink_segment(&self, name: &str);
+    /// The creator said it created `name`: it is this run's to clean up,
+    /// even after a SIGKILL of the harness (see `ledger`).
+    fn note_created(&self, _name: &str) {}
+}
+
+/// This machine: real processes (`proc`), real segments (`shm`).
+pub struct RealWorld;
+
+impl Child for Running {
+    fn send(&mut self, line: &str) -> std::io::Result<()> {
+        Running::send(self, line)
+    }
+    fn close_stdin(&mut self) {
+        Running::close_stdin(self)
+    }
+    fn signal_leader(&self, signal: i32) {
+        Running::signal_leader(self, signal)
+    }
+    fn wait_for_line(&mut self, want: &dyn Fn(&str) -> bool) -> Result<String, LineWait> {
+        Running::wait_for_line(self, want)
+    }
+    fn finish(self: Box<Self>) -> Finished {
+        Running::finish(*self)
+    }
+}
+
+impl World for RealWorld {
+    fn spawn(&self, spec: &Spec, timeout: Duration) -> std::io::Result<Box<dyn Child>> {
+        Ok(Box::new(Running::spawn(spec, timeout)?))
+    }
+    fn segment_exists(&self, name: &str) -> bool {
+        crate::shm::exists(name)
+    }
+    fn unlink_segment(&self, name: &str) {
+        crate::shm::unlink(name);
+    }
+    fn note_created(&self, name: &str) {
+        crate::ledger::note_segment(name);
+    }
+}
+
+/// Why a case could not run. Never a verdict about Python: a case with one
+/// of these is `error`.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum CaseError {
+    #[error("cannot start {label} ({python}): {reason}")]
+    Spawn {
+        label: String,
+        python: String,
+        reason: String,
+    },
+    #[error("{label} did not get ready within {timeout:?} (raise --timeout on a loaded machine)")]
+    NotReady { label: String, timeout: Duration },
+    #[error("{label} timed out after {timeout:?} (raise --timeout on a loaded machine)")]
+    Timeout { label: String, timeout: Duration },
+    #[error(
+        "the creator found the segment name {name} taken by someone else (a name clash, not an outcome)"
+    )]
+    NameClash { name: String },
+    #[error("{label} could not create the segment: {why}")]
+    NotCreated { label: String, why: String },
+    #[error("{label} imported multiprocessing from {file}, expected {expected}")]
+    OverlayNotInEffect {
+        label: String,
+        file: String,
+        expected: String,
+    },
+    #[error("interrupted")]
+    Interrupted,
 }
 
 /// What one case did.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[derive(Debug, Clone)]
 pub struct CaseObservation {
     /// The segment name (no leading slash).
     pub segment: String,
     pub processes: Vec<ProcessObservation>,
+    /// The creator said `created`: the segment is this run's to remove.
+    pub created: bool,
     /// The segment outlived every process; the harness removed it.
     pub segment_leaked: bool,
-    /// A problem of the harness, not of Python (could not start, overlay
-    /// not in effect, interrupted).
-    pub error: Option<String>,
+    /// A problem of the harness or the machine, not of Python.
+    pub error: Option<CaseError>,
 }
 
 /// Everything a case needs to run.
@@ -75,36 +137,48 @@ pub struct Context<'a> {
 
 struct Live {
     proc: Proc,
-    running: Running,
+    running: Box<dyn Child>,
 }
 
-pub fn run(scenario: &Scenario, segment: &str, ctx: &Context) -> CaseObservation {
+/// Run `scenario` with segment `segment` in `world`.
+pub fn run(
+    scenario: &Scenario,
+    segment: &str,
+    ctx: &Context,
+    world: &dyn World,
+) -> CaseObservation {
     let mut case = CaseObservation {
         segment: segment.to_string(),
         processes: Vec::new(),
+        created: false,
         segment_leaked: false,
         error: None,
     };
     let mut live: Vec<Live> = Vec::new();
+    let mut run = Run {
+        segment,
+        ctx,
+        world,
+        case: &mut case,
+    };
     for step in (scenario.steps)(&ctx.params) {
         if crate::proc::cancelled() {
-            case.error = Some("interrupted".into());
+            run.case.error = Some(CaseError::Interrupted);
             break;
         }
-        if let Err(e) = run_step(step, segment, ctx, &mut live, &mut case) {
-            case.error = Some(e);
+        if let Err(e) = run.step(step, &mut live) {
+            run.case.error = Some(e);
             break;
         }
+    }
+    // Anything still alive (after an error) is finished, i.e. killed on its
+    // deadline at worst.
+    for l in live.drain(..) {
+        run.finish_one(l);
     }
     // A signal may have killed this case's processes in its last step.
     if crate::proc::cancelled() && case.error.is_none() {
-        case.error = Some("interrupted".into());
-    }
-    // Anything still alive (after an error) is finished, i.e. killed on its
-    // deadline at worst; dropping a Running kills its group.
-    for l in live.drain(..) {
-        let finished = l.running.finish();
-        record(&mut case, &l.proc, finished, segment, ctx);
+        case.error = Some(CaseError::Interrupted);
     }
     // Report processes in the order the scenario starts them (P1, P2, ...),
     // not the order they ended.
@@ -117,111 +191,211 @@ pub fn run(scenario: &Scenario, segment: &str, ctx: &Context) -> CaseObservation
         .collect();
     case.processes
         .sort_by_key(|p| order.iter().position(|l| *l == p.label));
-    if shm::exists(segment) {
-        case.segment_leaked = true;
-        shm::unlink(segment);
-    }
+    case.created = case
+        .processes
+        .iter()
+        .any(|p| p.events.iter().any(|e| e["event"] == "created"));
     if case.error.is_none() {
-        case.error = overlay_error(&case, ctx);
+        case.error = timeout(&case, ctx).or_else(|| overlay_error(&case, ctx));
+    }
+    // Only a segment whose creation this case saw is ours to remove; a name
+    // that exists without a `created` event belongs to someone else.
+    if case.created && world.segment_exists(segment) {
+        case.segment_leaked = true;
+        world.unlink_segment(segment);
     }
     case
 }
 
-fn run_step(
-    step: Step,
-    segment: &str,
-    ctx: &Context,
-    live: &mut Vec<Live>,
-    case: &mut CaseObservation,
-) -> Result<(), String> {
-    match step {
-        Step::Start(procs) => {
-            let first_new = live.len();
-            for proc in procs {
-                let running = spawn(&proc, segment, ctx)?;
-                live.push(Live { proc, running });
-            }
-            // Wait for each new holder to be ready; one that ends instead is
-            // finished and recorded.
-            let mut i = first_new;
-            while i < live.len() {
-                let ready = live[i]
-                    .running
-                    .wait_for_line(|l| event_is(l, "ready") || event_is(l, "holding"));
-                match ready {
-                    Ok(_) => i += 1,
-                    Err(why) => {
-                        let l = live.remove(i);
-                        finish_one(case, l, segment, ctx);
-                        if why == LineWait::Timeout {
-                            return Err(format!(
-                                "a process did not get ready within {:?}",
-                                ctx.timeout
-                            ));
+/// One case in progress.
+struct Run<'a, 'c> {
+    segment: &'a str,
+    ctx: &'a Context<'a>,
+    world: &'a dyn World,
+    case: &'c mut CaseObservation,
+}
+
+impl Run<'_, '_> {
+    fn step(&mut self, step: Step, live: &mut Vec<Live>) -> Result<(), CaseError> {
+        match step {
+            Step::Start(procs) => {
+                let first_new = live.len();
+                for proc in procs {
+                    let running = self.spawn(&proc)?;
+                    live.push(Live { proc, running });
+                }
+                // Wait for each new holder to be ready; one that ends
+                // instead is finished and recorded.
+                let mut i = first_new;
+                while i < live.len() {
+                    let ready = live[i]
+                        .running
+                        .wait_for_line(&|l| event_is(l, "ready") || event_is(l, "holding"));
+                    match ready {
+                        Ok(_) => {
+                            if live[i].proc.role == Role::Creator {
+                                self.world.note_created(self.segment);
+                            }
+                            i += 1;
+                        }
+                        Err(why) => {
+                            let l = live.remove(i);
+                            let label = l.proc.label.clone();
+                            let creator = l.proc.role == Role::Creator;
+                            self.finish_one(l);
+                            if why == LineWait::Timeout {
+                                return Err(CaseError::NotReady {
+                                    label,
+                                    timeout: self.ctx.timeout,
+                                });
+                            }
+                            // No segment of ours: nothing after this may
+                            // attach, or it would attach to (and, on stock,
+                            // destroy) a segment someone else owns.
+                            if creator {
+                                return Err(self.creator_failed(&label));
+                            }
                         }
                     }
                 }
             }
-        }
-        Step::Run(procs) => {
-            let started: Vec<Live> = procs
-                .into_iter()
-                .map(|proc| spawn(&proc, segment, ctx).map(|running| Live { proc, running }))
-                .collect::<Result<_, _>>()?;
-            for l in started {
-                finish_one(case, l, segment, ctx);
-            }
-        }
-        Step::Tell(label, command) => {
-            let Some(at) = position(live, &label) else {
-                return Ok(());
-            };
-            let word = command_line(command, ctx.attach);
-            let sent = live[at].running.send(&word);
-            let done = sent.is_ok()
-                && live[at]
-                    .running
-                    .wait_for_line(|l| {
-                        event_is(l, "done") && l.contains(&format!("\"{}\"", command.word()))
-                    })
-                    .is_ok();
-            if !done {
-                // The holder died doing it; its transcript says why.
-                let l = live.remove(at);
-                finish_one(case, l, segment, ctx);
-            }
-        }
-        Step::Finish(labels, command) => {
-            let mut finishing = Vec::new();
-            for label in labels {
-                let Some(at) = position(live, &label) else {
-                    continue;
-                };
-                let mut l = live.remove(at);
-                if let Some(c) = command {
-                    let _ = l.running.send(&command_line(c, ctx.attach));
+            Step::Run(procs) => {
+                let started: Vec<Live> = procs
+                    .into_iter()
+                    .map(|proc| self.spawn(&proc).map(|running| Live { proc, running }))
+                    .collect::<Result<_, _>>()?;
+                for l in started {
+                    self.finish_one(l);
                 }
-                l.running.close_stdin();
-                finishing.push(l);
             }
-            for l in finishing {
-                finish_one(case, l, segment, ctx);
+            Step::Tell(label, command) => {
+                let Some(at) = position(live, &label) else {
+                    return Ok(());
+                };
+                let word = command_line(command, self.ctx.attach);
+                let sent = live[at].running.send(&word);
+                let done = sent.is_ok()
+                    && live[at]
+                        .running
+                        .wait_for_line(&|l| {
+                            event_is(l, "done")
+                                && event_field(l, "command").as_deref() == Some(command.word())
+                        })
+                        .is_ok();
+                if !done {
+                    // The holder died doing it; its transcript says why.
+                    let l = live.remove(at);
+                    self.finish_one(l);
+                }
+            }
+            Step::Finish(labels, command) => {
+                let mut finishing = Vec::new();
+                for label in labels {
+                    let Some(at) = position(live, &label) else {
+                        continue;
+                    };
+                    let mut l = live.remove(at);
+                    if let Some(c) = command {
+                        let _ = l.running.send(&command_line(c, self.ctx.attach));
+                    }
+                    l.running.close_stdin();
+                    finishing.push(l);
+                }
+                for l in finishing {
+                    self.finish_one(l);
+                }
+            }
+            Step::Crash(label) => {
+                let Some(at) = position(live, &label) else {
+                    return Ok(());
+                };
+                let l = live.remove(at);
+                l.running.signal_leader(libc::SIGKILL);
+                self.finish_one(l);
+                if let Some(p) = self.case.processes.last_mut() {
+                    p.killed_by_harness = true;
+                }
             }
         }
-        Step::Crash(label) => {
-            let Some(at) = position(live, &label) else {
-                return Ok(());
-            };
-            let l = live.remove(at);
-            l.running.signal_leader(libc::SIGKILL);
-            let finished = l.running.finish();
-            record(case, &l.proc, finished, segment, ctx);
-            if let Some(p) = case.processes.last_mut() {
-                p.killed_by_harness = true;
-            }
+        Ok(())
+    }
+
+    /// Why a creator ended without getting ready: a name clash (retried
+    /// under a new name), or a failure to create (no space in /dev/shm).
+    fn creator_failed(&self, label: &str) -> CaseError {
+        let p = self.case.processes.iter().rfind(|p| p.label == label);
+        match p.and_then(|p| p.exception.as_deref()) {
+            Some("FileExistsError") => CaseError::NameClash {
+                name: self.segment.to_string(),
+            },
+            _ => CaseError::NotCreated {
+                label: label.to_string(),
+                why: p
+                    .and_then(|p| p.stderr.lines().rfind(|l| !l.trim().is_empty()))
+                    .unwrap_or("it ended without a word")
+                    .trim()
+                    .to_string(),
+            },
         }
     }
-    Ok(())
+
+    fn spawn(&self, proc: &Proc) -> Result<Box<dyn Child>, CaseError> {
+        let ctx = self.ctx;
+        let mut cmd = crate::python::command(ctx.python, ctx.overlay);
+        cmd.arg("-B").arg("-s").arg(ctx.script);
+        let size = SEGMENT_SIZE.to_string();
+        let segment = self.segment;
+        match proc.role {
+            Role::Creator => {
+                cmd.args(["creator", segment, &size]);
+            }
+            Role::Hanger => {
+                cmd.args(["hanger", segment, &size]);
+            }
+            Role::Attacher { unlink, hold } => {
+                cmd.args(["attacher", segment, &size, "--mode", ctx.attach.arg()]);
+                if unlink {
+                    cmd.arg("--unlink");
+                }
+                if hold {
+                    cmd.arg("--hold");
+                }
+            }
+        }
+        self.world.spawn(&cmd, ctx.timeout).map_err(|e| {
+            if e.kind() == std::io::ErrorKind::Interrupted {
+                CaseError::Interrupted
+            } else {
+                CaseError::Spawn {
+                    label: proc.label.clone(),
+                    python: ctx.python.display().to_string(),
+                    reason: e.to_string(),
+                }
+            }
+        })
+    }
+
+    fn finish_one(&mut self, l: Live) {
+        let finished = l.running.finish();
+        let p = observe::process(&l.proc, finished, &self.ctx.script_name());
+        let segment_after = self.world.segment_exists(self.segment);
+        self.case
+            .processes
+            .push(ProcessObservation { segment_after, ..p });
+        if crate::progress::verbose() {
+            let p = self.case.processes.last().expect("just pushed");
+            eprintln!("    {} {}: {}", p.label, p.role, p.ended());
+        }
+    }
+}
+
+impl Context<'_> {
+    fn script_name(&self) -> String {
+        self.script
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default()
+    }
 }
 
 /// Where a holder is; `None` if it already ended (its end is recorded, and
@@ -238,104 +412,34 @@ fn command_line(command: Command, attach: AttachMode) -> String {
     }
 }
 
-fn spawn(proc: &Proc, segment: &str, ctx: &Context) -> Result<Running, String> {
-    let mut cmd = crate::python::command(ctx.python, ctx.overlay);
-    cmd.arg("-B").arg("-s").arg(ctx.script);
-    let size = SEGMENT_SIZE.to_string();
-    match proc.role {
-        Role::Creator => {
-            cmd.args(["creator", segment, &size]);
-        }
-        Role::Hanger => {
-            cmd.args(["hanger", segment, &size]);
-        }
-        Role::Attacher { unlink, hold } => {
-            cmd.args(["attacher", segment, &size, "--mode", ctx.attach.arg()]);
-            if unlink {
-                cmd.arg("--unlink");
-            }
-            if hold {
-                cmd.arg("--hold");
-            }
-        }
+/// A field of an event line (`{"event": "done", "command": "check"}`),
+/// parsed as JSON, however `json.dumps` spaces it.
+fn event_field(line: &str, field: &str) -> Option<String> {
+    if !line.starts_with('{') {
+        return None;
     }
-    Running::spawn(cmd, ctx.timeout).map_err(|e| {
-        format!(
-            "cannot start {} ({}): {e}",
-            proc.label,
-            ctx.python.display()
-        )
-    })
-}
-
-fn finish_one(case: &mut CaseObservation, l: Live, segment: &str, ctx: &Context) {
-    let finished = l.running.finish();
-    record(case, &l.proc, finished, segment, ctx);
-}
-
-fn record(case: &mut CaseObservation, proc: &Proc, out: Finished, segment: &str, ctx: &Context) {
-    let script = ctx
-        .script
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_default();
-    let parsed = observe::parse_stderr(&out.stderr, &script);
-    let events: Vec<serde_json::Value> = out
-        .stdout
-        .lines()
-        .filter(|l| l.starts_with('{'))
-        .filter_map(|l| serde_json::from_str(l).ok())
-        .collect();
-    let reads: Vec<bool> = events
-        .iter()
-        .filter(|e| e["event"] == "read")
-        .filter_map(|e| e["data_ok"].as_bool())
-        .collect();
-    let data_ok = (!reads.is_empty()).then(|| reads.iter().all(|ok| *ok));
-    let multiprocessing = events
-        .iter()
-        .find(|e| e["event"] == "start")
-        .and_then(|e| e["multiprocessing"].as_str())
-        .map(str::to_string);
-    case.processes.push(ProcessObservation {
-        label: proc.label.clone(),
-        group: proc.group.clone(),
-        role: role_name(proc.role).to_string(),
-        exit_code: out.termination.code(),
-        signal: out.termination.signal(),
-        timed_out: out.timed_out,
-        killed_by_harness: false,
-        leak_warnings: parsed.leak_warnings,
-        tracker_errors: parsed.tracker_errors.clone(),
-        exception: parsed.exception().map(|t| t.exception.clone()),
-        tracebacks: parsed.tracebacks,
-        data_ok,
-        segment_after: shm::exists(segment),
-        multiprocessing,
-        events,
-        stdout: out.stdout,
-        stderr: out.stderr,
-        duration_ms: out.duration.as_millis() as u64,
-    });
-}
-
-fn role_name(role: Role) -> &'static str {
-    match role {
-        Role::Creator => "creator",
-        Role::Hanger => "hanger",
-        Role::Attacher { unlink: true, .. } => "attacher+unlink",
-        Role::Attacher { hold: true, .. } => "attacher (holds)",
-        Role::Attacher { .. } => "attacher",
-    }
+    let value: serde_json::Value = serde_json::from_str(line).ok()?;
+    value.get(field)?.as_str().map(str::to_string)
 }
 
 fn event_is(line: &str, name: &str) -> bool {
-    line.starts_with('{') && line.contains(&format!("\"event\": \"{name}\""))
+    event_field(line, "event").as_deref() == Some(name)
+}
+
+/// A process killed at the deadline: the case says nothing about Python.
+fn timeout(case: &CaseObservation, ctx: &Context) -> Option<CaseError> {
+    case.processes
+        .iter()
+        .find(|p| p.timed_out)
+        .map(|p| CaseError::Timeout {
+            label: p.label.clone(),
+            timeout: ctx.timeout,
+        })
 }
 
 /// A patched variant must import the overlay, a stock one the installed
 /// package; anything else means the run did not test what it claims.
-fn overlay_error(case: &CaseObservation, ctx: &Context) -> Option<String> {
+fn overlay_error(case: &CaseObservation, ctx: &Context) -> Option<CaseError> {
     let expected = match ctx.overlay {
         Some(dir) => dir.to_path_buf(),
         None => ctx.stock_package.to_path_buf(),
@@ -343,12 +447,290 @@ fn overlay_error(case: &CaseObservation, ctx: &Context) -> Option<String> {
     case.processes.iter().find_map(|p| {
         let file = p.multiprocessing.as_deref()?;
         let real = std::fs::canonicalize(file).unwrap_or_else(|_| file.into());
-        (!real.starts_with(&expected)).then(|| {
-            format!(
-                "{} imported multiprocessing from {file}, expected {}",
-                p.label,
-                expected.display()
-            )
+        (!real.starts_with(&expected)).then(|| CaseError::OverlayNotInEffect {
+            label: p.label.clone(),
+            file: file.to_string(),
+            expected: expected.display().to_string(),
         })
     })
+}
+
+#[cfg(test)]
+mod tests {
+    //! The engine driven by canned transcripts: no Python, no segments.
+    use std::collections::VecDeque;
+    use std::sync::Mutex;
+
+    use super::*;
+    use crate::contract::ScenarioId;
+    use crate::proc::Termination;
+    use crate::scenario::catalogue;
+
+    /// What one canned process prints and how it ends, and what it does to
+    /// the segment.
+    #[derive(Clone, Default)]
+    struct Canned {
+        stdout: Vec<String>,
+        stderr: String,
+        code: i32,
+        timed_out: bool,
+        /// The segment exists after this process ends (`None`: unchanged).
+        segment_after: Option<bool>,
+    }
+
+    struct FakeChild {
+        canned: Canned,
+        seen: usize,
+        world: *const FakeWorld,
+    }
+
+    // SAFETY: the world outlives every child in these single-threaded tests.
+    unsafe impl Send for FakeChild {}
+
+    impl Child for FakeChild {
+        fn send(&mut self, _line: &str) -> std::io::Result<()> {
+            Ok(())
+        }
+        fn close_stdin(&mut self) {}
+        fn signal_leader(&self, _signal: i32) {}
+        fn wait_for_line(&mut self, want: &dyn Fn(&str) -> bool) -> Result<String, LineWait> {
+            while self.seen < self.canned.stdout.len() {
+                let line = self.canned.stdout[self.seen].clone();
+                self.seen += 1;
+                if want(&line) {
+                    return Ok(line);
+                }
+            }
+            Err(LineWait::Eof)
+        }
+        fn finish(self: Box<Self>) -> Finished {
+            // SAFETY: see `unsafe impl Send` above.
+            let world = unsafe { &*self.world };
+            if let Some(exists) = self.canned.segment_after {
+                *world.segment.lock().unwrap() = exists;
+            }
+            Finished {
+                termination: Termination::Exited(self.canned.code),
+                stdout: self.canned.stdout.join("\n") + "\n",
+                stderr: self.canned.stderr.clone(),
+                timed_out: self.canned.timed_out,
+                duration: Duration::ZERO,
+            }
+        }
+    }
+
+    struct FakeWorld {
+        queue: Mutex<VecDeque<Canned>>,
+        segment: Mutex<bool>,
+        unlinked: Mutex<Vec<String>>,
+    }
+
+    impl FakeWorld {
+        fn new(procs: Vec<Canned>, segment_exists: bool) -> FakeWorld {
+            FakeWorld {
+                queue: Mutex::new(procs.into()),
+                segment: Mutex::new(segment_exists),
+                unlinked: Mutex::new(Vec::new()),
+            }
+        }
+    }
+
+    impl World for FakeWorld {
+        fn spawn(&self, _spec: &Spec, _timeout: Duration) -> std::io::Result<Box<dyn Child>> {
+            let canned = self
+                .queue
+                .lock()
+                .unwrap()
+                .pop_front()
+                .expect("a canned process");
+            Ok(Box::new(FakeChild {
+                canned,
+                seen: 0,
+                world: self,
+            }))
+        }
+        fn segment_exists(&self, _name: &str) -> bool {
+            *self.segment.lock().unwrap()
+        }
+        fn unlink_segment(&self, name: &str) {
+            self.unlinked.lock().unwrap().push(name.to_string());
+            *self.segment.lock().unwrap() = false;
+        }
+    }
+
+    const STOCK: &str = "/stock/multiprocessing";
+
+    fn events(names: &[&str]) -> Vec<String> {
+        let mut out = vec![format!(
+            r#"{{"event": "start", "multiprocessing": "{STOCK}/__init__.py", "pid": 1}}"#
+        )];
+        for n in names {
+            out.push(match *n {
+                "read" => r#"{"data_ok": true, "event": "read"}"#.to_string(),
+                "done-unlink" => r#"{"command": "unlink", "event": "done"}"#.to_string(),
+                e => format!(r#"{{"event": "{e}"}}"#),
+            });
+        }
+        out
+    }
+
+    const LEAK: &str = "/x/resource_tracker.py:216: UserWarning: resource_tracker: There appear to be 1 leaked shared_memory objects to clean up at shutdown\n  warnings.warn(\n";
+    const ENOENT_TB: &str = "Traceback (most recent call last):\n  File \"/w/roles.py\", line 160, in <module>\n    main(sys.argv[1:])\n  File \"/stock/multiprocessing/shared_memory.py\", line 103, in __init__\n    self._fd = _posixshmem.shm_open(\nFileNotFoundError: [Errno 2] No such file or directory: '/n'\n";
+
+    fn context() -> Context<'static> {
+        Context {
+            python: Path::new("/usr/bin/python3"),
+            script: Path::new("/w/roles.py"),
+            overlay: None,
+            stock_package: Path::new(STOCK),
+            attach: AttachMode::Default,
+            timeout: Duration::from_secs(5),
+            params: Params::default(),
+        }
+    }
+
+    fn three_process_stock() -> Vec<Canned> {
+        vec![
+            // P1: creates, holds, then (told to unlink) fails: gone already.
+            Canned {
+                stdout: events(&["created", "ready"]),
+                stderr: format!(
+                    "{ENOENT_TB}{LEAK}/x/resource_tracker.py:229: UserWarning: resource_tracker: '/n': [Errno 2] No such file or directory: '/n'\n"
+                ),
+                code: 1,
+                segment_after: Some(false),
+                ..Canned::default()
+            },
+            // P2: attaches, reads, exits; its tracker destroys the segment.
+            Canned {
+                stdout: events(&["attached", "read"]),
+                stderr: LEAK.to_string(),
+                segment_after: Some(false),
+                ..Canned::default()
+            },
+            // P3: the segment is gone.
+            Canned {
+                stdout: events(&[]),
+                stderr: ENOENT_TB.to_string(),
+                code: 1,
+                ..Canned::default()
+            },
+        ]
+    }
+
+    #[test]
+    fn three_process_transcripts_give_the_seeds_symptoms() {
+        let world = FakeWorld::new(three_process_stock(), true);
+        let case = run(
+            catalogue::find(ScenarioId::ThreeProcess),
+            "shmhx_1",
+            &context(),
+            &world,
+        );
+        assert_eq!(case.error, None);
+        assert!(case.created);
+        let labels: Vec<&str> = case.processes.iter().map(|p| p.label.as_str()).collect();
+        assert_eq!(labels, ["P1", "P2", "P3"]);
+        let keys: Vec<String> = crate::judge::symptoms::of(&case)
+            .into_iter()
+            .map(|s| s.key)
+            .collect();
+        let row = crate::judge::expectations::lookup(
+            ScenarioId::ThreeProcess,
+            crate::contract::VariantId::Stock,
+            crate::contract::Version::new(3, 12, 1),
+            None,
+        )
+        .unwrap();
+        assert_eq!(keys, row.symptoms);
+        assert!(!case.processes[1].segment_after);
+    }
+
+    #[test]
+    fn a_name_clash_is_an_error_and_the_foreign_segment_is_left_alone() {
+        let clash = Canned {
+            stdout: events(&[]),
+            stderr: "Traceback (most recent call last):\n  File \"/w/roles.py\", line 160, in <module>\n    main(sys.argv[1:])\nFileExistsError: [Errno 17] File exists: '/n'\n".into(),
+            code: 1,
+            ..Canned::default()
+        };
+        let world = FakeWorld::new(vec![clash], true);
+        let case = run(
+            catalogue::find(ScenarioId::ThreeProcess),
+            "shmhx_2",
+            &context(),
+            &world,
+        );
+        assert!(
+            matches!(case.error, Some(CaseError::NameClash { .. })),
+            "{:?}",
+            case.error
+        );
+        assert!(!case.created);
+        assert!(!case.segment_leaked);
+        assert!(
+            world.unlinked.lock().unwrap().is_empty(),
+            "unlinked a foreign segment"
+        );
+        assert!(*world.segment.lock().unwrap());
+    }
+
+    #[test]
+    fn a_process_killed_at_the_deadline_makes_the_case_an_error() {
+        let mut procs = three_process_stock();
+        procs[1].timed_out = true;
+        let world = FakeWorld::new(procs, true);
+        let case = run(
+            catalogue::find(ScenarioId::ThreeProcess),
+            "shmhx_3",
+            &context(),
+            &world,
+        );
+        assert!(matches!(case.error, Some(CaseError::Timeout { ref label, .. }) if label == "P2"));
+    }
+
+    #[test]
+    fn a_stock_run_that_imported_another_multiprocessing_is_an_error() {
+        let mut procs = three_process_stock();
+        procs[2].stdout[0] =
+            r#"{"event": "start", "multiprocessing": "/elsewhere/multiprocessing/__init__.py"}"#
+                .into();
+        let world = FakeWorld::new(procs, true);
+        let case = run(
+            catalogue::find(ScenarioId::ThreeProcess),
+            "shmhx_4",
+            &context(),
+            &world,
+        );
+        assert!(
+            matches!(case.error, Some(CaseError::OverlayNotInEffect { ref label, .. }) if label == "P3")
+        );
+    }
+
+    #[test]
+    fn a_segment_our_creator_made_and_nobody_removed_is_leaked_and_removed() {
+        // creator-exits-without-unlink under a variant that leaks it.
+        let p1 = Canned {
+            stdout: events(&["created", "ready"]),
+            segment_after: Some(true),
+            ..Canned::default()
+        };
+        let world = FakeWorld::new(vec![p1], false);
+        let case = run(
+            catalogue::find(ScenarioId::CreatorExitsWithoutUnlink),
+            "shmhx_5",
+            &context(),
+            &world,
+        );
+        assert!(case.segment_leaked);
+        assert_eq!(*world.unlinked.lock().unwrap(), ["shmhx_5"]);
+    }
+
+    #[test]
+    fn events_are_read_as_json_however_they_are_spaced() {
+        assert!(event_is(r#"{"event":"ready"}"#, "ready"));
+        assert!(event_is(r#"{"event": "ready", "x": 1}"#, "ready"));
+        assert!(!event_is(r#"{"x": "\"event\": \"ready\""}"#, "ready"));
+        assert!(!event_is("ready", "ready"));
+    }
 }

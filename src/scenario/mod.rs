@@ -6,7 +6,7 @@ pub mod engine;
 pub mod observe;
 
 pub use catalogue::{Params, Scenario};
-pub use engine::{CaseObservation, ProcessObservation};
+pub use engine::{CaseError, CaseObservation, RealWorld, World};
 
 /// The role script, embedded so an installed binary works anywhere.
 pub const ROLES_PY: &str = include_str!("../../pyscenarios/roles.py");

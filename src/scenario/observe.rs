@@ -7,31 +7,14 @@
 //! the tracker's warnings. Warnings are matched by prefix only: 3.13 appends
 //! the set of names to the leak warning.
 
-use serde::{Deserialize, Serialize};
+use super::catalogue::{Proc, Role};
+use crate::contract::ProcessObservation;
+pub use crate::contract::{Origin, Traceback};
+use crate::proc::Finished;
 
 pub const LEAK_PREFIX: &str = "resource_tracker: There appear to be";
 const TRACKER_WARNING: &str = "UserWarning: resource_tracker: ";
 const TRACEBACK: &str = "Traceback (most recent call last):";
-
-/// A traceback: the exception type and whether it was the process's own.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Traceback {
-    pub exception: String,
-    /// The last line: `FileNotFoundError: [Errno 2] ...`.
-    pub line: String,
-    pub origin: Origin,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum Origin {
-    /// The role script's own exception: how the process ended.
-    Process,
-    /// The resource tracker's main loop.
-    Tracker,
-    /// Anything else (a multiprocessing child, say).
-    Other,
-}
 
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Stderr {
@@ -44,6 +27,59 @@ pub struct Stderr {
 impl Stderr {
     pub fn exception(&self) -> Option<&Traceback> {
         self.tracebacks.iter().find(|t| t.origin == Origin::Process)
+    }
+}
+
+/// What a finished process did, read from its transcript. `segment_after`
+/// is left false: the engine knows whether the segment still exists.
+pub fn process(proc: &Proc, out: Finished, script: &str) -> ProcessObservation {
+    let parsed = parse_stderr(&out.stderr, script);
+    let events: Vec<serde_json::Value> = out
+        .stdout
+        .lines()
+        .filter(|l| l.starts_with('{'))
+        .filter_map(|l| serde_json::from_str(l).ok())
+        .collect();
+    let reads: Vec<bool> = events
+        .iter()
+        .filter(|e| e["event"] == "read")
+        .filter_map(|e| e["data_ok"].as_bool())
+        .collect();
+    let data_ok = (!reads.is_empty()).then(|| reads.iter().all(|ok| *ok));
+    let multiprocessing = events
+        .iter()
+        .find(|e| e["event"] == "start")
+        .and_then(|e| e["multiprocessing"].as_str())
+        .map(str::to_string);
+    ProcessObservation {
+        label: proc.label.clone(),
+        group: proc.group.clone(),
+        role: role_name(proc.role).to_string(),
+        exit_code: out.termination.code(),
+        signal: out.termination.signal(),
+        timed_out: out.timed_out,
+        killed_by_harness: false,
+        leak_warnings: parsed.leak_warnings,
+        tracker_errors: parsed.tracker_errors.clone(),
+        exception: parsed.exception().map(|t| t.exception.clone()),
+        tracebacks: parsed.tracebacks,
+        data_ok,
+        segment_after: false,
+        multiprocessing,
+        events,
+        stdout: out.stdout,
+        stderr: out.stderr,
+        duration_ms: out.duration.as_millis() as u64,
+    }
+}
+
+fn role_name(role: Role) -> &'static str {
+    match role {
+        Role::Creator => "creator",
+        Role::Hanger => "hanger",
+        Role::Attacher { unlink: true, .. } => "attacher+unlink",
+        Role::Attacher { hold: true, .. } => "attacher (holds)",
+        Role::Attacher { .. } => "attacher",
     }
 }
 

@@ -8,7 +8,7 @@
 use regex::Regex;
 use similar::TextDiff;
 
-use crate::results::Case;
+use crate::contract::Case;
 
 /// A transcript of a case, normalised for diffing.
 pub fn transcript(case: &Case) -> String {
@@ -32,17 +32,13 @@ pub fn transcript(case: &Case) -> String {
         let t = line_no.replace_all(&t, "${1}N");
         pid.replace_all(&t, "<pid>").into_owned()
     };
-    out += &format!("scenario {}\n", case.scenario);
+    out += &format!("scenario {}\n", case.scenario.name());
     for p in &case.processes {
-        let ended = match (p.exit_code, p.signal) {
-            (Some(c), _) => format!("exit {c}"),
-            (None, Some(s)) => format!("signal {s}"),
-            _ => "unknown".into(),
-        };
         out += &format!(
-            "{} {}: {ended}, exception {}, leak warnings {}, data {}, segment after: {}\n",
+            "{} {}: {}, exception {}, leak warnings {}, data {}, segment after: {}\n",
             p.label,
             p.role,
+            p.ended(),
             p.exception.as_deref().unwrap_or("none"),
             p.leak_warnings,
             match p.data_ok {

@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use quick_junit::{NonSuccessKind, Property, Report, TestCase, TestCaseStatus, TestSuite};
 
-use crate::results::{Case, Results, Verdict};
+use crate::contract::{Case, Results, Verdict};
 
 /// The testsuite name of an interpreter id: `cpython-3.10.13`.
 pub fn suite_name(results: &Results, id: &str) -> String {
@@ -22,7 +22,7 @@ pub fn suite_name(results: &Results, id: &str) -> String {
 
 /// The testcase name: `three-process [stock]`.
 pub fn case_name(case: &Case) -> String {
-    format!("{} [{}]", case.scenario, case.variant)
+    format!("{} [{}]", case.scenario.name(), case.variant)
 }
 
 fn transcript(case: &Case, stderr: bool) -> String {
@@ -41,6 +41,15 @@ fn transcript(case: &Case, stderr: bool) -> String {
         }
     }
     out
+}
+
+/// JUnit XML.
+pub struct Junit;
+
+impl super::Exporter for Junit {
+    fn render(&self, results: &Results) -> String {
+        render(results)
+    }
 }
 
 pub fn render(results: &Results) -> String {
@@ -82,7 +91,7 @@ pub fn render(results: &Results) -> String {
             tc.set_classname(format!(
                 "{}.{}",
                 suite_name(results, &interp.id),
-                case.scenario
+                case.scenario.name()
             ));
             let ms: u64 = case
                 .processes

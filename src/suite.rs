@@ -26,12 +26,12 @@
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
 
-use crate::discovery::Interpreter;
+use crate::contract::{FailingTest, FailureKind, Interpreter, TestRun, Verdict};
 use crate::overlay::{self, Overlay};
-use crate::proc::{Running, Termination};
-use crate::results::Verdict;
+use crate::proc::{Running, Spec};
+use crate::runner::Overlays;
 use crate::variant::Variant;
 
 /// The name filters, as regrtest's `-m` and unittest's `-k` take them.
@@ -82,9 +82,12 @@ def where():
 
     rc, out, err = script_helper.assert_python_ok(
         "-c", "import multiprocessing; print(multiprocessing.__file__)")
+    import test
     emit({
         "main": os.path.realpath(multiprocessing.__file__),
         "script_helper": os.path.realpath(out.decode().strip()),
+        # Not realpath: a patched test package is links to the installed one.
+        "test": os.path.dirname(os.path.abspath(test.__file__)),
     })
 
 
@@ -105,102 +108,8 @@ def run():
 {"info": info, "where": where, "run": run}[sys.argv[1]]()
 "#;
 
-/// One interpreter x variant: what CPython's tests said.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
-pub struct TestRun {
-    pub interpreter: String,
-    pub variant: String,
-    /// pass: every test passed or was skipped; fail: a test failed or
-    /// errored; n/a: the variant or the test package does not exist here;
-    /// error: the tests could not run (or did not use the overlay).
-    pub verdict: Verdict,
-    /// Why, for n/a and error; the counts in words otherwise.
-    pub reason: String,
-    /// The command that ran the tests.
-    #[serde(default, skip_serializing_if = "String::is_empty")]
-    pub method: String,
-    pub ran: u32,
-    pub passed: u32,
-    pub failed: u32,
-    pub errors: u32,
-    pub skipped: u32,
-    /// Tests that failed or errored, in the order unittest reported them.
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub failing: Vec<FailingTest>,
-    /// Where the tests' processes imported `multiprocessing` from.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub multiprocessing: Option<PathBuf>,
-    pub duration_ms: u64,
-}
-
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
-pub struct FailingTest {
-    /// `test_shared_memory_tracking`
-    pub name: String,
-    /// The unittest id, e.g. `test.test_multiprocessing_forkserver....`.
-    pub id: String,
-    /// `fail` or `error`.
-    pub kind: String,
-    /// The exception line that ended its traceback.
-    pub evidence: String,
-}
-
-impl TestRun {
-    fn empty(interp: &Interpreter, variant: &Variant, verdict: Verdict, reason: String) -> TestRun {
-        TestRun {
-            interpreter: interp.id.clone(),
-            variant: variant.name.clone(),
-            verdict,
-            reason,
-            method: String::new(),
-            ran: 0,
-            passed: 0,
-            failed: 0,
-            errors: 0,
-            skipped: 0,
-            failing: Vec::new(),
-            multiprocessing: None,
-            duration_ms: 0,
-        }
-    }
-
-    /// `13 passed`, `15 passed, 1 failed (test_shared_memory_tracking)`.
-    pub fn cell(&self) -> String {
-        match self.verdict {
-            Verdict::NotApplicable => return "n/a".to_string(),
-            Verdict::Error => return format!("error: {}", self.reason),
-            Verdict::Pass | Verdict::Fail => {}
-        }
-        let mut parts = vec![format!("{} passed", self.passed)];
-        let names = |kind: &str| {
-            self.failing
-                .iter()
-                .filter(|f| f.kind == kind)
-                .map(|f| f.name.as_str())
-                .collect::<Vec<_>>()
-                .join(", ")
-        };
-        if self.failed > 0 {
-            parts.push(format!("{} failed ({})", self.failed, names("fail")));
-        }
-        if self.errors > 0 {
-            parts.push(format!(
-                "{} error{} ({})",
-                self.errors,
-                if self.errors == 1 { "" } else { "s" },
-                names("error")
-            ));
-        }
-        if self.skipped > 0 {
-            parts.push(format!("{} skipped", self.skipped));
-        }
-        parts.join(", ")
-    }
-
-    /// Did test `name` fail or error in this run?
-    pub fn failed_test(&self, name: &str) -> bool {
-        self.failing.iter().any(|f| f.name == name)
-    }
+fn empty(interp: &Interpreter, variant: &Variant, verdict: Verdict, reason: String) -> TestRun {
+    TestRun::empty(&interp.id, &variant.name, verdict, reason)
 }
 
 /// What the `info` probe says about an interpreter's install.
@@ -217,7 +126,7 @@ struct Info {
 /// built under a temp dir removed on return. `None` if interrupted.
 /// Overlays a scenario run already built, `[interpreter][variant]`; the
 /// tests reuse them instead of copying and compiling the package again.
-pub type Prebuilt<'a> = &'a [Vec<Option<Result<Overlay, String>>>];
+pub type Prebuilt<'a> = &'a Overlays;
 
 pub fn run_all(
     interpreters: &[Interpreter],
@@ -229,6 +138,8 @@ pub fn run_all(
     let dir = tempfile::Builder::new()
         .prefix("shmharness-cpython-tests-")
         .tempdir()?;
+    crate::ledger::open();
+    crate::ledger::note_dir(dir.path());
     let script = dir.path().join("cpython_tests.py");
     std::fs::write(&script, SCRIPT)?;
     let infos = crate::pool::map(interpreters.len(), jobs, |i| {
@@ -262,7 +173,7 @@ pub fn run_all(
 fn probe_info(interp: &Interpreter, script: &Path, timeout: Duration) -> Result<Info, String> {
     let mut cmd = crate::python::command(&interp.executable, None);
     cmd.arg("-I").arg(script).arg("info");
-    let out = spawn(cmd, timeout)?;
+    let out = spawn(&cmd, timeout)?;
     framed(&out.stdout)
         .and_then(|json| serde_json::from_str(json).ok())
         .ok_or_else(|| {
@@ -277,21 +188,21 @@ fn run_one(
     interp: &Interpreter,
     variant: &Variant,
     info: &Result<Info, String>,
-    prebuilt: Option<&Option<Result<Overlay, String>>>,
+    prebuilt: Option<&Option<Result<Overlay, crate::overlay::OverlayError>>>,
     script: &Path,
     root: &Path,
     timeout: Duration,
 ) -> TestRun {
     let started = Instant::now();
     if let Some(reason) = variant.not_applicable(interp.version) {
-        return TestRun::empty(interp, variant, Verdict::NotApplicable, reason);
+        return empty(interp, variant, Verdict::NotApplicable, reason);
     }
     let info = match info {
         Ok(info) => info,
-        Err(e) => return TestRun::empty(interp, variant, Verdict::Error, e.clone()),
+        Err(e) => return empty(interp, variant, Verdict::Error, e.clone()),
     };
     if !info.test_multiprocessing {
-        return TestRun::empty(
+        return empty(
             interp,
             variant,
             Verdict::NotApplicable,
@@ -302,39 +213,88 @@ fn run_one(
     let built;
     let overlay = match prebuilt {
         Some(Some(Ok(o))) => Some(o),
-        Some(Some(Err(e))) => return TestRun::empty(interp, variant, Verdict::Error, e.clone()),
+        Some(Some(Err(e))) => return empty(interp, variant, Verdict::Error, e.to_string()),
         Some(None) => None,
         None => match overlay::build(interp, variant, root, timeout) {
             Ok(o) => {
                 built = o;
                 built.as_ref()
             }
-            Err(e) => return TestRun::empty(interp, variant, Verdict::Error, e),
+            Err(e) => return empty(interp, variant, Verdict::Error, e.to_string()),
         },
     };
-    let mut run = run_tests(interp, variant, info, overlay, script, root, timeout);
+    // The diff's own tests (its `Lib/test/` hunks), where they apply;
+    // elsewhere the stock tests, with a note.
+    let (tests, note) = match overlay::build_tests(interp, variant, root) {
+        Ok(dir) => (dir, None),
+        Err(e) => (
+            None,
+            Some(format!(
+                "{}'s Lib/test/ hunks do not apply to {}, so it runs its stock tests: {e}",
+                variant.name, interp.id
+            )),
+        ),
+    };
+    if let Some(n) = &note {
+        eprintln!("note: {}", crate::style::printable(n));
+    }
+    let mut run = run_tests(
+        interp,
+        variant,
+        info,
+        overlay,
+        tests.as_deref(),
+        script,
+        root,
+        timeout,
+    );
+    run.notes.extend(note);
     run.duration_ms = started.elapsed().as_millis() as u64;
     run
 }
 
 /// The environment of every process of a test run: PYTHONHOME (so
-/// script_helper does not add `-I`) and the overlay on PYTHONPATH.
-fn command(interp: &Interpreter, info: &Info, overlay: Option<&Overlay>) -> std::process::Command {
-    let mut cmd = crate::python::command(&interp.executable, overlay.map(|o| o.dir.as_path()));
+/// script_helper does not add `-I`), the overlay and the patched tests on
+/// PYTHONPATH, no bytecode written (the test package is partly links into
+/// the installed one, which must never be written).
+fn command(
+    interp: &Interpreter,
+    info: &Info,
+    overlay: Option<&Overlay>,
+    tests: Option<&Path>,
+    root: &Path,
+) -> Spec {
+    let mut cmd = crate::python::command(&interp.executable, None);
+    let path: Vec<&Path> = overlay
+        .map(|o| o.dir.as_path())
+        .into_iter()
+        .chain(tests)
+        .collect();
+    if !path.is_empty() {
+        cmd.env("PYTHONPATH", std::env::join_paths(path).unwrap_or_default());
+    }
+    cmd.env("PYTHONDONTWRITEBYTECODE", "1");
     let home = if info.base_exec_prefix == info.base_prefix {
         info.base_prefix.clone()
     } else {
         format!("{}:{}", info.base_prefix, info.base_exec_prefix)
     };
     cmd.env("PYTHONHOME", home);
+    // CPython's tests make temp dirs (`test_python_*`, `pymp-*`) in TMPDIR:
+    // point it into the run's own temp dir, so a run that is stopped
+    // leaves nothing in the user's.
+    cmd.env("TMPDIR", root);
+    cmd.current_dir(root);
     cmd
 }
 
+#[allow(clippy::too_many_arguments)]
 fn run_tests(
     interp: &Interpreter,
     variant: &Variant,
     info: &Info,
     overlay: Option<&Overlay>,
+    tests: Option<&Path>,
     script: &Path,
     root: &Path,
     timeout: Duration,
@@ -345,9 +305,9 @@ fn run_tests(
         None => interp.multiprocessing.clone(),
     };
     let expected = std::fs::canonicalize(&expected).unwrap_or(expected);
-    let mut cmd = command(interp, info, overlay);
-    cmd.arg(script).arg("where").current_dir(root);
-    let used = match spawn(cmd, timeout) {
+    let mut cmd = command(interp, info, overlay, tests, root);
+    cmd.arg(script).arg("where");
+    let used = match spawn(&cmd, timeout) {
         Ok(out) => framed(&out.stdout)
             .and_then(|json| serde_json::from_str::<serde_json::Value>(json).ok())
             .ok_or_else(|| {
@@ -360,12 +320,27 @@ fn run_tests(
     };
     let used = match used {
         Ok(v) => v,
-        Err(e) => return TestRun::empty(interp, variant, Verdict::Error, e),
+        Err(e) => return empty(interp, variant, Verdict::Error, e),
     };
+    if let Some(dir) = tests {
+        let used = PathBuf::from(used["test"].as_str().unwrap_or_default());
+        if !used.starts_with(dir) {
+            return empty(
+                interp,
+                variant,
+                Verdict::Error,
+                format!(
+                    "the tests would not run {}'s own tests: the test package comes from {}",
+                    variant.name,
+                    used.display()
+                ),
+            );
+        }
+    }
     for key in ["main", "script_helper"] {
         let file = PathBuf::from(used[key].as_str().unwrap_or_default());
         if !file.starts_with(&expected) {
-            return TestRun::empty(
+            return empty(
                 interp,
                 variant,
                 Verdict::Error,
@@ -383,7 +358,7 @@ fn run_tests(
         }
     }
 
-    let mut cmd = command(interp, info, overlay);
+    let mut cmd = command(interp, info, overlay, tests, root);
     let method = if info.forkserver_module {
         cmd.args(["-m", "test", "test_multiprocessing_forkserver"]);
         for f in FILTERS {
@@ -401,12 +376,11 @@ fn run_tests(
             FILTERS[0], FILTERS[1]
         )
     };
-    cmd.current_dir(root);
-    let out = match spawn(cmd, timeout) {
+    let out = match spawn(&cmd, timeout) {
         Ok(out) => out,
-        Err(e) => return TestRun::empty(interp, variant, Verdict::Error, e),
+        Err(e) => return empty(interp, variant, Verdict::Error, e),
     };
-    let mut run = TestRun::empty(interp, variant, Verdict::Error, String::new());
+    let mut run = empty(interp, variant, Verdict::Error, String::new());
     run.method = method;
     run.multiprocessing = Some(expected);
     let text = format!("{}\n{}", out.stdout, out.stderr);
@@ -418,7 +392,7 @@ fn run_tests(
     let Some(summary) = summary else {
         run.reason = format!(
             "no unittest summary ({}): {}",
-            describe(out.termination),
+            out.termination,
             last_line(&out.stderr, &out.stdout)
         );
         return run;
@@ -444,11 +418,8 @@ fn run_tests(
     run
 }
 
-fn spawn(cmd: std::process::Command, timeout: Duration) -> Result<crate::proc::Finished, String> {
-    let program = cmd.get_program().to_string_lossy().into_owned();
-    Running::spawn(cmd, timeout)
-        .map(Running::finish)
-        .map_err(|e| format!("cannot run {program}: {e}"))
+fn spawn(cmd: &Spec, timeout: Duration) -> Result<crate::proc::Finished, String> {
+    Running::run(cmd, timeout).map_err(|e| format!("cannot run {}: {e}", cmd.program.display()))
 }
 
 fn framed(stdout: &str) -> Option<&str> {
@@ -465,13 +436,6 @@ fn last_line<'a>(stderr: &'a str, stdout: &'a str) -> &'a str {
         .rfind(|l| !l.trim().is_empty())
         .map(str::trim)
         .unwrap_or("no output")
-}
-
-fn describe(t: Termination) -> String {
-    match t {
-        Termination::Exited(c) => format!("exit {c}"),
-        Termination::Signaled(s) => format!("killed by signal {s}"),
-    }
 }
 
 /// What unittest's verbose output says, summed over every `Ran N tests`.
@@ -533,7 +497,10 @@ pub fn parse(text: &str) -> Option<Summary> {
                 }
             }
         }
-        for (prefix, kind) in [("FAIL: ", "fail"), ("ERROR: ", "error")] {
+        for (prefix, kind) in [
+            ("FAIL: ", FailureKind::Fail),
+            ("ERROR: ", FailureKind::Error),
+        ] {
             let Some(rest) = line.strip_prefix(prefix) else {
                 continue;
             };
@@ -550,7 +517,7 @@ pub fn parse(text: &str) -> Option<Summary> {
             s.failing.push(FailingTest {
                 name,
                 id,
-                kind: kind.to_string(),
+                kind,
                 evidence: evidence(&lines[n + 1..]),
             });
         }
@@ -576,6 +543,37 @@ fn evidence(after: &[&str]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_tests_make_their_temp_files_inside_the_runs_own_dir() {
+        let interp = crate::fixtures::interpreter("3.12.1");
+        let info = Info {
+            base_prefix: "/py".into(),
+            base_exec_prefix: "/py".into(),
+            test_multiprocessing: true,
+            forkserver_module: true,
+        };
+        let spec = command(
+            &interp,
+            &info,
+            None,
+            None,
+            Path::new("/tmp/shmharness-cpython-tests-x"),
+        );
+        let env: Vec<(String, String)> = spec
+            .env
+            .iter()
+            .map(|(k, v)| (k.to_string_lossy().into(), v.to_string_lossy().into()))
+            .collect();
+        assert!(
+            env.contains(&("TMPDIR".into(), "/tmp/shmharness-cpython-tests-x".into())),
+            "{env:?}"
+        );
+        assert!(
+            env.contains(&("PYTHONHOME".into(), "/py".into())),
+            "{env:?}"
+        );
+    }
 
     const FAILED: &str = "\
 test_shared_memory_basics (test.x.WithProcessesTestSharedMemory.test_shared_memory_basics) ... ok

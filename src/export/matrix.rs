@@ -1,0 +1,190 @@
+//! The views every format shares, decided once: the outcome matrix (rows,
+//! columns, cell text), the summary line, and the verify verdict.
+
+use super::table::{Cell, Table};
+use crate::contract::{CandidateVerdict, Case, Results, Verdict};
+use crate::style::{self, plural};
+
+/// Text of a matrix cell; `brief` leaves out the evidence of passing cells
+/// (for the wide many-scenario matrix).
+pub fn cell_text(case: &Case, brief: bool) -> String {
+    match case.verdict {
+        Verdict::Pass if brief => case.outcome.clone(),
+        Verdict::Pass => format!("{}: {}", case.outcome, case.reason),
+        Verdict::Fail => format!("FAIL {}: {}", case.outcome, case.reason),
+        Verdict::NotApplicable => "n/a".to_string(),
+        Verdict::Error => format!("error: {}", case.reason),
+    }
+}
+
+/// The outcome matrix: a row per interpreter (per interpreter and scenario
+/// when several scenarios ran), a column per variant.
+pub fn matrix(results: &Results) -> Table {
+    let many = results.scenarios.len() > 1;
+    let mut headers = vec!["interpreter".to_string(), "source".to_string()];
+    if many {
+        headers.push("scenario".into());
+    }
+    headers.extend(results.variants.iter().map(|v| v.name.clone()));
+    let mut table = Table::new(headers);
+    for interp in &results.interpreters {
+        for (n, scenario) in results.scenarios.iter().enumerate() {
+            let first = n == 0;
+            let mut row = vec![
+                Cell::plain(if first {
+                    interp.id.clone()
+                } else {
+                    String::new()
+                }),
+                Cell::plain(if first {
+                    interp.source.to_string()
+                } else {
+                    String::new()
+                }),
+            ];
+            if many {
+                row.push(Cell::plain(scenario.name.name()));
+            }
+            for v in &results.variants {
+                row.push(match results.case(&interp.id, &v.name, scenario.name) {
+                    Some(c) => Cell::judged(cell_text(c, many), c.verdict),
+                    None => Cell::plain("-"),
+                });
+            }
+            table.row(row);
+        }
+    }
+    table
+}
+
+/// `14 cases on 7 interpreters: 14 passed in 2.0 s (2 workers; CPU 3.8 s,
+/// near the best 2 cores allow)`. With `verbose`, also how far the wall time
+/// is from that best (children CPU / cores).
+pub fn summary_line(results: &Results, verbose: bool) -> String {
+    let mut parts = vec![format!("{} passed", results.count(Verdict::Pass))];
+    for (v, word) in [
+        (Verdict::Fail, "failed"),
+        (Verdict::Error, "could not run"),
+        (Verdict::NotApplicable, "n/a"),
+    ] {
+        let n = results.count(v);
+        if n > 0 {
+            parts.push(format!("{n} {word}"));
+        }
+    }
+    let t = &results.timing;
+    let wall = t.wall_ms as f64 / 1000.0;
+    let cpu = t.children_cpu_ms as f64 / 1000.0;
+    let cores = t.cores.max(1);
+    let best = cpu / cores as f64;
+    let mut how = vec![plural(t.jobs.max(1), "worker"), format!("CPU {cpu:.1} s")];
+    if best > 0.0 && wall / best <= 1.15 {
+        how[1] += &format!(", near the best {} allow", plural(cores, "core"));
+    }
+    if verbose && best > 0.0 {
+        how.push(format!(
+            "wall {:.2}x children CPU / {}",
+            wall / best,
+            plural(cores, "core")
+        ));
+    }
+    format!(
+        "{} on {}: {} in {wall:.1} s ({})",
+        plural(results.cases.len(), "case"),
+        plural(results.interpreters.len(), "interpreter"),
+        parts.join(", "),
+        how.join("; ")
+    )
+}
+
+/// The last line of a verify: the answer, in words. `shown` is how the
+/// candidate's name is written (plain, or as Markdown code).
+pub fn headline(v: &CandidateVerdict, shown: &str) -> String {
+    let judged = v.interpreters.len() - v.count(Verdict::NotApplicable);
+    let na = match v.count(Verdict::NotApplicable) {
+        0 => String::new(),
+        n => format!(" ({} n/a)", plural(n, "interpreter")),
+    };
+    match v.verdict {
+        Verdict::Pass => format!(
+            "verify: {shown} fixes the bug on {} with no regression{na}",
+            if judged == 1 {
+                "the 1 interpreter".to_string()
+            } else {
+                format!("all {judged} interpreters")
+            }
+        ),
+        Verdict::Fail => format!(
+            "verify: {shown} FAILED on {} of {}{na}",
+            v.count(Verdict::Fail),
+            plural(judged, "interpreter")
+        ),
+        Verdict::Error | Verdict::NotApplicable => format!(
+            "verify: no verdict on {shown}: {} of {} could not run{na}; fix what the errors say and run again",
+            v.count(Verdict::Error),
+            plural(judged, "interpreter")
+        ),
+    }
+}
+
+fn word(v: Verdict) -> &'static str {
+    match v {
+        Verdict::Pass => "OK",
+        Verdict::Fail => "FAIL",
+        Verdict::Error => "ERROR",
+        Verdict::NotApplicable => "n/a",
+    }
+}
+
+/// tox-style lines: one per interpreter, its reasons under it, then the
+/// headline.
+pub fn verdict_lines(v: &CandidateVerdict) -> String {
+    let w = v
+        .interpreters
+        .iter()
+        .map(|i| i.interpreter.len())
+        .max()
+        .unwrap_or(0);
+    let sw = v
+        .interpreters
+        .iter()
+        .map(|i| i.source.len())
+        .max()
+        .unwrap_or(0);
+    let mut out = String::new();
+    for i in &v.interpreters {
+        let head = format!("  {:w$}  {:sw$}  ", i.interpreter, i.source);
+        let first = i.reasons.first().map(String::as_str).unwrap_or("");
+        out += &format!(
+            "{head}{}  {}\n",
+            style::verdict(i.verdict, &format!("{:5}", word(i.verdict))),
+            style::printable(first)
+        );
+        for line in i.reasons.iter().skip(1) {
+            out += &format!(
+                "{}       {}\n",
+                " ".repeat(head.len()),
+                style::printable(line)
+            );
+        }
+    }
+    out += &style::verdict(v.verdict, &headline(v, &v.candidate));
+    out.push('\n');
+    out
+}
+
+/// The verdict as Markdown: the headline in bold, then a table.
+pub fn verdict_markdown(v: &CandidateVerdict) -> String {
+    let mut out = format!("**{}**\n\n", headline(v, &format!("`{}`", v.candidate)));
+    let mut table = Table::new(["interpreter", "source", "verdict", "why"]);
+    for i in &v.interpreters {
+        table.plain_row([
+            i.interpreter.clone(),
+            i.source.clone(),
+            word(i.verdict).to_string(),
+            i.reasons.join("<br>"),
+        ]);
+    }
+    out += &table.markdown();
+    out
+}

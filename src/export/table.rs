@@ -1,0 +1,147 @@
+//! One table type, two back-ends: padded text for the terminal (colors
+//! applied after padding so escape codes never skew the layout) and
+//! GitHub-flavoured Markdown.
+
+use crate::contract::Verdict;
+use crate::style;
+
+/// One cell: its text and, for verdict cells, the verdict that colors it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Cell {
+    pub text: String,
+    pub verdict: Option<Verdict>,
+}
+
+impl Cell {
+    pub fn plain(text: impl Into<String>) -> Cell {
+        Cell {
+            text: text.into(),
+            verdict: None,
+        }
+    }
+
+    pub fn judged(text: impl Into<String>, verdict: Verdict) -> Cell {
+        Cell {
+            text: text.into(),
+            verdict: Some(verdict),
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Table {
+    pub headers: Vec<String>,
+    pub rows: Vec<Vec<Cell>>,
+}
+
+impl Table {
+    pub fn new<S: Into<String>>(headers: impl IntoIterator<Item = S>) -> Table {
+        Table {
+            headers: headers.into_iter().map(Into::into).collect(),
+            rows: Vec::new(),
+        }
+    }
+
+    pub fn row(&mut self, cells: Vec<Cell>) {
+        self.rows.push(cells);
+    }
+
+    /// A row of plain cells.
+    pub fn plain_row<S: Into<String>>(&mut self, cells: impl IntoIterator<Item = S>) {
+        self.rows.push(cells.into_iter().map(Cell::plain).collect());
+    }
+
+    /// Columns padded to the widest cell, two spaces apart, no trailing
+    /// blanks; the header in bold, verdict cells colored.
+    pub fn terminal(&self) -> String {
+        let cols = self.headers.len();
+        let mut widths: Vec<usize> = self.headers.iter().map(|h| h.chars().count()).collect();
+        for row in &self.rows {
+            for (i, cell) in row.iter().enumerate().take(cols) {
+                widths[i] = widths[i].max(cell.text.chars().count());
+            }
+        }
+        let pad = |text: &str, w: usize| {
+            format!(
+                "{text}{}",
+                " ".repeat(w.saturating_sub(text.chars().count()))
+            )
+        };
+        let mut out = String::new();
+        let header: Vec<String> = self
+            .headers
+            .iter()
+            .zip(&widths)
+            .map(|(h, &w)| pad(h, w))
+            .collect();
+        out += &style::bold(header.join("  ").trim_end());
+        out.push('\n');
+        for row in &self.rows {
+            let line: Vec<String> = row
+                .iter()
+                .zip(&widths)
+                .enumerate()
+                .map(|(i, (cell, &w))| {
+                    let text = if i + 1 == cols {
+                        cell.text.clone()
+                    } else {
+                        pad(&cell.text, w)
+                    };
+                    match cell.verdict {
+                        Some(v) => style::verdict(v, &text),
+                        None => text,
+                    }
+                })
+                .collect();
+            out += line.join("  ").trim_end();
+            out.push('\n');
+        }
+        out
+    }
+
+    /// A GitHub-flavoured Markdown table (`|` escaped, newlines as spaces).
+    pub fn markdown(&self) -> String {
+        let escape = |s: &str| s.replace('|', "\\|").replace('\n', " ");
+        let line = |cells: Vec<String>| format!("| {} |\n", cells.join(" | "));
+        let mut out = line(self.headers.iter().map(|h| escape(h)).collect());
+        out += &format!("|{}\n", "---|".repeat(self.headers.len()));
+        for row in &self.rows {
+            out += &line(row.iter().map(|c| escape(&c.text)).collect());
+        }
+        out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sample() -> Table {
+        let mut t = Table::new(["interpreter", "stock"]);
+        t.row(vec![
+            Cell::plain("3.10.13"),
+            Cell::judged("bug reproduced", Verdict::Pass),
+        ]);
+        t.row(vec![
+            Cell::plain("3.8.18"),
+            Cell::judged("a|b", Verdict::Fail),
+        ]);
+        t
+    }
+
+    #[test]
+    fn terminal_pads_columns_and_trims_the_last() {
+        assert_eq!(
+            sample().terminal(),
+            "interpreter  stock\n3.10.13      bug reproduced\n3.8.18       a|b\n"
+        );
+    }
+
+    #[test]
+    fn markdown_escapes_pipes() {
+        assert_eq!(
+            sample().markdown(),
+            "| interpreter | stock |\n|---|---|\n| 3.10.13 | bug reproduced |\n| 3.8.18 | a\\|b |\n"
+        );
+    }
+}

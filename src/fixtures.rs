@@ -1,0 +1,145 @@
+//! Canned results for unit tests of judging and exporting: built here, in
+//! code, from the contract types alone (no Python, no processes).
+
+use std::path::PathBuf;
+
+use crate::contract::{
+    Case, Interpreter, Results, ScenarioId, ScenarioInfo, Source, Symptom, Timing, VariantInfo,
+    Verdict, Version,
+};
+
+pub fn interpreter(id: &str) -> Interpreter {
+    let v = Version::parse(id).expect("an id that is a version");
+    Interpreter {
+        id: id.to_string(),
+        implementation: "cpython".into(),
+        version: v,
+        executable: PathBuf::from(format!("/py/{id}/bin/python3")),
+        path: PathBuf::from(format!("/py/{id}/bin/python3")),
+        source: Source::Pyenv,
+        aliases: Vec::new(),
+        prefix: PathBuf::from(format!("/py/{id}")),
+        multiprocessing: PathBuf::from(format!("/py/{id}/lib/multiprocessing")),
+        debug: false,
+        free_threaded: false,
+    }
+}
+
+/// A judged case with these symptom keys.
+pub fn case(
+    interp: &str,
+    variant: &str,
+    scenario: ScenarioId,
+    verdict: Verdict,
+    outcome: &str,
+    symptoms: &[&str],
+) -> Case {
+    Case {
+        interpreter: interp.to_string(),
+        executable: PathBuf::from(format!("/py/{interp}/bin/python3")),
+        variant: variant.to_string(),
+        scenario,
+        verdict,
+        outcome: outcome.to_string(),
+        reason: format!("{outcome} (canned)"),
+        symptoms: symptoms
+            .iter()
+            .map(|k| Symptom {
+                key: k.to_string(),
+                evidence: format!("evidence of {k}"),
+            })
+            .collect(),
+        segment: Some("shmh000000000000_0".into()),
+        segment_leaked: false,
+        processes: Vec::new(),
+    }
+}
+
+/// Results over `interpreters` x `variants` x `scenarios`, with `cases`.
+pub fn results(
+    interpreters: &[&str],
+    variants: &[&str],
+    scenarios: &[ScenarioId],
+    cases: Vec<Case>,
+) -> Results {
+    let mut r = Results::empty("shmharness 0.0.0-test".into(), Default::default());
+    r.interpreters = interpreters.iter().map(|i| interpreter(i)).collect();
+    r.variants = variants
+        .iter()
+        .map(|v| VariantInfo {
+            name: v.to_string(),
+            summary: format!("{v} (canned)"),
+            patches: Vec::new(),
+        })
+        .collect();
+    r.scenarios = scenarios
+        .iter()
+        .map(|s| ScenarioInfo {
+            name: *s,
+            summary: format!("{s} (canned)"),
+        })
+        .collect();
+    r.cases = cases;
+    r.timing = Timing {
+        wall_ms: 2000,
+        children_cpu_ms: 3800,
+        harness_cpu_ms: 50,
+        cores: 2,
+        jobs: 2,
+    };
+    r
+}
+
+pub const SEED_BUG: &[&str] = &[
+    "P1 FileNotFoundError",
+    "P1 leak warning",
+    "P1 tracker error",
+    "P2 leak warning",
+    "P3 FileNotFoundError",
+];
+
+/// Stock and a candidate on one interpreter: three-process (bug, then
+/// fixed) and attacher-unlinks (`attacher` symptoms under the candidate).
+pub fn stock_and(candidate: &str, attacher: &[&str]) -> Results {
+    use ScenarioId::*;
+    let stock_attacher = &["P1 leak warning", "P1 tracker error"];
+    results(
+        &["3.12.1"],
+        &["stock", candidate],
+        &[ThreeProcess, AttacherUnlinks],
+        vec![
+            case(
+                "3.12.1",
+                "stock",
+                ThreeProcess,
+                Verdict::Pass,
+                "bug reproduced",
+                SEED_BUG,
+            ),
+            case(
+                "3.12.1",
+                candidate,
+                ThreeProcess,
+                Verdict::Pass,
+                "fixed",
+                &[],
+            ),
+            case(
+                "3.12.1",
+                "stock",
+                AttacherUnlinks,
+                Verdict::Pass,
+                "unlinked cleanly",
+                stock_attacher,
+            ),
+            case(
+                "3.12.1",
+                candidate,
+                AttacherUnlinks,
+                Verdict::Pass,
+                "x",
+                attacher,
+            ),
+        ],
+    )
+}

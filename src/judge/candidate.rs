@@ -1,0 +1,361 @@
+//! Is a candidate a fix? The verdict `verify` prints and a report shows for
+//! each candidate, judged per interpreter from the run's cases (and, with
+//! `--strict`, CPython's own tests).
+//!
+//! Per interpreter: the bug must reproduce on stock and be gone under the
+//! candidate (`three-process`), and no scenario may show a symptom under
+//! the candidate that stock does not. A case that could not run makes the
+//! interpreter `error`, never `fail`: it says nothing about the fix.
+
+use crate::contract::{
+    CandidateVerdict, FailureKind, InterpreterVerdict, Results, ScenarioId, TestRun, VariantId,
+    Verdict,
+};
+
+/// Judge `candidate` against stock on every interpreter of `results`.
+pub fn judge(results: &Results, candidate: &str) -> CandidateVerdict {
+    let stock = VariantId::Stock.name();
+    let interpreters: Vec<InterpreterVerdict> = results
+        .interpreters
+        .iter()
+        .map(|interp| {
+            let id = &interp.id;
+            let mut errors = Vec::new();
+            let mut failures = Vec::new();
+            let mut judged = 0;
+            let mut not_applicable = None;
+            for s in &results.scenarios {
+                let (Some(st), Some(cand)) = (
+                    results.case(id, stock, s.name),
+                    results.case(id, candidate, s.name),
+                ) else {
+                    continue;
+                };
+                if cand.verdict == Verdict::NotApplicable {
+                    not_applicable.get_or_insert_with(|| cand.reason.clone());
+                    continue;
+                }
+                judged += 1;
+                let mut could_run = true;
+                for c in [st, cand] {
+                    if c.verdict == Verdict::Error {
+                        could_run = false;
+                        errors.push((
+                            s.name.name(),
+                            format!("{} could not run: {}", c.variant, c.reason),
+                        ));
+                    }
+                }
+                if !could_run {
+                    continue;
+                }
+                if s.name == ScenarioId::ThreeProcess {
+                    if !super::bug_reproduced(st) {
+                        failures.push("three-process: the bug does not reproduce on stock".into());
+                    }
+                    if super::bug_reproduced(cand) {
+                        failures.push("three-process: the bug still reproduces".into());
+                    }
+                }
+                for sym in super::regressions(cand, st) {
+                    failures.push(format!(
+                        "{}: worse than stock: {} | {}",
+                        s.name, sym.key, sym.evidence
+                    ));
+                }
+            }
+            let (verdict, reasons) = if !errors.is_empty() {
+                (Verdict::Error, [said_once(errors), failures].concat())
+            } else if !failures.is_empty() {
+                (Verdict::Fail, failures)
+            } else if judged == 0 {
+                (
+                    Verdict::NotApplicable,
+                    vec![not_applicable.unwrap_or_else(|| "no case ran".into())],
+                )
+            } else {
+                (
+                    Verdict::Pass,
+                    vec![format!(
+                        "bug reproduced on stock; {candidate} fixes it, nothing worse in {}",
+                        crate::style::plural(judged, "scenario")
+                    )],
+                )
+            };
+            InterpreterVerdict {
+                interpreter: id.clone(),
+                source: interp.source.to_string(),
+                verdict,
+                reasons,
+            }
+        })
+        .collect();
+    let judged: Vec<Verdict> = interpreters
+        .iter()
+        .map(|i| i.verdict)
+        .filter(|v| *v != Verdict::NotApplicable)
+        .collect();
+    // A candidate that applies nowhere proves nothing: an error, not a pass.
+    let verdict = if judged.is_empty() {
+        Verdict::Error
+    } else {
+        Verdict::combine(judged)
+    };
+    CandidateVerdict {
+        candidate: candidate.to_string(),
+        verdict,
+        interpreters,
+    }
+}
+
+/// `scenario: reason` lines, with a reason every scenario shares said once
+/// (`8 scenarios: patch:fix could not run: ...`).
+fn said_once(errors: Vec<(&str, String)>) -> Vec<String> {
+    let mut out: Vec<(Vec<&str>, String)> = Vec::new();
+    for (scenario, reason) in errors {
+        match out.iter_mut().find(|(_, r)| *r == reason) {
+            Some((scenarios, _)) => scenarios.push(scenario),
+            None => out.push((vec![scenario], reason)),
+        }
+    }
+    out.into_iter()
+        .map(|(scenarios, reason)| match scenarios.as_slice() {
+            [one] => format!("{one}: {reason}"),
+            many => format!("{}: {reason}", crate::style::plural(many.len(), "scenario")),
+        })
+        .collect()
+}
+
+/// `verify --strict`: CPython's own tests must pass under the candidate
+/// wherever they pass on stock. A test that fails only under the candidate
+/// fails that interpreter; tests that could not run make it `error`.
+pub fn strict(verdict: &mut CandidateVerdict, runs: &[TestRun]) {
+    let candidate = verdict.candidate.clone();
+    for v in verdict.interpreters.iter_mut() {
+        if v.verdict == Verdict::NotApplicable {
+            continue;
+        }
+        let find = |variant: &str| {
+            runs.iter()
+                .find(|r| r.interpreter == v.interpreter && r.variant == variant)
+        };
+        let (Some(stock), Some(cand)) = (find(VariantId::Stock.name()), find(&candidate)) else {
+            continue;
+        };
+        let mut errors = Vec::new();
+        for r in [stock, cand] {
+            if r.verdict == Verdict::Error {
+                errors.push(format!(
+                    "cpython-tests: could not run under {}: {}",
+                    r.variant, r.reason
+                ));
+            }
+        }
+        if !errors.is_empty() {
+            v.reasons.splice(0..0, errors);
+            v.verdict = Verdict::Error;
+            continue;
+        }
+        if cand.verdict == Verdict::NotApplicable {
+            v.reasons
+                .push(format!("cpython-tests: n/a: {}", cand.reason));
+            continue;
+        }
+        let regressions: Vec<String> = cand
+            .failing
+            .iter()
+            .filter(|f| !stock.failed_test(&f.name))
+            .map(|f| {
+                format!(
+                    "cpython-tests: {} {} under {candidate} (passed on stock) | {}",
+                    f.name,
+                    match f.kind {
+                        FailureKind::Fail => "fails",
+                        FailureKind::Error => "errors",
+                    },
+                    crate::style::short(&f.evidence)
+                )
+            })
+            .collect();
+        if regressions.is_empty() {
+            v.reasons.push(format!("cpython-tests: {}", cand.cell()));
+        } else {
+            // The test evidence goes first: it is why the verdict is FAIL.
+            v.reasons.splice(0..0, regressions);
+            if v.verdict == Verdict::Pass {
+                v.verdict = Verdict::Fail;
+            }
+        }
+    }
+    let judged: Vec<Verdict> = verdict
+        .interpreters
+        .iter()
+        .map(|i| i.verdict)
+        .filter(|v| *v != Verdict::NotApplicable)
+        .collect();
+    if !judged.is_empty() {
+        verdict.verdict = Verdict::combine(judged);
+    }
+}
+
+/// When a user's variant could run nowhere because its patch failed on
+/// every interpreter: the first reason (bad input, not a verdict).
+pub fn applies_nowhere(results: &Results, variant: &str) -> Option<String> {
+    let mut cells = results
+        .cases
+        .iter()
+        .filter(|c| c.variant == variant)
+        .peekable();
+    cells.peek()?;
+    let mut first_error = None;
+    for c in cells {
+        match c.verdict {
+            Verdict::Error => {
+                first_error.get_or_insert_with(|| c.reason.clone());
+            }
+            Verdict::NotApplicable => {}
+            _ => return None,
+        }
+    }
+    first_error
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::contract::{FailingTest, ScenarioId};
+    use crate::fixtures::{case, stock_and};
+
+    #[test]
+    fn a_fix_that_removes_the_bug_and_adds_nothing_passes() {
+        let r = stock_and("fix", &["P1 leak warning", "P1 tracker error"]);
+        let v = judge(&r, "fix");
+        assert_eq!(v.verdict, Verdict::Pass);
+        assert_eq!(v.interpreters[0].verdict, Verdict::Pass);
+        assert!(v.interpreters[0].reasons[0].contains("nothing worse in 2 scenarios"));
+    }
+
+    #[test]
+    fn a_new_symptom_under_the_candidate_fails_it_with_the_evidence() {
+        let r = stock_and(
+            "create-only",
+            &["P1 leak warning", "P1 tracker error", "P2 tracker KeyError"],
+        );
+        let v = judge(&r, "create-only");
+        assert_eq!(v.verdict, Verdict::Fail);
+        assert_eq!(
+            v.interpreters[0].reasons,
+            [
+                "attacher-unlinks: worse than stock: P2 tracker KeyError | evidence of P2 tracker KeyError"
+            ]
+        );
+    }
+
+    #[test]
+    fn a_case_that_could_not_run_is_an_error_never_a_failed_fix() {
+        let mut r = stock_and("fix", &["P1 leak warning", "P1 tracker error"]);
+        r.cases[1].verdict = Verdict::Error;
+        r.cases[1].reason = "P2 timed out after 30s".into();
+        let v = judge(&r, "fix");
+        assert_eq!(v.verdict, Verdict::Error);
+        assert_eq!(v.interpreters[0].verdict, Verdict::Error);
+        assert!(v.interpreters[0].reasons[0].contains("could not run: P2 timed out"));
+    }
+
+    #[test]
+    fn a_candidate_that_applies_nowhere_has_no_verdict() {
+        let mut r = stock_and("patch:x", &[]);
+        for c in r.cases.iter_mut().filter(|c| c.variant == "patch:x") {
+            c.verdict = Verdict::NotApplicable;
+            c.reason = "no --patch covers Python 3.12".into();
+        }
+        let v = judge(&r, "patch:x");
+        assert_eq!(v.interpreters[0].verdict, Verdict::NotApplicable);
+        assert_eq!(v.verdict, Verdict::Error);
+        assert_eq!(v.interpreters[0].reasons, ["no --patch covers Python 3.12"]);
+    }
+
+    #[test]
+    fn stock_without_the_bug_fails_the_candidate() {
+        let mut r = stock_and("fix", &["P1 leak warning", "P1 tracker error"]);
+        r.cases[0].symptoms.clear();
+        let v = judge(&r, "fix");
+        assert_eq!(v.verdict, Verdict::Fail);
+        assert!(v.interpreters[0].reasons[0].contains("does not reproduce on stock"));
+    }
+
+    fn test_run(variant: &str, failing: &[&str]) -> TestRun {
+        let mut t = TestRun::empty(
+            "3.12.1",
+            variant,
+            if failing.is_empty() {
+                Verdict::Pass
+            } else {
+                Verdict::Fail
+            },
+            String::new(),
+        );
+        t.ran = 16;
+        t.failed = failing.len() as u32;
+        t.passed = 16 - t.failed;
+        t.failing = failing
+            .iter()
+            .map(|n| FailingTest {
+                name: n.to_string(),
+                id: format!("test.x.{n}"),
+                kind: FailureKind::Fail,
+                evidence: "AssertionError: nope".into(),
+            })
+            .collect();
+        t
+    }
+
+    #[test]
+    fn strict_fails_a_test_that_passes_on_stock_only() {
+        let r = stock_and("fix", &["P1 leak warning", "P1 tracker error"]);
+        let mut v = judge(&r, "fix");
+        strict(
+            &mut v,
+            &[
+                test_run("stock", &[]),
+                test_run("fix", &["test_shared_memory_tracking"]),
+            ],
+        );
+        assert_eq!(v.verdict, Verdict::Fail);
+        assert!(
+            v.interpreters[0].reasons[0]
+                .starts_with("cpython-tests: test_shared_memory_tracking fails under fix")
+        );
+
+        // A test that fails on stock too is not the candidate's fault.
+        let mut v = judge(&r, "fix");
+        strict(
+            &mut v,
+            &[test_run("stock", &["test_x"]), test_run("fix", &["test_x"])],
+        );
+        assert_eq!(v.verdict, Verdict::Pass);
+    }
+
+    #[test]
+    fn applies_nowhere_only_when_every_cell_is_an_error() {
+        let mut r = stock_and("patch:x", &[]);
+        assert_eq!(applies_nowhere(&r, "patch:x"), None);
+        for c in r.cases.iter_mut().filter(|c| c.variant == "patch:x") {
+            c.verdict = Verdict::Error;
+            c.reason = "patch does not apply".into();
+        }
+        assert_eq!(
+            applies_nowhere(&r, "patch:x").as_deref(),
+            Some("patch does not apply")
+        );
+        r.cases.push(case(
+            "3.12.1",
+            "patch:x",
+            ScenarioId::Family,
+            Verdict::Pass,
+            "clean",
+            &[],
+        ));
+        assert_eq!(applies_nowhere(&r, "patch:x"), None);
+    }
+}
