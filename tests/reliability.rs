@@ -157,17 +157,17 @@ fn timeout_kills_the_hanging_group_reports_it_and_the_run_goes_on() {
         .output()
         .unwrap();
     let json = json_of(&out);
-    // The hidden scenario has no expectation (its verdict is n/a), so the
-    // run's exit code is three-process's: every expectation held.
+    // A case cut off by the timeout could not run: an error, exit 2 (no
+    // answer), never a failed fix (README, "Exit codes").
     assert_eq!(
         out.status.code(),
-        Some(0),
+        Some(2),
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
     let cases = json["cases"].as_array().unwrap();
     let hang = cases.iter().find(|c| c["scenario"] == "hang").unwrap();
-    assert_eq!(hang["verdict"], "n/a", "{hang:#}");
+    assert_eq!(hang["verdict"], "error", "{hang:#}");
     let p2 = hang["processes"]
         .as_array()
         .unwrap()
