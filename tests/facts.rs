@@ -1,0 +1,834 @@
+//! Issue 13, item 2: each scenario's key facts from first principles, as a
+//! cross-check of the expectation table that never reads it.
+//!
+//! The facts come from BRIEF.md and the stdlib code, in two forms:
+//!
+//! - A small model of the resource tracker (below): per process family one
+//!   tracker holding a *set* of names; `SharedMemory.__init__` registers,
+//!   `unlink()` calls `shm_unlink` and then unregisters; an UNREGISTER for a
+//!   name the tracker does not hold prints a `KeyError` traceback; when the
+//!   family exits (or its leader is SIGKILLed: the tracker lives on), a
+//!   tracker that still holds the name warns once ("There appear to be 1
+//!   leaked shared_memory objects") and unlinks it, warning again with
+//!   ENOENT if it is already gone. Each variant changes only who registers
+//!   and who unregisters. Each scenario is replayed through the model in
+//!   the order the harness runs it, and every case of the shared full
+//!   matrix must show what the model predicts, read from the raw
+//!   transcripts (stdout events, stderr lines, exit status).
+//! - Named facts a reviewer asks for (the tests after the model), asserted
+//!   directly on the transcripts.
+//!
+//! Neither reads `shmharness expectations` or a case's `outcome`. The
+//! harness's symptom keys must equal the keys the model implies, and its
+//! verdict must be `pass`: so a row of the table that disagrees with the
+//! model fails here too, and so does an observation bug that a table
+//! snapshot would have copied.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use serde_json::Value;
+
+use crate::matrix::{SCENARIOS, VARIANTS};
+use crate::util::*;
+
+// ---------------------------------------------------------------------------
+// Reading a process from its raw transcript
+
+/// One process as its transcript shows it (not the harness's parsed fields).
+struct Raw<'a> {
+    label: &'a str,
+    group: String,
+    exit: Option<i64>,
+    signal: Option<i64>,
+    stderr: &'a str,
+    /// The JSON-line events on stdout (in a family, the child's too).
+    events: Vec<Value>,
+    segment: &'a str,
+}
+
+impl<'a> Raw<'a> {
+    fn of(case: &'a Value, p: &'a Value) -> Raw<'a> {
+        let label = p["label"].as_str().unwrap();
+        Raw {
+            label,
+            group: group_of(label),
+            exit: p["exit_code"].as_i64(),
+            signal: p["signal"].as_i64(),
+            stderr: p["stderr"].as_str().unwrap(),
+            events: p["stdout"]
+                .as_str()
+                .unwrap()
+                .lines()
+                .filter_map(|l| serde_json::from_str(l).ok())
+                .collect(),
+            segment: case["segment"].as_str().expect("a segment name"),
+        }
+    }
+
+    /// Leak warnings its tracker printed (matched by prefix: 3.13+ appends
+    /// the names).
+    fn leak_warnings(&self) -> usize {
+        self.stderr
+            .lines()
+            .filter(|l| l.contains("UserWarning: resource_tracker: There appear to be "))
+            .count()
+    }
+
+    /// ENOENT warnings from its tracker's cleanup of our segment.
+    fn tracker_enoent(&self) -> usize {
+        let needle = format!(
+            "UserWarning: resource_tracker: '/{}': [Errno 2] No such file or directory",
+            self.segment
+        );
+        self.stderr.lines().filter(|l| l.contains(&needle)).count()
+    }
+
+    /// A KeyError traceback from resource_tracker.py about our segment: an
+    /// UNREGISTER for a name the tracker did not hold.
+    fn tracker_key_error(&self) -> bool {
+        let last = format!("KeyError: '/{}'", self.segment);
+        self.stderr.contains("resource_tracker.py") && self.stderr.lines().any(|l| l.trim() == last)
+    }
+
+    /// The process itself ended with FileNotFoundError about our segment.
+    fn file_not_found(&self) -> bool {
+        let line = format!(
+            "FileNotFoundError: [Errno 2] No such file or directory: '/{}'",
+            self.segment
+        );
+        self.stderr.lines().any(|l| l.trim() == line)
+    }
+
+    fn events_named(&self, name: &str) -> Vec<&Value> {
+        self.events.iter().filter(|e| e["event"] == name).collect()
+    }
+
+    /// `data_ok` of every read.
+    fn reads(&self) -> Vec<bool> {
+        self.events_named("read")
+            .iter()
+            .map(|e| e["data_ok"].as_bool().expect("data_ok"))
+            .collect()
+    }
+}
+
+/// The symptom group of a process label: concurrent attachers are counted
+/// together (`A*`, `B*`), as the harness does.
+fn group_of(label: &str) -> String {
+    match label.chars().next() {
+        Some(c @ ('A' | 'B')) if label.len() > 1 && label[1..].parse::<u32>().is_ok() => {
+            format!("{c}*")
+        }
+        _ => label.to_string(),
+    }
+}
+
+fn raws(case: &Value) -> Vec<Raw<'_>> {
+    case["processes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| Raw::of(case, p))
+        .collect()
+}
+
+fn raw<'a>(case: &'a Value, label: &str) -> Raw<'a> {
+    Raw::of(case, process(case, label))
+}
+
+// ---------------------------------------------------------------------------
+// The model
+
+/// What each variant changes, from its description (DESIGN.md) and patch.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum V {
+    Stock,
+    /// `if create:` before the register call.
+    CreateOnly,
+    /// The register line removed (unlink still unregisters).
+    NoRegister,
+    /// `if create:`, and unlink unregisters only what this instance registered.
+    UnlinkGuard,
+    /// `if create:`, and the tracker ignores an UNREGISTER for an unknown name.
+    Lenient,
+    /// 3.13+: attachers pass `track=False` (no register, no unregister).
+    TrackFalse,
+    /// Stock stdlib; attachers call `resource_tracker.unregister` right after.
+    Userland,
+}
+
+impl V {
+    fn parse(s: &str) -> V {
+        match s {
+            "stock" => V::Stock,
+            "create-only" => V::CreateOnly,
+            "no-register" => V::NoRegister,
+            "create-only+unlink-guard" => V::UnlinkGuard,
+            "create-only+lenient-tracker" => V::Lenient,
+            "track-false" => V::TrackFalse,
+            "userland-unregister" => V::Userland,
+            other => panic!("no model for variant {other}"),
+        }
+    }
+
+    fn creator_registers(self) -> bool {
+        self != V::NoRegister
+    }
+
+    fn attacher_registers(self) -> bool {
+        matches!(self, V::Stock | V::Userland)
+    }
+
+    /// Does `unlink()` send UNREGISTER (for a creator, or an attacher)?
+    fn unlink_unregisters(self, attacher: bool) -> bool {
+        match self {
+            // Only an instance that registered: the creator.
+            V::UnlinkGuard => !attacher,
+            // track=False skips unregister too; the creator tracks.
+            V::TrackFalse => !attacher,
+            _ => true,
+        }
+    }
+}
+
+/// What the model predicts for one symptom group.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+struct Pred {
+    leak_warnings: usize,
+    tracker_enoent: usize,
+    tracker_key_error: bool,
+    file_not_found: bool,
+    /// Reads that returned the creator's bytes.
+    good_reads: usize,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Exit {
+    Code(i64),
+    Killed,
+}
+
+#[derive(Debug)]
+struct Model {
+    v: V,
+    /// The segment exists in /dev/shm.
+    segment: bool,
+    /// Per tracker (named by the process whose stderr it inherits): does
+    /// it hold the segment's name?
+    holds: BTreeMap<String, bool>,
+    groups: BTreeMap<String, Pred>,
+    exits: BTreeMap<String, Exit>,
+}
+
+impl Model {
+    fn new(v: V) -> Model {
+        Model {
+            v,
+            segment: false,
+            holds: BTreeMap::new(),
+            groups: BTreeMap::new(),
+            exits: BTreeMap::new(),
+        }
+    }
+
+    fn g(&mut self, label: &str) -> &mut Pred {
+        self.groups.entry(group_of(label)).or_default()
+    }
+
+    fn register(&mut self, tracker: &str) {
+        self.holds.insert(tracker.to_string(), true);
+    }
+
+    fn unregister(&mut self, tracker: &str) {
+        let held = self.holds.entry(tracker.to_string()).or_default();
+        if *held {
+            *held = false;
+        } else if self.v != V::Lenient {
+            self.g(tracker).tracker_key_error = true;
+        }
+    }
+
+    /// The family of `tracker` is gone: clean up what it still holds.
+    fn tracker_exits(&mut self, tracker: &str) {
+        if self.holds.get(tracker).copied().unwrap_or(false) {
+            self.holds.insert(tracker.to_string(), false);
+            self.g(tracker).leak_warnings += 1;
+            if self.segment {
+                self.segment = false;
+            } else {
+                self.g(tracker).tracker_enoent += 1;
+            }
+        }
+    }
+
+    fn create(&mut self, p: &str) {
+        self.segment = true;
+        if self.v.creator_registers() {
+            self.register(p);
+        }
+    }
+
+    /// `p` (whose tracker is `tracker`) attaches and reads; false if it
+    /// died of FileNotFoundError.
+    fn attach(&mut self, p: &str, tracker: &str) -> bool {
+        if !self.segment {
+            self.g(p).file_not_found = true;
+            self.exits.insert(p.to_string(), Exit::Code(1));
+            return false;
+        }
+        if self.v.attacher_registers() {
+            self.register(tracker);
+        }
+        if self.v == V::Userland {
+            self.unregister(tracker);
+        }
+        self.g(p).good_reads += 1;
+        true
+    }
+
+    /// `p` unlinks; false if it died of FileNotFoundError (raised by
+    /// shm_unlink, before the unregister).
+    fn unlink(&mut self, p: &str, tracker: &str, attacher: bool) -> bool {
+        if !self.segment {
+            self.g(p).file_not_found = true;
+            self.exits.insert(p.to_string(), Exit::Code(1));
+            return false;
+        }
+        self.segment = false;
+        if self.v.unlink_unregisters(attacher) {
+            self.unregister(tracker);
+        }
+        true
+    }
+
+    /// `p` ends normally (unless it already died), and with it its tracker.
+    fn exit(&mut self, p: &str) {
+        self.exits.entry(p.to_string()).or_insert(Exit::Code(0));
+        self.tracker_exits(p);
+    }
+
+    fn read(&mut self, p: &str) {
+        self.g(p).good_reads += 1;
+    }
+
+    /// An independent attacher: attach, read, exit.
+    fn attacher(&mut self, p: &str) {
+        self.attach(p, p);
+        self.exit(p);
+    }
+
+    /// Replay `scenario` in the order the harness runs it (see
+    /// src/scenario/catalogue.rs and pyscenarios/roles.py).
+    fn replay(v: V, scenario: &str) -> Model {
+        let mut m = Model::new(v);
+        m.create("P1");
+        match scenario {
+            "three-process" => {
+                m.attacher("P2");
+                m.attacher("P3");
+                m.unlink("P1", "P1", false);
+                m.exit("P1");
+            }
+            "attacher-unlinks" => {
+                if m.attach("P2", "P2") {
+                    m.unlink("P2", "P2", true);
+                }
+                m.exit("P2");
+                m.exit("P1"); // after close()
+            }
+            "creator-crashes" => {
+                m.exits.insert("P1".into(), Exit::Killed);
+                m.tracker_exits("P1");
+            }
+            "creator-exits-without-unlink" => m.exit("P1"),
+            "many-attachers" => {
+                // A1 and A2 attach together and hold, then exit together.
+                m.attach("A1", "A1");
+                m.attach("A2", "A2");
+                m.exit("A1");
+                m.exit("A2");
+                for p in ["B1", "B2", "R"] {
+                    m.attacher(p);
+                }
+                m.unlink("P1", "P1", false);
+                m.exit("P1");
+            }
+            "family" => {
+                // A spawned child shares P1's tracker; what it prints is
+                // in P1's transcript.
+                m.attach("P1", "P1");
+                m.read("P1"); // `check` after the child exited
+                m.unlink("P1", "P1", false);
+                m.exit("P1");
+            }
+            "family-attacher-unlinks" => {
+                if m.attach("P1", "P1") {
+                    m.unlink("P1", "P1", true);
+                }
+                m.exit("P1"); // after close()
+            }
+            "creator-unlinks-first" => {
+                m.unlink("P1", "P1", false);
+                m.attacher("P2");
+                m.exit("P1");
+            }
+            other => panic!("no model for scenario {other}"),
+        }
+        m
+    }
+
+    /// The segment outlived every process and tracker.
+    fn leaked(&self) -> bool {
+        self.segment
+    }
+
+    /// The symptom keys these facts amount to, in the harness's vocabulary.
+    fn keys(&self) -> BTreeSet<String> {
+        let mut keys = BTreeSet::new();
+        for (g, p) in &self.groups {
+            if p.leak_warnings > 0 {
+                keys.insert(format!("{g} leak warning"));
+            }
+            if p.tracker_enoent > 0 {
+                keys.insert(format!("{g} tracker error"));
+            }
+            if p.file_not_found {
+                keys.insert(format!("{g} FileNotFoundError"));
+            }
+            if p.tracker_key_error {
+                keys.insert(format!("{g} tracker KeyError"));
+            }
+        }
+        if self.leaked() {
+            keys.insert("segment leaked".into());
+        }
+        keys
+    }
+}
+
+/// Compare one case with the model; returns the differences.
+fn differences(case: &Value, model: &Model) -> Vec<String> {
+    let mut diffs = Vec::new();
+    let raws = raws(case);
+    let mut seen: BTreeMap<String, Pred> = BTreeMap::new();
+    for r in &raws {
+        let p = seen.entry(r.group.clone()).or_default();
+        p.leak_warnings += r.leak_warnings();
+        p.tracker_enoent += r.tracker_enoent();
+        p.tracker_key_error |= r.tracker_key_error();
+        p.file_not_found |= r.file_not_found();
+        let reads = r.reads();
+        if reads.iter().any(|ok| !ok) {
+            diffs.push(format!(
+                "{}: read bytes that differ from the creator's",
+                r.label
+            ));
+        }
+        p.good_reads += reads.len();
+        // Exit status.
+        let got = match (r.exit, r.signal) {
+            (Some(c), _) => Some(Exit::Code(c)),
+            (None, Some(9)) => Some(Exit::Killed),
+            _ => None,
+        };
+        let want = model.exits.get(r.label).copied();
+        if got != want {
+            diffs.push(format!("{}: exit {got:?}, model {want:?}", r.label));
+        }
+        // The harness's own parsed fields agree with the transcript.
+        let p_json = process(case, r.label);
+        if p_json["leak_warnings"].as_u64() != Some(r.leak_warnings() as u64) {
+            diffs.push(format!(
+                "{}: harness counted {} leak warnings, stderr has {}",
+                r.label,
+                p_json["leak_warnings"],
+                r.leak_warnings()
+            ));
+        }
+        let exc = p_json["exception"].as_str();
+        if (exc == Some("FileNotFoundError")) != r.file_not_found() {
+            diffs.push(format!(
+                "{}: harness says exception {exc:?}, stderr FileNotFoundError: {}",
+                r.label,
+                r.file_not_found()
+            ));
+        }
+    }
+    for r in &raws {
+        if !model.exits.contains_key(r.label) {
+            diffs.push(format!("{}: a process the model does not know", r.label));
+        }
+    }
+    for label in model.exits.keys() {
+        if !raws.iter().any(|r| r.label == label) {
+            diffs.push(format!("{label}: the model's process did not run"));
+        }
+    }
+    let groups: BTreeSet<&String> = seen.keys().chain(model.groups.keys()).collect();
+    for g in groups {
+        let got = seen.get(g).cloned().unwrap_or_default();
+        let want = model.groups.get(g).cloned().unwrap_or_default();
+        if got != want {
+            diffs.push(format!("{g}: transcript {got:?}, model {want:?}"));
+        }
+    }
+    if case["segment_leaked"] != model.leaked() {
+        diffs.push(format!(
+            "segment_leaked {}, model {}",
+            case["segment_leaked"],
+            model.leaked()
+        ));
+    }
+    let keys: BTreeSet<String> = symptom_keys(case).into_iter().collect();
+    if keys != model.keys() {
+        diffs.push(format!(
+            "harness symptoms {keys:?}, model {:?}",
+            model.keys()
+        ));
+    }
+    if case["verdict"] != "pass" {
+        diffs.push(format!("verdict {} ({})", case["verdict"], case["reason"]));
+    }
+    diffs
+}
+
+/// Every case of the full matrix, on every interpreter of it, shows what
+/// the model of the tracker predicts.
+#[test]
+fn every_case_of_the_full_matrix_matches_the_model_of_the_tracker() {
+    let m = matrix();
+    let mut failures = Vec::new();
+    let mut checked = 0;
+    for py in &m.pythons {
+        for scenario in SCENARIOS {
+            for variant in VARIANTS {
+                let c = case(&m.json, py, variant, scenario);
+                if variant == "track-false" && !py.has_track() {
+                    assert_eq!(c["verdict"], "n/a", "{} {scenario}", py.version);
+                    continue;
+                }
+                let model = Model::replay(V::parse(variant), scenario);
+                for d in differences(c, &model) {
+                    failures.push(format!("{} {scenario} [{variant}]: {d}", py.version));
+                }
+                checked += 1;
+            }
+        }
+    }
+    assert!(checked > 0);
+    assert!(failures.is_empty(), "{failures:#?}");
+}
+
+/// The model itself says what BRIEF.md says (so a wrong model cannot make
+/// the test above agree with a wrong harness).
+#[test]
+fn the_model_reproduces_the_brief() {
+    let stock = Model::replay(V::Stock, "three-process");
+    assert_eq!(stock.groups["P2"].leak_warnings, 1);
+    assert!(stock.groups["P3"].file_not_found);
+    assert!(stock.groups["P1"].file_not_found && stock.groups["P1"].tracker_enoent == 1);
+    assert_eq!(stock.exits["P2"], Exit::Code(0));
+    assert_eq!(stock.exits["P1"], Exit::Code(1));
+    let fixed = Model::replay(V::CreateOnly, "three-process");
+    assert!(fixed.keys().is_empty());
+    assert_eq!(fixed.groups["P3"].good_reads, 1);
+    let au = Model::replay(V::CreateOnly, "attacher-unlinks");
+    assert!(au.groups["P2"].tracker_key_error);
+    assert!(!Model::replay(V::Stock, "creator-crashes").leaked());
+    assert!(Model::replay(V::NoRegister, "creator-crashes").leaked());
+    let guard = Model::replay(V::UnlinkGuard, "family-attacher-unlinks");
+    assert!(guard.groups["P1"].leak_warnings == 1 && guard.groups["P1"].tracker_enoent == 1);
+    assert!(Model::replay(V::Stock, "family").keys().is_empty());
+    assert!(Model::replay(V::Userland, "family").groups["P1"].tracker_key_error);
+}
+
+// ---------------------------------------------------------------------------
+// Named facts, on the transcripts
+
+fn each_python(mut f: impl FnMut(&Py, &Value)) {
+    let m = matrix();
+    assert!(!m.pythons.is_empty());
+    for py in &m.pythons {
+        f(py, &m.json);
+    }
+}
+
+/// On stock, the first attacher's exit destroys the segment: every reader
+/// that starts after it gets FileNotFoundError, every one before reads the
+/// creator's bytes.
+#[test]
+fn on_stock_every_reader_after_the_first_attachers_exit_gets_file_not_found() {
+    each_python(|py, json| {
+        let v = &py.version;
+        let c = case(json, py, "stock", "three-process");
+        assert_eq!(raw(c, "P2").reads(), [true], "{v} P2 read before any exit");
+        let p3 = raw(c, "P3");
+        assert!(
+            p3.file_not_found() && p3.reads().is_empty(),
+            "{v} P3: {}",
+            p3.stderr
+        );
+        assert_eq!(p3.exit, Some(1), "{v}");
+
+        let c = case(json, py, "stock", "many-attachers");
+        for a in ["A1", "A2"] {
+            assert_eq!(
+                raw(c, a).reads(),
+                [true],
+                "{v} {a} attached while it existed"
+            );
+        }
+        for late in ["B1", "B2", "R"] {
+            let r = raw(c, late);
+            assert!(
+                r.file_not_found() && r.reads().is_empty() && r.exit == Some(1),
+                "{v} {late} started after A1/A2 exited: {}",
+                r.stderr
+            );
+        }
+    });
+}
+
+/// The seed's P2 on stock: exit 0, exactly one leak warning (its tracker
+/// unlinks the segment it only attached to).
+#[test]
+fn three_process_stock_p2_exits_0_with_exactly_one_leak_warning() {
+    each_python(|py, json| {
+        let p2 = raw(case(json, py, "stock", "three-process"), "P2");
+        assert_eq!(p2.exit, Some(0), "{}", py.version);
+        assert_eq!(p2.leak_warnings(), 1, "{}: {}", py.version, p2.stderr);
+        assert_eq!(p2.tracker_enoent(), 0, "{}: it really unlinked", py.version);
+        // P1's unlink then fails, and P1's own tracker finds the name gone.
+        let p1 = raw(case(json, py, "stock", "three-process"), "P1");
+        assert!(p1.file_not_found() && p1.exit == Some(1), "{}", p1.stderr);
+        assert_eq!(p1.tracker_enoent(), 1, "{}", p1.stderr);
+    });
+}
+
+/// With `if create:` P3 reads the data P1 wrote (`data_ok` true in its
+/// `read` event), and nobody warns.
+#[test]
+fn create_only_p3_reads_the_data() {
+    each_python(|py, json| {
+        let c = case(json, py, "create-only", "three-process");
+        let p3 = raw(c, "P3");
+        assert_eq!(p3.reads(), [true], "{}: {:?}", py.version, p3.events);
+        assert_eq!(p3.exit, Some(0));
+        for r in raws(c) {
+            assert_eq!(
+                r.leak_warnings(),
+                0,
+                "{} {}: {}",
+                py.version,
+                r.label,
+                r.stderr
+            );
+        }
+        assert_eq!(raw(c, "P1").exit, Some(0));
+        assert_eq!(c["segment_leaked"], false);
+    });
+}
+
+/// Stock attacher-unlinks: P2's unlink also unregisters from its own
+/// tracker (which registered on attach): P2 is clean. P1 never unlinks, so
+/// its tracker warns at exit and finds the name gone.
+#[test]
+fn stock_attacher_unlinks_is_clean_for_p2_and_p1s_tracker_finds_the_name_gone() {
+    each_python(|py, json| {
+        let c = case(json, py, "stock", "attacher-unlinks");
+        let p2 = raw(c, "P2");
+        assert_eq!(p2.reads(), [true]);
+        assert_eq!(p2.events_named("unlinked").len(), 1, "{:?}", p2.events);
+        assert!(
+            !p2.tracker_key_error() && p2.leak_warnings() == 0,
+            "{}",
+            p2.stderr
+        );
+        assert_eq!(p2.exit, Some(0));
+        let p1 = raw(c, "P1");
+        assert_eq!(
+            (p1.leak_warnings(), p1.tracker_enoent()),
+            (1, 1),
+            "{}",
+            p1.stderr
+        );
+        assert_eq!(p1.exit, Some(0));
+        assert_eq!(c["segment_leaked"], false);
+    });
+}
+
+/// `if create:` alone: the attacher never registered, but its unlink()
+/// still sends UNREGISTER; its tracker prints a KeyError traceback.
+#[test]
+fn attacher_unlinks_under_create_only_shows_a_tracker_key_error_in_p2() {
+    each_python(|py, json| {
+        let p2 = raw(case(json, py, "create-only", "attacher-unlinks"), "P2");
+        assert!(p2.tracker_key_error(), "{}: {}", py.version, p2.stderr);
+        assert!(
+            p2.stderr.contains("cache[rtype].remove(name)"),
+            "{}",
+            p2.stderr
+        );
+        assert_eq!(p2.exit, Some(0), "the KeyError is the tracker's, not P2's");
+    });
+}
+
+/// The tracker is the safety net for a crashed creator: on stock it removes
+/// the segment (with the leak warning); without the register line nothing
+/// does.
+#[test]
+fn creator_crashes_leaves_no_segment_on_stock_and_one_on_no_register() {
+    each_python(|py, json| {
+        let c = case(json, py, "stock", "creator-crashes");
+        let p1 = raw(c, "P1");
+        assert_eq!(p1.signal, Some(9));
+        assert_eq!(p1.leak_warnings(), 1, "{}", p1.stderr);
+        assert_eq!(c["segment_leaked"], false, "{}", py.version);
+        let c = case(json, py, "no-register", "creator-crashes");
+        assert_eq!(raw(c, "P1").signal, Some(9));
+        assert_eq!(raw(c, "P1").leak_warnings(), 0);
+        assert_eq!(c["segment_leaked"], true, "{}", py.version);
+    });
+}
+
+/// A creator that closes and exits without unlink: its tracker warns once
+/// and removes the segment (it still exists, so no ENOENT); without the
+/// register line it stays.
+#[test]
+fn creator_exits_without_unlink_its_tracker_cleans_up() {
+    each_python(|py, json| {
+        for variant in ["stock", "create-only", "create-only+lenient-tracker"] {
+            let c = case(json, py, variant, "creator-exits-without-unlink");
+            let p1 = raw(c, "P1");
+            assert_eq!(p1.exit, Some(0));
+            assert_eq!(p1.events_named("closed").len(), 1);
+            assert_eq!(
+                (p1.leak_warnings(), p1.tracker_enoent()),
+                (1, 0),
+                "{variant}"
+            );
+            assert_eq!(c["segment_leaked"], false, "{variant}");
+        }
+        let c = case(json, py, "no-register", "creator-exits-without-unlink");
+        assert_eq!(raw(c, "P1").leak_warnings(), 0);
+        assert_eq!(c["segment_leaked"], true);
+    });
+}
+
+/// Many attachers on stock: each holding attacher's own tracker warns; the
+/// first to clean up unlinks, the other finds it gone (so exactly one
+/// ENOENT among them), and P1's unlink fails. With a fix everyone reads.
+#[test]
+fn many_attachers_each_tracker_warns_on_stock_and_all_read_with_a_fix() {
+    each_python(|py, json| {
+        let c = case(json, py, "stock", "many-attachers");
+        let a: Vec<Raw> = ["A1", "A2"].iter().map(|l| raw(c, l)).collect();
+        assert!(
+            a.iter()
+                .all(|r| r.leak_warnings() == 1 && r.exit == Some(0))
+        );
+        assert_eq!(a.iter().map(Raw::tracker_enoent).sum::<usize>(), 1);
+        let p1 = raw(c, "P1");
+        assert!(p1.file_not_found() && p1.exit == Some(1));
+        assert_eq!((p1.leak_warnings(), p1.tracker_enoent()), (1, 1));
+        for variant in [
+            "create-only",
+            "create-only+lenient-tracker",
+            "userland-unregister",
+        ] {
+            let c = case(json, py, variant, "many-attachers");
+            for r in raws(c).iter().filter(|r| r.label != "P1") {
+                assert_eq!(r.reads(), [true], "{variant} {}", r.label);
+                assert_eq!(r.leak_warnings(), 0, "{variant} {}", r.label);
+            }
+            assert_eq!(raw(c, "P1").exit, Some(0), "{variant}");
+        }
+    });
+}
+
+/// In a family the child's registration lands in the parent's tracker:
+/// nothing warns when the child exits (a tracker of its own would have
+/// warned and unlinked), P1's later unlink finds the segment (so nobody
+/// removed it), and an UNREGISTER the child sends (userland workaround) is
+/// felt by P1's tracker.
+#[test]
+fn in_a_family_the_childs_registration_lands_in_the_parents_tracker() {
+    each_python(|py, json| {
+        let v = &py.version;
+        let c = case(json, py, "stock", "family");
+        let p1 = raw(c, "P1");
+        let exited = p1.events_named("child-exited");
+        assert_eq!(exited.len(), 1, "{v}: {:?}", p1.events);
+        assert_eq!(exited[0]["exitcode"], 0);
+        // The child read the data (its events are in P1's transcript), and
+        // so did P1's check after the child exited.
+        assert_eq!(p1.reads(), [true, true], "{v}: {:?}", p1.events);
+        assert_eq!(p1.leak_warnings(), 0, "{v}: {}", p1.stderr);
+        assert_eq!(p1.events_named("unlinked").len(), 1);
+        assert!(
+            !p1.file_not_found() && p1.exit == Some(0),
+            "{v}: {}",
+            p1.stderr
+        );
+        assert_eq!(c["segment_leaked"], false);
+        // The child unregistered the name in the one shared tracker, so
+        // P1's own unlink is the tracker's KeyError.
+        let c = case(json, py, "userland-unregister", "family");
+        let p1 = raw(c, "P1");
+        assert_eq!(p1.events_named("unregistered").len(), 1, "{:?}", p1.events);
+        assert!(p1.tracker_key_error(), "{v}: {}", p1.stderr);
+    });
+}
+
+/// A family child that unlinks: on stock its UNREGISTER clears the
+/// creator's registration in the shared tracker, so all is clean. The
+/// unlink guard skips that UNREGISTER (the child did not register), so the
+/// creator's tracker warns at exit and finds the name gone.
+#[test]
+fn family_attacher_unlinks_is_clean_on_stock_and_warns_with_the_unlink_guard() {
+    each_python(|py, json| {
+        let c = case(json, py, "stock", "family-attacher-unlinks");
+        let p1 = raw(c, "P1");
+        assert_eq!(p1.events_named("unlinked").len(), 1, "{:?}", p1.events);
+        assert_eq!(
+            (p1.leak_warnings(), p1.tracker_enoent()),
+            (0, 0),
+            "{}",
+            p1.stderr
+        );
+        assert!(!p1.tracker_key_error());
+        let c = case(
+            json,
+            py,
+            "create-only+unlink-guard",
+            "family-attacher-unlinks",
+        );
+        let p1 = raw(c, "P1");
+        assert_eq!(
+            (p1.leak_warnings(), p1.tracker_enoent()),
+            (1, 1),
+            "{}",
+            p1.stderr
+        );
+        assert_eq!(p1.exit, Some(0));
+    });
+}
+
+/// The control: a segment unlinked before anyone attaches is gone in every
+/// variant.
+#[test]
+fn creator_unlinks_first_is_file_not_found_in_every_variant() {
+    each_python(|py, json| {
+        for variant in VARIANTS {
+            if variant == "track-false" && !py.has_track() {
+                continue;
+            }
+            let p2 = raw(case(json, py, variant, "creator-unlinks-first"), "P2");
+            assert!(
+                p2.file_not_found() && p2.exit == Some(1),
+                "{variant}: {}",
+                p2.stderr
+            );
+        }
+    });
+}
