@@ -480,19 +480,20 @@ fn find_all(lines: &[String], needle: &[&str]) -> Vec<usize> {
         .collect()
 }
 
-/// Where the hunk's old lines come closest to matching: the start with the
-/// most lines equal (nearest to `expected` on ties), and its first line
-/// that differs. `None` when no line matches anywhere.
+/// Where the hunk's old lines come closest to matching: the start whose
+/// run of equal leading lines is longest (then the most equal lines, then
+/// the nearest to `expected`), and its first line that differs: where a
+/// branch's code diverges from the diff's. `None` when no line matches.
 fn nearest(lines: &[String], old: &[&str], expected: usize) -> Option<Nearest> {
+    let equal = |at: usize, k: usize| lines.get(at + k).is_some_and(|x| x == old[k]);
     let score = |at: usize| {
-        old.iter()
-            .enumerate()
-            .filter(|(k, l)| lines.get(at + k).is_some_and(|x| x == *l))
-            .count()
+        let prefix = (0..old.len()).take_while(|&k| equal(at, k)).count();
+        let total = (0..old.len()).filter(|&k| equal(at, k)).count();
+        (prefix, total)
     };
     let (at, _) = (0..lines.len())
         .map(|at| (at, score(at)))
-        .filter(|(_, s)| *s > 0)
+        .filter(|(_, s)| s.1 > 0)
         .max_by(|a, b| {
             a.1.cmp(&b.1)
                 .then(b.0.abs_diff(expected).cmp(&a.0.abs_diff(expected)))

@@ -16,3 +16,4 @@ mod matrix;
 mod pypy;
 mod readme;
 mod reliability;
+mod workflow;
