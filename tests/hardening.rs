@@ -312,10 +312,13 @@ impl Drop for Tiny {
 fn a_full_tmpdir_is_an_error_with_exit_2_never_a_failed_fix() {
     let py = cpython();
     let tiny = Tiny::mount(96);
+    // --no-cache: the overlays are built in TMPDIR for this run (a warm
+    // overlay cache would need no space there at all).
     let out = bin()
         .env("TMPDIR", tiny.0.path())
         .args([
             "verify",
+            "--no-cache",
             "--python",
             arg(&py),
             "--scenario",
