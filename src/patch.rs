@@ -271,6 +271,38 @@ pub fn parse(text: &str) -> Result<Vec<FilePatch>, PatchError> {
     Ok(files)
 }
 
+/// The parts of a diff that are applied (Lib/multiprocessing/, Lib/test/):
+/// what `patch show` prints; a NEWS entry or a Doc change is left out.
+pub fn applied_part(text: &str) -> String {
+    let lines: Vec<&str> = text.lines().collect();
+    let mut out = String::new();
+    let mut pending = String::new();
+    let mut keep = true;
+    for (i, line) in lines.iter().enumerate() {
+        if line.starts_with("diff --git ") || line.starts_with("index ") {
+            pending.push_str(line);
+            pending.push('\n');
+            continue;
+        }
+        if line.starts_with("--- ") && lines.get(i + 1).is_some_and(|n| n.starts_with("+++ ")) {
+            let new = header_path(lines[i + 1]);
+            let named = if new == "/dev/null" {
+                header_path(line)
+            } else {
+                new
+            };
+            keep = classify(named).is_ok_and(|(p, _)| p != Package::Other);
+        }
+        if keep {
+            out.push_str(&pending);
+            out.push_str(line);
+            out.push('\n');
+        }
+        pending.clear();
+    }
+    out
+}
+
 fn header_path(line: &str) -> &str {
     let rest = &line[4..];
     // Drop a trailing timestamp ("\t2024-01-01 ...").
@@ -662,6 +694,11 @@ mod tests {
                     true
                 )
             ]
+        );
+        let shown = applied_part(pr);
+        assert!(
+            shown.contains("_test_multiprocessing.py") && !shown.contains("NEWS"),
+            "{shown}"
         );
         // A new file applies to nothing.
         let (text, _) = apply("", &files[2]).unwrap();

@@ -522,6 +522,17 @@ pub fn parse(text: &str) -> Option<Summary> {
             });
         }
     }
+    // unittest's `failures=N` counts subtests; `Ran N tests` counts tests.
+    // Count tests on both sides: each failing test once.
+    for (kind, count) in [
+        (FailureKind::Fail, &mut s.failed),
+        (FailureKind::Error, &mut s.errors),
+    ] {
+        let tests = s.failing.iter().filter(|f| f.kind == kind).count() as u32;
+        if tests > 0 {
+            *count = tests;
+        }
+    }
     seen.then_some(s)
 }
 
@@ -610,6 +621,17 @@ FAILED (failures=1, skipped=2)
             s.failing[0].evidence,
             "AssertionError: 'leaked shared_memory objects' not found in b''"
         );
+    }
+
+    #[test]
+    fn a_test_with_failing_subtests_counts_once() {
+        let text = "FAIL: test_shared_memory_tracking (x.T.test_shared_memory_tracking) [a]\n\
+                    ----\nAssertionError: a\n\n\
+                    FAIL: test_shared_memory_tracking (x.T.test_shared_memory_tracking) [b]\n\
+                    ----\nAssertionError: b\n\n\
+                    Ran 17 tests in 1.0s\n\nFAILED (failures=2)\n";
+        let s = parse(text).unwrap();
+        assert_eq!((s.ran, s.failed, s.failing.len()), (17, 1, 1));
     }
 
     #[test]

@@ -370,6 +370,14 @@ pub fn folder_patches(dir: &Path) -> Result<Vec<(PathBuf, MinorRange)>, VariantE
         }
     }
     out.sort_by_key(|(_, r)| r.from);
+    // As in patches/<variant>/: the newest family (`3.13.diff`) also
+    // serves every later version.
+    if let Some((_, last)) = out.last_mut()
+        && last.from.is_some()
+        && last.from == last.to
+    {
+        last.to = None;
+    }
     Ok(out)
 }
 

@@ -128,7 +128,7 @@ pub fn merge(inputs: Vec<(String, Results)>) -> Result<Results> {
     };
     let mut out = Results::empty(crate::sys::tool(), first.host.clone());
     // (interpreter, variant, scenario) -> (file, index in out.cases)
-    let mut seen: BTreeMap<(String, String, crate::contract::ScenarioId), (String, usize)> =
+    let mut seen: BTreeMap<(String, String, crate::contract::Row), (String, usize)> =
         BTreeMap::new();
     for (file, r) in inputs {
         out.merged_from.push(MergedLeg {
@@ -159,15 +159,15 @@ pub fn merge(inputs: Vec<(String, Results)>) -> Result<Results> {
             }
         }
         for c in r.cases {
-            let key = (c.interpreter.clone(), c.variant.clone(), c.scenario);
+            let key = (c.interpreter.clone(), c.variant.clone(), c.row());
             if let Some((other, at)) = seen.get(&key) {
                 let prev = &out.cases[*at];
                 if signature(prev) != signature(&c) {
                     return Err(Error::usage(format!(
-                        "conflicting results for {} {} {}: {other} says {} ({}), {file} says {} ({})",
+                        "conflicting results for {} {} [{}]: {other} says {} ({}), {file} says {} ({})",
                         key.0,
-                        key.1,
                         key.2,
+                        key.1,
                         prev.verdict.as_str(),
                         prev.outcome,
                         c.verdict.as_str(),
@@ -197,6 +197,7 @@ pub fn merge(inputs: Vec<(String, Results)>) -> Result<Results> {
         (
             pos(&interps, &c.interpreter),
             pos(&scenarios, c.scenario.name()),
+            c.start_method,
             pos(&variants, &c.variant),
         )
     });

@@ -153,7 +153,9 @@ pub fn user_variant(patches: &[String]) -> Result<Option<Variant>> {
     }
     // One patch per branch: the variant is named after what they share
     // (`gh-82300/{3.9,3.12,main}.diff` -> `patch:gh-82300`).
-    if read.len() > 1 && read.iter().any(|p| p.origin != read[0].origin) {
+    // (A single folder is named after itself, already.)
+    let single_folder = paths.len() == 1 && paths[0].is_dir();
+    if !single_folder && read.len() > 1 && read.iter().any(|p| p.origin != read[0].origin) {
         let dirs: Vec<_> = paths
             .iter()
             .map(|p| {

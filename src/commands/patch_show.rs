@@ -37,7 +37,7 @@ pub fn run(args: &PatchShowArgs) -> Result<u8> {
                 {
                     crate::style::outln(&format!("# note: {a}"));
                 }
-                crate::style::out(&style::printable(&diff));
+                crate::style::out(&style::printable(&crate::patch::applied_part(&diff)));
             }
             Err(e) => {
                 failed += 1;

@@ -18,12 +18,11 @@ pub struct UnknownName {
 impl fmt::Display for UnknownName {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "unknown {} `{}`", self.kind, self.given)?;
-        if let Some(near) = closest(&self.given, &self.known) {
-            write!(f, " (did you mean `{near}`?")?;
-        } else {
-            write!(f, " (")?;
+        match closest(&self.given, &self.known) {
+            Some(near) => write!(f, " (did you mean `{near}`? ")?,
+            None => write!(f, " (")?,
         }
-        write!(f, " {}s: {}, all)", self.kind, self.known.join(", "))
+        write!(f, "{}s: {}, all)", self.kind, self.known.join(", "))
     }
 }
 

@@ -245,7 +245,7 @@ fn identity(path: &Path) -> PathBuf {
 
 /// The path a venv's interpreter runs as: its own `bin/python3` link (the
 /// directory resolved), not the base it points to.
-fn venv_executable(path: &Path) -> PathBuf {
+pub fn venv_executable(path: &Path) -> PathBuf {
     let name = path.file_name().unwrap_or_default();
     identity(path).join(name)
 }

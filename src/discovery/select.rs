@@ -114,6 +114,13 @@ impl PythonSpec {
     fn matches(&self, i: &Interpreter) -> bool {
         match self {
             PythonSpec::Path(p) => {
+                // A venv's bin/python links to its base: the venv is meant,
+                // not the base (which has the same real file).
+                if super::in_venv(p) {
+                    return i.path == *p
+                        || i.executable == super::venv_executable(p)
+                        || i.aliases.iter().any(|a| a.path == *p);
+                }
                 let real = std::fs::canonicalize(p).unwrap_or_else(|_| p.clone());
                 i.path == *p || i.executable == real || i.aliases.iter().any(|a| a.path == *p)
             }

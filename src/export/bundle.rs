@@ -128,8 +128,9 @@ fn fill(results: &Results, root: &Path) -> Result<(), OutputError> {
     }
     for c in &results.cases {
         for p in &c.processes {
+            let method = c.start_method.map(|m| format!("-{m}")).unwrap_or_default();
             let dir = format!(
-                "transcripts/{}/{}/{}",
+                "transcripts/{}/{}{method}/{}",
                 slug("interpreter", &c.interpreter)?,
                 c.scenario.name(),
                 slug("variant", &c.variant)?

@@ -20,9 +20,9 @@ pub fn suite_name(results: &Results, id: &str) -> String {
     format!("{implementation}-{id}")
 }
 
-/// The testcase name: `three-process [stock]`.
+/// The testcase name: `three-process [stock]`, `family [fork] [stock]`.
 pub fn case_name(case: &Case) -> String {
-    format!("{} [{}]", case.scenario.name(), case.variant)
+    format!("{} [{}]", case.row(), case.variant)
 }
 
 fn transcript(case: &Case, stderr: bool) -> String {

@@ -18,7 +18,7 @@ pub fn transcript(case: &Case) -> String {
     let roles_file = Regex::new(r#"File "[^"]*roles\.py""#).expect("regex");
     let path = Regex::new(r"/\S*/multiprocessing/").expect("regex");
     let line_no = Regex::new(r"(line |\.py:)\d+").expect("regex");
-    let pid = Regex::new(r"\b(pid|exitcode)=\d+|\[\d+\]").expect("regex");
+    let pid = Regex::new(r#"\b(pid|exitcode)=\d+|\[\d+\]|"pid":\s*\d+"#).expect("regex");
     let carets = Regex::new(r"^\s*[~^]+\s*$").expect("regex");
     let norm = |text: &str| -> String {
         let t = if seg.is_empty() {
@@ -49,7 +49,9 @@ pub fn transcript(case: &Case) -> String {
             if p.segment_after { "exists" } else { "gone" },
         );
         for e in &p.events {
-            if e["event"] == "start" {
+            // Plumbing, not behaviour: where multiprocessing came from, and
+            // the pid of a resource tracker (for its exit status).
+            if e["event"] == "start" || e["event"] == "tracker" {
                 continue;
             }
             out += &format!("  event {}\n", norm(&e.to_string()));

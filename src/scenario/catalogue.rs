@@ -262,7 +262,7 @@ pub const SCENARIOS: &[Scenario] = &[
     },
     Scenario {
         id: ScenarioId::Family,
-        summary: "P1 creates and starts a multiprocessing child (spawn) that attaches; they share one tracker",
+        summary: "P1 creates and starts a multiprocessing child that attaches by name; they share one tracker",
         children: true,
         hidden: false,
         steps: |_| {
@@ -276,7 +276,7 @@ pub const SCENARIOS: &[Scenario] = &[
     },
     Scenario {
         id: ScenarioId::FamilyAttacherUnlinks,
-        summary: "P1 creates; its multiprocessing child (spawn) attaches and unlinks; P1 closes and exits",
+        summary: "P1 creates; its multiprocessing child attaches by name and unlinks; P1 closes and exits",
         children: true,
         hidden: false,
         steps: |_| {
