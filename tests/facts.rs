@@ -151,6 +151,8 @@ enum V {
     UnlinkGuard,
     /// `if create:`, and the tracker ignores an UNREGISTER for an unknown name.
     Lenient,
+    /// Register and unregister both removed (upstream's closed PRs).
+    NoTracking,
     /// 3.13+: attachers pass `track=False` (no register, no unregister).
     TrackFalse,
     /// Stock stdlib; attachers call `resource_tracker.unregister` right after.
@@ -165,6 +167,7 @@ impl V {
             "no-register" => V::NoRegister,
             "create-only+unlink-guard" => V::UnlinkGuard,
             "create-only+lenient-tracker" => V::Lenient,
+            "no-tracking" => V::NoTracking,
             "track-false" => V::TrackFalse,
             "userland-unregister" => V::Userland,
             other => panic!("no model for variant {other}"),
@@ -172,7 +175,7 @@ impl V {
     }
 
     fn creator_registers(self) -> bool {
-        self != V::NoRegister
+        !matches!(self, V::NoRegister | V::NoTracking)
     }
 
     fn attacher_registers(self) -> bool {
@@ -186,6 +189,7 @@ impl V {
             V::UnlinkGuard => !attacher,
             // track=False skips unregister too; the creator tracks.
             V::TrackFalse => !attacher,
+            V::NoTracking => false,
             _ => true,
         }
     }
@@ -502,16 +506,22 @@ fn every_case_of_the_full_matrix_matches_the_model_of_the_tracker() {
     for py in &m.pythons {
         for scenario in SCENARIOS {
             for variant in VARIANTS {
-                let c = case(&m.json, py, variant, scenario);
-                if variant == "track-false" && !py.has_track() {
-                    assert_eq!(c["verdict"], "n/a", "{} {scenario}", py.version);
-                    continue;
+                // Every start method: a child attaching by name is a
+                // fresh object under fork, spawn and forkserver alike.
+                for c in cases_for(&m.json, py, variant, scenario) {
+                    if variant == "track-false" && !py.has_track() {
+                        assert_eq!(c["verdict"], "n/a", "{} {scenario}", py.version);
+                        continue;
+                    }
+                    let model = Model::replay(V::parse(variant), scenario);
+                    for d in differences(c, &model) {
+                        failures.push(format!(
+                            "{} {scenario} [{variant}] {}: {d}",
+                            py.version, c["start_method"]
+                        ));
+                    }
+                    checked += 1;
                 }
-                let model = Model::replay(V::parse(variant), scenario);
-                for d in differences(c, &model) {
-                    failures.push(format!("{} {scenario} [{variant}]: {d}", py.version));
-                }
-                checked += 1;
             }
         }
     }
@@ -754,29 +764,37 @@ fn many_attachers_each_tracker_warns_on_stock_and_all_read_with_a_fix() {
 #[test]
 fn in_a_family_the_childs_registration_lands_in_the_parents_tracker() {
     each_python(|py, json| {
-        let v = &py.version;
-        let c = case(json, py, "stock", "family");
-        let p1 = raw(c, "P1");
-        let exited = p1.events_named("child-exited");
-        assert_eq!(exited.len(), 1, "{v}: {:?}", p1.events);
-        assert_eq!(exited[0]["exitcode"], 0);
-        // The child read the data (its events are in P1's transcript), and
-        // so did P1's check after the child exited.
-        assert_eq!(p1.reads(), [true, true], "{v}: {:?}", p1.events);
-        assert_eq!(p1.leak_warnings(), 0, "{v}: {}", p1.stderr);
-        assert_eq!(p1.events_named("unlinked").len(), 1);
-        assert!(
-            !p1.file_not_found() && p1.exit == Some(0),
-            "{v}: {}",
-            p1.stderr
-        );
-        assert_eq!(c["segment_leaked"], false);
+        for c in cases_for(json, py, "stock", "family") {
+            let v = format!("{} {}", py.version, c["start_method"]);
+            let p1 = raw(c, "P1");
+            let exited = p1.events_named("child-exited");
+            assert_eq!(exited.len(), 1, "{v}: {:?}", p1.events);
+            assert_eq!(exited[0]["exitcode"], 0);
+            // The child read the data (its events are in P1's transcript),
+            // and so did P1's check after the child exited.
+            assert_eq!(p1.reads(), [true, true], "{v}: {:?}", p1.events);
+            assert_eq!(p1.leak_warnings(), 0, "{v}: {}", p1.stderr);
+            assert_eq!(p1.events_named("unlinked").len(), 1);
+            assert!(
+                !p1.file_not_found() && p1.exit == Some(0),
+                "{v}: {}",
+                p1.stderr
+            );
+            assert_eq!(c["segment_leaked"], false);
+        }
         // The child unregistered the name in the one shared tracker, so
         // P1's own unlink is the tracker's KeyError.
-        let c = case(json, py, "userland-unregister", "family");
-        let p1 = raw(c, "P1");
-        assert_eq!(p1.events_named("unregistered").len(), 1, "{:?}", p1.events);
-        assert!(p1.tracker_key_error(), "{v}: {}", p1.stderr);
+        for c in cases_for(json, py, "userland-unregister", "family") {
+            let p1 = raw(c, "P1");
+            let v = format!("{} {}", py.version, c["start_method"]);
+            assert_eq!(
+                p1.events_named("unregistered").len(),
+                1,
+                "{v}: {:?}",
+                p1.events
+            );
+            assert!(p1.tracker_key_error(), "{v}: {}", p1.stderr);
+        }
     });
 }
 
@@ -787,30 +805,34 @@ fn in_a_family_the_childs_registration_lands_in_the_parents_tracker() {
 #[test]
 fn family_attacher_unlinks_is_clean_on_stock_and_warns_with_the_unlink_guard() {
     each_python(|py, json| {
-        let c = case(json, py, "stock", "family-attacher-unlinks");
-        let p1 = raw(c, "P1");
-        assert_eq!(p1.events_named("unlinked").len(), 1, "{:?}", p1.events);
-        assert_eq!(
-            (p1.leak_warnings(), p1.tracker_enoent()),
-            (0, 0),
-            "{}",
-            p1.stderr
-        );
-        assert!(!p1.tracker_key_error());
-        let c = case(
+        for c in cases_for(json, py, "stock", "family-attacher-unlinks") {
+            let p1 = raw(c, "P1");
+            let v = format!("{} {}", py.version, c["start_method"]);
+            assert_eq!(p1.events_named("unlinked").len(), 1, "{v}: {:?}", p1.events);
+            assert_eq!(
+                (p1.leak_warnings(), p1.tracker_enoent()),
+                (0, 0),
+                "{v}: {}",
+                p1.stderr
+            );
+            assert!(!p1.tracker_key_error(), "{v}");
+        }
+        for c in cases_for(
             json,
             py,
             "create-only+unlink-guard",
             "family-attacher-unlinks",
-        );
-        let p1 = raw(c, "P1");
-        assert_eq!(
-            (p1.leak_warnings(), p1.tracker_enoent()),
-            (1, 1),
-            "{}",
-            p1.stderr
-        );
-        assert_eq!(p1.exit, Some(0));
+        ) {
+            let p1 = raw(c, "P1");
+            let v = format!("{} {}", py.version, c["start_method"]);
+            assert_eq!(
+                (p1.leak_warnings(), p1.tracker_enoent()),
+                (1, 1),
+                "{v}: {}",
+                p1.stderr
+            );
+            assert_eq!(p1.exit, Some(0), "{v}");
+        }
     });
 }
 

@@ -312,13 +312,14 @@ impl Drop for Tiny {
 fn a_full_tmpdir_is_an_error_with_exit_2_never_a_failed_fix() {
     let py = cpython();
     let tiny = Tiny::mount(96);
-    // --no-cache: the overlays are built in TMPDIR for this run (a warm
-    // overlay cache would need no space there at all).
+    // The overlays are built under the cache dir (and reused from there),
+    // so the cache goes on the full filesystem too: a warm cache elsewhere
+    // would leave nothing to fail.
     let out = bin()
         .env("TMPDIR", tiny.0.path())
+        .env("XDG_CACHE_HOME", tiny.0.path().join("cache"))
         .args([
             "verify",
-            "--no-cache",
             "--python",
             arg(&py),
             "--scenario",

@@ -623,26 +623,46 @@ pub fn cases(json: &serde_json::Value) -> &Vec<serde_json::Value> {
     json["cases"].as_array().expect("cases array")
 }
 
-/// The one case for (interpreter, variant, scenario).
+/// Every case for (interpreter, variant, scenario): one per start method
+/// for the scenarios that start a multiprocessing child, else one.
+pub fn cases_for<'a>(
+    json: &'a serde_json::Value,
+    py: &Py,
+    variant: &str,
+    scenario: &str,
+) -> Vec<&'a serde_json::Value> {
+    cases(json)
+        .iter()
+        .filter(|c| {
+            c["executable"] == py.arg() && c["variant"] == variant && c["scenario"] == scenario
+        })
+        .collect()
+}
+
+/// The case for (interpreter, variant, scenario); for a scenario run under
+/// several start methods, the `spawn` one (every platform has it).
 pub fn case<'a>(
     json: &'a serde_json::Value,
     py: &Py,
     variant: &str,
     scenario: &str,
 ) -> &'a serde_json::Value {
-    let found: Vec<_> = cases(json)
-        .iter()
-        .filter(|c| {
-            c["executable"] == py.arg() && c["variant"] == variant && c["scenario"] == scenario
-        })
-        .collect();
+    let found = cases_for(json, py, variant, scenario);
+    let one: Vec<_> = if found.len() > 1 {
+        found
+            .into_iter()
+            .filter(|c| c["start_method"] == "spawn")
+            .collect()
+    } else {
+        found
+    };
     assert_eq!(
-        found.len(),
+        one.len(),
         1,
         "expected one case for {} {variant} {scenario}",
         py.version
     );
-    found[0]
+    one[0]
 }
 
 /// The process labelled `label` (`P1`, `P2`, ...) of a case.
