@@ -66,11 +66,15 @@ pub fn outln(text: &str) {
 
 /// An evidence line cut to a readable length (JSON keeps it whole).
 pub fn short(evidence: &str) -> String {
-    const MAX: usize = 200;
-    if evidence.chars().count() <= MAX {
-        evidence.to_string()
+    short_to(evidence, 200)
+}
+
+/// `text` cut to `max` characters, `...` marking the cut.
+pub fn short_to(text: &str, max: usize) -> String {
+    if text.chars().count() <= max {
+        text.to_string()
     } else {
-        format!("{}...", evidence.chars().take(MAX).collect::<String>())
+        format!("{}...", text.chars().take(max).collect::<String>())
     }
 }
 

@@ -328,9 +328,7 @@ pub fn execute(plan: &Plan, cpython_tests: bool) -> Result<RunOutcome> {
     let bar = crate::progress::Bar::start(total);
     let out: RunOutput = runner::execute(plan, &ws, &RealWorld);
     drop(bar);
-    for line in runner::overlay_errors(plan, &out.overlays) {
-        eprintln!("error: {}", crate::style::printable(&line));
-    }
+    let overlay_errors = runner::overlay_errors(plan, &out.overlays);
     let tests = match (cpython_tests, out.interrupted) {
         (true, None) => cpython_tests::for_plan(plan, &out.overlays)?,
         _ => Vec::new(),
@@ -352,11 +350,20 @@ pub fn execute(plan: &Plan, cpython_tests: bool) -> Result<RunOutcome> {
     if complete.interrupted.is_none() {
         // A user's patch that applies to no interpreter is bad input, not a
         // verdict.
+        // verdict: the error, one line per interpreter, and nothing else.
         for v in plan.variants.iter().filter(|v| v.id.is_none()) {
             if let Some(reason) = crate::judge::candidate::applies_nowhere(&results, &v.name) {
-                return Err(Error::Usage(reason));
+                let lines = if overlay_errors.is_empty() {
+                    vec![reason]
+                } else {
+                    overlay_errors
+                };
+                return Err(Error::Usage(lines.join("\nerror: ")));
             }
         }
+    }
+    for line in overlay_errors {
+        eprintln!("error: {}", crate::style::printable(&line));
     }
     Ok(RunOutcome {
         results,
@@ -377,15 +384,19 @@ pub fn verdict_exit(results: &Results) -> u8 {
     use crate::contract::Verdict;
     let verdict = Verdict::combine(results.cases.iter().map(|c| c.verdict));
     if verdict == Verdict::Error {
+        // A patch that does not apply was said above, once per
+        // interpreter: name the first case, not its reason again.
         let first = results
             .cases
             .iter()
             .find(|c| c.verdict == Verdict::Error)
             .map(|c| {
-                format!(
-                    "{} {} [{}]: {}",
-                    c.interpreter, c.scenario, c.variant, c.reason
-                )
+                let why = if c.reason.starts_with("patch does not apply") {
+                    "its patch does not apply (see above)".to_string()
+                } else {
+                    c.reason.clone()
+                };
+                format!("{} {} [{}]: {why}", c.interpreter, c.row(), c.variant)
             })
             .unwrap_or_default();
         eprintln!(

@@ -171,7 +171,7 @@ fn answers(results: &Results) -> String {
                 .and_then(|i| i.reasons.first())
             {
                 let why = unname(why);
-                let _ = writeln!(out, "  (e.g. {})  ", short(&why, 160));
+                let _ = writeln!(out, "  (e.g. {})  ", crate::style::short_to(&why, 160));
             }
         }
     }
@@ -188,13 +188,6 @@ fn unname(reason: &str) -> String {
         .into_owned()
 }
 
-fn short(s: &str, max: usize) -> String {
-    if s.chars().count() <= max {
-        s.to_string()
-    } else {
-        format!("{}...", s.chars().take(max).collect::<String>())
-    }
-}
 
 /// report.md.
 pub fn report_md(results: &Results, diffs: &[SharedDiff]) -> String {

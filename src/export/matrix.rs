@@ -13,7 +13,9 @@ pub fn cell_text(case: &Case, brief: bool) -> String {
         Verdict::Pass => format!("{}: {}", case.outcome, case.reason),
         Verdict::Fail => format!("FAIL {}: {}", case.outcome, case.reason),
         Verdict::NotApplicable => "n/a".to_string(),
-        Verdict::Error => format!("error: {}", case.reason),
+        // The whole reason is in results.json; a table cell keeps it short
+        // (a patch that does not apply says why once, on stderr).
+        Verdict::Error => format!("error: {}", crate::style::short_to(&case.reason, 90)),
     }
 }
 
