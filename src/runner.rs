@@ -160,7 +160,7 @@ pub fn overlay_errors(plan: &Plan, overlays: &Overlays) -> Vec<String> {
             {
                 let v = interp.version;
                 lines.push(format!(
-                    "{e}; see `shmharness patch show --variant create-only --python {}.{}` for this branch's layout",
+                    "{e}; `shmharness patch show --variant create-only --python {}.{}` shows this branch's code around the register call",
                     v.major, v.minor
                 ));
             }

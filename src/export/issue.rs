@@ -188,7 +188,6 @@ fn unname(reason: &str) -> String {
         .into_owned()
 }
 
-
 /// report.md.
 pub fn report_md(results: &Results, diffs: &[SharedDiff]) -> String {
     let mut md = format!("{TITLE}\n\n");

@@ -497,10 +497,12 @@ fn tracker_disagrees(case: &CaseObservation) -> Option<CaseError> {
 }
 
 /// A process killed at the deadline: the case says nothing about Python.
+/// Blame the one that hung: a holder (P1) waiting for it times out too.
 fn timeout(case: &CaseObservation, ctx: &Context) -> Option<CaseError> {
-    case.processes
-        .iter()
-        .find(|p| p.timed_out)
+    let timed_out = || case.processes.iter().filter(|p| p.timed_out);
+    timed_out()
+        .find(|p| p.role != "creator" && p.role != "manager")
+        .or_else(|| timed_out().next())
         .map(|p| CaseError::Timeout {
             label: p.label.clone(),
             timeout: ctx.timeout,
