@@ -634,6 +634,52 @@ mod tests {
     }
 
     #[test]
+    fn an_offset_is_said_in_words_with_its_direction() {
+        let at = |offset, other_matches| {
+            Applied {
+                path: "x.py".into(),
+                hunk: 1,
+                offset,
+                other_matches,
+            }
+            .to_string()
+        };
+        assert_eq!(
+            at(0, 0),
+            "x.py hunk #1 applied at the line its header names"
+        );
+        assert_eq!(
+            at(1, 0),
+            "x.py hunk #1 applied 1 line later than its header says"
+        );
+        assert_eq!(
+            at(-3, 0),
+            "x.py hunk #1 applied 3 lines earlier than its header says"
+        );
+        assert!(
+            at(0, 1).ends_with("(its context also matches 1 other place; the nearest was taken)")
+        );
+        assert!(at(0, 2).contains("2 other places"));
+    }
+
+    #[test]
+    fn files_are_picked_by_package() {
+        let files = parse(
+            "--- a/Lib/multiprocessing/a.py\n+++ b/Lib/multiprocessing/a.py\n@@ -1 +1 @@\n-a\n+b\n--- a/Lib/test/t.py\n+++ b/Lib/test/t.py\n@@ -1 +1 @@\n-a\n+b\n",
+        )
+        .unwrap();
+        let names = |p| {
+            in_package(&files, p)
+                .iter()
+                .map(|f| f.path.clone())
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(names(Package::Multiprocessing), ["a.py"]);
+        assert_eq!(names(Package::Test), ["t.py"]);
+        assert!(names(Package::Other).is_empty());
+    }
+
+    #[test]
     fn later_hunks_follow_the_shift_of_earlier_ones() {
         let p = one("--- x.py\n+++ x.py\n@@ -1,1 +1,2 @@\n-a\n+a1\n+a2\n@@ -4,1 +5,1 @@\n-d\n+D\n");
         let (text, applied) = apply(ORIGINAL, &p).unwrap();

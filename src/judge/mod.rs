@@ -299,6 +299,202 @@ mod tests {
         );
     }
 
+    /// A run of canned outcomes, judged as a whole.
+    fn judged(outcomes: Vec<(VariantId, crate::runner::CaseOutcome)>) -> Results {
+        use crate::runner::{CaseRun, Plan, RunOutput};
+        use crate::scenario::catalogue;
+        let variants: Vec<_> = [
+            VariantId::Stock,
+            VariantId::CreateOnly,
+            VariantId::TrackFalse,
+        ]
+        .into_iter()
+        .map(crate::variant::builtin)
+        .collect();
+        let plan = Plan {
+            interpreters: vec![crate::fixtures::interpreter("3.12.1")],
+            variants: variants.clone(),
+            scenarios: vec![catalogue::find(ScenarioId::ThreeProcess)],
+            start_methods: Vec::new(),
+            params: Default::default(),
+            jobs: 2,
+            timeout: std::time::Duration::from_secs(30),
+            repeat: 1,
+            overlay_cache: None,
+        };
+        let position = |id: VariantId| variants.iter().position(|v| v.id == Some(id)).unwrap();
+        let out = RunOutput {
+            cases: outcomes
+                .into_iter()
+                .map(|(v, outcome)| CaseRun {
+                    interpreter: 0,
+                    variant: position(v),
+                    scenario: ScenarioId::ThreeProcess,
+                    start_method: None,
+                    outcome,
+                })
+                .collect(),
+            overlays: vec![vec![None, None, None]],
+            wall: std::time::Duration::from_millis(1500),
+            children_cpu: std::time::Duration::from_millis(2500),
+            harness_cpu: std::time::Duration::from_millis(20),
+            interrupted: None,
+        };
+        judge_run(&plan, &out)
+    }
+
+    fn observed(
+        keys_from_stderr: &str,
+        error: Option<crate::scenario::CaseError>,
+    ) -> crate::runner::CaseOutcome {
+        use crate::contract::ProcessObservation;
+        let p = ProcessObservation {
+            label: "P2".into(),
+            group: "P2".into(),
+            role: "attacher".into(),
+            exit_code: Some(0),
+            signal: None,
+            timed_out: false,
+            killed_by_harness: false,
+            leak_warnings: usize::from(keys_from_stderr.contains("leak")),
+            tracker_errors: Vec::new(),
+            tracebacks: Vec::new(),
+            exception: None,
+            data_ok: Some(true),
+            segment_after: true,
+            tracker_exit_code: None,
+            multiprocessing: None,
+            events: Vec::new(),
+            stdout: String::new(),
+            stderr: keys_from_stderr.to_string(),
+            duration_ms: 5,
+        };
+        crate::runner::CaseOutcome::Observed(crate::scenario::CaseObservation {
+            segment: "shmh000000000000_1".into(),
+            processes: vec![p],
+            created: true,
+            made: vec!["shmh000000000000_1".into()],
+            segment_leaked: false,
+            error,
+        })
+    }
+
+    #[test]
+    fn judge_run_gives_each_outcome_its_verdict() {
+        use crate::runner::CaseOutcome;
+        let leak = "x.py:1: UserWarning: resource_tracker: There appear to be 1 leaked shared_memory objects\n";
+        let r = judged(vec![
+            (VariantId::Stock, observed(leak, None)),
+            (VariantId::CreateOnly, observed("", None)),
+            (
+                VariantId::TrackFalse,
+                CaseOutcome::NotApplicable("needs 3.13+".into()),
+            ),
+        ]);
+        let verdicts: Vec<(&str, Verdict, &str)> = r
+            .cases
+            .iter()
+            .map(|c| (c.variant.as_str(), c.verdict, c.outcome.as_str()))
+            .collect();
+        // Stock's row wants the whole seed: one leak warning is not it.
+        assert_eq!(verdicts[0].1, Verdict::Fail);
+        assert_eq!(
+            verdicts[0].2, "P2 leak warning",
+            "outcome: the keys, when no row matches"
+        );
+        assert_eq!(verdicts[1], ("create-only", Verdict::Pass, "fixed"));
+        assert_eq!(verdicts[2], ("track-false", Verdict::NotApplicable, "n/a"));
+        assert_eq!(r.cases[2].reason, "needs 3.13+");
+        assert_eq!(r.timing.wall_ms, 1500);
+        assert_eq!(r.timing.children_cpu_ms, 2500);
+        assert_eq!(r.scenarios[0].name, ScenarioId::ThreeProcess);
+
+        let r = judged(vec![
+            (
+                VariantId::Stock,
+                CaseOutcome::Error("cannot copy: no space".into()),
+            ),
+            (
+                VariantId::CreateOnly,
+                observed("", Some(crate::scenario::CaseError::Interrupted)),
+            ),
+        ]);
+        assert_eq!(
+            (
+                r.cases[0].verdict,
+                r.cases[0].outcome.as_str(),
+                r.cases[0].reason.as_str()
+            ),
+            (Verdict::Error, "error", "cannot copy: no space")
+        );
+        assert_eq!(
+            (r.cases[1].verdict, r.cases[1].reason.as_str()),
+            (Verdict::Error, "interrupted")
+        );
+    }
+
+    #[test]
+    fn a_case_without_a_row_is_described_by_what_it_shows() {
+        let mut clean = case(
+            "3.12.1",
+            "patch:x",
+            ScenarioId::Family,
+            Verdict::Error,
+            "",
+            &[],
+        );
+        let stock = case(
+            "3.12.1",
+            "stock",
+            ScenarioId::Family,
+            Verdict::Pass,
+            "",
+            &[],
+        );
+        judge_against_stock(&mut clean, Some(&stock));
+        assert_eq!(
+            (clean.outcome.as_str(), clean.verdict),
+            ("clean", Verdict::Pass)
+        );
+        let mut bug = case(
+            "3.12.1",
+            "patch:x",
+            ScenarioId::ThreeProcess,
+            Verdict::Error,
+            "",
+            SEED_BUG,
+        );
+        let stock = case(
+            "3.12.1",
+            "stock",
+            ScenarioId::ThreeProcess,
+            Verdict::Pass,
+            "",
+            SEED_BUG,
+        );
+        judge_against_stock(&mut bug, Some(&stock));
+        assert_eq!(bug.outcome, "bug reproduced");
+        // An errored stock twin is no comparison.
+        let mut alone = case(
+            "3.12.1",
+            "patch:x",
+            ScenarioId::Family,
+            Verdict::Error,
+            "",
+            &[],
+        );
+        let broken = case(
+            "3.12.1",
+            "stock",
+            ScenarioId::Family,
+            Verdict::Error,
+            "",
+            &[],
+        );
+        judge_against_stock(&mut alone, Some(&broken));
+        assert_eq!(alone.verdict, Verdict::NotApplicable);
+    }
+
     #[test]
     fn the_bug_needs_both_of_its_signs() {
         let both = case(
