@@ -854,3 +854,201 @@ fn creator_unlinks_first_is_file_not_found_in_every_variant() {
         }
     });
 }
+
+// ---------------------------------------------------------------------------
+// Facts of the catalogue's later scenarios (issue 12), from the stdlib code:
+// ShareableList is a SharedMemory underneath; a pickled SharedMemory is
+// `(name, create=False, size)`, so a spawn/forkserver child re-attaches by
+// name while a fork child has the parent's object; a SharedMemoryManager
+// creates in the caller's process and its server unlinks at shutdown;
+// gh-146313's at-fork handler gives a raw-fork child its own tracker;
+// gh-153279: `except OSError: self.unlink()` also runs on the attach path.
+
+/// The case of `scenario` under one start method.
+fn case_under<'a>(
+    json: &'a Value,
+    py: &Py,
+    variant: &str,
+    scenario: &str,
+    method: &str,
+) -> &'a Value {
+    let found: Vec<_> = cases_for(json, py, variant, scenario)
+        .into_iter()
+        .filter(|c| c["start_method"] == method)
+        .collect();
+    assert_eq!(
+        found.len(),
+        1,
+        "{} {variant} {scenario} [{method}]",
+        py.version
+    );
+    found[0]
+}
+
+/// A ShareableList is a SharedMemory: on stock the attacher's tracker
+/// destroys it (the seed's bug), and `track=False` cannot reach it (it has
+/// no such parameter); with the seed's fix P3 reads the list.
+#[test]
+fn a_shareable_list_has_the_seeds_bug_and_the_seeds_fix() {
+    each_python(|py, json| {
+        let v = &py.version;
+        let c = case(json, py, "stock", "shareable-list");
+        let (p2, p3) = (raw(c, "P2"), raw(c, "P3"));
+        assert_eq!(
+            (p2.exit, p2.leak_warnings()),
+            (Some(0), 1),
+            "{v} P2: {}",
+            p2.stderr
+        );
+        assert!(p3.file_not_found(), "{v} P3: {}", p3.stderr);
+        let c = case(json, py, "create-only", "shareable-list");
+        assert_eq!(raw(c, "P3").reads(), [true], "{v}");
+        assert_eq!(raw(c, "P2").leak_warnings(), 0, "{v}");
+        if py.has_track() {
+            let c = case(json, py, "track-false", "shareable-list");
+            let p2 = raw(c, "P2");
+            assert!(
+                !p2.events_named("mode-unsupported").is_empty(),
+                "{v}: says so"
+            );
+            assert!(raw(c, "P3").file_not_found(), "{v}: the bug stays");
+        }
+    });
+}
+
+/// A SharedMemory passed to a child is pickled under spawn and forkserver
+/// (the child re-attaches by name) and inherited under fork; with the
+/// unlink guard only an inherited object's unlink unregisters, so only
+/// then does P1's tracker stay quiet.
+#[test]
+fn an_object_passed_to_a_child_is_pickled_or_inherited_and_the_guard_tells_them_apart() {
+    each_python(|py, json| {
+        let v = &py.version;
+        for (method, via) in [
+            ("fork", "inherited"),
+            ("spawn", "pickled"),
+            ("forkserver", "pickled"),
+        ] {
+            let c = case_under(json, py, "stock", "family-object", method);
+            let p1 = raw(c, "P1");
+            let attached = p1.events_named("attached");
+            assert_eq!(attached.len(), 1, "{v} [{method}]");
+            assert_eq!(attached[0]["via"], via, "{v} [{method}]");
+            assert_eq!(p1.leak_warnings(), 0, "{v} [{method}]: {}", p1.stderr);
+
+            let c = case_under(
+                json,
+                py,
+                "create-only+unlink-guard",
+                "family-object-unlinks",
+                method,
+            );
+            let p1 = raw(c, "P1");
+            let warned = p1.leak_warnings() == 1 && p1.tracker_enoent() == 1;
+            let quiet = p1.leak_warnings() == 0 && p1.tracker_enoent() == 0;
+            if method == "fork" {
+                assert!(
+                    quiet,
+                    "{v} [fork]: the inherited object unregisters: {}",
+                    p1.stderr
+                );
+            } else {
+                assert!(
+                    warned,
+                    "{v} [{method}]: the copy leaves P1's registration: {}",
+                    p1.stderr
+                );
+            }
+        }
+    });
+}
+
+/// A SharedMemoryManager's segments are created in P1; the child reads both
+/// objects; shutdown removes them: nothing is left, nothing warns on stock.
+#[test]
+fn a_managers_segments_are_read_by_the_child_and_gone_after_shutdown() {
+    each_python(|py, json| {
+        let v = &py.version;
+        let c = case_under(json, py, "stock", "manager", "spawn");
+        let p1 = raw(c, "P1");
+        let created = p1.events_named("created");
+        assert_eq!(created[0]["names"].as_array().map(Vec::len), Some(2), "{v}");
+        let reads = p1.reads();
+        assert!(
+            reads.len() >= 2 && reads.iter().all(|ok| *ok),
+            "{v}: {reads:?}"
+        );
+        assert_eq!(p1.leak_warnings(), 0, "{v}: {}", p1.stderr);
+        assert_eq!(process(c, "P1")["segment_after"], false, "{v}");
+        assert_eq!(c["segment_leaked"], false, "{v}");
+    });
+}
+
+/// A raw `os.fork()` child: before gh-146313 it writes to P1's tracker (a
+/// set: its attach changes nothing); with the at-fork handler it starts a
+/// tracker of its own, which unlinks P1's segment when the child exits.
+#[test]
+fn a_raw_fork_childs_tracker_destroys_the_segment_where_the_stdlib_gives_it_one() {
+    each_python(|py, json| {
+        let v = &py.version;
+        let tracker =
+            std::fs::read_to_string(py.multiprocessing.join("resource_tracker.py")).unwrap();
+        let own_tracker =
+            tracker.contains("register_at_fork") && tracker.contains("_after_fork_in_child");
+        let c = case(json, py, "stock", "raw-fork");
+        let p1 = raw(c, "P1");
+        assert_eq!(
+            p1.reads(),
+            [true, true],
+            "{v}: the child's and P1's reads (the mapping survives)"
+        );
+        if own_tracker {
+            assert!(
+                p1.file_not_found() && p1.leak_warnings() >= 1,
+                "{v}: {}",
+                p1.stderr
+            );
+        } else {
+            assert!(
+                !p1.file_not_found() && p1.leak_warnings() == 0,
+                "{v}: {}",
+                p1.stderr
+            );
+            assert_eq!(p1.exit, Some(0), "{v}");
+        }
+        let c = case(json, py, "create-only", "raw-fork");
+        assert_eq!(
+            raw(c, "P1").exit,
+            Some(0),
+            "{v}: the child no longer registers"
+        );
+    });
+}
+
+/// gh-153279: an attach that fails after shm_open unlinks the owner's
+/// segment, in every variant here (none changes that handler).
+#[test]
+fn a_failed_attach_destroys_the_owners_segment_in_every_variant() {
+    each_python(|py, json| {
+        for variant in VARIANTS {
+            if variant == "track-false" && !py.has_track() {
+                continue;
+            }
+            let c = case(json, py, variant, "attach-fails");
+            let (p2, p3) = (raw(c, "P2"), raw(c, "P3"));
+            assert_eq!(p2.exit, Some(1), "{} {variant}", py.version);
+            assert!(
+                p2.stderr.contains("OSError"),
+                "{} {variant}: {}",
+                py.version,
+                p2.stderr
+            );
+            assert!(
+                p3.file_not_found(),
+                "{} {variant}: {}",
+                py.version,
+                p3.stderr
+            );
+        }
+    });
+}
