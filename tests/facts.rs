@@ -28,7 +28,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use serde_json::Value;
 
-use crate::matrix::{SCENARIOS, VARIANTS};
+use crate::matrix::{SCENARIOS, builtin_variants};
 use crate::util::*;
 
 // ---------------------------------------------------------------------------
@@ -505,7 +505,7 @@ fn every_case_of_the_full_matrix_matches_the_model_of_the_tracker() {
     let mut checked = 0;
     for py in &m.pythons {
         for scenario in SCENARIOS {
-            for variant in VARIANTS {
+            for variant in builtin_variants() {
                 // Every start method: a child attaching by name is a
                 // fresh object under fork, spawn and forkserver alike.
                 for c in cases_for(&m.json, py, variant, scenario) {
@@ -841,7 +841,7 @@ fn family_attacher_unlinks_is_clean_on_stock_and_warns_with_the_unlink_guard() {
 #[test]
 fn creator_unlinks_first_is_file_not_found_in_every_variant() {
     each_python(|py, json| {
-        for variant in VARIANTS {
+        for variant in builtin_variants() {
             if variant == "track-false" && !py.has_track() {
                 continue;
             }
@@ -1030,7 +1030,7 @@ fn a_raw_fork_childs_tracker_destroys_the_segment_where_the_stdlib_gives_it_one(
 #[test]
 fn a_failed_attach_destroys_the_owners_segment_in_every_variant() {
     each_python(|py, json| {
-        for variant in VARIANTS {
+        for variant in builtin_variants() {
             if variant == "track-false" && !py.has_track() {
                 continue;
             }
