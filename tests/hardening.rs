@@ -14,6 +14,32 @@ fn cpython() -> PathBuf {
     crate::util::any_python().exe
 }
 
+/// `run --quiet --variant stock --python PY --json TARGET`: one quick run
+/// whose JSON goes to `target`.
+fn json_to(py: &Path, target: &str) -> std::process::Output {
+    bin()
+        .args([
+            "run",
+            "--quiet",
+            "--variant",
+            "stock",
+            "--python",
+            arg(py),
+            "--json",
+            target,
+        ])
+        .output()
+        .unwrap()
+}
+
+/// A results.json of one quick run, in `dir`, checked to be right.
+fn leg(dir: &Path) -> PathBuf {
+    let leg = dir.join("leg.json");
+    let out = json_to(&cpython(), arg(&leg));
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    leg
+}
+
 fn stderr(out: &std::process::Output) -> String {
     String::from_utf8_lossy(&out.stderr).into_owned()
 }
@@ -21,19 +47,7 @@ fn stderr(out: &std::process::Output) -> String {
 #[test]
 fn json_to_dev_stdout_writes_through_it_and_keeps_the_link() {
     let py = cpython();
-    let out = bin()
-        .args([
-            "run",
-            "--quiet",
-            "--variant",
-            "stock",
-            "--python",
-            arg(&py),
-            "--json",
-            "/dev/stdout",
-        ])
-        .output()
-        .unwrap();
+    let out = json_to(&py, "/dev/stdout");
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     assert!(
         std::fs::symlink_metadata("/dev/stdout")
@@ -44,19 +58,7 @@ fn json_to_dev_stdout_writes_through_it_and_keeps_the_link() {
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(text.contains("\"schema_version\": 1"), "{text}");
     // `-` is stdout too.
-    let out = bin()
-        .args([
-            "run",
-            "--quiet",
-            "--variant",
-            "stock",
-            "--python",
-            arg(&py),
-            "--json",
-            "-",
-        ])
-        .output()
-        .unwrap();
+    let out = json_to(&py, "-");
     assert!(String::from_utf8_lossy(&out.stdout).contains("\"schema_version\": 1"));
 }
 
@@ -106,19 +108,7 @@ fn a_symlink_is_followed_and_a_fifo_or_device_written_in_place() {
             .is_fifo()
     );
     // A character device stays one.
-    let out = bin()
-        .args([
-            "run",
-            "--quiet",
-            "--variant",
-            "stock",
-            "--python",
-            arg(&py),
-            "--json",
-            "/dev/null",
-        ])
-        .output()
-        .unwrap();
+    let out = json_to(&py, "/dev/null");
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     assert!(
         std::fs::metadata("/dev/null")
@@ -135,13 +125,7 @@ fn a_bundle_through_a_symlinked_dir_lands_in_its_target_and_the_link_stays() {
     std::fs::create_dir(&real).unwrap();
     let link = dir.path().join("out");
     std::os::unix::fs::symlink(&real, &link).unwrap();
-    let leg = dir.path().join("leg.json");
-    let py = cpython();
-    let out = bin()
-        .args(["run", "--quiet", "--python", arg(&py), "--json", arg(&leg)])
-        .output()
-        .unwrap();
-    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let leg = leg(dir.path());
     let out = bin()
         .args(["merge", "--quiet", arg(&leg), "--report", arg(&link)])
         .output()
@@ -189,13 +173,7 @@ fn outputs_that_cannot_be_written_are_refused_before_any_work() {
 #[test]
 fn merge_refuses_names_that_would_write_outside_the_bundle() {
     let dir = tempfile::tempdir().unwrap();
-    let leg = dir.path().join("leg.json");
-    let py = cpython();
-    let out = bin()
-        .args(["run", "--quiet", "--python", arg(&py), "--json", arg(&leg)])
-        .output()
-        .unwrap();
-    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let leg = leg(dir.path());
     let good: serde_json::Value = serde_json::from_slice(&std::fs::read(&leg).unwrap()).unwrap();
     let bundle = dir.path().join("a/b/bundle");
     std::fs::create_dir_all(bundle.parent().unwrap()).unwrap();
@@ -252,13 +230,7 @@ fn walk(dir: &Path) -> Vec<PathBuf> {
 #[test]
 fn merge_says_what_is_wrong_with_its_inputs() {
     let dir = tempfile::tempdir().unwrap();
-    let leg = dir.path().join("leg.json");
-    let py = cpython();
-    let out = bin()
-        .args(["run", "--quiet", "--python", arg(&py), "--json", arg(&leg)])
-        .output()
-        .unwrap();
-    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let leg = leg(dir.path());
     // The same file twice: read once, with a warning.
     let out = bin()
         .args(["merge", "--quiet", "--format", "json", arg(&leg), arg(&leg)])
