@@ -4,8 +4,8 @@
 use std::path::PathBuf;
 
 use crate::contract::{
-    Case, Interpreter, Results, ScenarioId, ScenarioInfo, Source, Symptom, Timing, VariantInfo,
-    Verdict, Version,
+    Case, Interpreter, ProcessObservation, Results, ScenarioId, ScenarioInfo, Source, Symptom,
+    Timing, VariantInfo, Verdict, Version,
 };
 
 pub fn interpreter(id: &str) -> Interpreter {
@@ -144,4 +144,31 @@ pub fn stock_and(candidate: &str, attacher: &[&str]) -> Results {
             ),
         ],
     )
+}
+
+/// Attacher `P2` that exited 0 with `stderr` (one leak warning if it says
+/// "leaked"), having read the data.
+pub fn attacher(stderr: &str) -> ProcessObservation {
+    let leaked = stderr.contains("leaked");
+    ProcessObservation {
+        label: "P2".into(),
+        group: "P2".into(),
+        role: "attacher".into(),
+        exit_code: Some(0),
+        signal: None,
+        timed_out: false,
+        killed_by_harness: false,
+        leak_warnings: usize::from(leaked),
+        tracker_errors: Vec::new(),
+        tracebacks: Vec::new(),
+        exception: None,
+        data_ok: Some(true),
+        segment_after: !leaked,
+        tracker_exit_code: None,
+        multiprocessing: None,
+        events: Vec::new(),
+        stdout: String::new(),
+        stderr: stderr.to_string(),
+        duration_ms: 10,
+    }
 }

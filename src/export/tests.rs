@@ -118,27 +118,9 @@ fn json_round_trips() {
 
 #[test]
 fn a_transcript_diff_ignores_names_pids_and_paths() {
-    use crate::contract::ProcessObservation;
-    let p = |stderr: &str, pid: u32| ProcessObservation {
-        label: "P2".into(),
-        group: "P2".into(),
-        role: "attacher".into(),
-        exit_code: Some(0),
-        signal: None,
-        timed_out: false,
-        killed_by_harness: false,
-        leak_warnings: usize::from(stderr.contains("leaked")),
-        tracker_errors: Vec::new(),
-        tracebacks: Vec::new(),
-        exception: None,
-        data_ok: Some(true),
-        segment_after: !stderr.contains("leaked"),
-        tracker_exit_code: None,
-        multiprocessing: None,
+    let p = |stderr: &str, pid: u32| crate::contract::ProcessObservation {
         events: vec![serde_json::json!({"event": "start", "pid": pid})],
-        stdout: String::new(),
-        stderr: stderr.to_string(),
-        duration_ms: 10,
+        ..crate::fixtures::attacher(stderr)
     };
     let mut a = case(
         "3.12.1",

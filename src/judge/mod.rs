@@ -347,28 +347,7 @@ mod tests {
         keys_from_stderr: &str,
         error: Option<crate::scenario::CaseError>,
     ) -> crate::runner::CaseOutcome {
-        use crate::contract::ProcessObservation;
-        let p = ProcessObservation {
-            label: "P2".into(),
-            group: "P2".into(),
-            role: "attacher".into(),
-            exit_code: Some(0),
-            signal: None,
-            timed_out: false,
-            killed_by_harness: false,
-            leak_warnings: usize::from(keys_from_stderr.contains("leak")),
-            tracker_errors: Vec::new(),
-            tracebacks: Vec::new(),
-            exception: None,
-            data_ok: Some(true),
-            segment_after: true,
-            tracker_exit_code: None,
-            multiprocessing: None,
-            events: Vec::new(),
-            stdout: String::new(),
-            stderr: keys_from_stderr.to_string(),
-            duration_ms: 5,
-        };
+        let p = crate::fixtures::attacher(keys_from_stderr);
         crate::runner::CaseOutcome::Observed(crate::scenario::CaseObservation {
             segment: "shmh000000000000_1".into(),
             processes: vec![p],
