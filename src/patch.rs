@@ -278,13 +278,20 @@ pub fn applied_part(text: &str) -> String {
     let mut out = String::new();
     let mut pending = String::new();
     let mut keep = true;
+    // git's extended header (`diff --git`, `new file mode`, `index`, ...)
+    // belongs to the file whose `---`/`+++` lines follow it.
+    let mut in_git_header = false;
     for (i, line) in lines.iter().enumerate() {
-        if line.starts_with("diff --git ") || line.starts_with("index ") {
+        let header =
+            line.starts_with("--- ") && lines.get(i + 1).is_some_and(|n| n.starts_with("+++ "));
+        if line.starts_with("diff --git ") || (in_git_header && !header) {
+            in_git_header = true;
             pending.push_str(line);
             pending.push('\n');
             continue;
         }
-        if line.starts_with("--- ") && lines.get(i + 1).is_some_and(|n| n.starts_with("+++ ")) {
+        in_git_header = false;
+        if header {
             let new = header_path(lines[i + 1]);
             let named = if new == "/dev/null" {
                 header_path(line)
@@ -660,6 +667,78 @@ mod tests {
             at(0, 1).ends_with("(its context also matches 1 other place; the nearest was taken)")
         );
         assert!(at(0, 2).contains("2 other places"));
+    }
+
+    #[test]
+    fn headers_and_binary_markers_are_read_exactly() {
+        assert_eq!(
+            parse("garbage\n--- a/x.py"),
+            Err(PatchError::NotADiff),
+            "no +++ after it"
+        );
+        assert_eq!(
+            parse("--- a/x.py\n+++ b/x.py\n"),
+            Err(PatchError::Malformed {
+                line: 3,
+                message: "no hunks for `x.py`".into()
+            })
+        );
+        assert_eq!(
+            parse("Binary files a/x.png and b/x.png differ\n"),
+            Err(PatchError::Binary)
+        );
+        assert_eq!(
+            parse("x\nGIT binary patch\nliteral 0\n"),
+            Err(PatchError::Binary)
+        );
+        for unsafe_path in [
+            "Lib/./multiprocessing/x.py",
+            "Lib//x.py",
+            "/etc/x.py",
+            "a/../x.py",
+        ] {
+            assert!(
+                matches!(classify(unsafe_path), Err(PatchError::UnsafePath { .. })),
+                "{unsafe_path}"
+            );
+        }
+    }
+
+    #[test]
+    fn the_applied_part_of_a_git_diff_keeps_its_own_headers_only() {
+        let git = "diff --git a/Misc/NEWS.d/n.rst b/Misc/NEWS.d/n.rst
+new file mode 100644
+index 0000000..1111111
+--- /dev/null
++++ b/Misc/NEWS.d/n.rst
+@@ -0,0 +1 @@
++news
+diff --git a/Lib/multiprocessing/a.py b/Lib/multiprocessing/a.py
+index 2222222..3333333 100644
+--- a/Lib/multiprocessing/a.py
++++ b/Lib/multiprocessing/a.py
+@@ -1 +1 @@
+-a
++b
+";
+        let shown = applied_part(git);
+        assert!(
+            !shown.contains("NEWS") && !shown.contains("news"),
+            "{shown}"
+        );
+        assert!(
+            shown.starts_with("diff --git a/Lib/multiprocessing/a.py"),
+            "{shown}"
+        );
+        assert!(
+            shown.contains("index 2222222..3333333") && shown.ends_with("+b\n"),
+            "{shown}"
+        );
+        // A `---` line inside a kept hunk is content, not a header.
+        assert_eq!(
+            applied_part("--- a/x.py\n+++ b/x.py\n@@ -1 +1 @@\n--- old\n"),
+            "--- a/x.py\n+++ b/x.py\n@@ -1 +1 @@\n--- old\n"
+        );
     }
 
     #[test]

@@ -475,6 +475,100 @@ mod tests {
     }
 
     #[test]
+    fn each_scenario_with_the_bug_has_its_own_signs() {
+        let shows =
+            |s, keys: &[&str]| bug_reproduced(&case("3.12.1", "x", s, Verdict::Pass, "", keys));
+        assert!(shows(
+            ScenarioId::ShareableList,
+            &["P2 leak warning", "P3 FileNotFoundError"]
+        ));
+        assert!(shows(
+            ScenarioId::ManyAttachers,
+            &["A* leak warning", "R FileNotFoundError"]
+        ));
+        assert!(!shows(ScenarioId::ManyAttachers, &["A* leak warning"]));
+        assert!(shows(
+            ScenarioId::RawFork,
+            &["P1 FileNotFoundError", "P1 leak warning"]
+        ));
+        assert!(!shows(ScenarioId::RawFork, &["P1 FileNotFoundError"]));
+        // gh-153279 is a different bug: attach-fails has no signs of this one.
+        assert!(!shows(
+            ScenarioId::AttachFails,
+            &["P2 leak warning", "P3 FileNotFoundError"]
+        ));
+    }
+
+    #[test]
+    fn a_user_patch_in_a_run_meets_its_own_stock_twin_and_its_overlay_is_recorded() {
+        use crate::runner::{CaseOutcome, CaseRun, Plan, RunOutput};
+        use crate::scenario::catalogue;
+        let leak = "x.py:1: UserWarning: resource_tracker: There appear to be 1 leaked shared_memory objects\n";
+        let user = crate::variant::Variant::user("fix", Vec::new());
+        let plan = Plan {
+            interpreters: vec![
+                crate::fixtures::interpreter("3.12.1"),
+                crate::fixtures::interpreter("3.13.0"),
+            ],
+            variants: vec![crate::variant::builtin(VariantId::Stock), user],
+            scenarios: vec![
+                catalogue::find(ScenarioId::ThreeProcess),
+                catalogue::find(ScenarioId::AttacherUnlinks),
+            ],
+            start_methods: Vec::new(),
+            params: Default::default(),
+            jobs: 1,
+            timeout: std::time::Duration::from_secs(30),
+            repeat: 1,
+            overlay_cache: None,
+        };
+        // Stock warns only in attacher-unlinks on 3.13.0; the patch warns
+        // there too: the same as its own twin, worse than every other.
+        let run = |interpreter, variant, scenario, stderr| CaseRun {
+            interpreter,
+            variant,
+            scenario,
+            start_method: None,
+            outcome: observed(stderr, None),
+        };
+        let out = RunOutput {
+            cases: vec![
+                run(0, 0, ScenarioId::AttacherUnlinks, ""),
+                run(1, 0, ScenarioId::ThreeProcess, ""),
+                run(1, 0, ScenarioId::AttacherUnlinks, leak),
+                run(1, 1, ScenarioId::AttacherUnlinks, leak),
+            ],
+            overlays: vec![
+                vec![None, None],
+                vec![
+                    None,
+                    Some(Ok(crate::overlay::Overlay {
+                        dir: "/tmp/o".into(),
+                        origin: "patch:fix".into(),
+                        diff: "--- a\n".into(),
+                    })),
+                ],
+            ],
+            wall: std::time::Duration::ZERO,
+            children_cpu: std::time::Duration::ZERO,
+            harness_cpu: std::time::Duration::ZERO,
+            interrupted: None,
+        };
+        let r = judge_run(&plan, &out);
+        let patched = &r.cases[3];
+        assert_eq!(
+            (patched.variant.as_str(), patched.verdict),
+            ("patch:fix", Verdict::Pass),
+            "{}",
+            patched.reason
+        );
+        assert_eq!(r.variants[1].patches.len(), 1);
+        assert_eq!(r.variants[1].patches[0].interpreter, "3.13.0");
+        assert_eq!(r.variants[1].patches[0].origin, "patch:fix");
+        assert!(r.variants[0].patches.is_empty());
+    }
+
+    #[test]
     fn the_bug_needs_both_of_its_signs() {
         let both = case(
             "3.12.1",
