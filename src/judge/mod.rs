@@ -501,7 +501,7 @@ mod tests {
 
     #[test]
     fn a_user_patch_in_a_run_meets_its_own_stock_twin_and_its_overlay_is_recorded() {
-        use crate::runner::{CaseOutcome, CaseRun, Plan, RunOutput};
+        use crate::runner::{CaseRun, Plan, RunOutput};
         use crate::scenario::catalogue;
         let leak = "x.py:1: UserWarning: resource_tracker: There appear to be 1 leaked shared_memory objects\n";
         let user = crate::variant::Variant::user("fix", Vec::new());
