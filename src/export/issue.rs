@@ -316,7 +316,7 @@ fn diffs_section(results: &Results, diffs: &[SharedDiff], inline: bool) -> Strin
         "\n## What changes, stock vs candidate\n\nUnified diffs of normalised transcripts \
          (segment names, pids, paths and line numbers replaced), each shown once for the \
          interpreters it stands for; every diff is also in `diffs/`, every raw transcript in \
-         `transcripts/<interpreter>/<scenario>/<variant>/`.\n\n",
+         `transcripts/<interpreter>/<scenario>[-<start method>]/<variant>/`.\n\n",
     );
     for d in diffs {
         let title = format!(
