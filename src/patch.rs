@@ -742,6 +742,92 @@ index 2222222..3333333 100644
     }
 
     #[test]
+    fn hunk_bodies_are_counted_against_their_headers() {
+        let h = |body: &str| parse(&format!("--- a/x.py\n+++ b/x.py\n{body}"));
+        // Default lengths of 1; an empty line is context; a no-newline
+        // marker is skipped, inside or after the hunk.
+        let p = h("@@ -2 +2,2 @@\n-b\n+B\n\\ No newline at end of file\n+B2\n\\ No newline at end of file\n").unwrap();
+        assert_eq!(
+            p[0].hunks[0].lines,
+            [
+                HunkLine::Remove("b".into()),
+                HunkLine::Add("B".into()),
+                HunkLine::Add("B2".into())
+            ]
+        );
+        let p = h("@@ -1,2 +1,2 @@\n\n-c\n+C\n").unwrap();
+        assert_eq!(p[0].hunks[0].lines[0], HunkLine::Context(String::new()));
+        assert_eq!(p[0].hunks[0].old_start, 1);
+        let malformed = |body: &str| match h(body) {
+            Err(PatchError::Malformed { line, message }) => (line, message),
+            other => panic!("{body:?}: {other:?}"),
+        };
+        assert_eq!(
+            malformed("@@ -1,2 +1,2 @@\n-a\n+A\n"),
+            (3, "hunk is cut short: `@@ -1,2 +1,2 @@`".into())
+        );
+        assert_eq!(
+            malformed("@@ -1,1 +1,1 @@\n-a\n-b\n"),
+            (5, "hunk line counts do not match its header".into())
+        );
+        assert_eq!(
+            malformed("@@ -1,1 +1,1 @@\n+A\n+B\n"),
+            (5, "hunk line counts do not match its header".into())
+        );
+        assert_eq!(
+            malformed("@@ -1,2 +1,2 @@\n a\n*b\n"),
+            (5, "hunk is shorter than its header says".into())
+        );
+        assert_eq!(malformed("@@ x @@\n").1, "bad hunk header: `@@ x @@`");
+        assert_eq!(
+            malformed("@@ -1,z +1 @@\n").1,
+            "bad old range: `@@ -1,z +1 @@`"
+        );
+        assert_eq!(malformed("@@ -1 +q @@\n").1, "bad new range: `@@ -1 +q @@`");
+    }
+
+    #[test]
+    fn a_hunk_may_start_just_past_the_end_but_no_further() {
+        let add = |at: usize| {
+            one(&format!(
+                "--- x.py\n+++ x.py\n@@ -{at},0 +{at},1 @@\n+tail\n"
+            ))
+        };
+        let (text, _) = apply(ORIGINAL, &add(6)).unwrap();
+        assert_eq!(text, "a\nb\nc\nd\ne\ntail\n");
+        let err = apply(ORIGINAL, &add(7)).unwrap_err();
+        assert_eq!(err.kind, ApplyErrorKind::BeyondEnd { lines: 5 });
+    }
+
+    #[test]
+    fn of_two_matches_equally_near_the_later_one_is_taken() {
+        let p = one("--- x.py\n+++ x.py\n@@ -3,1 +3,1 @@\n-a\n+A\n");
+        let (text, applied) = apply("a\nx\ny\na\n", &p).unwrap();
+        assert_eq!(text, "a\nx\ny\nA\n", "{applied:?}");
+        assert_eq!(applied[0].offset, 1);
+    }
+
+    #[test]
+    fn an_offset_carries_to_the_hunks_after_it() {
+        // Two lines more at the top than the diff knows: both hunks land 2
+        // later; the second one's offset is counted from the first's.
+        let p = one("--- x.py\n+++ x.py\n@@ -1,1 +1,1 @@\n-a\n+A\n@@ -4,1 +4,1 @@\n-d\n+D\n");
+        let (text, applied) = apply("z\nz\na\nb\nc\nd\ne\n", &p).unwrap();
+        assert_eq!(text, "z\nz\nA\nb\nc\nD\ne\n");
+        assert_eq!(applied.iter().map(|a| a.offset).collect::<Vec<_>>(), [2, 0]);
+    }
+
+    #[test]
+    fn the_closest_place_is_named_by_its_line_numbers() {
+        let p = one("--- x.py\n+++ x.py\n@@ -2,3 +2,3 @@\n b\n c\n-X\n+Y\n");
+        let err = apply(ORIGINAL, &p).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "x.py hunk #1 (at line 2) does not match: closest at line 2, but line 4 reads `d` where the diff expects `X`"
+        );
+    }
+
+    #[test]
     fn files_are_picked_by_package() {
         let files = parse(
             "--- a/Lib/multiprocessing/a.py\n+++ b/Lib/multiprocessing/a.py\n@@ -1 +1 @@\n-a\n+b\n--- a/Lib/test/t.py\n+++ b/Lib/test/t.py\n@@ -1 +1 @@\n-a\n+b\n",

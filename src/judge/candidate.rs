@@ -336,6 +336,43 @@ mod tests {
     }
 
     #[test]
+    fn the_same_reason_in_several_scenarios_is_said_once() {
+        let lines = said_once(vec![
+            ("three-process".into(), "x could not run: A".into()),
+            ("family [fork]".into(), "x could not run: A".into()),
+            ("manager [spawn]".into(), "x could not run: B".into()),
+        ]);
+        assert_eq!(
+            lines,
+            [
+                "2 scenarios: x could not run: A",
+                "manager [spawn]: x could not run: B"
+            ]
+        );
+    }
+
+    #[test]
+    fn applies_nowhere_skips_cells_where_the_patch_does_not_exist() {
+        let mut r = stock_and("patch:x", &[]);
+        let mut first = true;
+        for c in r.cases.iter_mut().filter(|c| c.variant == "patch:x") {
+            (c.verdict, c.reason) = if first {
+                (
+                    Verdict::NotApplicable,
+                    "no --patch covers Python 3.12".into(),
+                )
+            } else {
+                (Verdict::Error, "patch does not apply".into())
+            };
+            first = false;
+        }
+        assert_eq!(
+            applies_nowhere(&r, "patch:x").as_deref(),
+            Some("patch does not apply")
+        );
+    }
+
+    #[test]
     fn applies_nowhere_only_when_every_cell_is_an_error() {
         let mut r = stock_and("patch:x", &[]);
         assert_eq!(applies_nowhere(&r, "patch:x"), None);

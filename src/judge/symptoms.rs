@@ -225,8 +225,35 @@ mod tests {
             "P2 fileNotFound",
             "P1 exit x",
             "leaked",
+            "P2 Foo-Bar",
+            "P2 ",
         ] {
             assert!(Key::parse(bad).is_none(), "{bad}");
         }
+        for good in ["P2 Foo_Bar", "P2 Mod.Error"] {
+            assert!(Key::parse(good).is_some(), "{good}");
+        }
+    }
+
+    #[test]
+    fn a_child_that_exits_non_zero_is_a_symptom_and_exit_0_is_not() {
+        let mut p1 = crate::fixtures::attacher("");
+        p1.label = "P1".into();
+        p1.group = "P1".into();
+        p1.events = vec![
+            serde_json::json!({"event": "child-exited", "exitcode": 0}),
+            serde_json::json!({"event": "child-exited", "exitcode": 1}),
+            serde_json::json!({"event": "read", "exitcode": 2}),
+        ];
+        let case = CaseObservation {
+            segment: "s".into(),
+            processes: vec![p1],
+            created: true,
+            made: Vec::new(),
+            segment_leaked: false,
+            error: None,
+        };
+        let keys: Vec<String> = of(&case).into_iter().map(|s| s.key).collect();
+        assert_eq!(keys, ["P1 child exit 1"]);
     }
 }
