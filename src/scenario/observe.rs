@@ -234,6 +234,70 @@ FileNotFoundError: [Errno 2] No such file or directory: '/n'
     }
 
     #[test]
+    fn a_chained_traceback_ends_in_its_last_exception() {
+        for link in [
+            "During handling of the above exception, another exception occurred:",
+            "The above exception was the direct cause of the following exception:",
+        ] {
+            let text = format!(
+                "Traceback (most recent call last):\n  File \"/x/shared_memory.py\", line 1, in __init__\n    x\nFileNotFoundError: [Errno 2] gone\n\n{link}\n\nTraceback (most recent call last):\n  File \"/w/roles.py\", line 160, in <module>\n    main()\nOSError: [Errno 12] Cannot allocate memory\n"
+            );
+            let s = parse_stderr(&text, "roles.py");
+            assert_eq!(s.tracebacks.len(), 1, "{link}");
+            assert_eq!(s.tracebacks[0].exception, "OSError");
+            assert_eq!(s.tracebacks[0].origin, Origin::Process, "{link}");
+            assert_eq!(
+                s.exception().unwrap().line,
+                "OSError: [Errno 12] Cannot allocate memory"
+            );
+        }
+        // Not a chain: a blank line and then something else.
+        let text = "Traceback (most recent call last):\n  File \"/w/roles.py\", line 1, in <module>\nKeyError: 'a'\n\nDuring handling of the above exception, another exception occurred:\n\nnot a traceback\n";
+        let s = parse_stderr(text, "roles.py");
+        assert_eq!(s.tracebacks[0].exception, "KeyError");
+    }
+
+    #[test]
+    fn whose_traceback_it_is_comes_from_its_frames() {
+        let tb = |frames: &str| {
+            let text = format!("Traceback (most recent call last):\n{frames}ValueError: v\n");
+            parse_stderr(&text, "roles.py").tracebacks[0].origin
+        };
+        assert_eq!(
+            tb("  File \"/w/roles.py\", line 9, in <module>\n"),
+            Origin::Process
+        );
+        // The script, but not at module level: a multiprocessing child.
+        assert_eq!(
+            tb("  File \"/w/roles.py\", line 9, in child_main\n"),
+            Origin::Other
+        );
+        assert_eq!(
+            tb(
+                "  File \"/x/process.py\", line 1, in _bootstrap\n  File \"/x/resource_tracker.py\", line 2, in main\n"
+            ),
+            Origin::Tracker
+        );
+        assert_eq!(
+            tb("  File \"/x/process.py\", line 1, in _bootstrap\n"),
+            Origin::Other
+        );
+        assert_eq!(
+            tb("  File \"/w/other.py\", line 9, in <module>\n"),
+            Origin::Other
+        );
+    }
+
+    #[test]
+    fn every_traceback_of_a_stream_is_read_and_a_cut_one_is_not_invented() {
+        let text = "Traceback (most recent call last):\n  File \"/x/resource_tracker.py\", line 1, in main\nKeyError: '/a'\nTraceback (most recent call last):\n  File \"/x/resource_tracker.py\", line 1, in main\nKeyError: '/b'\nTraceback (most recent call last):\n  File \"/w/roles.py\", line 1, in <module>\n";
+        let s = parse_stderr(text, "roles.py");
+        let lines: Vec<&str> = s.tracebacks.iter().map(|t| t.line.as_str()).collect();
+        assert_eq!(lines, ["KeyError: '/a'", "KeyError: '/b'"]);
+        assert!(s.exception().is_none());
+    }
+
+    #[test]
     fn tracker_tracebacks_are_not_the_process_exception() {
         let text = "\
 Traceback (most recent call last):
