@@ -734,6 +734,10 @@ index 2222222..3333333 100644
             shown.contains("index 2222222..3333333") && shown.ends_with("+b\n"),
             "{shown}"
         );
+        // A new file is named by its `+++` line: a new module of the
+        // package is shown, a new NEWS entry is not.
+        let new_module = "--- /dev/null\n+++ b/Lib/multiprocessing/new.py\n@@ -0,0 +1 @@\n+x\n";
+        assert_eq!(applied_part(new_module), new_module);
         // A `---` line inside a kept hunk is content, not a header.
         assert_eq!(
             applied_part("--- a/x.py\n+++ b/x.py\n@@ -1 +1 @@\n--- old\n"),
