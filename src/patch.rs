@@ -782,6 +782,24 @@ index 2222222..3333333 100644
             malformed("@@ -1,2 +1,2 @@\n a\n*b\n"),
             (5, "hunk is shorter than its header says".into())
         );
+        // A context line needs room on both sides; either side short is
+        // cut short.
+        assert_eq!(
+            malformed("@@ -1,1 +1,2 @@\n a\n b\n"),
+            (5, "hunk line counts do not match its header".into())
+        );
+        assert_eq!(
+            malformed("@@ -1,2 +1,1 @@\n a\n b\n"),
+            (5, "hunk line counts do not match its header".into())
+        );
+        for short in ["@@ -1,2 +1,1 @@\n-a\n+A\n", "@@ -1,1 +1,2 @@\n-a\n+A\n"] {
+            assert_eq!(malformed(short).0, 3, "{short}");
+        }
+        // A no-newline marker between two hunks does not end the file.
+        let p =
+            h("@@ -1 +1 @@\n-a\n+A\n\\ No newline at end of file\n@@ -3 +3 @@\n-c\n+C\n").unwrap();
+        assert_eq!(p[0].hunks.len(), 2);
+        assert_eq!(p[0].hunks[1].old_start, 3);
         assert_eq!(malformed("@@ x @@\n").1, "bad hunk header: `@@ x @@`");
         assert_eq!(
             malformed("@@ -1,z +1 @@\n").1,
@@ -805,6 +823,12 @@ index 2222222..3333333 100644
 
     #[test]
     fn of_two_matches_equally_near_the_later_one_is_taken() {
+        // Expected at line 2; `a` is at lines 1 and 3, one away each.
+        let p = one("--- x.py\n+++ x.py\n@@ -2,1 +2,1 @@\n-a\n+A\n");
+        let (text, applied) = apply("a\nx\na\n", &p).unwrap();
+        assert_eq!(text, "a\nx\nA\n", "{applied:?}");
+        assert_eq!((applied[0].offset, applied[0].other_matches), (1, 1));
+        // The nearer one wins over the later one.
         let p = one("--- x.py\n+++ x.py\n@@ -3,1 +3,1 @@\n-a\n+A\n");
         let (text, applied) = apply("a\nx\ny\na\n", &p).unwrap();
         assert_eq!(text, "a\nx\ny\nA\n", "{applied:?}");
@@ -819,6 +843,17 @@ index 2222222..3333333 100644
         let (text, applied) = apply("z\nz\na\nb\nc\nd\ne\n", &p).unwrap();
         assert_eq!(text, "z\nz\nA\nb\nc\nD\ne\n");
         assert_eq!(applied.iter().map(|a| a.offset).collect::<Vec<_>>(), [2, 0]);
+        assert_eq!(applied.iter().map(|a| a.hunk).collect::<Vec<_>>(), [1, 2]);
+    }
+
+    #[test]
+    fn a_file_without_a_final_newline_stays_without_one() {
+        let p = one("--- x.py\n+++ x.py\n@@ -1,1 +1,1 @@\n-a\n+A\n");
+        assert_eq!(apply("a\nb", &p).unwrap().0, "A\nb");
+        assert_eq!(apply("a\nb\n", &p).unwrap().0, "A\nb\n");
+        // Everything removed: nothing left, not a lone newline.
+        let p = one("--- x.py\n+++ x.py\n@@ -1,1 +0,0 @@\n-a\n");
+        assert_eq!(apply("a\n", &p).unwrap().0, "");
     }
 
     #[test]

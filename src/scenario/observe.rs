@@ -183,6 +183,7 @@ fn parse_traceback(lines: &[&str], start: usize, script: &str) -> (Option<Traceb
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::proc::Termination;
 
     const P3_313: &str = "\
 /x/resource_tracker.py:276: UserWarning: resource_tracker: There appear to be 1 leaked shared_memory objects to clean up at shutdown: {'/n'}
@@ -309,5 +310,85 @@ KeyError: '/n'
         assert!(s.exception().is_none());
         assert_eq!(s.tracebacks[0].origin, Origin::Tracker);
         assert_eq!(s.tracebacks[0].exception, "KeyError");
+    }
+
+    fn finished(stdout: &str, orphans: Vec<(i32, Termination)>) -> Finished {
+        Finished {
+            termination: Termination::Exited(0),
+            orphans,
+            stdout: stdout.to_string(),
+            stderr: String::new(),
+            timed_out: false,
+            duration: std::time::Duration::from_millis(5),
+        }
+    }
+
+    fn attacher() -> Proc {
+        Proc {
+            label: "B".into(),
+            group: "attachers".into(),
+            role: Role::Attacher {
+                unlink: false,
+                hold: false,
+                list: false,
+            },
+        }
+    }
+
+    #[test]
+    fn a_process_is_read_from_its_events() {
+        let stdout = r#"{"event": "start", "multiprocessing": "/o/multiprocessing"}
+not an event
+{"event": "read", "data_ok": true}
+{"event": "tracker", "pid": 7, "who": "raw-fork child"}
+{"event": "tracker", "pid": 8, "who": "self"}
+{"event": "done", "data_ok": false}
+"#;
+        let orphans = vec![(7, Termination::Exited(3)), (8, Termination::Exited(1))];
+        let p = process(
+            &attacher(),
+            finished(stdout, orphans.clone()),
+            "roles.py",
+            true,
+        );
+        assert_eq!(p.role, "attacher");
+        assert_eq!((p.label.as_str(), p.group.as_str()), ("B", "attachers"));
+        assert_eq!(p.events.len(), 5, "the line that is not JSON is no event");
+        // Only `read` events say whether the data was intact.
+        assert_eq!(p.data_ok, Some(true));
+        assert_eq!(p.multiprocessing.as_deref(), Some("/o/multiprocessing"));
+        // The process's own tracker, not the raw-fork child's.
+        assert_eq!(p.tracker_exit_code, Some(1));
+        assert_eq!(p.exit_code, Some(0));
+        // Without meaningful tracker codes (before 3.13) there is none.
+        let p = process(&attacher(), finished(stdout, orphans), "roles.py", false);
+        assert_eq!(p.tracker_exit_code, None);
+        // No read at all: unknown, not intact.
+        let p = process(&attacher(), finished("", vec![]), "roles.py", true);
+        assert_eq!((p.data_ok, p.tracker_exit_code), (None, None));
+        let bad =
+            "{\"event\": \"read\", \"data_ok\": true}\n{\"event\": \"read\", \"data_ok\": false}\n";
+        let p = process(&attacher(), finished(bad, vec![]), "roles.py", true);
+        assert_eq!(p.data_ok, Some(false));
+    }
+
+    #[test]
+    fn roles_have_their_names() {
+        let name = |role| role_name(role);
+        let attacher = |unlink, hold| Role::Attacher {
+            unlink,
+            hold,
+            list: false,
+        };
+        assert_eq!(name(Role::Creator { list: false }), "creator");
+        assert_eq!(
+            name(Role::Creator { list: true }),
+            "creator (ShareableList)"
+        );
+        assert_eq!(name(Role::Manager), "manager");
+        assert_eq!(name(Role::Hanger), "hanger");
+        assert_eq!(name(attacher(true, false)), "attacher+unlink");
+        assert_eq!(name(attacher(false, true)), "attacher (holds)");
+        assert_eq!(name(attacher(false, false)), "attacher");
     }
 }
