@@ -299,6 +299,23 @@ FileNotFoundError: [Errno 2] No such file or directory: '/n'
     }
 
     #[test]
+    fn a_warning_raised_as_an_error_is_a_traceback_not_also_a_warning() {
+        // Under `-W error` the tracker raises its warning instead of
+        // printing it: the traceback's last line is not counted again.
+        let text = "\
+Traceback (most recent call last):
+  File \"/x/multiprocessing/resource_tracker.py\", line 224, in main
+    warnings.warn('resource_tracker: %r: %s' % (name, e))
+UserWarning: resource_tracker: '/n': [Errno 2] No such file or directory: '/n'
+";
+        let s = parse_stderr(text, "roles.py");
+        assert_eq!(s.tracebacks.len(), 1);
+        assert_eq!(s.tracebacks[0].exception, "UserWarning");
+        assert!(s.tracker_errors.is_empty(), "{:?}", s.tracker_errors);
+        assert_eq!(s.leak_warnings, 0);
+    }
+
+    #[test]
     fn tracker_tracebacks_are_not_the_process_exception() {
         let text = "\
 Traceback (most recent call last):
