@@ -446,28 +446,8 @@ fn an_absurd_hunk_header_is_a_clear_error_not_a_hang() {
 fn a_patch_that_does_not_compile_names_file_line_and_error() {
     let dir = tempfile::tempdir().unwrap();
     let py = cpython();
-    // Find a line to break in this interpreter's shared_memory.py.
-    let lib = bin()
-        .args(["list", "--format", "json", "--python", arg(&py)])
-        .output()
-        .unwrap();
-    let lib: serde_json::Value = serde_json::from_slice(&lib.stdout).unwrap();
-    let mp = PathBuf::from(lib["interpreters"][0]["multiprocessing"].as_str().unwrap());
-    let text = std::fs::read_to_string(mp.join("shared_memory.py")).unwrap();
-    let (n, line) = text
-        .lines()
-        .enumerate()
-        .find(|(_, l)| l.starts_with("import os"))
-        .unwrap();
     let patch = dir.path().join("broken.diff");
-    std::fs::write(
-        &patch,
-        format!(
-            "--- a/Lib/multiprocessing/shared_memory.py\n+++ b/Lib/multiprocessing/shared_memory.py\n@@ -{0},1 +{0},1 @@\n-{line}\n+{line} (\n",
-            n + 1
-        ),
-    )
-    .unwrap();
+    let at = import_os_patch(&py, &patch, 0, " (");
     let out = bin()
         .args(["run", "--patch", arg(&patch), "--python", arg(&py)])
         .output()
@@ -475,7 +455,7 @@ fn a_patch_that_does_not_compile_names_file_line_and_error() {
     let err = stderr(&out);
     assert_eq!(out.status.code(), Some(2), "{err}");
     assert!(
-        err.contains(&format!("shared_memory.py:{}: SyntaxError", n + 1)),
+        err.contains(&format!("shared_memory.py:{at}: SyntaxError")),
         "{err}"
     );
 }
@@ -615,29 +595,10 @@ fn a_run_killed_with_sigkill_is_cleaned_up_by_the_next() {
 #[test]
 fn patch_show_says_where_a_hunk_landed() {
     let py = cpython();
-    let out = bin()
-        .args(["list", "--format", "json", "--python", arg(&py)])
-        .output()
-        .unwrap();
-    let lib: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
-    let mp = PathBuf::from(lib["interpreters"][0]["multiprocessing"].as_str().unwrap());
-    let text = std::fs::read_to_string(mp.join("shared_memory.py")).unwrap();
-    let (n, line) = text
-        .lines()
-        .enumerate()
-        .find(|(_, l)| l.starts_with("import os"))
-        .unwrap();
     let dir = tempfile::tempdir().unwrap();
     let patch = dir.path().join("moved.diff");
     // The header says 5 lines earlier than the line really is.
-    std::fs::write(
-        &patch,
-        format!(
-            "--- a/Lib/multiprocessing/shared_memory.py\n+++ b/Lib/multiprocessing/shared_memory.py\n@@ -{0},1 +{0},1 @@\n-{line}\n+{line}  # moved\n",
-            n + 1 - 5
-        ),
-    )
-    .unwrap();
+    import_os_patch(&py, &patch, 5, "  # moved");
     let out = bin()
         .args([
             "patch",
@@ -656,4 +617,31 @@ fn patch_show_says_where_a_hunk_landed() {
         "{}",
         String::from_utf8_lossy(&out.stdout)
     );
+}
+
+/// Write to `patch` a one-hunk diff that appends `tail` to the `import os`
+/// line of this interpreter's shared_memory.py, its header `early` lines
+/// before where the line really is; returns the line's real number.
+fn import_os_patch(py: &Path, patch: &Path, early: usize, tail: &str) -> usize {
+    let out = bin()
+        .args(["list", "--format", "json", "--python", arg(py)])
+        .output()
+        .unwrap();
+    let lib: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let mp = PathBuf::from(lib["interpreters"][0]["multiprocessing"].as_str().unwrap());
+    let text = std::fs::read_to_string(mp.join("shared_memory.py")).unwrap();
+    let (i, line) = text
+        .lines()
+        .enumerate()
+        .find(|(_, l)| l.starts_with("import os"))
+        .unwrap();
+    std::fs::write(
+        patch,
+        format!(
+            "--- a/Lib/multiprocessing/shared_memory.py\n+++ b/Lib/multiprocessing/shared_memory.py\n@@ -{0},1 +{0},1 @@\n-{line}\n+{line}{tail}\n",
+            i + 1 - early
+        ),
+    )
+    .unwrap();
+    i + 1
 }

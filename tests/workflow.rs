@@ -46,12 +46,23 @@ fn foreign_branch(py: &Py) -> &'static str {
 /// `a` too when it is on another branch layout (the diff is then `a`'s and
 /// applies there). With one CPython on the machine, `python()` gives the
 /// same one for every version: then `b` alone, with a foreign branch's diff.
-fn not_for(a: &Py, b: &Py) -> (&'static str, Vec<Py>) {
-    if branch_of(a) == branch_of(b) {
+/// Returns the diff's branch, the interpreters, and `cmd --patch DIFF
+/// --python ...` for them.
+fn not_for(cmd: &str, a: &Py, b: &Py) -> (&'static str, Vec<Py>, Vec<String>) {
+    let (branch, pys) = if branch_of(a) == branch_of(b) {
         (foreign_branch(b), vec![b.clone()])
     } else {
         (branch_of(a), vec![a.clone(), b.clone()])
+    };
+    let mut args = vec![
+        cmd.to_string(),
+        "--patch".into(),
+        arg(&example(branch)).to_string(),
+    ];
+    for p in &pys {
+        args.extend(["--python".into(), p.arg().to_string()]);
     }
+    (branch, pys, args)
 }
 
 /// "A pull-request diff that also touches Lib/test/_test_multiprocessing.py
@@ -77,15 +88,7 @@ fn a_diff_for_one_branch_fails_once_per_other_branch_with_the_way_out() {
     // `b` is the branch the diff was not made on; `a`, when it is another
     // interpreter of the diff's branch, runs it for real beside.
     let (a, b) = (python("3.12"), python("3.8"));
-    let (branch, pys) = not_for(&a, &b);
-    let mut args = vec![
-        "run".to_string(),
-        "--patch".into(),
-        arg(&example(branch)).to_string(),
-    ];
-    for p in &pys {
-        args.extend(["--python".into(), p.arg().to_string()]);
-    }
+    let (branch, _, mut args) = not_for("run", &a, &b);
     args.extend(["--scenario", "all", "--start-method", "spawn"].map(String::from));
     let args: Vec<&str> = args.iter().map(String::as_str).collect();
     let (code, out, err) = run_text(&args);
@@ -289,15 +292,7 @@ fn a_patch_from_stdin_or_a_pipe_is_read_and_named() {
 #[test]
 fn diff_never_shows_a_transcript_for_a_patch_that_did_not_apply() {
     let (a, b) = (python("3.12"), python("3.8"));
-    let (branch, pys) = not_for(&a, &b);
-    let mut args = vec![
-        "diff".to_string(),
-        "--patch".into(),
-        arg(&example(branch)).to_string(),
-    ];
-    for p in &pys {
-        args.extend(["--python".into(), p.arg().to_string()]);
-    }
+    let (_, pys, args) = not_for("diff", &a, &b);
     let args: Vec<&str> = args.iter().map(String::as_str).collect();
     let (code, out, err) = run_text(&args);
     assert_eq!(code, 2, "{out}{err}");
