@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::time::Duration;
 
-use crate::util::{Fakes, arg, bin};
+use crate::util::{Fakes, arg, bin, mkfifo};
 
 /// One usable CPython, chosen like every other test's (util.rs): through
 /// the harness's own discovery or SHMH_TEST_PYTHONS.
@@ -71,13 +71,7 @@ fn a_symlink_is_followed_and_a_fifo_or_device_written_in_place() {
     let link = dir.path().join("link.json");
     std::os::unix::fs::symlink(&target, &link).unwrap();
     let fifo = dir.path().join("fifo");
-    assert!(
-        std::process::Command::new("mkfifo")
-            .arg(&fifo)
-            .status()
-            .unwrap()
-            .success()
-    );
+    mkfifo(&fifo);
     // A reader for the FIFO, so the writer's open() returns.
     let reader = {
         let fifo = fifo.clone();
@@ -477,13 +471,7 @@ fn interpreter_output_is_shown_with_control_characters_escaped() {
 fn ctrl_c_during_discovery_exits_130_with_no_listing() {
     let f = Fakes::new();
     let fifo = f.dir.path().join("started");
-    assert!(
-        std::process::Command::new("mkfifo")
-            .arg(&fifo)
-            .status()
-            .unwrap()
-            .success()
-    );
+    mkfifo(&fifo);
     // A candidate whose probe says it started, then never answers.
     let slow = f.script(
         "python3",
@@ -521,13 +509,7 @@ fn a_run_killed_with_sigkill_is_cleaned_up_by_the_next() {
     let cache = tempfile::tempdir().unwrap();
     let tmp = tempfile::tempdir().unwrap();
     let fifo = tmp.path().join("notify");
-    assert!(
-        std::process::Command::new("mkfifo")
-            .arg(&fifo)
-            .status()
-            .unwrap()
-            .success()
-    );
+    mkfifo(&fifo);
     let mut child = std::process::Command::new(assert_cmd::cargo::cargo_bin("shmharness"))
         .env("XDG_CACHE_HOME", cache.path())
         .env_remove("XDG_RUNTIME_DIR")

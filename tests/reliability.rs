@@ -205,9 +205,7 @@ fn interrupt(pythons: &[Py], tmp: &Path, signal: i32) -> (Output, String) {
 /// `interrupt` with other arguments (they must include the `hang` scenario).
 fn interrupt_with(pythons: &[Py], tmp: &Path, signal: i32, extra: &[&str]) -> (Output, String) {
     let fifo = tmp.with_extension("notify");
-    let c = std::ffi::CString::new(fifo.as_os_str().as_encoded_bytes()).unwrap();
-    // SAFETY: `c` is a valid NUL-terminated path.
-    assert_eq!(unsafe { libc::mkfifo(c.as_ptr(), 0o600) }, 0);
+    crate::util::mkfifo(&fifo);
     let mut cmd = harness(tmp);
     cmd.env("SHMHARNESS_TEST_NOTIFY", &fifo)
         .args(["run", "--variant", "stock,create-only"])

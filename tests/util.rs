@@ -488,6 +488,18 @@ impl Fakes {
 }
 
 /// `p` as a `&str` for command-line arguments.
+/// Make a FIFO at `path`: tests wait on one instead of a clock.
+pub fn mkfifo(path: &Path) {
+    let c = std::ffi::CString::new(path.as_os_str().as_encoded_bytes()).unwrap();
+    // SAFETY: `c` is a valid NUL-terminated path.
+    assert_eq!(
+        unsafe { libc::mkfifo(c.as_ptr(), 0o600) },
+        0,
+        "{}",
+        path.display()
+    );
+}
+
 pub fn arg(p: &Path) -> &str {
     p.to_str().expect("UTF-8 path")
 }
