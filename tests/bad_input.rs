@@ -87,3 +87,26 @@ fn a_fake_that_prints_garbage_is_not_a_python() {
     let garbage = fakes.script("python3", "echo garbage");
     assert_usage_error(&["run", "--python", arg(&garbage)], &[arg(&garbage)]);
 }
+
+/// An output whose folder is missing is named with that folder, not with
+/// the random name of the temp file that probed it.
+#[test]
+fn an_output_in_a_missing_folder() {
+    let py = some_python();
+    let dir = tempfile::tempdir().unwrap();
+    let missing = dir.path().join("missing");
+    let json = missing.join("results.json");
+    let bundle = missing.join("bundle");
+    let folder = format!("{} is not a directory that exists", missing.display());
+    assert_usage_error(
+        &["run", "--python", py.arg(), "--json", arg(&json)],
+        &[&folder],
+    );
+    assert_usage_error(
+        &["report", "--python", py.arg(), "--out", arg(&bundle)],
+        &[&folder],
+    );
+    let (_, _, err) = run_text(&["run", "--python", py.arg(), "--junit", arg(&json)]);
+    assert!(!err.contains("at path"), "{err}");
+    assert!(!missing.exists());
+}

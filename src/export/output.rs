@@ -112,9 +112,7 @@ impl FileTarget {
     /// Fail now if a temp file cannot be made beside the target.
     fn probe_dir(&self) -> Result<(), OutputError> {
         if let FileTarget::Atomic(path) = self {
-            tempfile::NamedTempFile::new_in(parent_of(path))
-                .map(drop)
-                .map_err(|e| unwritable(path, e))?;
+            temp_beside(path).map(drop)?;
         }
         Ok(())
     }
@@ -143,8 +141,7 @@ impl FileTarget {
 /// existing file keeps its permissions.
 fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), OutputError> {
     use std::os::unix::fs::PermissionsExt;
-    let mut tmp =
-        tempfile::NamedTempFile::new_in(parent_of(path)).map_err(|e| unwritable(path, e))?;
+    let mut tmp = temp_beside(path)?;
     tmp.write_all(bytes).map_err(|e| unwritable(path, e))?;
     let mode = std::fs::metadata(path)
         .map(|m| m.permissions())
@@ -152,6 +149,26 @@ fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), OutputError> {
     let _ = std::fs::set_permissions(tmp.path(), mode);
     tmp.persist(path).map_err(|e| unwritable(path, e.error))?;
     Ok(())
+}
+
+/// A temp file in `path`'s directory.
+fn temp_beside(path: &Path) -> Result<tempfile::NamedTempFile, OutputError> {
+    let dir = parent_of(path);
+    tempfile::NamedTempFile::new_in(&dir).map_err(|e| temp_error(path, &dir, &e))
+}
+
+/// Making a temp entry in `dir` for `path` failed: name the directory, not
+/// the temp entry's random name.
+fn temp_error(path: &Path, dir: &Path, e: &std::io::Error) -> OutputError {
+    // tempfile's message is the OS's, then ` at path ".tmpXYZ"`.
+    let msg = e.to_string();
+    let os = msg.split(" at path ").next().unwrap_or(&msg);
+    let reason = if dir.is_dir() {
+        format!("cannot create a file in {}: {os}", dir.display())
+    } else {
+        format!("{} is not a directory that exists", dir.display())
+    };
+    unwritable(path, reason)
 }
 
 /// The directory a path lives in (`.` for a bare name).
@@ -193,11 +210,12 @@ pub fn check_bundle_dir(out: &Path, force: bool) -> Result<PathBuf, OutputError>
             return Err(OutputError::NotEmpty { path: shown() });
         }
     }
+    let parent = parent_of(&real);
     tempfile::Builder::new()
         .prefix(".shmharness-check-")
-        .tempdir_in(parent_of(&real))
+        .tempdir_in(&parent)
         .map(drop)
-        .map_err(|e| unwritable(out, e))?;
+        .map_err(|e| temp_error(out, &parent, &e))?;
     Ok(real)
 }
 
