@@ -548,3 +548,34 @@ fn flags_help_and_words_are_the_conventional_ones() {
     assert_eq!(code, 0);
     assert!(out.contains("_shmharness()"));
 }
+
+/// A candidate whose own code raises in the creator (a typo in `__init__`)
+/// ran and failed: FAIL and exit 1, not "could not run" (exit 2), as the
+/// same typo in an attacher already was.
+#[test]
+fn a_candidate_that_breaks_the_creator_fails_it_does_not_error() {
+    let py = python("3.15");
+    let dir = tempfile::tempdir().unwrap();
+    let typo = dir.path().join("typo.diff");
+    let text = std::fs::read_to_string(example(branch_of(&py)))
+        .unwrap()
+        .replace("+            if create:", "+            if craete:")
+        .replace("and create:", "and craete:");
+    assert!(text.contains("craete"));
+    std::fs::write(&typo, text).unwrap();
+    let (code, out, err) = run_text(&[
+        "verify",
+        "--patch",
+        arg(&typo),
+        "--python",
+        py.arg(),
+        "--scenario",
+        "three-process",
+    ]);
+    assert_eq!(code, 1, "{out}{err}");
+    assert!(
+        out.contains("FAIL") && out.contains("worse than stock: P1 NameError"),
+        "{out}{err}"
+    );
+    assert!(!err.contains("could not run"), "{err}");
+}

@@ -151,6 +151,36 @@ struct Live {
     running: Box<dyn Child>,
 }
 
+/// Exceptions a machine can cause whatever the code (`OSError` and its
+/// subclasses: no space, no memory, too many files, a permission), as
+/// opposed to ones only code causes (`NameError`, `TypeError`, ...).
+fn from_the_machine(exception: &str) -> bool {
+    matches!(
+        exception,
+        "OSError"
+            | "IOError"
+            | "EnvironmentError"
+            | "BlockingIOError"
+            | "ChildProcessError"
+            | "ConnectionError"
+            | "BrokenPipeError"
+            | "ConnectionAbortedError"
+            | "ConnectionRefusedError"
+            | "ConnectionResetError"
+            | "FileExistsError"
+            | "FileNotFoundError"
+            | "InterruptedError"
+            | "IsADirectoryError"
+            | "NotADirectoryError"
+            | "PermissionError"
+            | "ProcessLookupError"
+            | "TimeoutError"
+            | "MemoryError"
+            | "KeyboardInterrupt"
+            | "SystemExit"
+    )
+}
+
 /// Run `scenario` with segment `segment` in `world`.
 pub fn run(
     scenario: &Scenario,
@@ -172,6 +202,7 @@ pub fn run(
         ctx,
         world,
         case: &mut case,
+        halted: false,
     };
     for step in (scenario.steps)(&ctx.params) {
         if crate::proc::cancelled() {
@@ -180,6 +211,9 @@ pub fn run(
         }
         if let Err(e) = run.step(step, &mut live) {
             run.case.error = Some(e);
+            break;
+        }
+        if run.halted {
             break;
         }
     }
@@ -231,6 +265,9 @@ struct Run<'a, 'c> {
     ctx: &'a Context<'a>,
     world: &'a dyn World,
     case: &'c mut CaseObservation,
+    /// The scenario cannot go on, and that is an outcome (see
+    /// `creator_failed`).
+    halted: bool,
 }
 
 impl Run<'_, '_> {
@@ -274,7 +311,15 @@ impl Run<'_, '_> {
                             // attach, or it would attach to (and, on stock,
                             // destroy) a segment someone else owns.
                             if creator {
-                                return Err(self.creator_failed(&label));
+                                return match self.creator_failed(&label) {
+                                    Some(e) => Err(e),
+                                    // Its own code raised: that is what the
+                                    // case observed; nothing more can run.
+                                    None => {
+                                        self.halted = true;
+                                        Ok(())
+                                    }
+                                };
                             }
                         }
                     }
@@ -342,13 +387,17 @@ impl Run<'_, '_> {
     }
 
     /// Why a creator ended without getting ready: a name clash (retried
-    /// under a new name), or a failure to create (no space in /dev/shm).
-    fn creator_failed(&self, label: &str) -> CaseError {
+    /// under a new name), a failure of the machine (no space in /dev/shm, a
+    /// signal, no word at all), or `None`: the code under test raised
+    /// something no machine causes (a `NameError` in a candidate's
+    /// `__init__`), which is an outcome to judge, not a reason to give up.
+    fn creator_failed(&self, label: &str) -> Option<CaseError> {
         let p = self.case.processes.iter().rfind(|p| p.label == label);
-        match p.and_then(|p| p.exception.as_deref()) {
+        Some(match p.and_then(|p| p.exception.as_deref()) {
             Some("FileExistsError") => CaseError::NameClash {
                 name: self.segment.to_string(),
             },
+            Some(e) if !from_the_machine(e) => return None,
             _ => CaseError::NotCreated {
                 label: label.to_string(),
                 why: p
@@ -357,7 +406,7 @@ impl Run<'_, '_> {
                     .trim()
                     .to_string(),
             },
-        }
+        })
     }
 
     fn spawn(&self, proc: &Proc) -> Result<Box<dyn Child>, CaseError> {
@@ -756,6 +805,62 @@ mod tests {
             "unlinked a foreign segment"
         );
         assert!(*world.segment.lock().unwrap());
+    }
+
+    /// A creator that ended without `created`, its stderr ending in `last`.
+    fn creator_raising(last: &str) -> Canned {
+        Canned {
+            stdout: events(&[]),
+            stderr: format!(
+                "Traceback (most recent call last):\n  File \"/w/roles.py\", line 160, in <module>\n    main(sys.argv[1:])\n{last}\n"
+            ),
+            code: 1,
+            ..Canned::default()
+        }
+    }
+
+    #[test]
+    fn a_creator_that_raises_from_code_is_an_outcome_and_the_machine_an_error() {
+        // A candidate's typo in __init__: the case ran, and that is what it
+        // did; nothing attaches after it.
+        let world = FakeWorld::new(
+            vec![creator_raising(
+                "NameError: name 'craete' is not defined. Did you mean: 'create'?",
+            )],
+            false,
+        );
+        let case = run(
+            catalogue::find(ScenarioId::ThreeProcess),
+            "shmhx_9",
+            &context(),
+            &world,
+        );
+        assert_eq!(case.error, None);
+        assert!(!case.created);
+        assert_eq!(case.processes.len(), 1, "nothing ran after P1");
+        let keys: Vec<String> = crate::judge::symptoms::of(&case)
+            .into_iter()
+            .map(|s| s.key)
+            .collect();
+        assert_eq!(keys, ["P1 NameError"]);
+        // No space in /dev/shm: the machine's doing, no verdict.
+        let world = FakeWorld::new(
+            vec![creator_raising(
+                "OSError: [Errno 28] No space left on device: '/shmhx_9'",
+            )],
+            false,
+        );
+        let case = run(
+            catalogue::find(ScenarioId::ThreeProcess),
+            "shmhx_9",
+            &context(),
+            &world,
+        );
+        assert!(
+            matches!(case.error, Some(CaseError::NotCreated { ref why, .. }) if why.contains("No space")),
+            "{:?}",
+            case.error
+        );
     }
 
     #[test]
