@@ -43,6 +43,19 @@ impl MinorRange {
         MinorRange { from, to }
     }
 
+    /// This range, or an error if it is reversed (`3.13-3.8` covers
+    /// nothing); `arg` is what the user wrote, for the message.
+    pub fn checked(self, arg: &str) -> Result<MinorRange, VariantError> {
+        match (self.from, self.to) {
+            (Some(a), Some(b)) if a > b => Err(VariantError::ReversedRange {
+                arg: arg.to_string(),
+                from: format!("{}.{}", a.0, a.1),
+                to: format!("{}.{}", b.0, b.1),
+            }),
+            _ => Ok(self),
+        }
+    }
+
     pub fn covers(&self, v: Version) -> bool {
         let mv = v.minor_version();
         self.from.is_none_or(|f| mv >= f) && self.to.is_none_or(|t| mv <= t)
@@ -107,6 +120,10 @@ pub struct UserPatch {
     /// Where it came from: `fix.diff`, `stdin`.
     pub origin: String,
     pub text: String,
+    /// The path as given (`-` for stdin).
+    pub shown: String,
+    /// It changes something under `Lib/multiprocessing/` (not only tests).
+    pub code: bool,
 }
 
 #[derive(Debug, Clone)]
@@ -151,6 +168,20 @@ pub enum VariantError {
         #[source]
         source: patch::PatchError,
     },
+    #[error(
+        "--patch {path}: it changes no code under Lib/multiprocessing/, so the candidate is stock; to run its Lib/test/ hunks against stock, use `shmharness cpython-tests --patch {path}`"
+    )]
+    NoCode { path: String },
+    #[error(
+        "--patch {arg}: the range is reversed (write the lower version first, e.g. {to}-{from})"
+    )]
+    ReversedRange {
+        arg: String,
+        from: String,
+        to: String,
+    },
+    #[error("--patch -: stdin can be read once; give the other patches as files")]
+    StdinTwice,
 }
 
 /// Built-in variant `id`: what it changes and how its attachers behave.
@@ -250,7 +281,9 @@ pub fn read_user_patch(path: &Path, range: MinorRange) -> Result<UserPatch, Vari
     Ok(UserPatch {
         range,
         origin: patch_stem(path),
+        code: !patch::in_package(&files, patch::Package::Multiprocessing).is_empty(),
         text,
+        shown,
     })
 }
 
@@ -365,7 +398,7 @@ pub fn folder_patches(dir: &Path) -> Result<Vec<(PathBuf, MinorRange)>, VariantE
                 .map(|s| s.to_string_lossy().into_owned())
                 .unwrap_or_default();
             if let Some(range) = parse_range(&stem) {
-                out.push((path, range));
+                out.push((path.clone(), range.checked(&path.display().to_string())?));
             }
         }
     }
@@ -418,6 +451,12 @@ mod tests {
         for bad in ["", "-", "3", "x.y", "3.8-x"] {
             assert!(parse_range(bad).is_none(), "{bad}");
         }
+        let reversed = parse_range("3.13-3.8").unwrap().checked("3.13-3.8=x.diff");
+        assert_eq!(
+            reversed.unwrap_err().to_string(),
+            "--patch 3.13-3.8=x.diff: the range is reversed (write the lower version first, e.g. 3.8-3.13)"
+        );
+        assert!(parse_range("3.8-3.13").unwrap().checked("").is_ok());
     }
 
     #[test]

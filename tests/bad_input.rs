@@ -110,3 +110,58 @@ fn an_output_in_a_missing_folder() {
     assert!(!err.contains("at path"), "{err}");
     assert!(!missing.exists());
 }
+
+/// A diff of tests alone (or of C code and tests) would judge stock as the
+/// fix: refused, with the command that runs its tests against stock.
+#[test]
+fn a_diff_that_changes_no_multiprocessing_code_is_no_candidate() {
+    let py = some_python();
+    let example = std::fs::read_to_string(
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/examples/gh-82300/main.diff"),
+    )
+    .unwrap();
+    let start = example.find("--- a/Lib/test/").unwrap();
+    let end = example.find("--- /dev/null").unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let diff = dir.path().join("tests-only.diff");
+    std::fs::write(&diff, &example[start..end]).unwrap();
+    for cmd in ["verify", "run", "diff", "report"] {
+        let mut args = vec![cmd, "--patch", arg(&diff), "--python", py.arg()];
+        let out_dir = dir.path().join("bundle");
+        if cmd == "report" {
+            args.extend(["--out", arg(&out_dir)]);
+        }
+        assert_usage_error(
+            &args,
+            &[
+                "changes no code under Lib/multiprocessing/",
+                "shmharness cpython-tests --patch",
+            ],
+        );
+        assert!(!out_dir.exists());
+    }
+}
+
+#[test]
+fn a_reversed_patch_range_and_stdin_twice() {
+    let py = some_python();
+    let diff =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/examples/gh-82300/main.diff");
+    let reversed = format!("3.13-3.8={}", diff.display());
+    assert_usage_error(
+        &["verify", "--patch", &reversed, "--python", py.arg()],
+        &["the range is reversed", "3.8-3.13"],
+    );
+    assert_usage_error(
+        &[
+            "verify",
+            "--patch",
+            "-",
+            "--patch",
+            "3.8-=-",
+            "--python",
+            py.arg(),
+        ],
+        &["stdin can be read once"],
+    );
+}

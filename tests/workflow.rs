@@ -579,3 +579,28 @@ fn a_candidate_that_breaks_the_creator_fails_it_does_not_error() {
     );
     assert!(!err.contains("could not run"), "{err}");
 }
+
+/// Ranges that cover none of the selected interpreters: no verdict, and the
+/// line says so (not "0 of 0 interpreters could not run").
+#[test]
+fn patches_that_cover_no_selected_interpreter_say_so() {
+    let py = python("3.12");
+    let covers_none = format!("3.99-={}", example("main").display());
+    let (code, out, err) = run_text(&[
+        "verify",
+        "--patch",
+        &covers_none,
+        "--python",
+        py.arg(),
+        "--scenario",
+        "three-process",
+    ]);
+    assert_eq!(code, 2, "{out}{err}");
+    let last = out.lines().last().unwrap_or_default();
+    assert!(
+        last.starts_with(
+            "verify: no verdict on patch:main: n/a on the 1 interpreter (no --patch covers Python"
+        ),
+        "{out}"
+    );
+}

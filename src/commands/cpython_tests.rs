@@ -14,6 +14,7 @@ pub fn run(args: &CpythonTestsArgs) -> Result<u8> {
     let variants = super::variants(
         &args.variants.variant,
         &args.variants.patch,
+        super::PatchUse::Tests,
         super::DEFAULT_VARIANTS,
     )?;
     let outputs = Outputs::new(args.format, View::CpythonTests);

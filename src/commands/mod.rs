@@ -105,11 +105,24 @@ pub fn interpreters(args: &SelectArgs) -> Result<Vec<Interpreter>> {
     Ok(chosen)
 }
 
+/// What a `--patch` is for: a candidate whose code is judged (`run`,
+/// `verify`, `diff`, `report`), or CPython's tests, where a diff of only
+/// `Lib/test/` hunks (a new test run against stock) makes sense.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PatchUse {
+    Code,
+    Tests,
+}
+
 /// `--patch` values as one variant, `patch:NAME`: files, `-`, folders, and
 /// `RANGE=FILE` per branch. `None` when none was given.
-pub fn user_variant(patches: &[String]) -> Result<Option<Variant>> {
+pub fn user_variant(patches: &[String], used: PatchUse) -> Result<Option<Variant>> {
     if patches.is_empty() {
         return Ok(None);
+    }
+    let stdin = |a: &String| a == "-" || a.ends_with("=-");
+    if patches.iter().filter(|a| stdin(a)).count() > 1 {
+        return Err(variant::VariantError::StdinTwice.into());
     }
     let mut read = Vec::new();
     let mut name = None;
@@ -117,7 +130,7 @@ pub fn user_variant(patches: &[String]) -> Result<Option<Variant>> {
     for arg in patches {
         let (range, path) = match arg.split_once('=') {
             Some((r, p)) => match variant::parse_range(r) {
-                Some(range) => (range, p),
+                Some(range) => (range.checked(arg)?, p),
                 None => {
                     return Err(Error::usage(format!(
                         "--patch {arg}: `{r}` is not a version range (try 3.10, 3.8-3.9 or 3.13-)"
@@ -145,6 +158,15 @@ pub fn user_variant(patches: &[String]) -> Result<Option<Variant>> {
             name.get_or_insert_with(|| patch.origin.clone());
             read.push(patch);
         }
+    }
+    // A diff of tests alone would judge stock as if it were the fix.
+    if used == PatchUse::Code
+        && let Some(p) = read.iter().find(|p| !p.code)
+    {
+        return Err(variant::VariantError::NoCode {
+            path: p.shown.clone(),
+        }
+        .into());
     }
     if let Some((a, b)) = overlap(&read) {
         return Err(Error::usage(format!(
@@ -201,9 +223,10 @@ pub const DEFAULT_VARIANTS: &[VariantId] = &[VariantId::Stock, VariantId::Create
 pub fn variants(
     requested: &[String],
     patch: &[String],
+    used: PatchUse,
     default: &[VariantId],
 ) -> Result<Vec<Variant>> {
-    let user = user_variant(patch)?;
+    let user = user_variant(patch, used)?;
     let mut variants = match (requested.is_empty(), &user) {
         (true, Some(_)) => vec![variant::builtin(VariantId::Stock)],
         (true, None) => default.iter().map(|&v| variant::builtin(v)).collect(),
@@ -215,7 +238,7 @@ pub fn variants(
 
 /// One candidate fix: `--patch`, else the named variant (never stock).
 pub fn candidate(name: &str, patch: &[String]) -> Result<Variant> {
-    if let Some(v) = user_variant(patch)? {
+    if let Some(v) = user_variant(patch, PatchUse::Code)? {
         return Ok(v);
     }
     let id = VariantId::parse(name).map_err(variant::VariantError::from)?;

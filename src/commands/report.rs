@@ -18,6 +18,7 @@ pub fn run(args: &ReportArgs) -> Result<u8> {
     let variants = super::variants(
         &args.variants.variant,
         &args.variants.patch,
+        super::PatchUse::Code,
         REPORT_VARIANTS,
     )?;
     // Before any work: a bundle that cannot be written is a usage error.

@@ -8,6 +8,7 @@ pub fn run(args: &RunArgs) -> Result<u8> {
     let variants = super::variants(
         &args.variants.variant,
         &args.variants.patch,
+        super::PatchUse::Code,
         super::DEFAULT_VARIANTS,
     )?;
     // Every destination is checked before any work.

@@ -1,7 +1,7 @@
 //! The views every format shares, decided once: the outcome matrix (rows,
 //! columns, cell text), the summary line, and the verify verdict.
 
-use super::table::{Cell, Table};
+use super::table::{Cell, Table, code, text};
 use crate::contract::{CandidateVerdict, Case, Results, Verdict};
 use crate::style::{self, plural};
 
@@ -63,6 +63,10 @@ pub fn matrix(results: &Results) -> Table {
 /// `14 cases on 7 interpreters: 14 passed in 2.0 s (2 workers; CPU 3.8 s,
 /// near the best 2 cores allow)`. With `verbose`, also how far the wall time
 /// is from that best (children CPU / cores).
+///
+/// Merged results (several legs) have no such best: their wall time is the
+/// longest leg's and their CPU the sum over legs, which ran apart, so the
+/// line says just that: `(longest of 2 legs; CPU 1.3 s over all legs)`.
 pub fn summary_line(results: &Results, verbose: bool) -> String {
     let mut parts = vec![format!("{} passed", results.count(Verdict::Pass))];
     for (v, word) in [
@@ -78,19 +82,28 @@ pub fn summary_line(results: &Results, verbose: bool) -> String {
     let t = &results.timing;
     let wall = t.wall_ms as f64 / 1000.0;
     let cpu = t.children_cpu_ms as f64 / 1000.0;
-    let cores = t.cores.max(1);
-    let best = cpu / cores as f64;
-    let mut how = vec![plural(t.jobs.max(1), "worker"), format!("CPU {cpu:.1} s")];
-    if best > 0.0 && wall / best <= 1.15 {
-        how[1] += &format!(", near the best {} allow", plural(cores, "core"));
-    }
-    if verbose && best > 0.0 {
-        how.push(format!(
-            "wall {:.2}x children CPU / {}",
-            wall / best,
-            plural(cores, "core")
-        ));
-    }
+    let legs = results.merged_from.len();
+    let how = if legs > 1 {
+        vec![
+            format!("longest of {legs} legs"),
+            format!("CPU {cpu:.1} s over all legs"),
+        ]
+    } else {
+        let cores = t.cores.max(1);
+        let best = cpu / cores as f64;
+        let mut how = vec![plural(t.jobs.max(1), "worker"), format!("CPU {cpu:.1} s")];
+        if best > 0.0 && wall / best <= 1.15 {
+            how[1] += &format!(", near the best {} allow", plural(cores, "core"));
+        }
+        if verbose && best > 0.0 {
+            how.push(format!(
+                "wall {:.2}x children CPU / {}",
+                wall / best,
+                plural(cores, "core")
+            ));
+        }
+        how
+    };
     format!(
         "{} on {}: {} in {wall:.1} s ({})",
         plural(results.cases.len(), "case"),
@@ -121,6 +134,17 @@ pub fn headline(v: &CandidateVerdict, shown: &str) -> String {
             "verify: {shown} FAILED on {} of {}{na}",
             v.count(Verdict::Fail),
             plural(judged, "interpreter")
+        ),
+        Verdict::Error | Verdict::NotApplicable if judged == 0 => format!(
+            "verify: no verdict on {shown}: n/a on {} ({}); select an interpreter it applies to",
+            match v.interpreters.len() {
+                1 => "the 1 interpreter".to_string(),
+                n => format!("all {n} interpreters"),
+            },
+            v.interpreters
+                .first()
+                .and_then(|i| i.reasons.first())
+                .map_or("n/a", String::as_str)
         ),
         Verdict::Error | Verdict::NotApplicable => format!(
             "verify: no verdict on {shown}: {} of {} could not run{na}; fix what the errors say and run again",
@@ -178,14 +202,15 @@ pub fn verdict_lines(v: &CandidateVerdict) -> String {
 
 /// The verdict as Markdown: the headline in bold, then a table.
 pub fn verdict_markdown(v: &CandidateVerdict) -> String {
-    let mut out = format!("**{}**\n\n", headline(v, &format!("`{}`", v.candidate)));
+    let mut out = format!("**{}**\n\n", headline(v, &code(&v.candidate)));
     let mut table = Table::new(["interpreter", "source", "verdict", "why"]);
     for i in &v.interpreters {
-        table.plain_row([
-            i.interpreter.clone(),
-            i.source.clone(),
-            word(i.verdict).to_string(),
-            i.reasons.join("<br>"),
+        let why: Vec<String> = i.reasons.iter().map(|r| text(r)).collect();
+        table.row(vec![
+            Cell::plain(i.interpreter.clone()),
+            Cell::plain(i.source.clone()),
+            Cell::plain(word(i.verdict)),
+            Cell::markup(why.join("<br>")),
         ]);
     }
     out += &table.markdown();

@@ -160,13 +160,15 @@ pub fn strict(verdict: &mut CandidateVerdict, runs: &[TestRun]) {
                 .push(format!("cpython-tests: n/a: {}", cand.reason));
             continue;
         }
-        let regressions: Vec<String> = cand
+        // A test the candidate's diff adds does not exist on stock: all we
+        // know of stock is that it did not fail there.
+        let mut regressions: Vec<String> = cand
             .failing
             .iter()
             .filter(|f| !stock.failed_test(&f.name))
             .map(|f| {
                 format!(
-                    "cpython-tests: {} {} under {candidate} (passed on stock) | {}",
+                    "cpython-tests: {} {} under {candidate} (did not fail on stock) | {}",
                     f.name,
                     match f.kind {
                         FailureKind::Fail => "fails",
@@ -176,6 +178,18 @@ pub fn strict(verdict: &mut CandidateVerdict, runs: &[TestRun]) {
                 )
             })
             .collect();
+        // A test skipped away (`@unittest.skip` on the test that enshrines
+        // the bug) passes nothing: fewer passed and more skipped than stock.
+        if cand.skipped > stock.skipped && cand.passed < stock.passed {
+            regressions.push(format!(
+                "cpython-tests: {} skipped under {candidate} than on stock ({} passed, {} skipped; stock {} passed, {} skipped)",
+                crate::style::plural((cand.skipped - stock.skipped) as usize, "more test"),
+                cand.passed,
+                cand.skipped,
+                stock.passed,
+                stock.skipped
+            ));
+        }
         if regressions.is_empty() {
             v.reasons.push(format!("cpython-tests: {}", cand.cell()));
         } else {
@@ -332,6 +346,25 @@ mod tests {
             &mut v,
             &[test_run("stock", &["test_x"]), test_run("fix", &["test_x"])],
         );
+        assert_eq!(v.verdict, Verdict::Pass);
+    }
+
+    #[test]
+    fn strict_fails_a_candidate_that_skips_tests_away() {
+        let r = stock_and("fix", &["P1 leak warning", "P1 tracker error"]);
+        let mut skipping = test_run("fix", &[]);
+        (skipping.passed, skipping.skipped) = (14, 2);
+        let mut v = judge(&r, "fix");
+        strict(&mut v, &[test_run("stock", &[]), skipping.clone()]);
+        assert_eq!(v.verdict, Verdict::Fail);
+        assert_eq!(
+            v.interpreters[0].reasons[0],
+            "cpython-tests: 2 more tests skipped under fix than on stock (14 passed, 2 skipped; stock 16 passed, 0 skipped)"
+        );
+        // A diff that adds a test skipped here loses nothing stock passed.
+        (skipping.ran, skipping.passed) = (18, 16);
+        let mut v = judge(&r, "fix");
+        strict(&mut v, &[test_run("stock", &[]), skipping]);
         assert_eq!(v.verdict, Verdict::Pass);
     }
 
