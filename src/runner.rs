@@ -159,10 +159,15 @@ pub fn overlay_errors(plan: &Plan, overlays: &Overlays) -> Vec<String> {
                 && e.is_patch_problem()
             {
                 let v = interp.version;
-                lines.push(format!(
-                    "{e}; `shmharness patch show --variant create-only --python {}.{}` shows this branch's code around the register call",
-                    v.major, v.minor
-                ));
+                // Where the branch's code differs, show it; a patch that
+                // applied but does not compile needs no map of the branch.
+                lines.push(match e {
+                    crate::overlay::OverlayError::Compile { .. } => e.to_string(),
+                    _ => format!(
+                        "{e}; `shmharness patch show --variant create-only --python {}.{}` shows this branch's code around the register call",
+                        v.major, v.minor
+                    ),
+                });
             }
         }
     }

@@ -452,6 +452,8 @@ fn a_patch_that_does_not_compile_names_file_line_and_error() {
         err.contains(&format!("shared_memory.py:{at}: SyntaxError")),
         "{err}"
     );
+    // It applied: the branch's layout is not the problem.
+    assert!(!err.contains("patch show"), "{err}");
 }
 
 #[test]

@@ -578,6 +578,17 @@ fn a_candidate_that_breaks_the_creator_fails_it_does_not_error() {
         "{out}{err}"
     );
     assert!(!err.contains("could not run"), "{err}");
+    // `diff` answers the same way: a case ran and failed is exit 1.
+    let (code, out, err) = run_text(&[
+        "diff",
+        "--patch",
+        arg(&typo),
+        "--python",
+        py.arg(),
+        "--scenario",
+        "three-process",
+    ]);
+    assert_eq!(code, 1, "{out}{err}");
 }
 
 /// Ranges that cover none of the selected interpreters: no verdict, and the

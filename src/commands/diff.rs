@@ -25,7 +25,6 @@ pub fn run(args: &DiffArgs) -> Result<u8> {
     let outcome = super::execute(&plan, false)?;
     let results = outcome.complete()?;
     let stock = VariantId::Stock.name();
-    let mut errors = 0;
     for interp in &results.interpreters {
         for s in results.rows() {
             let (Some(a), Some(b)) = (
@@ -40,7 +39,6 @@ pub fn run(args: &DiffArgs) -> Result<u8> {
             )));
             let broken = [a, b].into_iter().find(|c| c.verdict == Verdict::Error);
             if let Some(c) = broken {
-                errors += 1;
                 crate::style::outln(&format!(
                     "error: {} could not run: {}",
                     c.variant,
@@ -61,9 +59,6 @@ pub fn run(args: &DiffArgs) -> Result<u8> {
         }
     }
     super::summary(&results);
-    Ok(if errors > 0 {
-        crate::exit::USAGE
-    } else {
-        crate::exit::OK
-    })
+    // As `run`: 1 when a case ran and failed, 2 when one could not run.
+    Ok(super::verdict_exit(&results))
 }
