@@ -12,6 +12,12 @@
 //! fuzz: a hunk whose context differs is an error naming file and hunk.
 //! Hand-written because the errors must name the hunk and the file, and
 //! because multi-file diffs with `a/`/`b/` prefixes are the common input.
+//!
+//! git's extended headers are read too, because some of git's output has no
+//! `---`/`+++` lines at all: an empty new file (`new file mode` only) is
+//! created; a rename or a copy (`rename from`/`copy to`) touching
+//! `Lib/multiprocessing/` or `Lib/test/` is refused like a deletion, never
+//! dropped, since dropping it would verify a different fix.
 
 use std::fmt;
 
@@ -33,7 +39,8 @@ pub enum Package {
 pub struct FilePatch {
     pub package: Package,
     pub path: String,
-    /// The diff creates the file (`--- /dev/null`).
+    /// The diff creates the file (`--- /dev/null`, or git's `new file
+    /// mode` with no hunks: an empty file).
     pub new_file: bool,
     pub hunks: Vec<Hunk>,
 }
@@ -75,11 +82,45 @@ pub enum PatchError {
         "`{path}` deletes a file under Lib/multiprocessing/ or Lib/test/; that cannot be overlaid"
     )]
     Deletes { path: String },
+    /// git's `rename from`/`rename to` with either side in the packages.
+    /// `git diff --no-renames` turns a rename into a deletion and a new
+    /// file, so for a file renamed out of the packages it is no way out.
+    #[error("{}", renamed_message(from, to))]
+    Renamed { from: String, to: String },
+    /// git's `copy from`/`copy to` (`-C`) into the packages: the copy's
+    /// text is not in the diff.
     #[error(
-        "the diff changes nothing under Lib/multiprocessing/ or Lib/test/ (it touches only {0})"
+        "`{from}` is copied to `{to}`; the diff does not hold the copy's text, so it cannot be overlaid: make the diff without copy detection (`git diff` without `-C`), which shows the copy as a new file"
     )]
-    NothingToApply(String),
+    Copied { from: String, to: String },
+    /// Every file is outside the packages; `hint` (empty, or `; ...`) says
+    /// how to fix paths that hold `Lib/multiprocessing/` or `Lib/test/`
+    /// behind other directories.
+    #[error(
+        "the diff changes nothing under Lib/multiprocessing/ or Lib/test/ (it touches only {touched}){hint}"
+    )]
+    NothingToApply { touched: String, hint: String },
 }
+
+fn renamed_message(from: &str, to: &str) -> String {
+    let deletes = classify(from).is_ok_and(|(p, _)| p != Package::Other);
+    let why = if deletes {
+        "a rename deletes a file under Lib/multiprocessing/ or Lib/test/, which cannot be overlaid (`git diff --no-renames` shows it as that deletion): verify the fix without the rename"
+    } else {
+        "the diff does not hold the file's text, so it cannot be overlaid: make the diff with `git diff --no-renames`, which shows the file as new"
+    };
+    format!("`{from}` is renamed to `{to}`; {why}")
+}
+
+/// Changes whenever the same diff text would give different files (this
+/// revision: empty new files are created, `-U0` insertions go after the
+/// line they name). An overlay built from a diff's text by an older applier
+/// must not be reused: the overlay cache key should include it.
+pub const APPLIER_REVISION: &str = "2";
+
+/// A hunk header past this line is broken, not a backport: no stdlib file
+/// comes near it (the largest, under Lib/test/, have about 50,000 lines).
+pub const MAX_HEADER_LINE: usize = 10_000_000;
 
 /// Where one hunk landed.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -134,8 +175,11 @@ pub struct ApplyError {
 pub enum ApplyErrorKind {
     /// The file is not in the package.
     Missing,
-    /// The header's line is beyond the end of the file.
-    BeyondEnd { lines: usize },
+    /// The header's line is past [`MAX_HEADER_LINE`]: broken, not a
+    /// backport (a header past the end of the file is searched from there).
+    AbsurdStart { lines: usize },
+    /// The diff creates the file, and the package already has it.
+    Exists,
     /// No place where every context and removed line matches.
     Mismatch {
         /// The hunk's first old line.
@@ -175,10 +219,18 @@ impl fmt::Display for ApplyError {
             ApplyErrorKind::Missing => {
                 write!(f, "{} is not in its multiprocessing package", self.path)
             }
-            ApplyErrorKind::BeyondEnd { lines } => write!(
+            ApplyErrorKind::AbsurdStart { lines } => write!(
                 f,
-                "{} hunk #{} starts at line {}, but the file has {lines} lines",
-                self.path, self.hunk, self.old_start
+                "{} hunk #{} starts at line {}, but the file has {lines} lines and no stdlib file comes near line {}: the hunk header is broken",
+                self.path,
+                self.hunk,
+                self.old_start,
+                thousands(MAX_HEADER_LINE)
+            ),
+            ApplyErrorKind::Exists => write!(
+                f,
+                "{} is a new file in the diff, but this interpreter's package already has it",
+                self.path
             ),
             ApplyErrorKind::Mismatch { expected, nearest } => {
                 write!(
@@ -209,8 +261,60 @@ impl fmt::Display for ApplyError {
 
 impl std::error::Error for ApplyError {}
 
+/// `10000000` -> `10,000,000`.
+fn thousands(n: usize) -> String {
+    let digits = n.to_string();
+    let mut out = String::new();
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
+}
+
 /// Parse a (possibly multi-file) unified diff.
 pub fn parse(text: &str) -> Result<Vec<FilePatch>, PatchError> {
+    let files: Vec<FilePatch> = sections(text)?.into_iter().map(|(f, _)| f).collect();
+    if files.is_empty() {
+        return Err(PatchError::NotADiff);
+    }
+    if files.iter().all(|f| f.package == Package::Other) {
+        let names: Vec<&str> = files.iter().map(|f| f.path.as_str()).collect();
+        let hint = files
+            .iter()
+            .find_map(|f| misplaced(&f.path))
+            .map(|lead| {
+                let n = lead.matches('/').count();
+                format!(
+                    "; paths must start with Lib/ after at most one a/ or b/ prefix: make the diff with `git diff` in the cpython checkout's root, or strip the {n} leading component{} before Lib/ (`{lead}`) from every path",
+                    if n == 1 { "" } else { "s" }
+                )
+            })
+            .unwrap_or_default();
+        return Err(PatchError::NothingToApply {
+            touched: names.join(", "),
+            hint,
+        });
+    }
+    Ok(files)
+}
+
+/// What stands before `Lib/multiprocessing/` or `Lib/test/` in a path that
+/// holds one of them behind other directories (`cp3.15/` of
+/// `cp3.15/Lib/multiprocessing/x.py`, a plain `diff -ru` of two trees).
+fn misplaced(path: &str) -> Option<&str> {
+    ["/Lib/multiprocessing/", "/Lib/test/"]
+        .iter()
+        .filter_map(|dir| path.find(dir))
+        .min()
+        .map(|at| &path[..=at])
+}
+
+/// Each file of the diff and the lines of the text it spans (from its
+/// `diff --git` line, else its `---` line, to its last hunk line).
+fn sections(text: &str) -> Result<Vec<(FilePatch, std::ops::Range<usize>)>, PatchError> {
     if text.trim().is_empty() {
         return Err(PatchError::Empty);
     }
@@ -218,94 +322,231 @@ pub fn parse(text: &str) -> Result<Vec<FilePatch>, PatchError> {
         return Err(PatchError::Binary);
     }
     let lines: Vec<&str> = text.lines().collect();
-    let mut files = Vec::new();
+    let binary = |i: usize| {
+        lines
+            .get(i)
+            .is_some_and(|l| l.starts_with("GIT binary patch") || l.starts_with("Binary files "))
+    };
+    let mut out = Vec::new();
     let mut i = 0;
     while i < lines.len() {
-        if !(lines[i].starts_with("--- ")
-            && i + 1 < lines.len()
-            && lines[i + 1].starts_with("+++ "))
-        {
-            if lines[i].starts_with("GIT binary patch") || lines[i].starts_with("Binary files ") {
-                return Err(PatchError::Binary);
-            }
-            i += 1;
+        let start = i;
+        let git = if lines[i].starts_with("diff --git ") {
+            let (git, next) = git_header(&lines, i);
+            git.refuse_moves()?;
+            i = next;
+            Some(git)
+        } else {
+            None
+        };
+        if file_header_at(&lines, i) {
+            let file = file_section(&lines, &mut i)?;
+            out.push((file, start..i));
             continue;
         }
-        let old = header_path(lines[i]);
-        let new = header_path(lines[i + 1]);
-        let new_file = old == "/dev/null";
-        let named = if new == "/dev/null" { old } else { new };
+        if binary(i) {
+            return Err(PatchError::Binary);
+        }
+        match git {
+            // git's header alone: an empty new file, a pure rename...
+            Some(git) => {
+                if let Some(file) = git.without_hunks()? {
+                    out.push((file, start..i));
+                }
+            }
+            None => i += 1,
+        }
+    }
+    Ok(out)
+}
+
+fn file_header_at(lines: &[&str], i: usize) -> bool {
+    lines.get(i).is_some_and(|l| l.starts_with("--- "))
+        && lines.get(i + 1).is_some_and(|l| l.starts_with("+++ "))
+}
+
+/// The file whose `---`/`+++` lines are at `*i`, with its hunks; `*i` ends
+/// after them.
+fn file_section(lines: &[&str], i: &mut usize) -> Result<FilePatch, PatchError> {
+    let old = header_path(lines[*i]);
+    let new = header_path(lines[*i + 1]);
+    let new_file = old == "/dev/null";
+    let named = if new == "/dev/null" { old } else { new };
+    let (package, path) = classify(named)?;
+    if new == "/dev/null" && package != Package::Other {
+        return Err(PatchError::Deletes {
+            path: named.to_string(),
+        });
+    }
+    *i += 2;
+    let mut hunks = Vec::new();
+    while *i < lines.len() && lines[*i].starts_with("@@") {
+        let (hunk, next) = parse_hunk(lines, *i)?;
+        hunks.push(hunk);
+        *i = next;
+    }
+    if hunks.is_empty() {
+        return Err(PatchError::Malformed {
+            line: *i + 1,
+            message: format!("no hunks for `{path}`"),
+        });
+    }
+    Ok(FilePatch {
+        package,
+        path,
+        new_file,
+        hunks,
+    })
+}
+
+/// git's extended header: the `diff --git` line and what follows it up to
+/// the `---` line (or the next file, when there is none).
+struct GitHeader<'a> {
+    /// 0-based line of `diff --git`.
+    at: usize,
+    line: &'a str,
+    new_file: bool,
+    deleted: bool,
+    rename: (Option<&'a str>, Option<&'a str>),
+    copy: (Option<&'a str>, Option<&'a str>),
+}
+
+fn git_header<'a>(lines: &[&'a str], at: usize) -> (GitHeader<'a>, usize) {
+    let mut git = GitHeader {
+        at,
+        line: lines[at],
+        new_file: false,
+        deleted: false,
+        rename: (None, None),
+        copy: (None, None),
+    };
+    let mut i = at + 1;
+    while let Some(&line) = lines.get(i) {
+        let path = |prefix: &str| line.strip_prefix(prefix).map(unquote);
+        if let Some(p) = path("rename from ") {
+            git.rename.0 = Some(p);
+        } else if let Some(p) = path("rename to ") {
+            git.rename.1 = Some(p);
+        } else if let Some(p) = path("copy from ") {
+            git.copy.0 = Some(p);
+        } else if let Some(p) = path("copy to ") {
+            git.copy.1 = Some(p);
+        } else if line.starts_with("new file mode ") {
+            git.new_file = true;
+        } else if line.starts_with("deleted file mode ") {
+            git.deleted = true;
+        } else if ![
+            "old mode ",
+            "new mode ",
+            "similarity index ",
+            "dissimilarity index ",
+            "index ",
+        ]
+        .iter()
+        .any(|p| line.starts_with(p))
+        {
+            break;
+        }
+        i += 1;
+    }
+    (git, i)
+}
+
+/// A path of git's header as written (git quotes unusual names).
+fn unquote(path: &str) -> &str {
+    path.strip_prefix('"')
+        .and_then(|p| p.strip_suffix('"'))
+        .unwrap_or(path)
+}
+
+impl<'a> GitHeader<'a> {
+    /// A rename touching the packages, or a copy into them, cannot be
+    /// overlaid: the overlay is built from the interpreter's own files and
+    /// the diff alone.
+    fn refuse_moves(&self) -> Result<(), PatchError> {
+        let in_packages = |p: &str| classify(p).map(|(k, _)| k != Package::Other);
+        if let (Some(from), Some(to)) = self.rename
+            && (in_packages(from)? || in_packages(to)?)
+        {
+            return Err(PatchError::Renamed {
+                from: from.to_string(),
+                to: to.to_string(),
+            });
+        }
+        if let (Some(from), Some(to)) = self.copy
+            && in_packages(to)?
+        {
+            return Err(PatchError::Copied {
+                from: from.to_string(),
+                to: to.to_string(),
+            });
+        }
+        Ok(())
+    }
+
+    /// The file this header stands for when no `---`/`+++` lines follow:
+    /// an empty new file, an empty file deleted, or (outside the packages)
+    /// a pure rename or copy. `None` for a mode change alone.
+    fn without_hunks(&self) -> Result<Option<FilePatch>, PatchError> {
+        let named = match self.rename.1.or(self.copy.1) {
+            Some(to) => to,
+            None if self.new_file || self.deleted => {
+                self.named().ok_or_else(|| PatchError::Malformed {
+                    line: self.at + 1,
+                    message: format!("cannot tell the file's name from `{}`", self.line),
+                })?
+            }
+            None => return Ok(None),
+        };
         let (package, path) = classify(named)?;
-        if new == "/dev/null" && package != Package::Other {
+        if self.deleted && package != Package::Other {
             return Err(PatchError::Deletes {
                 path: named.to_string(),
             });
         }
-        i += 2;
-        let mut hunks = Vec::new();
-        while i < lines.len() && lines[i].starts_with("@@") {
-            let (hunk, next) = parse_hunk(&lines, i)?;
-            hunks.push(hunk);
-            i = next;
-        }
-        if hunks.is_empty() {
-            return Err(PatchError::Malformed {
-                line: i + 1,
-                message: format!("no hunks for `{path}`"),
-            });
-        }
-        files.push(FilePatch {
+        Ok(Some(FilePatch {
             package,
             path,
-            new_file,
-            hunks,
-        });
+            new_file: self.new_file,
+            hunks: Vec::new(),
+        }))
     }
-    if files.is_empty() {
-        return Err(PatchError::NotADiff);
+
+    /// The new path of `diff --git OLD NEW` when both name the same file
+    /// (a new or deleted file), as git itself reads it: the line splits in
+    /// the middle, the halves equal past their first component (`a/`, `b/`,
+    /// or `--src-prefix`/`--dst-prefix`) or in full (`--no-prefix`).
+    fn named(&self) -> Option<&'a str> {
+        let rest = self.line.strip_prefix("diff --git ")?;
+        let mid = rest.len() / 2;
+        if rest.len().is_multiple_of(2) || !rest.is_char_boundary(mid) || &rest[mid..=mid] != " " {
+            return None;
+        }
+        let (old, new) = (&rest[..mid], &rest[mid + 1..]);
+        let tail = |p: &'a str| p.split_once('/').map(|(_, t)| t);
+        (old == new || tail(old).is_some_and(|t| tail(new) == Some(t))).then_some(unquote(new))
     }
-    if files.iter().all(|f| f.package == Package::Other) {
-        let names: Vec<&str> = files.iter().map(|f| f.path.as_str()).collect();
-        return Err(PatchError::NothingToApply(names.join(", ")));
-    }
-    Ok(files)
 }
 
 /// The parts of a diff that are applied (Lib/multiprocessing/, Lib/test/):
-/// what `patch show` prints; a NEWS entry or a Doc change is left out.
+/// what `patch show` prints; a NEWS entry or a Doc change is left out, and
+/// so is text between files (a mail's header, a signature). Each file keeps
+/// its own git header (`diff --git`, `new file mode`, `index`, ...); an
+/// empty new file is that header alone.
 pub fn applied_part(text: &str) -> String {
+    let Ok(sections) = sections(text) else {
+        // Only parsed diffs are shown; hide nothing of one that is not.
+        return text.to_string();
+    };
     let lines: Vec<&str> = text.lines().collect();
     let mut out = String::new();
-    let mut pending = String::new();
-    let mut keep = true;
-    // git's extended header (`diff --git`, `new file mode`, `index`, ...)
-    // belongs to the file whose `---`/`+++` lines follow it.
-    let mut in_git_header = false;
-    for (i, line) in lines.iter().enumerate() {
-        let header =
-            line.starts_with("--- ") && lines.get(i + 1).is_some_and(|n| n.starts_with("+++ "));
-        if line.starts_with("diff --git ") || (in_git_header && !header) {
-            in_git_header = true;
-            pending.push_str(line);
-            pending.push('\n');
-            continue;
+    for (file, span) in sections {
+        if file.package != Package::Other {
+            for line in &lines[span] {
+                out.push_str(line);
+                out.push('\n');
+            }
         }
-        in_git_header = false;
-        if header {
-            let new = header_path(lines[i + 1]);
-            let named = if new == "/dev/null" {
-                header_path(line)
-            } else {
-                new
-            };
-            keep = classify(named).is_ok_and(|(p, _)| p != Package::Other);
-        }
-        if keep {
-            out.push_str(&pending);
-            out.push_str(line);
-            out.push('\n');
-        }
-        pending.clear();
     }
     out
 }
@@ -444,6 +685,16 @@ fn parse_hunk(lines: &[&str], at: usize) -> Result<(Hunk, usize), PatchError> {
 /// Apply one file's hunks to `original`. Returns the new text and where each
 /// hunk landed.
 pub fn apply(original: &str, patch: &FilePatch) -> Result<(String, Vec<Applied>), ApplyError> {
+    // `git apply` refuses to create a file that is there; so does this
+    // (an empty new file would otherwise keep the old text).
+    if patch.new_file && !original.is_empty() {
+        return Err(ApplyError {
+            path: patch.path.clone(),
+            hunk: 0,
+            old_start: 0,
+            kind: ApplyErrorKind::Exists,
+        });
+    }
     // A new file (empty original) ends with a newline, as `git apply` makes it.
     let ends_with_newline = original.ends_with('\n') || original.is_empty();
     let mut lines: Vec<String> = original.lines().map(str::to_string).collect();
@@ -473,15 +724,24 @@ pub fn apply(original: &str, patch: &FilePatch) -> Result<(String, Vec<Applied>)
             old_start: hunk.old_start,
             kind,
         };
-        // A header beyond the file (or an absurd number) is an error, not
-        // a search from there: nothing may wrap or run for long.
-        if hunk.old_start > original.lines().count() + 1 {
-            return Err(error(ApplyErrorKind::BeyondEnd {
+        // A header past the end of the file (a backport: main's file is
+        // longer than the branch's) is searched from the end, like any
+        // offset; an absurd one is an error. The search is over the file's
+        // lines, whatever the header says, so it cannot run for long.
+        if hunk.old_start > MAX_HEADER_LINE {
+            return Err(error(ApplyErrorKind::AbsurdStart {
                 lines: original.lines().count(),
             }));
         }
-        let expected =
-            (hunk.old_start.max(1) as isize - 1 + shift).clamp(0, lines.len() as isize) as usize;
+        // Where the header puts the hunk: its first old line, or, for a
+        // hunk with no old lines (`@@ -5,0 +6 @@`), after line N.
+        let first = if old.is_empty() {
+            hunk.old_start
+        } else {
+            hunk.old_start.max(1) - 1
+        };
+        let header = first as isize + shift;
+        let expected = header.clamp(0, lines.len() as isize) as usize;
         let matches = find_all(&lines, &old);
         let Some(&at) = matches
             .iter()
@@ -493,7 +753,9 @@ pub fn apply(original: &str, patch: &FilePatch) -> Result<(String, Vec<Applied>)
             }));
         };
         lines.splice(at..at + old.len(), new.iter().cloned());
-        let offset = at as isize - expected as isize;
+        // Counted from the header's line, not from the end it was clamped
+        // to: a hunk of line 450 found at 251 is 199 lines earlier.
+        let offset = at as isize - header;
         applied.push(Applied {
             path: patch.path.clone(),
             hunk: n + 1,
@@ -629,14 +891,64 @@ mod tests {
     }
 
     #[test]
-    fn a_header_beyond_the_file_is_an_error_not_a_search() {
-        let p = one(
-            "--- x.py\n+++ x.py\n@@ -4000000000000000000,1 +4000000000000000000,1 @@\n-a\n+A\n",
+    fn an_absurd_header_is_an_error_not_a_search() {
+        let at = |line: &str| {
+            one(&format!(
+                "--- x.py\n+++ x.py\n@@ -{line},1 +1,1 @@\n-a\n+A\n"
+            ))
+        };
+        let err = apply(ORIGINAL, &at("4000000000000000000")).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "x.py hunk #1 starts at line 4000000000000000000, but the file has 5 lines and no stdlib file comes near line 10,000,000: the hunk header is broken"
         );
-        let err = apply(ORIGINAL, &p).unwrap_err();
-        assert_eq!(err.kind, ApplyErrorKind::BeyondEnd { lines: 5 });
-        assert!(
-            parse("--- x.py\n+++ x.py\n@@ -99999999999999999999999,1 +1,1 @@\n-a\n+A\n").is_err()
+        assert!(apply(ORIGINAL, &at("10000001")).is_err());
+        // The last line number that is searched for, from the end.
+        let (text, applied) = apply("x\na\n", &at("10000000")).unwrap();
+        assert_eq!(text, "x\nA\n");
+        assert_eq!(applied[0].offset, 1 - 9_999_999);
+        // A number that does not fit is a parse error.
+        assert_eq!(
+            parse("--- x.py\n+++ x.py\n@@ -99999999999999999999999,1 +1,1 @@\n-a\n+A\n"),
+            Err(PatchError::Malformed {
+                line: 3,
+                message: "bad old range: `@@ -99999999999999999999999,1 +1,1 @@`".into()
+            })
+        );
+    }
+
+    /// A backport: the diff is made on main, whose file is longer than the
+    /// branch's (3.15's resource_tracker.py has 495 lines, 3.13.0's 296).
+    /// `git apply` and GNU `patch` search for the context and report an
+    /// offset; so does this, from the end of the file.
+    #[test]
+    fn a_header_past_the_end_of_the_file_is_searched_from_the_end() {
+        let p = one(
+            "--- x.py\n+++ x.py\n@@ -450,3 +450,3 @@\n b\n-c\n+C\n d\n@@ -460,1 +460,1 @@\n-e\n+E\n",
+        );
+        let (text, applied) = apply(ORIGINAL, &p).unwrap();
+        assert_eq!(text, "a\nb\nC\nd\nE\n");
+        // Counted from the header's line (0-based 449, found at 1); the
+        // second hunk from where the first landed (459 - 448 = 11, found
+        // at 4).
+        assert_eq!(
+            applied.iter().map(|a| a.offset).collect::<Vec<_>>(),
+            [-448, -7]
+        );
+        assert_eq!(
+            applied[0].to_string(),
+            "x.py hunk #1 applied 448 lines earlier than its header says"
+        );
+        // Of two matches, the one nearest the end.
+        let p = one("--- x.py\n+++ x.py\n@@ -450,1 +450,1 @@\n-a\n+A\n");
+        let (text, applied) = apply("a\nx\na\nx\n", &p).unwrap();
+        assert_eq!(text, "a\nx\nA\nx\n");
+        assert_eq!((applied[0].offset, applied[0].other_matches), (-447, 1));
+        // Context found nowhere: the usual mismatch, naming the closest.
+        let p = one("--- x.py\n+++ x.py\n@@ -450,2 +450,2 @@\n d\n-X\n+Y\n");
+        assert_eq!(
+            apply(ORIGINAL, &p).unwrap_err().to_string(),
+            "x.py hunk #1 (at line 450) does not match: closest at line 4, but line 5 reads `e` where the diff expects `X`"
         );
     }
 
@@ -738,11 +1050,10 @@ index 2222222..3333333 100644
         // package is shown, a new NEWS entry is not.
         let new_module = "--- /dev/null\n+++ b/Lib/multiprocessing/new.py\n@@ -0,0 +1 @@\n+x\n";
         assert_eq!(applied_part(new_module), new_module);
-        // A `---` line inside a kept hunk is content, not a header.
-        assert_eq!(
-            applied_part("--- a/x.py\n+++ b/x.py\n@@ -1 +1 @@\n--- old\n"),
-            "--- a/x.py\n+++ b/x.py\n@@ -1 +1 @@\n--- old\n"
-        );
+        // `---`/`+++` lines inside a kept hunk are content, not a header.
+        let dashes = "--- a/x.py\n+++ b/x.py\n@@ -1 +1 @@\n--- old\n+++ new\n";
+        assert_eq!(parse(dashes).unwrap()[0].hunks.len(), 1);
+        assert_eq!(applied_part(dashes), dashes);
     }
 
     #[test]
@@ -809,16 +1120,25 @@ index 2222222..3333333 100644
     }
 
     #[test]
-    fn a_hunk_may_start_just_past_the_end_but_no_further() {
+    fn a_hunk_without_old_lines_goes_after_the_line_it_names() {
+        // `@@ -N,0 +M @@` (git diff -U0) inserts after line N, as `git
+        // apply --unidiff-zero` and GNU `patch` put it.
         let add = |at: usize| {
-            one(&format!(
-                "--- x.py\n+++ x.py\n@@ -{at},0 +{at},1 @@\n+tail\n"
-            ))
+            let (text, applied) = apply(
+                ORIGINAL,
+                &one(&format!(
+                    "--- x.py\n+++ x.py\n@@ -{at},0 +{},1 @@\n+new\n",
+                    at + 1
+                )),
+            )
+            .unwrap();
+            (text, applied[0].offset)
         };
-        let (text, _) = apply(ORIGINAL, &add(6)).unwrap();
-        assert_eq!(text, "a\nb\nc\nd\ne\ntail\n");
-        let err = apply(ORIGINAL, &add(7)).unwrap_err();
-        assert_eq!(err.kind, ApplyErrorKind::BeyondEnd { lines: 5 });
+        assert_eq!(add(0), ("new\na\nb\nc\nd\ne\n".into(), 0));
+        assert_eq!(add(2), ("a\nb\nnew\nc\nd\ne\n".into(), 0));
+        assert_eq!(add(5), ("a\nb\nc\nd\ne\nnew\n".into(), 0));
+        // Past the end: at the end, and said.
+        assert_eq!(add(7), ("a\nb\nc\nd\ne\nnew\n".into(), -2));
     }
 
     #[test]
@@ -898,7 +1218,7 @@ index 2222222..3333333 100644
         assert_eq!(parse("ab\0cd"), Err(PatchError::Binary));
         assert!(matches!(
             parse("--- a/Lib/os.py\n+++ b/Lib/os.py\n@@ -1 +1 @@\n-a\n+b\n"),
-            Err(PatchError::NothingToApply(_))
+            Err(PatchError::NothingToApply { .. })
         ));
         assert!(matches!(
             parse("--- a/../x.py\n+++ b/../x.py\n@@ -1 +1 @@\n-a\n+b\n"),
@@ -971,5 +1291,239 @@ index 2222222..3333333 100644
                 (Package::Multiprocessing, "shared_memory.py".to_string())
             );
         }
+    }
+
+    /// A change to shared_memory.py, to go with the git forms below.
+    const FIX: &str =
+        "diff --git a/Lib/multiprocessing/shared_memory.py b/Lib/multiprocessing/shared_memory.py
+index 1111111..2222222 100644
+--- a/Lib/multiprocessing/shared_memory.py
++++ b/Lib/multiprocessing/shared_memory.py
+@@ -1 +1 @@
+-a
++b
+";
+
+    /// `git diff` (renames on by default) of a moved module.
+    fn rename(from: &str, to: &str) -> String {
+        format!(
+            "diff --git a/{from} b/{to}\nsimilarity index 100%\nrename from {from}\nrename to {to}\n"
+        )
+    }
+
+    #[test]
+    fn a_rename_in_the_packages_is_refused_like_a_deletion() {
+        let moved = rename(
+            "Lib/multiprocessing/popen_fork.py",
+            "Lib/multiprocessing/popen_fork_x.py",
+        );
+        let refused = "`Lib/multiprocessing/popen_fork.py` is renamed to `Lib/multiprocessing/popen_fork_x.py`; a rename deletes a file under Lib/multiprocessing/ or Lib/test/, which cannot be overlaid (`git diff --no-renames` shows it as that deletion): verify the fix without the rename";
+        // Before, after, or alone: the fix is never verified without it.
+        for diff in [
+            format!("{FIX}{moved}"),
+            format!("{moved}{FIX}"),
+            moved.clone(),
+        ] {
+            assert_eq!(parse(&diff).unwrap_err().to_string(), refused, "{diff}");
+        }
+        // With edits (similarity under 100%), `---`/`+++` name both paths:
+        // the same refusal, not "popen_fork_x.py is not in the package".
+        let edited =
+            "diff --git a/Lib/multiprocessing/popen_fork.py b/Lib/multiprocessing/popen_fork_x.py
+similarity index 99%
+rename from Lib/multiprocessing/popen_fork.py
+rename to Lib/multiprocessing/popen_fork_x.py
+index a02a53b..e7ec044 100644
+--- a/Lib/multiprocessing/popen_fork.py
++++ b/Lib/multiprocessing/popen_fork_x.py
+@@ -1 +1,2 @@
+ a
++# x
+";
+        assert_eq!(parse(edited).unwrap_err().to_string(), refused);
+        // Out of Lib/test/ as well; into the packages, the text is missing,
+        // and `--no-renames` then gives it as a new file.
+        assert!(
+            parse(&rename("Lib/test/a.py", "Tools/a.py"))
+                .unwrap_err()
+                .to_string()
+                .contains("a rename deletes a file")
+        );
+        assert_eq!(
+            parse(&rename("Tools/a.py", "Lib/test/a.py"))
+                .unwrap_err()
+                .to_string(),
+            "`Tools/a.py` is renamed to `Lib/test/a.py`; the diff does not hold the file's text, so it cannot be overlaid: make the diff with `git diff --no-renames`, which shows the file as new"
+        );
+        // `git diff --no-renames` of a rename out of the package is a
+        // deletion: refused too, so it is not the way out there.
+        let no_renames =
+            "diff --git a/Lib/multiprocessing/popen_fork.py b/Lib/multiprocessing/popen_fork.py
+deleted file mode 100644
+index a02a53b..0000000
+--- a/Lib/multiprocessing/popen_fork.py
++++ /dev/null
+@@ -1 +0,0 @@
+-a
+";
+        assert!(matches!(parse(no_renames), Err(PatchError::Deletes { .. })));
+    }
+
+    #[test]
+    fn a_rename_elsewhere_is_skipped_like_any_file_there() {
+        let files = parse(&format!(
+            "{}{FIX}",
+            rename("Doc/old.rst", "Misc/NEWS.d/new.rst")
+        ))
+        .unwrap();
+        let kinds: Vec<(Package, &str)> =
+            files.iter().map(|f| (f.package, f.path.as_str())).collect();
+        assert_eq!(
+            kinds,
+            [
+                (Package::Other, "Misc/NEWS.d/new.rst"),
+                (Package::Multiprocessing, "shared_memory.py")
+            ]
+        );
+        assert!(files[0].hunks.is_empty());
+        assert!(!applied_part(&format!("{}{FIX}", rename("Doc/a", "Doc/b"))).contains("Doc"));
+    }
+
+    #[test]
+    fn a_copy_into_the_packages_is_refused() {
+        let copy = |from: &str, to: &str| {
+            format!(
+                "diff --git a/{from} b/{to}\nsimilarity index 100%\ncopy from {from}\ncopy to {to}\n{FIX}"
+            )
+        };
+        assert_eq!(
+            parse(&copy(
+                "Lib/multiprocessing/popen_fork.py",
+                "Lib/multiprocessing/popen_x.py"
+            ))
+            .unwrap_err()
+            .to_string(),
+            "`Lib/multiprocessing/popen_fork.py` is copied to `Lib/multiprocessing/popen_x.py`; the diff does not hold the copy's text, so it cannot be overlaid: make the diff without copy detection (`git diff` without `-C`), which shows the copy as a new file"
+        );
+        // A copy out of the packages leaves them as they are.
+        let files = parse(&copy("Lib/multiprocessing/popen_fork.py", "Doc/x.py")).unwrap();
+        assert_eq!(files[0].package, Package::Other);
+    }
+
+    /// `git diff` of a new empty file: its header alone, no `---`/`+++`.
+    fn empty_file(path: &str) -> String {
+        format!("diff --git a/{path} b/{path}\nnew file mode 100644\nindex 0000000..e69de29\n")
+    }
+
+    #[test]
+    fn an_empty_new_file_is_created_and_shown() {
+        let empty = empty_file("Lib/multiprocessing/_x.py");
+        let news = "diff --git a/Misc/NEWS.d/n.rst b/Misc/NEWS.d/n.rst\nnew file mode 100644\nindex 0000000..1111111\n--- /dev/null\n+++ b/Misc/NEWS.d/n.rst\n@@ -0,0 +1 @@\n+news\n";
+        // First, between files, last: always the same file.
+        for diff in [
+            format!("{empty}{FIX}{news}"),
+            format!("{FIX}{empty}{news}"),
+            format!("{FIX}{news}{empty}"),
+        ] {
+            let files = parse(&diff).unwrap();
+            let created: Vec<&FilePatch> = files.iter().filter(|f| f.path == "_x.py").collect();
+            assert_eq!(
+                created,
+                [&FilePatch {
+                    package: Package::Multiprocessing,
+                    path: "_x.py".into(),
+                    new_file: true,
+                    hunks: Vec::new()
+                }],
+                "{diff}"
+            );
+            assert_eq!(apply("", created[0]).unwrap(), (String::new(), Vec::new()));
+            // `patch show` prints its header, and nothing of the NEWS entry.
+            let shown = applied_part(&diff);
+            assert!(shown.contains(&empty), "{diff}\n---\n{shown}");
+            assert!(shown.contains(FIX) && !shown.contains("news"), "{shown}");
+        }
+        // In Lib/test/ too; elsewhere skipped; with git's other prefixes.
+        for (path, package, rel) in [
+            ("Lib/test/_x.py", Package::Test, "_x.py"),
+            ("Doc/x.rst", Package::Other, "Doc/x.rst"),
+        ] {
+            let f = &parse(&format!("{}{FIX}", empty_file(path))).unwrap()[0];
+            assert_eq!(
+                (f.package, f.path.as_str(), f.new_file),
+                (package, rel, true)
+            );
+        }
+        // `--no-prefix`; `--src-prefix=x/ --dst-prefix=y/` is read as its
+        // `+++ y/...` line would be: outside the packages.
+        for (header, rel) in [
+            (
+                "diff --git Lib/multiprocessing/_x.py Lib/multiprocessing/_x.py",
+                "_x.py",
+            ),
+            (
+                "diff --git x/Lib/multiprocessing/_x.py y/Lib/multiprocessing/_x.py",
+                "y/Lib/multiprocessing/_x.py",
+            ),
+        ] {
+            let diff = format!("{header}\nnew file mode 100644\nindex 0000000..e69de29\n{FIX}");
+            let f = &parse(&diff).unwrap()[0];
+            assert_eq!((f.path.as_str(), f.new_file), (rel, true), "{header}");
+        }
+        let unreadable = "diff --git a/Lib/multiprocessing/_x.py b/Lib/multiprocessing/_y.py\nnew file mode 100644\n";
+        assert_eq!(
+            parse(unreadable),
+            Err(PatchError::Malformed {
+                line: 1,
+                message: "cannot tell the file's name from `diff --git a/Lib/multiprocessing/_x.py b/Lib/multiprocessing/_y.py`".into()
+            })
+        );
+        // `git apply` refuses to create a file that is there.
+        let f = &parse(&empty).unwrap()[0];
+        assert_eq!(
+            apply("x = 1\n", f).unwrap_err().to_string(),
+            "_x.py is a new file in the diff, but this interpreter's package already has it"
+        );
+        // An empty file deleted is a deletion; a mode change alone is no
+        // file; a new binary file is binary.
+        let deleted = "diff --git a/Lib/multiprocessing/e.py b/Lib/multiprocessing/e.py\ndeleted file mode 100644\nindex e69de29..0000000\n";
+        assert!(matches!(parse(deleted), Err(PatchError::Deletes { .. })));
+        let mode = "diff --git a/Lib/multiprocessing/util.py b/Lib/multiprocessing/util.py\nold mode 100644\nnew mode 100755\n";
+        assert_eq!(parse(&format!("{mode}{FIX}")).unwrap().len(), 1);
+        let binary = "diff --git a/Lib/test/x.png b/Lib/test/x.png\nnew file mode 100644\nindex 0000000..1111111\nBinary files /dev/null and b/Lib/test/x.png differ\n";
+        assert_eq!(parse(&format!("{FIX}{binary}")), Err(PatchError::Binary));
+    }
+
+    #[test]
+    fn paths_behind_other_directories_get_the_way_out() {
+        // `diff -ru cp3.15 cp3.15-fix`: no a/ b/, one directory before Lib/.
+        let plain = "diff -ru cp3.15/Lib/multiprocessing/shared_memory.py cp3.15-fix/Lib/multiprocessing/shared_memory.py
+--- cp3.15/Lib/multiprocessing/shared_memory.py\t2026-11-26 06:09:59.218419351 +0000
++++ cp3.15-fix/Lib/multiprocessing/shared_memory.py\t2026-11-26 06:09:59.216995610 +0000
+@@ -1 +1 @@
+-a
++b
+";
+        assert_eq!(
+            parse(plain).unwrap_err().to_string(),
+            "the diff changes nothing under Lib/multiprocessing/ or Lib/test/ (it touches only cp3.15-fix/Lib/multiprocessing/shared_memory.py); paths must start with Lib/ after at most one a/ or b/ prefix: make the diff with `git diff` in the cpython checkout's root, or strip the 1 leading component before Lib/ (`cp3.15-fix/`) from every path"
+        );
+        let behind = |path: &str| {
+            parse(&format!(
+                "--- a/{path}\n+++ b/{path}\n@@ -1 +1 @@\n-a\n+b\n"
+            ))
+            .unwrap_err()
+            .to_string()
+        };
+        assert!(
+            behind("src/cpython/Lib/test/t.py").ends_with(
+                "strip the 2 leading components before Lib/ (`src/cpython/`) from every path"
+            ),
+            "{}",
+            behind("src/cpython/Lib/test/t.py")
+        );
+        // Nothing that looks like the packages: no way out to offer.
+        assert!(behind("Lib/os.py").ends_with("(it touches only Lib/os.py)"));
+        assert!(behind("Doc/Lib/x.py").ends_with("(it touches only Doc/Lib/x.py)"));
     }
 }
