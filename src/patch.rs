@@ -112,11 +112,6 @@ fn renamed_message(from: &str, to: &str) -> String {
     format!("`{from}` is renamed to `{to}`; {why}")
 }
 
-/// Changes whenever the same diff text would give different files (this
-/// revision: empty new files are created, `-U0` insertions go after the
-/// line they name). An overlay built from a diff's text by an older applier
-/// must not be reused: the overlay cache key should include it.
-pub const APPLIER_REVISION: &str = "2";
 
 /// A hunk header past this line is broken, not a backport: no stdlib file
 /// comes near it (the largest, under Lib/test/, have about 50,000 lines).

@@ -21,6 +21,14 @@ pub fn dir(cache_root: &Path) -> PathBuf {
     cache_root.join("overlays")
 }
 
+/// A file's modification time, in nanoseconds since the epoch (0 if unknown).
+fn mtime_nanos(meta: &std::fs::Metadata) -> u128 {
+    meta.modified()
+        .ok()
+        .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
+        .map_or(0, |d| d.as_nanos())
+}
+
 /// The entry for this interpreter and patch text, if the package can be
 /// read (else no caching).
 pub fn key(interp: &Interpreter, patch: &str) -> Option<String> {
@@ -33,17 +41,18 @@ pub fn key(interp: &Interpreter, patch: &str) -> Option<String> {
         bytes.hash(&mut b);
     };
     feed(env!("CARGO_PKG_VERSION").as_bytes());
+    // The code that turns a diff into files: the same diff text gives other
+    // files when the applier changes (an empty new module it once dropped),
+    // and the version number does not move with every change. Its source,
+    // not the binary, so that a rebuild for anything else keeps the cache.
+    feed(include_str!("../patch.rs").as_bytes());
+    feed(include_str!("mod.rs").as_bytes());
     feed(interp.executable.as_os_str().as_encoded_bytes());
     feed(interp.version.to_string().as_bytes());
     feed(&[u8::from(interp.debug), u8::from(interp.free_threaded)]);
     let meta = std::fs::metadata(&interp.executable).ok()?;
     feed(&meta.len().to_le_bytes());
-    let mtime = meta
-        .modified()
-        .ok()
-        .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
-        .map_or(0, |d| d.as_nanos());
-    feed(&mtime.to_le_bytes());
+    feed(&mtime_nanos(&meta).to_le_bytes());
     feed(&magic(&interp.multiprocessing));
     for (rel, bytes) in package_files(&interp.multiprocessing)? {
         feed(rel.as_bytes());
