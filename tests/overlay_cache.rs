@@ -8,7 +8,14 @@ use crate::util::*;
 fn compiles(cache: &std::path::Path, py: &Py, extra: &[&str]) -> usize {
     let out = bin()
         .env("XDG_CACHE_HOME", cache)
-        .args(["-v", "run", "--python", py.arg(), "--variant", "create-only"])
+        .args([
+            "-v",
+            "run",
+            "--python",
+            py.arg(),
+            "--variant",
+            "create-only",
+        ])
         .args(["--scenario", "three-process"])
         .args(extra)
         .output()
@@ -22,7 +29,11 @@ fn compiles(cache: &std::path::Path, py: &Py, extra: &[&str]) -> usize {
 fn a_warm_run_compiles_nothing_and_no_cache_compiles_afresh() {
     let py = python("3.12");
     let cache = tempfile::tempdir().unwrap();
-    assert_eq!(compiles(cache.path(), &py, &[]), 1, "cold: one overlay built");
+    assert_eq!(
+        compiles(cache.path(), &py, &[]),
+        1,
+        "cold: one overlay built"
+    );
     assert_eq!(compiles(cache.path(), &py, &[]), 0, "warm: reused");
     assert_eq!(compiles(cache.path(), &py, &["--no-cache"]), 1);
     let entries = std::fs::read_dir(cache.path().join("shmharness/overlays"))
