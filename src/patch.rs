@@ -112,7 +112,6 @@ fn renamed_message(from: &str, to: &str) -> String {
     format!("`{from}` is renamed to `{to}`; {why}")
 }
 
-
 /// A hunk header past this line is broken, not a backport: no stdlib file
 /// comes near it (the largest, under Lib/test/, have about 50,000 lines).
 pub const MAX_HEADER_LINE: usize = 10_000_000;
@@ -212,7 +211,11 @@ impl fmt::Display for ApplyError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match &self.kind {
             ApplyErrorKind::Missing => {
-                write!(f, "{} is not in its multiprocessing package", self.path)
+                write!(
+                    f,
+                    "{} does not exist in this interpreter's stdlib (a diff may add a file only as new)",
+                    self.path
+                )
             }
             ApplyErrorKind::AbsurdStart { lines } => write!(
                 f,

@@ -192,3 +192,40 @@ fn a_backport_hunk_past_the_end_of_the_file_is_found_and_its_offset_said() {
     assert_eq!(code, 0, "{out}{err}");
     assert!(out.contains(" OK "), "{out}");
 }
+
+/// A new module in a new subpackage (a folder the installed package does
+/// not have): the overlay makes the folder ("cannot write the overlay"
+/// before).
+#[test]
+fn a_new_subpackage_is_created() {
+    let py = python("3.15");
+    let dir = tempfile::tempdir().unwrap();
+    let stock = std::fs::read_to_string(py.multiprocessing.join("shared_memory.py")).unwrap();
+    let at = stock
+        .lines()
+        .position(|l| l == "import os")
+        .expect("shared_memory.py imports os")
+        + 1;
+    let header = "+++ b/Lib/multiprocessing/shared_memory.py\n";
+    let fix = example(&py).replacen(
+        header,
+        &format!(
+            "{header}@@ -{at},1 +{at},2 @@\n-import os\n+import os\n+from ._shmh_sub import helper as _shmh_helper\n"
+        ),
+        1,
+    );
+    let sub = "diff --git a/Lib/multiprocessing/_shmh_sub/__init__.py b/Lib/multiprocessing/_shmh_sub/__init__.py
+new file mode 100644
+index 0000000..e69de29
+diff --git a/Lib/multiprocessing/_shmh_sub/helper.py b/Lib/multiprocessing/_shmh_sub/helper.py
+new file mode 100644
+--- /dev/null
++++ b/Lib/multiprocessing/_shmh_sub/helper.py
+@@ -0,0 +1 @@
++VALUE = 1
+";
+    let patch = write(&dir, "sub.diff", &format!("{fix}{sub}"));
+    let (code, out, err) = verify(&patch, &py);
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(out.contains(" OK "), "{out}");
+}

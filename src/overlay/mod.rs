@@ -134,6 +134,13 @@ fn fill(
             source: Box::new(source),
         })?;
         let target = package.join(&file.path);
+        // A new module may live in a new subpackage.
+        if let Some(parent) = target.parent() {
+            std::fs::create_dir_all(parent).map_err(|e| OverlayError::Write {
+                path: parent.display().to_string(),
+                reason: e.to_string(),
+            })?;
+        }
         std::fs::write(&target, patched).map_err(|e| OverlayError::Write {
             path: target.display().to_string(),
             reason: e.to_string(),
