@@ -2,12 +2,14 @@
 //! report.md, results.json, junit.xml, repro.py, patches/, transcripts/.
 //!
 //! Written atomically: everything goes into a temp dir next to DIR, which
-//! is renamed into place at the end, so an error leaves no half bundle.
+//! is renamed into place at the end, so an error leaves no half bundle. DIR
+//! is an absolute path resolved before the run (`output::check_bundle_dir`),
+//! never the current directory or one holding it, never a mount point.
 
 use std::collections::BTreeMap;
 use std::path::Path;
 
-use super::output::{OutputError, parent_of, safe_component};
+use super::output::{OutputError, parent_of, safe_component, show, unwritable};
 use super::{Destination, Exporter};
 use crate::contract::Results;
 
@@ -47,41 +49,67 @@ fn slug(what: &'static str, s: &str) -> Result<String, OutputError> {
         .collect())
 }
 
-/// Write the whole bundle for `results` to `out` (its real path): into a
-/// temp dir beside it, renamed into place at the end, so an error leaves no
-/// half bundle.
+/// Write the whole bundle for `results` to `out` (its real, absolute path):
+/// into a temp dir beside it, renamed into place at the end, so an error
+/// leaves no half bundle.
 pub fn write(results: &Results, out: &Path, force: bool) -> Result<(), OutputError> {
-    let fail = |e: &dyn std::fmt::Display| OutputError::Unwritable {
-        path: out.display().to_string(),
-        reason: e.to_string(),
-    };
     let out = &super::output::check_bundle_dir(out, force)?;
     let parent = parent_of(out);
-    let name = out
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_else(|| "bundle".into());
     let tmp = tempfile::Builder::new()
-        .prefix(&format!(".{name}.tmp-"))
+        .prefix(&format!(".{}.tmp-", name_of(out)))
         .tempdir_in(&parent)
-        .map_err(|e| fail(&e))?;
+        .map_err(|e| unwritable(out, e))?;
     fill(results, tmp.path())?;
-    if out.exists() {
-        // --force: move the old one aside, put the new one in, then delete.
-        let old = tempfile::Builder::new()
-            .prefix(&format!(".{name}.old-"))
-            .tempdir_in(&parent)
-            .map_err(|e| fail(&e))?;
-        let aside = old.path().join("old");
-        std::fs::rename(out, &aside).map_err(|e| fail(&e))?;
-        if let Err(e) = std::fs::rename(tmp.path(), out) {
-            let _ = std::fs::rename(&aside, out);
-            return Err(fail(&e));
+    replace(tmp, out, &|from, to| std::fs::rename(from, to))
+}
+
+/// `out`'s last component (`bundle` for none), for the temp dirs' names.
+fn name_of(out: &Path) -> String {
+    out.file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "bundle".into())
+}
+
+/// Put the finished bundle `new` at `out` (absolute). An existing `out`
+/// (empty, or `--force`) is moved aside first, its permissions kept on the
+/// new one, and deleted once the new one is in; if the new one cannot go
+/// in, the old one is put back, and if even that fails, the error says
+/// where both are (neither is deleted). `rename` is `std::fs::rename`
+/// (a test's fails on cue).
+fn replace(
+    new: tempfile::TempDir,
+    out: &Path,
+    rename: &dyn Fn(&Path, &Path) -> std::io::Result<()>,
+) -> Result<(), OutputError> {
+    let Ok(meta) = std::fs::symlink_metadata(out) else {
+        // The temp dir was renamed away; its drop finds nothing to remove.
+        return rename(new.path(), out).map_err(|e| unwritable(out, e));
+    };
+    // A 700 folder stays 700.
+    std::fs::set_permissions(new.path(), meta.permissions()).map_err(|e| unwritable(out, e))?;
+    let old = tempfile::Builder::new()
+        .prefix(&format!(".{}.old-", name_of(out)))
+        .tempdir_in(parent_of(out))
+        .map_err(|e| unwritable(out, e))?;
+    let aside = old.path().join("old");
+    rename(out, &aside).map_err(|e| unwritable(out, e))?;
+    if let Err(e) = rename(new.path(), out) {
+        if let Err(back) = rename(&aside, out) {
+            // Keep both: the old content and the new bundle stay where
+            // they are, and the message says where.
+            let _ = old.keep();
+            let new = new.keep();
+            return Err(OutputError::RollbackFailed {
+                path: show(out),
+                reason: e.to_string(),
+                back: back.to_string(),
+                old: show(&aside),
+                new: show(&new),
+            });
         }
-    } else {
-        std::fs::rename(tmp.path(), out).map_err(|e| fail(&e))?;
+        return Err(unwritable(out, e));
     }
-    // The temp dir was renamed away; its drop finds nothing to remove.
+    // `old` drops here: the replaced bundle is deleted.
     Ok(())
 }
 
@@ -203,4 +231,92 @@ fn repro_py(results: &Results) -> String {
 /// A Python string literal (JSON's escapes are Python's too).
 fn py_str(s: &str) -> String {
     serde_json::to_string(s).expect("a string")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::cell::Cell;
+    use std::os::unix::fs::PermissionsExt;
+
+    /// A bundle `new` and an existing `out` (mode 700, one file) in `top`.
+    fn setup(top: &Path) -> (tempfile::TempDir, std::path::PathBuf) {
+        let out = top.join("out");
+        std::fs::create_dir(&out).unwrap();
+        std::fs::write(out.join("old.txt"), "old").unwrap();
+        std::fs::set_permissions(&out, std::fs::Permissions::from_mode(0o700)).unwrap();
+        let new = tempfile::Builder::new()
+            .prefix(".out.tmp-")
+            .tempdir_in(top)
+            .unwrap();
+        std::fs::write(new.path().join("results.json"), "new").unwrap();
+        (new, out)
+    }
+
+    /// std::fs::rename, except that the calls numbered in `fail` fail.
+    fn renamer(fail: &'static [usize]) -> impl Fn(&Path, &Path) -> std::io::Result<()> {
+        let n = Cell::new(0);
+        move |from, to| {
+            n.set(n.get() + 1);
+            if fail.contains(&n.get()) {
+                return Err(std::io::Error::from_raw_os_error(libc::EBUSY));
+            }
+            std::fs::rename(from, to)
+        }
+    }
+
+    fn names(dir: &Path) -> Vec<String> {
+        let mut v: Vec<String> = std::fs::read_dir(dir)
+            .unwrap()
+            .flatten()
+            .map(|e| e.file_name().to_string_lossy().into_owned())
+            .collect();
+        v.sort();
+        v
+    }
+
+    #[test]
+    fn the_new_bundle_replaces_the_old_and_keeps_its_mode() {
+        let top = tempfile::tempdir().unwrap();
+        let (new, out) = setup(top.path());
+        replace(new, &out, &renamer(&[])).unwrap();
+        assert_eq!(names(&out), ["results.json"]);
+        let mode = std::fs::metadata(&out).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode, 0o700);
+        assert_eq!(names(top.path()), ["out"], "nothing left beside it");
+    }
+
+    #[test]
+    fn a_new_bundle_that_cannot_go_in_puts_the_old_one_back() {
+        let top = tempfile::tempdir().unwrap();
+        let (new, out) = setup(top.path());
+        let err = replace(new, &out, &renamer(&[2])).unwrap_err();
+        assert!(matches!(err, OutputError::Unwritable { .. }), "{err}");
+        assert_eq!(std::fs::read_to_string(out.join("old.txt")).unwrap(), "old");
+        assert_eq!(names(top.path()), ["out"], "nothing left beside it");
+    }
+
+    #[test]
+    fn a_rollback_that_fails_says_where_the_old_and_new_content_are() {
+        let top = tempfile::tempdir().unwrap();
+        let (new, out) = setup(top.path());
+        let new_at = new.path().to_path_buf();
+        let err = replace(new, &out, &renamer(&[2, 3])).unwrap_err();
+        let OutputError::RollbackFailed { old, new, .. } = &err else {
+            panic!("{err}");
+        };
+        let msg = err.to_string();
+        assert!(msg.contains("putting the old"), "{msg}");
+        // Both are kept, where the message says.
+        assert_eq!(
+            std::fs::read_to_string(Path::new(old).join("old.txt")).unwrap(),
+            "old"
+        );
+        assert_eq!(Path::new(new), new_at);
+        assert_eq!(
+            std::fs::read_to_string(new_at.join("results.json")).unwrap(),
+            "new"
+        );
+        assert!(!out.exists());
+    }
 }

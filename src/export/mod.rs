@@ -138,65 +138,187 @@ pub fn for_format(format: Format, view: View) -> Box<dyn Exporter> {
 }
 
 /// Every output of a command: stdout in `--format`, and the files
-/// (`--json`, `--junit`, `--out`/`--report`), checked before any work.
+/// (`--json`, `--junit`, `--out`/`--report`), checked before any work:
+/// each on its own, and against each other (two naming the same file, a
+/// file inside the bundle, two claims on stdout).
 pub struct Outputs {
+    format: Format,
     stdout: Box<dyn Exporter>,
-    files: Vec<(Box<dyn Exporter>, Destination)>,
+    files: Vec<FileOutput>,
+}
+
+/// One file output and how it was asked for.
+struct FileOutput {
+    /// `--json`, `the bundle`: what asked for it.
+    flag: &'static str,
+    /// The path as given (escaped for a message).
+    name: String,
+    exporter: Box<dyn Exporter>,
+    to: Destination,
+    /// Where it is named (absolute, not through a final symlink): a link
+    /// inside a bundle goes with the bundle.
+    named: Option<PathBuf>,
+}
+
+impl FileOutput {
+    /// `--json x.json`: how messages name it.
+    fn shown(&self) -> String {
+        format!("{} {}", self.flag, self.name)
+    }
+
+    /// The paths this output writes or names (none for stdout).
+    fn paths(&self) -> Vec<PathBuf> {
+        let written = match &self.to {
+            Destination::File(t) => t.identity(),
+            Destination::Dir { path, .. } => Some(path.clone()),
+        };
+        written.into_iter().chain(self.named.clone()).collect()
+    }
 }
 
 impl Outputs {
     pub fn new(format: Format, view: View) -> Outputs {
         Outputs {
+            format,
             stdout: for_format(format, view),
             files: Vec::new(),
         }
     }
 
     /// `--json FILE`.
-    pub fn json(mut self, path: Option<&Path>) -> Result<Outputs, OutputError> {
-        if let Some(p) = path {
-            self.files.push((
-                Box::new(Json(View::Matrix)),
-                Destination::File(FileTarget::check(p)?),
-            ));
+    pub fn json(self, path: Option<&Path>) -> Result<Outputs, OutputError> {
+        match path {
+            Some(p) => self.file("--json", p, Box::new(Json(View::Matrix))),
+            None => Ok(self),
         }
-        Ok(self)
     }
 
     /// `--junit FILE`.
-    pub fn junit(mut self, path: Option<&Path>) -> Result<Outputs, OutputError> {
-        if let Some(p) = path {
-            self.files.push((
-                Box::new(junit::Junit),
-                Destination::File(FileTarget::check(p)?),
-            ));
+    pub fn junit(self, path: Option<&Path>) -> Result<Outputs, OutputError> {
+        match path {
+            Some(p) => self.file("--junit", p, Box::new(junit::Junit)),
+            None => Ok(self),
         }
-        Ok(self)
+    }
+
+    fn file(
+        self,
+        flag: &'static str,
+        path: &Path,
+        exporter: Box<dyn Exporter>,
+    ) -> Result<Outputs, OutputError> {
+        let target = FileTarget::check(path)?;
+        let named = match target {
+            FileTarget::Stdout | FileTarget::InPlace(_) => None,
+            _ => Some(output::locate(path)?),
+        };
+        self.add(FileOutput {
+            flag,
+            name: output::show(path),
+            exporter,
+            to: Destination::File(target),
+            named,
+        })
     }
 
     /// `--out DIR` / `--report DIR`: the bundle.
-    pub fn bundle(mut self, dir: Option<&Path>, force: bool) -> Result<Outputs, OutputError> {
-        if let Some(d) = dir {
-            let path = output::check_bundle_dir(d, force)?;
-            self.files
-                .push((Box::new(bundle::Bundle), Destination::Dir { path, force }));
+    pub fn bundle(self, dir: Option<&Path>, force: bool) -> Result<Outputs, OutputError> {
+        match dir {
+            Some(d) => {
+                let path = output::check_bundle_dir(d, force)?;
+                self.add(FileOutput {
+                    flag: "the bundle",
+                    name: output::show(d),
+                    exporter: Box::new(bundle::Bundle),
+                    to: Destination::Dir { path, force },
+                    named: None,
+                })
+            }
+            None => Ok(self),
         }
+    }
+
+    /// Add `new` unless it collides with what is there.
+    fn add(mut self, new: FileOutput) -> Result<Outputs, OutputError> {
+        if new.to == Destination::File(FileTarget::Stdout) && self.format != Format::Table {
+            return Err(OutputError::StdoutAndFormat {
+                flag: new.flag.to_string(),
+                output: new.shown(),
+                format: self
+                    .format
+                    .to_possible_value()
+                    .map(|v| v.get_name().to_string())
+                    .unwrap_or_default(),
+            });
+        }
+        for old in &self.files {
+            collision(old, &new)?;
+        }
+        self.files.push(new);
         Ok(self)
     }
 
-    /// Write the files, then stdout.
+    /// A `-` output has stdout: the terminal view then goes to stderr.
+    fn stdout_taken(&self) -> bool {
+        self.files
+            .iter()
+            .any(|f| f.to == Destination::File(FileTarget::Stdout))
+    }
+
+    /// Write the files, then stdout (when a file output is stdout, the
+    /// table goes to stderr instead, or nowhere with --quiet).
     pub fn write(&self, results: &Results) -> Result<(), OutputError> {
+        use std::io::Write;
         self.write_files(results)?;
+        if self.stdout_taken() {
+            if !crate::progress::quiet() {
+                let _ = std::io::stderr().write_all(self.stdout.render(results).as_bytes());
+            }
+            return Ok(());
+        }
         self.stdout
             .export(results, &Destination::File(FileTarget::Stdout))
     }
 
     /// Only the files (after a signal: the cases that completed).
     pub fn write_files(&self, results: &Results) -> Result<(), OutputError> {
-        for (exporter, to) in &self.files {
-            exporter.export(results, to)?;
+        for f in &self.files {
+            f.exporter.export(results, &f.to)?;
         }
         Ok(())
+    }
+}
+
+/// Two outputs that would write over each other: the same file, both
+/// stdout, or a file inside the bundle (which replaces its folder whole).
+fn collision(a: &FileOutput, b: &FileOutput) -> Result<(), OutputError> {
+    let stdout = Destination::File(FileTarget::Stdout);
+    if a.to == stdout && b.to == stdout {
+        return Err(OutputError::StdoutTwice {
+            first: a.shown(),
+            second: b.shown(),
+        });
+    }
+    let b_paths = b.paths();
+    if a.paths().iter().any(|p| b_paths.contains(p)) {
+        return Err(OutputError::SameFile {
+            first: a.shown(),
+            second: b.shown(),
+        });
+    }
+    let inside = |file: &FileOutput, bundle: &FileOutput, dir: &Path| {
+        if file.paths().iter().any(|p| p.starts_with(dir)) {
+            return Err(OutputError::InsideBundle {
+                output: file.shown(),
+                bundle: bundle.name.clone(),
+            });
+        }
+        Ok(())
+    };
+    match (&a.to, &b.to) {
+        (Destination::File(_), Destination::Dir { path, .. }) => inside(a, b, path),
+        (Destination::Dir { path, .. }, Destination::File(_)) => inside(b, a, path),
+        _ => Ok(()),
     }
 }
 
@@ -254,4 +376,67 @@ fn cpython_tests(results: &Results) -> String {
         }
     }
     out
+}
+
+#[cfg(test)]
+mod collisions {
+    use super::*;
+
+    fn new() -> Outputs {
+        Outputs::new(Format::Table, View::Matrix)
+    }
+
+    fn err(r: Result<Outputs, OutputError>) -> String {
+        r.err().expect("refused").to_string()
+    }
+
+    #[test]
+    fn two_outputs_on_one_file_or_on_stdout_are_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let f = dir.path().join("same.out");
+        let same = dir.path().join("x/../same.out");
+        std::fs::create_dir(dir.path().join("x")).unwrap();
+        let e = err(new().json(Some(&f)).and_then(|o| o.junit(Some(&same))));
+        assert!(e.contains("name the same file"), "{e}");
+        let e = err(new()
+            .json(Some(Path::new("-")))
+            .and_then(|o| o.junit(Some(Path::new("-")))));
+        assert_eq!(
+            e,
+            "--json - and --junit - both write to stdout; send one of them to a file"
+        );
+        let e =
+            err(Outputs::new(Format::Markdown, View::Matrix).json(Some(Path::new("/dev/stdout"))));
+        assert!(
+            e.contains("--json /dev/stdout and --format markdown both write to stdout"),
+            "{e}"
+        );
+        // A table is fine: it goes to stderr.
+        assert!(new().json(Some(Path::new("-"))).unwrap().stdout_taken());
+        assert!(!new().json(Some(&f)).unwrap().stdout_taken());
+    }
+
+    #[test]
+    fn a_file_inside_the_bundle_is_refused_in_either_order() {
+        let dir = tempfile::tempdir().unwrap();
+        let rep = dir.path().join("rep");
+        std::fs::create_dir(&rep).unwrap();
+        let inside = rep.join("extra.json");
+        let e = err(new()
+            .json(Some(&inside))
+            .and_then(|o| o.bundle(Some(&rep), false)));
+        assert!(e.contains("is inside the bundle"), "{e}");
+        let e = err(new()
+            .bundle(Some(&rep), false)
+            .and_then(|o| o.junit(Some(&inside))));
+        assert!(e.contains("is inside the bundle"), "{e}");
+        let beside = dir.path().join("rep.json");
+        assert!(
+            new()
+                .json(Some(&beside))
+                .unwrap()
+                .bundle(Some(&rep), false)
+                .is_ok()
+        );
+    }
 }
