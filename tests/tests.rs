@@ -13,6 +13,7 @@ mod discovery;
 mod facts;
 mod hardening;
 mod matrix;
+mod merge_report;
 mod outputs;
 mod overlay_cache;
 mod patch_forms;

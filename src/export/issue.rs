@@ -7,14 +7,22 @@
 //! and every diff stay in the bundle's files, and report.md links them.
 //!
 //! GitHub rejects issue bodies over 65,536 characters: report.md keeps under
-//! `BUDGET` by moving inline diffs out to `diffs/` when it must; summary.md
-//! (a comment to paste as is) stays under 10,000.
+//! `BUDGET` (the answer always first) by showing diffs and patches as links
+//! to their files in the bundle when it must, then by moving whole sections,
+//! largest first (the outcome matrix to `matrix.md`, ...), to files of their
+//! own ([`bundle_markdown`] lists them); summary.md (a comment to paste as
+//! is) stays under 10,000.
+//!
+//! Everything from the data (interpreter ids, variant names, reasons) is
+//! escaped for where it goes: `&`, `<`, `>` as entities in text and HTML,
+//! as is in code spans fenced past its backticks (`table::text`, `html`,
+//! `code`). Every path report.md cites is a file of the bundle.
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 
 use super::matrix::{headline, verdict_markdown};
-use super::table::Table;
+use super::table::{Cell, Table, code, html, text};
 use super::transcript;
 use crate::contract::{CandidateVerdict, Case, Results, Row, ScenarioId, VariantId, Verdict};
 
@@ -113,7 +121,9 @@ fn who(ids: &[String], all: usize) -> String {
 }
 
 /// Scenario x variant; each cell what happened, interpreters grouped when
-/// they differ.
+/// they differ. An interpreter on which the cell did not run (another CI
+/// leg's scenario or variant) is a difference too: `fixed (3.12.1); -
+/// (3.15.2)`, never hidden behind what the others say.
 pub fn compact_matrix(results: &Results) -> Table {
     let mut headers = vec!["scenario".to_string()];
     headers.extend(results.variants.iter().map(|v| v.name.clone()));
@@ -123,8 +133,10 @@ pub fn compact_matrix(results: &Results) -> Table {
         let mut row = vec![s.to_string()];
         for v in &results.variants {
             let mut groups: Vec<(String, Vec<String>)> = Vec::new();
+            let mut missing: Vec<String> = Vec::new();
             for i in &results.interpreters {
                 let Some(c) = results.case(&i.id, &v.name, s) else {
+                    missing.push(i.id.clone());
                     continue;
                 };
                 let text = cell(c);
@@ -132,6 +144,9 @@ pub fn compact_matrix(results: &Results) -> Table {
                     Some((_, ids)) => ids.push(i.id.clone()),
                     None => groups.push((text, vec![i.id.clone()])),
                 }
+            }
+            if !groups.is_empty() && !missing.is_empty() {
+                groups.push(("-".into(), missing));
             }
             row.push(match groups.len() {
                 0 => "-".into(),
@@ -161,7 +176,7 @@ fn cell(c: &Case) -> String {
 fn answers(results: &Results) -> String {
     let mut out = String::new();
     for c in &results.candidates {
-        let _ = writeln!(out, "**{}**  ", headline(c, &format!("`{}`", c.candidate)));
+        let _ = writeln!(out, "**{}**  ", headline(c, &code(&c.candidate)));
         if c.verdict == Verdict::Fail {
             // The first reason of the first failing interpreter: why.
             if let Some(why) = c
@@ -171,7 +186,11 @@ fn answers(results: &Results) -> String {
                 .and_then(|i| i.reasons.first())
             {
                 let why = unname(why);
-                let _ = writeln!(out, "  (e.g. {})  ", crate::style::short_to(&why, 160));
+                let _ = writeln!(
+                    out,
+                    "  (e.g. {})  ",
+                    text(&crate::style::short_to(&why, 160))
+                );
             }
         }
     }
@@ -188,53 +207,199 @@ fn unname(reason: &str) -> String {
         .into_owned()
 }
 
+/// A section of report.md below the answer. While report.md is over
+/// [`BUDGET`], sections shrink: first to their short form (links to the
+/// bundle's files instead of inline text, which loses nothing), then, the
+/// largest first, moved to a file of their own with a link left behind.
+struct Section {
+    /// Its `##` heading, and the heading of its file when moved.
+    heading: &'static str,
+    /// The file it moves to.
+    file: &'static str,
+    /// As it stands in report.md, from its `## ` heading on.
+    full: String,
+    short: Option<String>,
+    form: Form,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Form {
+    Full,
+    Short,
+    Moved,
+}
+
+impl Section {
+    fn new(heading: &'static str, file: &'static str, full: String) -> Section {
+        Section {
+            heading,
+            file,
+            full,
+            short: None,
+            form: Form::Full,
+        }
+    }
+
+    fn text(&self) -> String {
+        match (self.form, &self.short) {
+            (Form::Full, _) => self.full.clone(),
+            (Form::Short, Some(short)) => short.clone(),
+            _ => format!(
+                "\n## {}\n\nIn [{file}]({file}): with it, this report would be longer than a GitHub \
+                 issue may be.\n",
+                self.heading,
+                file = self.file
+            ),
+        }
+    }
+
+    /// The file it moved to: the full section under its own title.
+    fn file_text(&self) -> String {
+        let body = self
+            .full
+            .strip_prefix(&format!("\n## {}\n", self.heading))
+            .unwrap_or(&self.full);
+        format!(
+            "# {}\n\nPart of [report.md](report.md), moved here to keep that under GitHub's \
+             65,536-character limit for an issue.\n{body}",
+            self.heading
+        )
+    }
+
+    /// One step smaller: the short form if it has one, else moved out.
+    fn shrink(&mut self) {
+        self.form = match (self.form, &self.short) {
+            (Form::Full, Some(_)) => Form::Short,
+            _ => Form::Moved,
+        };
+    }
+}
+
+/// report.md and the files its sections moved to.
+pub struct Report {
+    pub md: String,
+    /// (path in the bundle, text) of each section moved out of report.md.
+    pub moved: Vec<(String, String)>,
+}
+
 /// report.md.
 pub fn report_md(results: &Results, diffs: &[SharedDiff]) -> String {
-    let mut md = format!("{TITLE}\n\n");
-    md += &answers(results);
+    report(results, diffs).md
+}
+
+/// Every Markdown file of the bundle: report.md, summary.md, and the
+/// sections report.md moved to files of their own.
+pub fn bundle_markdown(results: &Results, diffs: &[SharedDiff]) -> Vec<(String, String)> {
+    let r = report(results, diffs);
+    let mut files = vec![
+        ("report.md".to_string(), r.md),
+        ("summary.md".to_string(), summary_md(results)),
+    ];
+    files.extend(r.moved);
+    files
+}
+
+/// report.md: the answer first, then the sections, shrunk until it fits
+/// in [`BUDGET`].
+pub fn report(results: &Results, diffs: &[SharedDiff]) -> Report {
+    let mut head = format!("{TITLE}\n\n");
+    head += &answers(results);
     let _ = writeln!(
-        md,
-        "\n{BUG} {}.\n",
+        head,
+        "\n{BUG} {}.",
         super::matrix::summary_line(results, false)
     );
-    md += "## Outcomes\n\nScenario x variant on every interpreter; a cell lists interpreters only \
-           where they differ. **FAIL** marks a cell whose symptoms are not the expected ones \
-           (on `stock` the bug is expected).\n\n";
+    let mut sections = vec![
+        Section::new("Outcomes", "matrix.md", outcomes(results)),
+        Section::new("Environment", "environment.md", environment(results)),
+    ];
+    if !results.candidates.is_empty() {
+        sections.push(Section::new("Verdicts", "verdicts.md", verdicts(results)));
+    }
+    if !results.cpython_tests.is_empty() {
+        sections.push(Section::new(
+            "CPython's own shared-memory tests",
+            "cpython-tests.md",
+            format!(
+                "\n## CPython's own shared-memory tests\n\n`test._test_multiprocessing` (names \
+                 matching `*SharedMemory*` / `*shared_memory*`) against each variant's \
+                 overlay.\n\n{}",
+                super::cpython_tests_table(results).markdown()
+            ),
+        ));
+    }
+    if !diffs.is_empty() {
+        sections.push(Section {
+            short: Some(diffs_section(results, diffs, false)),
+            ..Section::new(DIFFS, "diffs.md", diffs_section(results, diffs, true))
+        });
+    }
+    if results.variants.iter().any(|v| !v.patches.is_empty()) {
+        sections.push(Section {
+            short: Some(patches_section(results, false)),
+            ..Section::new(PATCHES, "patches.md", patches_section(results, true))
+        });
+    }
+    let render = |sections: &[Section]| {
+        let mut md = head.clone();
+        for s in sections {
+            md += &s.text();
+        }
+        md += REPRO;
+        md += &files_line(results, diffs, sections);
+        md
+    };
+    let mut md = render(&sections);
+    while md.len() > BUDGET {
+        // Links instead of inline text first (the diffs, then the patches):
+        // everything stays in report.md's reach. Then the largest section
+        // moves out.
+        let next = sections
+            .iter()
+            .position(|s| s.form == Form::Full && s.short.is_some())
+            .or_else(|| {
+                (0..sections.len())
+                    .filter(|&i| sections[i].form != Form::Moved)
+                    .max_by_key(|&i| sections[i].text().len())
+            });
+        let Some(i) = next else { break };
+        sections[i].shrink();
+        md = render(&sections);
+    }
+    let moved = sections
+        .iter()
+        .filter(|s| s.form == Form::Moved)
+        .map(|s| (s.file.to_string(), s.file_text()))
+        .collect();
+    Report { md, moved }
+}
+
+const DIFFS: &str = "What changes, stock vs candidate";
+const PATCHES: &str = "Patches applied";
+
+fn outcomes(results: &Results) -> String {
+    let mut md = "\n## Outcomes\n\nScenario x variant on every interpreter; a cell lists \
+                  interpreters only where they differ (`-`: not run there). **FAIL** marks a \
+                  cell whose symptoms are not the expected ones (on `stock` the bug is \
+                  expected).\n\n"
+        .to_string();
     md += &compact_matrix(results).markdown();
     md += "\nScenarios:\n\n";
     for s in &results.scenarios {
-        let _ = writeln!(md, "- `{}`: {}", s.name, s.summary);
+        let _ = writeln!(md, "- `{}`: {}", s.name, text(&s.summary));
     }
-    md += &environment(results);
+    md
+}
+
+fn verdicts(results: &Results) -> String {
+    let mut md = String::new();
     for cand in &results.candidates {
-        let _ = writeln!(md, "\n## Verdict: `{}` vs stock\n", cand.candidate);
+        let _ = writeln!(md, "\n## Verdict: {} vs stock\n", code(&cand.candidate));
         // The headline counts interpreters; the table merges those that
         // share their reasons.
         let table = verdict_markdown(&grouped(cand));
-        let _ = writeln!(
-            md,
-            "**{}**\n",
-            headline(cand, &format!("`{}`", cand.candidate))
-        );
+        let _ = writeln!(md, "**{}**\n", headline(cand, &code(&cand.candidate)));
         md += table.split_once("\n\n").map_or(table.as_str(), |(_, t)| t);
-    }
-    if !results.cpython_tests.is_empty() {
-        md += "\n## CPython's own shared-memory tests\n\n`test._test_multiprocessing` \
-               (names matching `*SharedMemory*` / `*shared_memory*`) against each variant's \
-               overlay.\n\n";
-        md += &super::cpython_tests_table(results).markdown();
-    }
-    md += &diffs_section(results, diffs, true);
-    md += &patches_section(results);
-    md += REPRO;
-    md += FILES;
-    if md.len() > BUDGET {
-        // Too big to paste: the diffs go to their files only.
-        md = md.replacen(
-            &diffs_section(results, diffs, true),
-            &diffs_section(results, diffs, false),
-            1,
-        );
     }
     md
 }
@@ -272,48 +437,56 @@ fn grouped(v: &CandidateVerdict) -> CandidateVerdict {
 fn environment(results: &Results) -> String {
     let h = &results.host;
     let mut md = String::from("\n## Environment\n\n");
+    let wall = results.timing.wall_ms as f64 / 1000.0;
     let _ = writeln!(
         md,
-        "`{}` on {} {} {} ({} CPUs), {} in {:.1} s.",
-        results.tool,
-        h.kernel,
-        h.kernel_release,
-        h.machine,
+        "{} on {} {} {} ({} CPUs), {} {}.",
+        code(&results.tool),
+        text(&h.kernel),
+        text(&h.kernel_release),
+        text(&h.machine),
         h.cpus,
         crate::style::plural(results.cases.len(), "case"),
-        results.timing.wall_ms as f64 / 1000.0
+        // Merged legs ran apart: their longest, not a total.
+        match results.merged_from.len() {
+            0 | 1 => format!("in {wall:.1} s"),
+            n => format!("from {n} legs, the longest {wall:.1} s"),
+        }
     );
     for leg in &results.merged_from {
         let _ = writeln!(
             md,
-            "- merged `{}`: {} on {} {} ({} CPUs)",
-            leg.file,
-            leg.interpreters.join(", "),
-            leg.host.kernel,
-            leg.host.kernel_release,
+            "- merged {}: {} on {} {} ({} CPUs)",
+            code(&leg.file),
+            text(&leg.interpreters.join(", ")),
+            text(&leg.host.kernel),
+            text(&leg.host.kernel_release),
             leg.host.cpus
         );
     }
     md += "\n";
     let mut t = Table::new(["interpreter", "source", "executable"]);
     for i in &results.interpreters {
-        t.plain_row([
-            i.id.clone(),
-            i.source.to_string(),
-            format!("`{}`", i.executable.display()),
+        t.row(vec![
+            Cell::plain(i.id.clone()),
+            Cell::plain(i.source.to_string()),
+            Cell::markup(code(&i.executable.display().to_string())),
         ]);
     }
     md += &t.markdown();
     md
 }
 
+/// A link to a file of the bundle inside HTML (`<summary>`), where GitHub
+/// does not read Markdown.
+fn a(file: &str) -> String {
+    format!("<a href=\"{}\">{}</a>", html(file), html(file))
+}
+
 fn diffs_section(results: &Results, diffs: &[SharedDiff], inline: bool) -> String {
-    if diffs.is_empty() {
-        return String::new();
-    }
     let all = results.interpreters.len();
-    let mut md = String::from(
-        "\n## What changes, stock vs candidate\n\nUnified diffs of normalised transcripts \
+    let mut md = format!(
+        "\n## {DIFFS}\n\nUnified diffs of normalised transcripts \
          (segment names, pids, paths and line numbers replaced), each shown once for the \
          interpreters it stands for; every diff is also in `diffs/`, every raw transcript in \
          `transcripts/<interpreter>/<scenario>[-<start method>]/<variant>/`.\n\n",
@@ -321,9 +494,9 @@ fn diffs_section(results: &Results, diffs: &[SharedDiff], inline: bool) -> Strin
     for d in diffs {
         let title = format!(
             "{}: stock vs <code>{}</code> on {}",
-            d.row,
-            d.candidate,
-            who(&d.interpreters, all)
+            html(&d.row.to_string()),
+            html(&d.candidate),
+            html(&who(&d.interpreters, all))
         );
         // Inline: the seed's scenario, and where the candidate is worse.
         let worth = d.row.scenario == ScenarioId::ThreeProcess || regressed(results, d);
@@ -331,7 +504,7 @@ fn diffs_section(results: &Results, diffs: &[SharedDiff], inline: bool) -> Strin
             let _ = writeln!(md, "- {title}: no difference");
         } else if inline && worth {
             md += &details(
-                &format!("{title} ([{}]({}))", d.file, d.file),
+                &format!("{title} ({})", a(&d.file)),
                 &fenced("diff", &d.body),
             );
         } else {
@@ -355,10 +528,21 @@ fn regressed(results: &Results, d: &SharedDiff) -> bool {
     })
 }
 
-fn patches_section(results: &Results) -> String {
-    let mut md = String::from(
-        "\n## Patches applied\n\nThe exact diff applied to each interpreter's copy of \
-         `multiprocessing` (also in `patches/`); the installed stdlib is never changed.\n\n",
+/// Where the bundle keeps the diff `variant` applied to `interpreter`'s
+/// copy: `patches/3.12.1/create-only.diff` (names made file-safe the way
+/// the bundle makes them).
+pub fn patch_file(interpreter: &str, variant: &str) -> String {
+    format!("patches/{}/{}.diff", slug(interpreter), slug(variant))
+}
+
+/// The patches, each distinct diff once with the interpreters it was
+/// applied to and their files in the bundle; `inline`: the diff itself in a
+/// collapsed block, else only the files.
+fn patches_section(results: &Results, inline: bool) -> String {
+    let mut md = format!(
+        "\n## {PATCHES}\n\nThe exact diff applied to each interpreter's copy of \
+         `multiprocessing`, also in the file named with it; the installed stdlib is never \
+         changed.\n\n",
     );
     let all = results.interpreters.len();
     for v in &results.variants {
@@ -370,10 +554,26 @@ fn patches_section(results: &Results) -> String {
             }
         }
         for (origin, diff, ids) in groups {
-            md += &details(
-                &format!("{} (<code>{origin}</code>) on {}", v.name, who(&ids, all)),
-                &fenced("diff", diff),
-            );
+            let files: Vec<String> = ids.iter().map(|i| patch_file(i, &v.name)).collect();
+            // A user's patch says which of its files applied here; a
+            // built-in one's origin is a path in shmharness's repository,
+            // not in the bundle.
+            let from = if origin.starts_with("patches/") {
+                String::new()
+            } else {
+                format!(" (from <code>{}</code>)", html(origin))
+            };
+            let title = format!("{}{from} on {}", html(&v.name), html(&who(&ids, all)));
+            if inline {
+                let links: Vec<String> = files.iter().map(|f| a(f)).collect();
+                md += &details(
+                    &format!("{title}: {}", links.join(", ")),
+                    &fenced("diff", diff),
+                );
+            } else {
+                let links: Vec<String> = files.iter().map(|f| format!("[{f}]({f})")).collect();
+                let _ = writeln!(md, "- {title}: {}", links.join(", "));
+            }
         }
     }
     md
@@ -384,9 +584,29 @@ const REPRO: &str = "\n## Reproduce without shmharness\n\n`repro.py` needs only 
     copy of `multiprocessing` with this report's candidate applied, and prints what happened \
     (`python3 repro.py`, `--stock`, `--patched`).\n";
 
-const FILES: &str = "\nFiles: `results.json` (`shmharness schema` describes it), `junit.xml`, \
-    `summary.md`, `repro.py`, `roles.py` (the role script the transcripts run), `patches/`, \
-    `diffs/`, `transcripts/`.\n";
+/// The bundle's files, each named only when the bundle has it.
+fn files_line(results: &Results, diffs: &[SharedDiff], sections: &[Section]) -> String {
+    let mut files = vec![
+        "`results.json` (`shmharness schema` describes it)".to_string(),
+        "`junit.xml`".into(),
+        "`summary.md`".into(),
+        "`repro.py`".into(),
+        "`roles.py` (the role script the transcripts run)".into(),
+    ];
+    for s in sections.iter().filter(|s| s.form == Form::Moved) {
+        files.push(format!("`{}`", s.file));
+    }
+    if results.variants.iter().any(|v| !v.patches.is_empty()) {
+        files.push("`patches/`".into());
+    }
+    if !diffs.is_empty() {
+        files.push("`diffs/`".into());
+    }
+    if results.cases.iter().any(|c| !c.processes.is_empty()) {
+        files.push("`transcripts/`".into());
+    }
+    format!("\nFiles: {}.\n", files.join(", "))
+}
 
 /// summary.md: the answer and the compact matrix, a comment to paste.
 pub fn summary_md(results: &Results) -> String {

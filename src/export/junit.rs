@@ -10,6 +10,29 @@ use quick_junit::{NonSuccessKind, Property, Report, TestCase, TestCaseStatus, Te
 
 use crate::contract::{Case, Results, Verdict};
 
+/// XML 1.0's `Char` production: what an XML document may contain at all.
+fn is_xml_char(c: char) -> bool {
+    matches!(c,
+        '\u{9}' | '\u{A}' | '\u{D}'
+        | '\u{20}'..='\u{D7FF}'
+        | '\u{E000}'..='\u{FFFD}'
+        | '\u{10000}'..='\u{10FFFF}')
+}
+
+/// The document with every character XML 1.0 forbids shown as U+FFFD.
+/// quick-junit has already taken ANSI escape sequences and C0 controls out
+/// of every value; what is left to catch is U+FFFE and U+FFFF (a Rust
+/// string holds no surrogate), which a transcript can hold and which make
+/// the whole file ill-formed.
+fn well_formed(xml: String) -> String {
+    if xml.chars().all(is_xml_char) {
+        return xml;
+    }
+    xml.chars()
+        .map(|c| if is_xml_char(c) { c } else { '\u{FFFD}' })
+        .collect()
+}
+
 /// The testsuite name of an interpreter id: `cpython-3.10.13`.
 pub fn suite_name(results: &Results, id: &str) -> String {
     let implementation = results
@@ -110,8 +133,65 @@ pub fn render(results: &Results) -> String {
         }
         report.add_test_suite(suite);
     }
-    report.to_string().unwrap_or_else(|e| {
+    well_formed(report.to_string().unwrap_or_else(|e| {
         // Serialising to a String cannot fail short of a bug; say so in XML.
         format!("<?xml version=\"1.0\"?>\n<!-- cannot render JUnit: {e} -->\n<testsuites/>\n")
-    })
+    }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::contract::ScenarioId;
+    use crate::fixtures::{attacher, case, results};
+
+    #[test]
+    fn a_transcript_with_characters_xml_forbids_still_gives_well_formed_xml() {
+        let mut c = case(
+            "3.12.1",
+            "stock",
+            ScenarioId::ThreeProcess,
+            Verdict::Fail,
+            "bug reproduced",
+            &[],
+        );
+        c.reason = "odd \u{FFFF} reason".into();
+        c.processes = vec![attacher(
+            "a \u{FFFE} b \u{FFFF} c \u{1b}[31mred\u{1b}[0m \u{1} d \u{FFFD} e \u{10FFFF}\n",
+        )];
+        let xml = render(&results(
+            &["3.12.1"],
+            &["stock"],
+            &[ScenarioId::ThreeProcess],
+            vec![c],
+        ));
+        let bad: Vec<char> = xml.chars().filter(|&c| !is_xml_char(c)).collect();
+        assert!(bad.is_empty(), "{bad:?} in\n{xml}");
+        assert!(
+            xml.contains("a \u{FFFD} b \u{FFFD} c red  d \u{FFFD} e \u{10FFFF}"),
+            "{xml}"
+        );
+        assert!(xml.contains("odd \u{FFFD} reason"), "{xml}");
+    }
+
+    #[test]
+    fn xml_chars_are_the_char_production() {
+        for c in [
+            '\t',
+            '\n',
+            '\r',
+            ' ',
+            '\u{D7FF}',
+            '\u{E000}',
+            '\u{FFFD}',
+            '\u{10000}',
+        ] {
+            assert!(is_xml_char(c), "{c:?}");
+        }
+        for c in [
+            '\0', '\u{1}', '\u{8}', '\u{B}', '\u{1F}', '\u{FFFE}', '\u{FFFF}',
+        ] {
+            assert!(!is_xml_char(c), "{c:?}");
+        }
+    }
 }

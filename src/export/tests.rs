@@ -151,3 +151,325 @@ fn a_transcript_diff_ignores_names_pids_and_paths() {
     same.processes[0].events = vec![serde_json::json!({"event": "start", "pid": 33})];
     assert_eq!(transcript::unified(&b, &same), "");
 }
+
+/// Two CI legs that ran different cells: 3.12.1 stock and create-only on
+/// three-process and attacher-unlinks, 3.15.2 only stock on three-process
+/// and creator-crashes (as `merge` combines them).
+fn two_legs() -> Results {
+    use ScenarioId::*;
+    let mut r = results(
+        &["3.12.1", "3.15.2"],
+        &["stock", "create-only"],
+        &[ThreeProcess, AttacherUnlinks, CreatorCrashes],
+        vec![
+            case(
+                "3.12.1",
+                "stock",
+                ThreeProcess,
+                Verdict::Pass,
+                "bug reproduced",
+                SEED_BUG,
+            ),
+            case(
+                "3.12.1",
+                "create-only",
+                ThreeProcess,
+                Verdict::Pass,
+                "fixed",
+                &[],
+            ),
+            case(
+                "3.12.1",
+                "stock",
+                AttacherUnlinks,
+                Verdict::Pass,
+                "unlinked cleanly",
+                &[],
+            ),
+            case(
+                "3.12.1",
+                "create-only",
+                AttacherUnlinks,
+                Verdict::Pass,
+                "tracker KeyError",
+                &[],
+            ),
+            case(
+                "3.15.2",
+                "stock",
+                ThreeProcess,
+                Verdict::Pass,
+                "bug reproduced",
+                SEED_BUG,
+            ),
+            case(
+                "3.15.2",
+                "stock",
+                CreatorCrashes,
+                Verdict::Pass,
+                "cleaned up",
+                &[],
+            ),
+        ],
+    );
+    for (file, id) in [("leg12.json", "3.12.1"), ("legB.json", "3.15.2")] {
+        r.merged_from.push(crate::contract::MergedLeg {
+            file: file.into(),
+            host: r.host.clone(),
+            interpreters: vec![id.into()],
+        });
+    }
+    r
+}
+
+#[test]
+fn a_cell_that_did_not_run_on_an_interpreter_is_a_difference_in_the_compact_matrix() {
+    let md = issue::compact_matrix(&two_legs()).markdown();
+    let rows: Vec<&str> = md.lines().skip(2).collect();
+    assert_eq!(
+        rows,
+        [
+            "| three-process | bug reproduced | fixed (3.12.1); - (3.15.2) |",
+            "| attacher-unlinks | unlinked cleanly (3.12.1); - (3.15.2) | tracker KeyError (3.12.1); - (3.15.2) |",
+            "| creator-crashes | cleaned up (3.15.2); - (3.12.1) | - |",
+        ],
+        "{md}"
+    );
+}
+
+#[test]
+fn a_merge_summary_line_makes_no_claim_about_workers_or_the_cpu_floor() {
+    let mut r = two_legs();
+    r.timing.wall_ms = 500;
+    r.timing.children_cpu_ms = 1300;
+    for verbose in [false, true] {
+        assert_eq!(
+            matrix::summary_line(&r, verbose),
+            "6 cases on 2 interpreters: 6 passed in 0.5 s (longest of 2 legs; CPU 1.3 s over all legs)"
+        );
+    }
+    // One leg: its own workers and cores, so the claim holds.
+    r.merged_from.truncate(1);
+    r.timing.wall_ms = 700;
+    assert!(
+        matrix::summary_line(&r, false)
+            .ends_with("(2 workers; CPU 1.3 s, near the best 2 cores allow)"),
+        "{}",
+        matrix::summary_line(&r, false)
+    );
+}
+
+/// `results` with a candidate's patch per interpreter, transcripts, and
+/// the candidates judged: what `report` and `merge --report` write.
+fn bundled(mut r: Results) -> Results {
+    for v in r.variants.iter_mut().filter(|v| v.name != "stock") {
+        for i in &r.interpreters {
+            v.patches.push(crate::contract::AppliedPatch {
+                interpreter: i.id.clone(),
+                origin: format!("patches/{}/3.10-3.12.diff", v.name),
+                diff: "--- a/Lib/multiprocessing/shared_memory.py\n+++ b/Lib/multiprocessing/shared_memory.py\n@@ -1 +1,2 @@\n-x\n+if create:\n+    x\n".into(),
+            });
+        }
+    }
+    for c in &mut r.cases {
+        c.processes = vec![crate::fixtures::attacher(if c.variant == "stock" {
+            "UserWarning: resource_tracker: There appear to be 1 leaked shared_memory objects\n"
+        } else {
+            ""
+        })];
+    }
+    r.candidates = crate::commands::merge::candidates(&r);
+    r
+}
+
+/// Write the bundle of `r` into a temp dir; (the dir, report.md).
+fn write_bundle(r: &Results) -> (tempfile::TempDir, std::path::PathBuf, String) {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("bundle");
+    bundle::write(r, &out, false).unwrap();
+    let md = std::fs::read_to_string(out.join("report.md")).unwrap();
+    (dir, out, md)
+}
+
+/// Every path report.md cites as the bundle's: link targets (Markdown and
+/// `href`), and relative paths in code spans and `<code>` (a path has a `/`
+/// or names a file by its extension; patterns with `<...>` are not paths).
+fn cited_paths(md: &str) -> Vec<String> {
+    let re =
+        regex::Regex::new(r#"\]\(([^)\s]+)\)|href="([^"]+)"|`([^`\s]+)`|<code>([^<\s]+)</code>"#)
+            .unwrap();
+    let path = regex::Regex::new(r"^[A-Za-z0-9_.+-]+(/[A-Za-z0-9_.+-]+)*/?$").unwrap();
+    let mut out = Vec::new();
+    for c in re.captures_iter(md) {
+        let (m, link) = match (c.get(1).or(c.get(2)), c.get(3).or(c.get(4))) {
+            (Some(l), _) => (l.as_str(), true),
+            (None, Some(m)) => (m.as_str(), false),
+            _ => continue,
+        };
+        if m.starts_with("http") {
+            continue;
+        }
+        let file_like = m.contains('/')
+            || [".md", ".json", ".xml", ".py", ".diff"]
+                .iter()
+                .any(|e| m.ends_with(e));
+        if (link || file_like) && path.is_match(m) {
+            out.push(m.to_string());
+        }
+    }
+    out
+}
+
+#[test]
+fn every_path_report_md_cites_is_in_the_bundle() {
+    let r = bundled(two_interpreters());
+    let (_dir, out, md) = write_bundle(&r);
+    let cited = cited_paths(&md);
+    for want in [
+        "patches/3.12.1/create-only.diff",
+        "patches/3.15.2/create-only.diff",
+        "diffs/three-process--create-only--1.diff",
+        "results.json",
+        "patches/",
+    ] {
+        assert!(cited.iter().any(|c| c == want), "{want} not cited:\n{md}");
+    }
+    let missing: Vec<&String> = cited.iter().filter(|p| !out.join(p).exists()).collect();
+    assert!(
+        missing.is_empty(),
+        "cited, not in the bundle: {missing:?}\n{md}"
+    );
+    assert!(
+        !md.contains("3.10-3.12.diff"),
+        "a path of shmharness's repository:\n{md}"
+    );
+    // The same in the short form (links only), when report.md is too big.
+    let r = bundled(two_interpreters());
+    let short = issue::bundle_markdown(&r, &issue::shared_diffs(&r));
+    assert!(short.iter().all(|(f, _)| out.join(f).exists()));
+}
+
+#[test]
+fn names_from_the_data_are_escaped_in_report_md_html_and_markdown() {
+    let mut r = two_interpreters();
+    let odd = "3.12|x <b>bold & <details>";
+    let cand = "patch:a`b<i>";
+    r.interpreters[0].id = odd.into();
+    for c in &mut r.cases {
+        if c.interpreter == "3.12.1" {
+            c.interpreter = odd.into();
+        }
+        if c.variant == "create-only" {
+            c.variant = cand.into();
+        }
+    }
+    r.variants[1].name = cand.into();
+    let mut r = bundled(r);
+    // Its own diff: the interpreter is named in the patch's <summary>.
+    r.variants[1].patches[0].diff += "+# 3.12 only\n";
+    let (_dir, out, md) = write_bundle(&r);
+    // Only the report's own tags, each <details> closed; a name in a code
+    // span is shown as it is (GitHub decodes no entity there).
+    let spans = md.matches(&super::table::code(cand)).count();
+    assert!(spans > 0, "{md}");
+    let outside = md.replace(&super::table::code(cand), "");
+    let outside = regex::Regex::new(r"(?s)```.*?```|`[^`\n]*`")
+        .unwrap()
+        .replace_all(&outside, "");
+    let tags = regex::Regex::new(r"</?([A-Za-z][A-Za-z0-9]*)").unwrap();
+    for c in tags.captures_iter(&outside) {
+        let n = c.get(1).unwrap().as_str();
+        assert!(
+            ["details", "summary", "code", "a", "br"].contains(&n),
+            "<{n}> in\n{md}"
+        );
+    }
+    assert_eq!(
+        md.matches("<details>").count(),
+        md.matches("</details>").count()
+    );
+    assert!(
+        md.contains("3.12\\|x &lt;b&gt;bold &amp; &lt;details&gt;"),
+        "{md}"
+    );
+    assert!(
+        md.contains("<code>patch:a`b&lt;i&gt;</code> on all 2 (<a href=\"diffs/"),
+        "{md}"
+    );
+    assert!(
+        md.contains("<summary>patch:a`b&lt;i&gt; on 3.12|x &lt;b&gt;bold &amp; &lt;details&gt;: <a href=\"patches/3.12_x__b_bold____details_/patch_a_b_i_.diff\">"),
+        "{md}"
+    );
+    assert!(md.contains("## Verdict: ``patch:a`b<i>`` vs stock"), "{md}");
+    // Escaping is for the text; the files keep the bundle's names.
+    assert!(
+        cited_paths(&md).iter().all(|p| out.join(p).exists()),
+        "{md}"
+    );
+}
+
+#[test]
+fn a_huge_matrix_moves_to_its_own_file_and_report_md_fits_with_the_verdict_first() {
+    // 30 legs x 8 variants x 14 scenarios, every interpreter saying something
+    // of its own in every cell: the compact matrix groups nothing.
+    let ids: Vec<String> = (0..30).map(|n| format!("3.12.{n}")).collect();
+    let id_refs: Vec<&str> = ids.iter().map(String::as_str).collect();
+    let variants = [
+        "stock",
+        "create-only",
+        "no-register",
+        "create-only+unlink-guard",
+        "create-only+lenient-tracker",
+        "no-tracking",
+        "track-false",
+        "userland-unregister",
+    ];
+    let scenarios: Vec<ScenarioId> = crate::scenario::catalogue::resolve(&["all".to_string()])
+        .unwrap()
+        .iter()
+        .map(|s| s.id)
+        .collect();
+    let mut cases = Vec::new();
+    for id in &ids {
+        for s in &scenarios {
+            for v in variants {
+                let outcome = format!("what {id} alone says about this scenario");
+                cases.push(case(id, v, *s, Verdict::Pass, &outcome, &[]));
+            }
+        }
+    }
+    let mut r = results(&id_refs, &variants, &scenarios, cases);
+    r.candidates = crate::commands::merge::candidates(&r);
+    let full_matrix = issue::compact_matrix(&r).markdown();
+    assert!(
+        full_matrix.len() > 2 * issue::BUDGET,
+        "{}",
+        full_matrix.len()
+    );
+
+    let diffs = issue::shared_diffs(&r);
+    let files = issue::bundle_markdown(&r, &diffs);
+    let md = &files[0].1;
+    assert_eq!(files[0].0, "report.md");
+    assert!(md.len() <= issue::BUDGET, "{} bytes", md.len());
+    // The answer first: the title, then each candidate's verdict line.
+    let mut lines = md.lines().filter(|l| !l.is_empty());
+    assert!(lines.next().unwrap().starts_with("# "));
+    assert!(
+        lines.next().unwrap().starts_with("**verify: `create-only`"),
+        "{md}"
+    );
+    // The matrix is a file of its own, whole, and report.md links it.
+    let matrix = files
+        .iter()
+        .find(|(f, _)| f == "matrix.md")
+        .map(|(_, t)| t)
+        .expect("matrix.md");
+    assert!(matrix.contains(&full_matrix), "the whole matrix");
+    assert!(
+        md.contains("## Outcomes\n\nIn [matrix.md](matrix.md)"),
+        "{md}"
+    );
+    assert!(md.contains("`matrix.md`"), "the files line names it: {md}");
+    assert!(!md.contains(&full_matrix[..200]), "not also inline");
+}

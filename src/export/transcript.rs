@@ -5,6 +5,8 @@
 //! patch, timing), so the diff shows only real differences: warnings,
 //! exceptions, exit codes, events.
 
+use std::sync::OnceLock;
+
 use regex::Regex;
 use similar::TextDiff;
 
@@ -14,12 +16,20 @@ use crate::contract::Case;
 pub fn transcript(case: &Case) -> String {
     let mut out = String::new();
     let seg = case.segment.clone().unwrap_or_default();
-    let mp_file = Regex::new(r#"File "[^"]*/multiprocessing/"#).expect("regex");
-    let roles_file = Regex::new(r#"File "[^"]*roles\.py""#).expect("regex");
-    let path = Regex::new(r"/\S*/multiprocessing/").expect("regex");
-    let line_no = Regex::new(r"(line |\.py:)\d+").expect("regex");
-    let pid = Regex::new(r#"\b(pid|exitcode)=\d+|\[\d+\]|"pid":\s*\d+"#).expect("regex");
-    let carets = Regex::new(r"^\s*[~^]+\s*$").expect("regex");
+    // Compiled once: a report diffs every candidate against stock on every
+    // interpreter and scenario.
+    static RE: OnceLock<[Regex; 6]> = OnceLock::new();
+    let [mp_file, roles_file, path, line_no, pid, carets] = RE.get_or_init(|| {
+        [
+            r#"File "[^"]*/multiprocessing/"#,
+            r#"File "[^"]*roles\.py""#,
+            r"/\S*/multiprocessing/",
+            r"(line |\.py:)\d+",
+            r#"\b(pid|exitcode)=\d+|\[\d+\]|"pid":\s*\d+"#,
+            r"^\s*[~^]+\s*$",
+        ]
+        .map(|re| Regex::new(re).expect("regex"))
+    });
     let norm = |text: &str| -> String {
         let t = if seg.is_empty() {
             text.to_string()
