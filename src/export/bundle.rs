@@ -180,8 +180,11 @@ fn fill(results: &Results, root: &Path) -> Result<(), OutputError> {
     for d in &diffs {
         put(root, &d.file, &d.body)?;
     }
-    put(root, "report.md", &super::issue::report_md(results, &diffs))?;
-    put(root, "summary.md", &super::issue::summary_md(results))?;
+    // report.md, summary.md, and the sections a too-big report.md moved
+    // out to files of their own (it links them).
+    for (file, text) in super::issue::bundle_markdown(results, &diffs) {
+        put(root, &file, &text)?;
+    }
     Ok(())
 }
 

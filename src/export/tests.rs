@@ -472,4 +472,12 @@ fn a_huge_matrix_moves_to_its_own_file_and_report_md_fits_with_the_verdict_first
     );
     assert!(md.contains("`matrix.md`"), "the files line names it: {md}");
     assert!(!md.contains(&full_matrix[..200]), "not also inline");
+    // The bundle on disk holds every file the short report.md links.
+    let (_dir, out, written) = write_bundle(&r);
+    assert_eq!(&written, md);
+    let missing: Vec<String> = cited_paths(&written)
+        .into_iter()
+        .filter(|p| !out.join(p).exists())
+        .collect();
+    assert!(missing.is_empty(), "linked, not in the bundle: {missing:?}");
 }
