@@ -123,6 +123,38 @@ def emit(event, **fields):
     sys.stdout.flush()
 
 
+class creation_seen(object):
+    """While active, say `opened` (with the name) the moment this process's
+    exclusive shm_open of NAME succeeds, before the rest of
+    SharedMemory.__init__ runs: if the code under test raises after that (a
+    candidate's NameError in __init__), the harness still saw this case
+    create the segment, and removes it. Only observes: the call and its
+    result are unchanged."""
+
+    def __init__(self, name):
+        self.name = name
+
+    def __enter__(self):
+        import _posixshmem
+
+        real = self.real = _posixshmem.shm_open
+        name = self.name
+
+        def shm_open(path, flags, *args, **kwargs):
+            fd = real(path, flags, *args, **kwargs)
+            if flags & os.O_EXCL and path.lstrip("/") == name:
+                emit("opened", name=name)
+            return fd
+
+        _posixshmem.shm_open = shm_open
+
+    def __exit__(self, *exc):
+        import _posixshmem
+
+        _posixshmem.shm_open = self.real
+        return False
+
+
 _TRACKER_EVENTS = os.environ.get("SHMHARNESS_TRACKER_EVENTS") == "1"
 _trackers_noted = set()
 
@@ -335,11 +367,13 @@ def raw_fork(name, size, mode, unlink):
 
 def creator(name, size, shareable_list=False):
     if shareable_list:
-        sl = shared_memory.ShareableList(values(name), name=name)
+        with creation_seen(name):
+            sl = shared_memory.ShareableList(values(name), name=name)
         shm = sl.shm
         emit("created", size=shm.size, kind="shareable-list")
     else:
-        shm = shared_memory.SharedMemory(name=name, create=True, size=size)
+        with creation_seen(name):
+            shm = shared_memory.SharedMemory(name=name, create=True, size=size)
         shm.buf[:size] = pattern(name, size)
         emit("created", size=size)
     note_tracker("creator")

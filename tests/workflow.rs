@@ -7,7 +7,7 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
 
-use crate::util::{Py, arg, bin, python, run_text};
+use crate::util::{Py, arg, assert_segments_gone, bin, python, run_text};
 
 /// The PR-shaped example fix, one diff per branch layout.
 fn example(branch: &str) -> PathBuf {
@@ -571,13 +571,24 @@ fn a_candidate_that_breaks_the_creator_fails_it_does_not_error() {
         py.arg(),
         "--scenario",
         "three-process",
+        "--format",
+        "json",
     ]);
     assert_eq!(code, 1, "{out}{err}");
-    assert!(
-        out.contains("FAIL") && out.contains("worse than stock: P1 NameError"),
-        "{out}{err}"
-    );
     assert!(!err.contains("could not run"), "{err}");
+    let json: serde_json::Value = serde_json::from_str(&out).unwrap();
+    let verdict = &json["verify"]["interpreters"][0];
+    assert_eq!(verdict["verdict"], "fail", "{verdict}");
+    assert!(
+        verdict["reasons"][0]
+            .as_str()
+            .unwrap()
+            .contains("worse than stock: P1 NameError"),
+        "{verdict}"
+    );
+    // __init__ raised after its shm_open made the segment: the run saw
+    // that (roles.py's `opened`), and removed it.
+    assert_segments_gone(&json);
     // `diff` answers the same way: a case ran and failed is exit 1.
     let (code, out, err) = run_text(&[
         "diff",

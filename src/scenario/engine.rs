@@ -237,10 +237,11 @@ pub fn run(
         .collect();
     case.processes
         .sort_by_key(|p| order.iter().position(|l| *l == p.label));
-    case.created = case
-        .processes
-        .iter()
-        .any(|p| p.events.iter().any(|e| e["event"] == "created"));
+    case.created = case.processes.iter().any(|p| {
+        p.events
+            .iter()
+            .any(|e| e["event"] == "created" || e["event"] == "opened")
+    });
     if case.error.is_none() {
         case.error = timeout(&case, ctx)
             .or_else(|| overlay_error(&case, ctx))
@@ -301,6 +302,13 @@ impl Run<'_, '_> {
                             let label = l.proc.label.clone();
                             let creator = l.proc.role.creates();
                             self.finish_one(l);
+                            // A creator that never got ready may still have
+                            // made its segment (its shm_open said so before
+                            // the code under test raised, or hung): this
+                            // case saw that, so the segment is its to remove.
+                            if creator {
+                                self.note_opened(&label);
+                            }
                             if why == LineWait::Timeout {
                                 return Err(CaseError::NotReady {
                                     label,
@@ -384,6 +392,26 @@ impl Run<'_, '_> {
             }
         }
         Ok(())
+    }
+
+    /// The segments a creator's exclusive shm_open made (its `opened`
+    /// events), though it never got ready: this case saw them created.
+    fn note_opened(&mut self, label: &str) {
+        let opened: Vec<String> = self
+            .case
+            .processes
+            .iter()
+            .filter(|p| p.label == label)
+            .flat_map(|p| &p.events)
+            .filter(|e| e["event"] == "opened")
+            .filter_map(|e| e["name"].as_str().map(str::to_string))
+            .collect();
+        for name in opened {
+            if !self.case.made.contains(&name) {
+                self.world.note_created(&name);
+                self.case.made.push(name);
+            }
+        }
     }
 
     /// Why a creator ended without getting ready: a name clash (retried
@@ -843,6 +871,22 @@ mod tests {
             .map(|s| s.key)
             .collect();
         assert_eq!(keys, ["P1 NameError"]);
+        // Its shm_open had made the segment before __init__ raised: the
+        // case saw it created, so it is removed (and counted as leaked).
+        let mut opened = creator_raising("NameError: name 'craete' is not defined");
+        opened
+            .stdout
+            .push(r#"{"event": "opened", "name": "shmhx_9"}"#.into());
+        let world = FakeWorld::new(vec![opened], true);
+        let case = run(
+            catalogue::find(ScenarioId::ThreeProcess),
+            "shmhx_9",
+            &context(),
+            &world,
+        );
+        assert_eq!(case.error, None);
+        assert!(case.created && case.segment_leaked);
+        assert_eq!(*world.unlinked.lock().unwrap(), ["shmhx_9"]);
         // No space in /dev/shm: the machine's doing, no verdict.
         let world = FakeWorld::new(
             vec![creator_raising(
