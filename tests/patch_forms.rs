@@ -99,21 +99,7 @@ index a02a53b..e7ec044 100644
 fn an_empty_new_module_is_created_and_shown() {
     let py = python("3.15");
     let dir = tempfile::tempdir().unwrap();
-    let stock = std::fs::read_to_string(py.multiprocessing.join("shared_memory.py")).unwrap();
-    let at = stock
-        .lines()
-        .position(|l| l == "import os")
-        .expect("shared_memory.py imports os")
-        + 1;
-    // The fix, importing the new module at the top of shared_memory.py.
-    let header = "+++ b/Lib/multiprocessing/shared_memory.py\n";
-    let fix = example(&py).replacen(
-        header,
-        &format!(
-            "{header}@@ -{at},1 +{at},2 @@\n-import os\n+import os\n+from . import _shmh_empty\n"
-        ),
-        1,
-    );
+    let fix = fix_importing(&py, "from . import _shmh_empty");
     // Last, after the NEWS entry, as `git diff` sorts it there.
     let empty =
         "diff --git a/Lib/multiprocessing/_shmh_empty.py b/Lib/multiprocessing/_shmh_empty.py
@@ -200,20 +186,7 @@ fn a_backport_hunk_past_the_end_of_the_file_is_found_and_its_offset_said() {
 fn a_new_subpackage_is_created() {
     let py = python("3.15");
     let dir = tempfile::tempdir().unwrap();
-    let stock = std::fs::read_to_string(py.multiprocessing.join("shared_memory.py")).unwrap();
-    let at = stock
-        .lines()
-        .position(|l| l == "import os")
-        .expect("shared_memory.py imports os")
-        + 1;
-    let header = "+++ b/Lib/multiprocessing/shared_memory.py\n";
-    let fix = example(&py).replacen(
-        header,
-        &format!(
-            "{header}@@ -{at},1 +{at},2 @@\n-import os\n+import os\n+from ._shmh_sub import helper as _shmh_helper\n"
-        ),
-        1,
-    );
+    let fix = fix_importing(&py, "from ._shmh_sub import helper as _shmh_helper");
     let sub = "diff --git a/Lib/multiprocessing/_shmh_sub/__init__.py b/Lib/multiprocessing/_shmh_sub/__init__.py
 new file mode 100644
 index 0000000..e69de29
@@ -228,4 +201,21 @@ new file mode 100644
     let (code, out, err) = verify(&patch, &py);
     assert_eq!(code, 0, "{out}{err}");
     assert!(out.contains(" OK "), "{out}");
+}
+
+/// The example fix for `py`'s branch, with `import` added after
+/// shared_memory.py's `import os` (to use a module the diff adds).
+fn fix_importing(py: &Py, import: &str) -> String {
+    let stock = std::fs::read_to_string(py.multiprocessing.join("shared_memory.py")).unwrap();
+    let at = stock
+        .lines()
+        .position(|l| l == "import os")
+        .expect("shared_memory.py imports os")
+        + 1;
+    let header = "+++ b/Lib/multiprocessing/shared_memory.py\n";
+    example(py).replacen(
+        header,
+        &format!("{header}@@ -{at},1 +{at},2 @@\n-import os\n+import os\n+{import}\n"),
+        1,
+    )
 }

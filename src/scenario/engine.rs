@@ -777,15 +777,20 @@ mod tests {
         ]
     }
 
+    /// Run three-process in `world` with the default context.
+    fn three_process(segment: &str, world: &FakeWorld) -> CaseObservation {
+        run(
+            catalogue::find(ScenarioId::ThreeProcess),
+            segment,
+            &context(),
+            world,
+        )
+    }
+
     #[test]
     fn three_process_transcripts_give_the_seeds_symptoms() {
         let world = FakeWorld::new(three_process_stock(), true);
-        let case = run(
-            catalogue::find(ScenarioId::ThreeProcess),
-            "shmhx_1",
-            &context(),
-            &world,
-        );
+        let case = three_process("shmhx_1", &world);
         assert_eq!(case.error, None);
         assert!(case.created);
         let labels: Vec<&str> = case.processes.iter().map(|p| p.label.as_str()).collect();
@@ -815,12 +820,7 @@ mod tests {
             ..Canned::default()
         };
         let world = FakeWorld::new(vec![clash], true);
-        let case = run(
-            catalogue::find(ScenarioId::ThreeProcess),
-            "shmhx_2",
-            &context(),
-            &world,
-        );
+        let case = three_process("shmhx_2", &world);
         assert!(
             matches!(case.error, Some(CaseError::NameClash { .. })),
             "{:?}",
@@ -857,12 +857,7 @@ mod tests {
             )],
             false,
         );
-        let case = run(
-            catalogue::find(ScenarioId::ThreeProcess),
-            "shmhx_9",
-            &context(),
-            &world,
-        );
+        let case = three_process("shmhx_9", &world);
         assert_eq!(case.error, None);
         assert!(!case.created);
         assert_eq!(case.processes.len(), 1, "nothing ran after P1");
@@ -878,12 +873,7 @@ mod tests {
             .stdout
             .push(r#"{"event": "opened", "name": "shmhx_9"}"#.into());
         let world = FakeWorld::new(vec![opened], true);
-        let case = run(
-            catalogue::find(ScenarioId::ThreeProcess),
-            "shmhx_9",
-            &context(),
-            &world,
-        );
+        let case = three_process("shmhx_9", &world);
         assert_eq!(case.error, None);
         assert!(case.created && case.segment_leaked);
         assert_eq!(*world.unlinked.lock().unwrap(), ["shmhx_9"]);
@@ -894,12 +884,7 @@ mod tests {
             )],
             false,
         );
-        let case = run(
-            catalogue::find(ScenarioId::ThreeProcess),
-            "shmhx_9",
-            &context(),
-            &world,
-        );
+        let case = three_process("shmhx_9", &world);
         assert!(
             matches!(case.error, Some(CaseError::NotCreated { ref why, .. }) if why.contains("No space")),
             "{:?}",
@@ -912,12 +897,7 @@ mod tests {
         let mut procs = three_process_stock();
         procs[1].timed_out = true;
         let world = FakeWorld::new(procs, true);
-        let case = run(
-            catalogue::find(ScenarioId::ThreeProcess),
-            "shmhx_3",
-            &context(),
-            &world,
-        );
+        let case = three_process("shmhx_3", &world);
         assert!(matches!(case.error, Some(CaseError::Timeout { ref label, .. }) if label == "P2"));
     }
 
@@ -928,12 +908,7 @@ mod tests {
             r#"{"event": "start", "multiprocessing": "/elsewhere/multiprocessing/__init__.py"}"#
                 .into();
         let world = FakeWorld::new(procs, true);
-        let case = run(
-            catalogue::find(ScenarioId::ThreeProcess),
-            "shmhx_4",
-            &context(),
-            &world,
-        );
+        let case = three_process("shmhx_4", &world);
         assert!(
             matches!(case.error, Some(CaseError::OverlayNotInEffect { ref label, .. }) if label == "P3")
         );
@@ -966,12 +941,7 @@ mod tests {
             .push(r#"{"event": "tracker", "pid": 4242, "who": "attacher"}"#.into());
         procs[1].orphans = vec![(4241, 0), (4242, 1)];
         let world = FakeWorld::new(procs.clone(), true);
-        let case = run(
-            catalogue::find(ScenarioId::ThreeProcess),
-            "shmhx_6",
-            &context(),
-            &world,
-        );
+        let case = three_process("shmhx_6", &world);
         assert_eq!(case.error, None);
         assert_eq!(case.processes[1].tracker_exit_code, Some(1));
         assert_eq!(
@@ -981,12 +951,7 @@ mod tests {
         // The same status without the warning it implies: an error.
         procs[1].stderr.clear();
         let world = FakeWorld::new(procs, true);
-        let case = run(
-            catalogue::find(ScenarioId::ThreeProcess),
-            "shmhx_7",
-            &context(),
-            &world,
-        );
+        let case = three_process("shmhx_7", &world);
         assert!(
             matches!(case.error, Some(CaseError::TrackerDisagrees { ref label, code: 1 }) if label == "P2"),
             "{:?}",
