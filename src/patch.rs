@@ -813,6 +813,13 @@ fn nearest(lines: &[String], old: &[&str], expected: usize) -> Option<Nearest> {
 mod tests {
     use super::*;
 
+    #[test]
+    fn thousands_groups_digits_from_the_right() {
+        assert_eq!(thousands(100), "100");
+        assert_eq!(thousands(123_456), "123,456");
+        assert_eq!(thousands(10_000_000), "10,000,000");
+    }
+
     const ORIGINAL: &str = "a\nb\nc\nd\ne\n";
 
     fn one(diff: &str) -> FilePatch {
