@@ -814,6 +814,19 @@ mod tests {
     use super::*;
 
     #[test]
+    fn a_git_header_names_its_file_only_when_the_line_splits_in_the_middle() {
+        fn named(line: &str) -> Option<&str> {
+            git_header(&[line], 0).0.named()
+        }
+        assert_eq!(named("diff --git a/x.py b/x.py"), Some("b/x.py"));
+        assert_eq!(named("diff --git x.py x.py"), Some("x.py"));
+        // Halves of different lengths (an even line) do not name one file,
+        // whatever their tails; nor does an odd line split at a non-space.
+        assert_eq!(named("diff --git aa/x b/x"), None);
+        assert_eq!(named("diff --git a/xXb/x"), None);
+    }
+
+    #[test]
     fn thousands_groups_digits_from_the_right() {
         assert_eq!(thousands(100), "100");
         assert_eq!(thousands(123_456), "123,456");
