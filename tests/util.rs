@@ -52,13 +52,52 @@ pub fn in_ci() -> bool {
     std::env::var("CI").is_ok_and(|v| v == "true" || v == "1")
 }
 
+const TEST_CACHE: &str = "shmh-test-cache-";
+
+/// A test process killed before its exit (SIGKILL, a machine restart)
+/// leaves its cache behind, and in it the ledgers of the harness runs it
+/// had going, which no later run looks at. Finish that: `shmharness clean`
+/// on each cache whose test process is dead (it removes only what those
+/// ledgers list), then the cache itself.
+fn sweep_dead_test_caches() {
+    let Ok(entries) = std::fs::read_dir(std::env::temp_dir()) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let name = entry.file_name().to_string_lossy().into_owned();
+        let Some(pid) = name
+            .strip_prefix(TEST_CACHE)
+            .and_then(|rest| rest.split('-').next())
+            .and_then(|pid| pid.parse::<i32>().ok())
+        else {
+            continue;
+        };
+        // SAFETY: kill with signal 0 only checks that the pid exists.
+        let alive = unsafe { libc::kill(pid, 0) } == 0
+            || std::io::Error::last_os_error().raw_os_error() != Some(libc::ESRCH);
+        if alive {
+            continue;
+        }
+        let cleaned = std::process::Command::new(assert_cmd::cargo::cargo_bin("shmharness"))
+            .env("XDG_CACHE_HOME", entry.path())
+            .env_remove("XDG_RUNTIME_DIR")
+            .arg("clean")
+            .output()
+            .is_ok_and(|o| o.status.success());
+        if cleaned {
+            let _ = std::fs::remove_dir_all(entry.path());
+        }
+    }
+}
+
 /// The probe cache every run of the binary uses: a temp dir of this test
-/// process, removed at exit.
+/// process (named with its pid), removed at exit.
 pub fn test_cache() -> &'static Path {
     static DIR: OnceLock<PathBuf> = OnceLock::new();
     DIR.get_or_init(|| {
+        sweep_dead_test_caches();
         let dir = tempfile::Builder::new()
-            .prefix("shmh-test-cache-")
+            .prefix(&format!("{TEST_CACHE}{}-", std::process::id()))
             .tempdir()
             .expect("temp dir for the probe cache")
             .keep();
