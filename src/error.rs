@@ -45,12 +45,13 @@ impl Error {
         }
     }
 
-    /// `error: ...` on one line, control characters escaped (messages may
-    /// quote what an untrusted interpreter printed).
+    /// `error: ...` on one line: control characters, newlines and tabs
+    /// escaped (messages may quote a path or what an untrusted interpreter
+    /// printed).
     pub fn one_line(&self) -> String {
         match self {
             Error::Interrupted(_) => self.to_string(),
-            _ => format!("error: {}", crate::style::printable(&self.to_string())),
+            _ => format!("error: {}", crate::style::one_line(&self.to_string())),
         }
     }
 }

@@ -103,8 +103,19 @@ pub fn printable(text: &str) -> String {
     out
 }
 
+/// `printable`, and newlines and tabs escaped too (`\n`, `\t`): text that
+/// must stay on one line (an error message, a path inside one).
+pub fn one_line(text: &str) -> String {
+    printable(text).replace('\n', "\\n").replace('\t', "\\t")
+}
+
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn one_line_escapes_newlines_tabs_and_escapes() {
+        assert_eq!(super::one_line("a\nb\tc\u{1b}[2J"), "a\\nb\\tc\\u{1b}[2J");
+    }
+
     #[test]
     fn plurals_agree() {
         assert_eq!(super::plural(1, "interpreter"), "1 interpreter");

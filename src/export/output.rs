@@ -84,9 +84,7 @@ pub enum OutputError {
 /// A path as an error message shows it: control characters, newlines and
 /// tabs included, escaped (`\n`), so the message stays one line.
 pub fn show(path: &Path) -> String {
-    crate::style::printable(&path.display().to_string())
-        .replace('\n', "\\n")
-        .replace('\t', "\\t")
+    crate::style::one_line(&path.display().to_string())
 }
 
 pub fn unwritable(path: &Path, reason: impl ToString) -> OutputError {
