@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use clap::{Args, Parser, Subcommand};
 
 pub use crate::export::Format;
-pub use crate::style::ColorChoice;
+pub use crate::term::style::ColorChoice;
 
 #[derive(Debug, Parser)]
 #[command(

@@ -1,41 +1,31 @@
 //! shmharness: reproduce CPython's shared_memory resource-tracker bug
 //! (gh-82300) on every installed Python, stock vs patched, and judge a fix.
 //!
-//! The pipeline, one direction, one module each:
+//! The pipeline, one direction, one folder per stage:
 //!
-//! discover (`discovery`) -> select -> prepare overlays (`overlay`, `patch`,
-//! `variant`) -> run cases (`runner`, `scenario`, `proc`) -> judge
-//! (`judge`) -> export (`export`: table, JSON, Markdown, JUnit, bundle).
+//! discover (`discover`) -> select -> prepare overlays (`overlay`) -> run
+//! cases (`run`, on the `scenario` catalogue) -> observe (`scenario`) ->
+//! judge (`judge`) -> export (`export`: table, JSON, Markdown, JUnit,
+//! bundle). CPython's own tests run on the same overlays
+//! (`cpython_tests`).
 //!
 //! `contract` holds every type that reaches results.json or a renderer and
-//! depends on nothing else here. `commands` turns parsed arguments into that
-//! pipeline; `main.rs` only parses, calls `commands::dispatch`, and maps the
-//! outcome to an exit code (`exit`).
+//! depends on nothing else here. `host` is what every stage asks of the
+//! operating system (processes, segments, ledgers, signals); `term` is the
+//! terminal. `commands` turns parsed arguments (`cli`) into that pipeline;
+//! `main.rs` only calls [`main`].
 
 pub mod cli;
 pub mod commands;
 pub mod contract;
-pub mod discovery;
-pub mod error;
-pub mod exit;
+pub mod cpython_tests;
+pub mod discover;
 pub mod export;
-#[cfg(test)]
-mod fixtures;
+pub mod host;
 pub mod judge;
-pub mod ledger;
 pub mod overlay;
-pub mod patch;
-pub mod pool;
-pub mod proc;
-pub mod progress;
-pub mod python;
-pub mod runner;
+pub mod run;
 pub mod scenario;
-pub mod shm;
-pub mod signal;
-pub mod style;
-pub mod suite;
-pub mod sys;
-pub mod variant;
+pub mod term;
 
-pub use error::Error;
+pub use commands::error::Error;

@@ -6,7 +6,9 @@ use std::process::ExitCode;
 use clap::Parser;
 
 use shmharness::cli::Cli;
-use shmharness::{commands, exit, progress, signal, style};
+use shmharness::commands::{self, exit};
+use shmharness::host::signal;
+use shmharness::term::{progress, style};
 
 fn main() -> ExitCode {
     let cli = match Cli::try_parse() {

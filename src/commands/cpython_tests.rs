@@ -1,14 +1,13 @@
 //! `shmharness cpython-tests`: CPython's own shared-memory tests, per
-//! interpreter and variant (see `crate::suite`).
+//! interpreter and variant (see `crate::cpython_tests`).
 
 use std::time::{Duration, Instant};
 
 use crate::cli::CpythonTestsArgs;
+use crate::commands::error::{Error, Result};
 use crate::contract::{Results, TestRun, VariantInfo, Verdict};
-use crate::error::{Error, Result};
 use crate::export::{Outputs, View};
-use crate::runner::Plan;
-use crate::suite;
+use crate::run::Plan;
 
 pub fn run(args: &CpythonTestsArgs) -> Result<u8> {
     let variants = super::variants(
@@ -43,7 +42,7 @@ pub fn run(args: &CpythonTestsArgs) -> Result<u8> {
             return Err(Error::Usage(first));
         }
     }
-    let mut results = Results::empty(crate::sys::tool(), crate::sys::host());
+    let mut results = Results::empty(crate::host::sys::tool(), crate::host::sys::host());
     results.interpreters = interpreters;
     results.variants = variants
         .iter()
@@ -56,17 +55,17 @@ pub fn run(args: &CpythonTestsArgs) -> Result<u8> {
     results.cpython_tests = runs;
     outputs.write(&results)?;
     let runs = &results.cpython_tests;
-    if !crate::progress::quiet() && args.format == crate::export::Format::Table {
+    if !crate::term::progress::quiet() && args.format == crate::export::Format::Table {
         let failing = runs.iter().filter(|r| r.verdict == Verdict::Fail).count();
         let errors = runs.iter().filter(|r| r.verdict == Verdict::Error).count();
         eprintln!(
             "{} of CPython's shared-memory tests: {failing} failing, {} in {:.1} s",
-            crate::style::plural(runs.len(), "run"),
-            crate::style::plural(errors, "error"),
+            crate::term::style::plural(runs.len(), "run"),
+            crate::term::style::plural(errors, "error"),
             started.elapsed().as_secs_f64()
         );
     }
-    Ok(crate::exit::for_verdict(Verdict::combine(
+    Ok(crate::commands::exit::for_verdict(Verdict::combine(
         runs.iter().map(|r| r.verdict),
     )))
 }
@@ -74,17 +73,17 @@ pub fn run(args: &CpythonTestsArgs) -> Result<u8> {
 /// Run the tests, turning an interrupt into `Interrupted`.
 pub fn run_tests(
     interpreters: &[crate::contract::Interpreter],
-    variants: &[crate::variant::Variant],
+    variants: &[crate::overlay::variant::Variant],
     jobs: usize,
     timeout: Duration,
-    prebuilt: Option<suite::Prebuilt>,
+    prebuilt: Option<crate::cpython_tests::Prebuilt>,
 ) -> Result<Vec<TestRun>> {
-    match suite::run_all(interpreters, variants, jobs, timeout, prebuilt)
+    match crate::cpython_tests::run_all(interpreters, variants, jobs, timeout, prebuilt)
         .map_err(|e| Error::Environment(format!("cannot create a temp dir: {e} (check TMPDIR)")))?
     {
         Some(runs) => Ok(runs),
         None => Err(Error::Interrupted(
-            crate::signal::received().unwrap_or(crate::signal::Signal::Interrupt),
+            crate::host::signal::received().unwrap_or(crate::host::signal::Signal::Interrupt),
         )),
     }
 }
@@ -92,12 +91,12 @@ pub fn run_tests(
 /// The tests for a plan's interpreters and variants (`run
 /// --with-cpython-tests`, `verify --strict`, `report --with-cpython-tests`),
 /// on the overlays the scenario run built, with at least `MIN_TIMEOUT`.
-pub fn for_plan(plan: &Plan, overlays: suite::Prebuilt) -> Result<Vec<TestRun>> {
+pub fn for_plan(plan: &Plan, overlays: crate::cpython_tests::Prebuilt) -> Result<Vec<TestRun>> {
     run_tests(
         &plan.interpreters,
         &plan.variants,
         plan.jobs,
-        plan.timeout.max(suite::MIN_TIMEOUT),
+        plan.timeout.max(crate::cpython_tests::MIN_TIMEOUT),
         Some(overlays),
     )
 }

@@ -4,10 +4,10 @@
 //! empty transcript.
 
 use crate::cli::DiffArgs;
+use crate::commands::error::{Error, Result};
 use crate::contract::{VariantId, Verdict};
-use crate::error::{Error, Result};
 use crate::export::transcript;
-use crate::style;
+use crate::term::style;
 
 pub fn run(args: &DiffArgs) -> Result<u8> {
     if args.candidate.variant == "all" {
@@ -33,13 +33,13 @@ pub fn run(args: &DiffArgs) -> Result<u8> {
             ) else {
                 continue;
             };
-            crate::style::outln(&style::bold(&format!(
+            crate::term::style::outln(&style::bold(&format!(
                 "== {} {} ({}): stock vs {name}",
                 interp.id, s, interp.source
             )));
             let broken = [a, b].into_iter().find(|c| c.verdict == Verdict::Error);
             if let Some(c) = broken {
-                crate::style::outln(&format!(
+                crate::term::style::outln(&format!(
                     "error: {} could not run: {}",
                     c.variant,
                     style::printable(&c.reason)
@@ -47,14 +47,14 @@ pub fn run(args: &DiffArgs) -> Result<u8> {
                 continue;
             }
             if b.verdict == Verdict::NotApplicable {
-                crate::style::outln(&format!("n/a: {}", b.reason));
+                crate::term::style::outln(&format!("n/a: {}", b.reason));
                 continue;
             }
             let text = transcript::unified(a, b);
             if text.is_empty() {
-                crate::style::outln("(no difference)");
+                crate::term::style::outln("(no difference)");
             } else {
-                crate::style::out(&style::printable(&text));
+                crate::term::style::out(&style::printable(&text));
             }
         }
     }

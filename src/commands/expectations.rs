@@ -2,12 +2,12 @@
 //! matrix. The README embeds the Markdown form; a test keeps them in sync.
 
 use crate::cli::Format;
+use crate::commands::error::Result;
 use crate::contract::StartMethod;
-use crate::error::Result;
 use crate::export::table::Table;
 use crate::judge::expectations::EXPECTATIONS;
+use crate::overlay::variant::{self, Variant};
 use crate::scenario::catalogue;
-use crate::variant::{self, Variant};
 
 /// Cell text: the outcome and its symptom keys, one part per row (with the
 /// versions and start methods it is for, when it is not for all).
@@ -71,8 +71,8 @@ pub fn run(format: Format) -> Result<u8> {
         );
     }
     match format {
-        Format::Markdown => crate::style::out(&table.markdown()),
-        Format::Table => crate::style::out(&table.terminal()),
+        Format::Markdown => crate::term::style::out(&table.markdown()),
+        Format::Table => crate::term::style::out(&table.terminal()),
         Format::Json => {
             let json: Vec<serde_json::Value> = EXPECTATIONS
                 .iter()
@@ -90,8 +90,8 @@ pub fn run(format: Format) -> Result<u8> {
                     })
                 })
                 .collect();
-            crate::style::outln(&serde_json::to_string_pretty(&json).expect("JSON"));
+            crate::term::style::outln(&serde_json::to_string_pretty(&json).expect("JSON"));
         }
     }
-    Ok(crate::exit::OK)
+    Ok(crate::commands::exit::OK)
 }

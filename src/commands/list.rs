@@ -4,11 +4,11 @@
 use serde::Serialize;
 
 use crate::cli::{Format, ListArgs};
+use crate::commands::error::Result;
 use crate::contract::{Interpreter, Rejected, Verdict};
-use crate::discovery::select;
-use crate::error::Result;
+use crate::discover::select;
 use crate::export::table::{Cell, Table};
-use crate::style::printable;
+use crate::term::style::printable;
 
 #[derive(Serialize)]
 struct Listing<'a> {
@@ -26,7 +26,7 @@ pub fn run(args: &ListArgs) -> Result<u8> {
         // one bad candidate never breaks the listing.
         specs.retain(|s| {
             s.explicit_path()
-                .is_none_or(|p| crate::discovery::explain(p, &found).is_none())
+                .is_none_or(|p| crate::discover::explain(p, &found).is_none())
         });
     }
     let chosen = select::select(&found, &specs)?;
@@ -36,7 +36,7 @@ pub fn run(args: &ListArgs) -> Result<u8> {
                 interpreters: &chosen,
                 rejected: args.all.then_some(&found.rejected[..]),
             };
-            crate::style::outln(&serde_json::to_string_pretty(&listing).expect("JSON"));
+            crate::term::style::outln(&serde_json::to_string_pretty(&listing).expect("JSON"));
         }
         Format::Table | Format::Markdown => {
             let mut table = Table::new(["interpreter", "source", "executable"]);
@@ -63,9 +63,9 @@ pub fn run(args: &ListArgs) -> Result<u8> {
                     }
                 }
             }
-            crate::style::out(&table.terminal());
+            crate::term::style::out(&table.terminal());
             if args.all && !found.rejected.is_empty() {
-                crate::style::outln("");
+                crate::term::style::outln("");
                 let mut rejected = Table::new(["rejected", "source", "reason"]);
                 for r in &found.rejected {
                     rejected.row(vec![
@@ -74,13 +74,13 @@ pub fn run(args: &ListArgs) -> Result<u8> {
                         Cell::judged(printable(&r.reason), Verdict::NotApplicable),
                     ]);
                 }
-                crate::style::out(&rejected.terminal());
+                crate::term::style::out(&rejected.terminal());
             }
         }
     }
     if chosen.is_empty() {
         eprintln!("no usable CPython 3.8+ found; see `shmharness list --all` for the reasons");
-        return Ok(crate::exit::USAGE);
+        return Ok(crate::commands::exit::USAGE);
     }
-    Ok(crate::exit::OK)
+    Ok(crate::commands::exit::OK)
 }

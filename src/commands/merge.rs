@@ -16,8 +16,8 @@ use std::collections::BTreeMap;
 use std::path::Path;
 
 use crate::cli::MergeArgs;
+use crate::commands::error::{Error, Result};
 use crate::contract::{CandidateVerdict, Case, MergedLeg, Results, SCHEMA_VERSION, VariantId};
-use crate::error::{Error, Result};
 use crate::export::output::safe_component;
 use crate::export::{Outputs, View};
 
@@ -93,7 +93,7 @@ fn check_schema_version(v: Option<&serde_json::Value>) -> std::result::Result<()
             )),
             None => Err(format!(
                 "schema_version is {}, not a number; it must be the number {SCHEMA_VERSION} (no quotes)",
-                crate::style::printable(&crate::style::short_to(&v.to_string(), 40))
+                crate::term::style::printable(&crate::term::style::short_to(&v.to_string(), 40))
             )),
         },
     }
@@ -121,7 +121,7 @@ pub fn tool_versions_differ(inputs: &[(String, Results)]) -> Option<String> {
                 1..=3 => files.join(", "),
                 n => format!("{}, {} and {} more", files[0], files[1], n - 2),
             };
-            format!("{} ({files})", crate::style::printable(tool))
+            format!("{} ({files})", crate::term::style::printable(tool))
         })
         .collect();
     Some(format!(
@@ -145,7 +145,7 @@ fn check(r: &Results) -> std::result::Result<(), String> {
         if r.interpreter(&c.interpreter).is_none() {
             return Err(format!(
                 "a case of interpreter `{}`, which the file does not list",
-                crate::style::printable(&c.interpreter)
+                crate::term::style::printable(&c.interpreter)
             ));
         }
         safe_component("variant", &c.variant).map_err(|e| e.to_string())?;
@@ -169,7 +169,7 @@ pub fn merge(inputs: Vec<(String, Results)>) -> Result<Results> {
     let Some((_, first)) = inputs.first() else {
         return Err(Error::usage("nothing to merge"));
     };
-    let mut out = Results::empty(crate::sys::tool(), first.host.clone());
+    let mut out = Results::empty(crate::host::sys::tool(), first.host.clone());
     // (interpreter, variant, scenario) -> (file, index in out.cases)
     let mut seen: BTreeMap<(String, String, crate::contract::Row), (String, usize)> =
         BTreeMap::new();
@@ -189,7 +189,7 @@ pub fn merge(inputs: Vec<(String, Results)>) -> Result<Results> {
                 // found another way: `--python PATH` makes it `explicit`.)
                 Some(o) if o.executable != i.executable => {
                     let shown = |x: &crate::contract::Interpreter| {
-                        crate::style::printable(&format!(
+                        crate::term::style::printable(&format!(
                             "{} ({})",
                             x.executable.display(),
                             x.source
@@ -197,7 +197,7 @@ pub fn merge(inputs: Vec<(String, Results)>) -> Result<Results> {
                     };
                     return Err(Error::usage(format!(
                         "interpreter {} is two interpreters: {} in {} and {} in {file}; their cases cannot be told apart, so merge them separately",
-                        crate::style::printable(&i.id),
+                        crate::term::style::printable(&i.id),
                         shown(o),
                         interp_file.get(&i.id).map_or("", String::as_str),
                         shown(&i)
@@ -279,8 +279,8 @@ pub fn merge(inputs: Vec<(String, Results)>) -> Result<Results> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::contract::fixtures::{case, results};
     use crate::contract::{ScenarioId, Source, Verdict};
-    use crate::fixtures::{case, results};
 
     fn leg(id: &str, variant: &str) -> Results {
         results(

@@ -1,9 +1,11 @@
 //! The subcommands. Each turns arguments into a plan, runs it through the
 //! pipeline (discover -> select -> overlays -> cases -> judge) and exports.
-//! They return the exit code (see `crate::exit`) or an `Error`.
+//! They return the exit code (see `crate::commands::exit`) or an `Error`.
 
 pub mod cpython_tests;
 pub mod diff;
+pub mod error;
+pub mod exit;
 pub mod expectations;
 pub mod list;
 pub mod merge;
@@ -16,21 +18,22 @@ use std::path::Path;
 use std::time::Duration;
 
 use crate::cli::{Cli, Command, MatrixArgs, PatchCommand, SelectArgs};
+use crate::commands::error::{Error, Result};
 use crate::contract::{Interpreter, Results, ScenarioId, StartMethod, VariantId};
-use crate::discovery::select::{self, PythonSpec, SelectError};
-use crate::discovery::{self, Discovery, SearchEnv, sources};
-use crate::error::{Error, Result};
-use crate::runner::{self, Plan, RunOutput, Workspace};
-use crate::scenario::{Params, RealWorld, catalogue};
-use crate::signal::Signal;
-use crate::variant::{self, MinorRange, Variant};
+use crate::discover::select::{self, PythonSpec, SelectError};
+use crate::discover::{Discovery, SearchEnv, sources};
+use crate::host::signal::Signal;
+use crate::overlay::variant::{self, MinorRange, Variant};
+use crate::run::engine::RealWorld;
+use crate::run::{Plan, RunOutput, Workspace};
+use crate::scenario::{Params, catalogue};
 
 /// Run the command `cli` names; the exit code, or the error to print.
 pub fn dispatch(cli: &Cli) -> Result<u8> {
     let result = command(cli);
     // Every temp dir and segment of this run is gone by now (success,
     // failure or signal): its ledger goes too.
-    crate::ledger::close();
+    crate::host::ledger::close();
     result
 }
 
@@ -48,24 +51,24 @@ fn command(cli: &Cli) -> Result<u8> {
         Command::CpythonTests(args) => cpython_tests::run(args),
         Command::Expectations { format } => expectations::run(*format),
         Command::Clean => {
-            let swept = crate::ledger::sweep();
-            crate::style::outln(&swept.line().unwrap_or_else(|| {
+            let swept = crate::host::ledger::sweep();
+            crate::term::style::outln(&swept.line().unwrap_or_else(|| {
                 "nothing to clean: no run was killed before it could clean up".into()
             }));
-            Ok(crate::exit::OK)
+            Ok(crate::commands::exit::OK)
         }
         Command::Completions { shell } => {
             use clap::CommandFactory;
             let mut text = Vec::new();
             clap_complete::generate(*shell, &mut Cli::command(), "shmharness", &mut text);
-            crate::style::out(&String::from_utf8_lossy(&text));
-            Ok(crate::exit::OK)
+            crate::term::style::out(&String::from_utf8_lossy(&text));
+            Ok(crate::commands::exit::OK)
         }
         Command::Schema => {
-            crate::style::outln(
+            crate::term::style::outln(
                 &serde_json::to_string_pretty(&crate::contract::schema()).expect("schema is JSON"),
             );
-            Ok(crate::exit::OK)
+            Ok(crate::commands::exit::OK)
         }
     }
 }
@@ -83,15 +86,15 @@ pub fn discover(args: &SelectArgs, shims: bool) -> Result<(Discovery, Vec<Python
         .filter_map(|s| s.explicit_path().cloned())
         .collect();
     let candidates = sources::candidates(&SearchEnv::from_process(), &explicit);
-    let opts = discovery::Options {
+    let opts = crate::discover::Options {
         probe_timeout: Duration::from_secs_f64(args.probe_timeout),
         any_implementation: args.implementation == "any",
         cache_dir: (!args.no_cache)
-            .then(discovery::cache::default_dir)
+            .then(crate::discover::cache::default_dir)
             .flatten(),
         shims,
     };
-    let found = discovery::discover(candidates, &opts).map_err(Error::Interrupted)?;
+    let found = crate::discover::discover(candidates, &opts).map_err(Error::Interrupted)?;
     Ok((found, specs))
 }
 
@@ -261,7 +264,7 @@ const JOBS_PER_CORE: usize = 4;
 
 /// `--jobs`, capped at a sane multiple of the cores (with a note).
 pub fn jobs(requested: Option<u16>) -> usize {
-    let cores = crate::sys::cores();
+    let cores = crate::host::sys::cores();
     let cap = cores * JOBS_PER_CORE;
     match requested.map(usize::from) {
         None => cores,
@@ -303,7 +306,7 @@ pub fn plan(
         timeout: Duration::from_secs_f64(args.timeout),
         repeat: usize::from(args.repeat),
         overlay_cache: (!args.select.no_cache)
-            .then(crate::discovery::cache::default_dir)
+            .then(crate::discover::cache::default_dir)
             .flatten(),
     })
 }
@@ -343,15 +346,15 @@ impl RunOutcome {
 /// Run a plan and judge it; with `cpython_tests`, also CPython's own tests
 /// on the same overlays (built once, while the workspace still exists).
 pub fn execute(plan: &Plan, cpython_tests: bool) -> Result<RunOutcome> {
-    crate::error::check_signal()?;
+    crate::commands::error::check_signal()?;
     sweep_debris();
     let ws = Workspace::new()
         .map_err(|e| Error::Environment(format!("cannot create a temp dir: {e} (check TMPDIR)")))?;
     let total = plan.interpreters.len() * plan.variants.len() * plan.scenarios.len() * plan.repeat;
-    let bar = crate::progress::Bar::start(total);
-    let out: RunOutput = runner::execute(plan, &ws, &RealWorld);
+    let bar = crate::term::progress::Bar::start(total);
+    let out: RunOutput = crate::run::execute(plan, &ws, &RealWorld);
     drop(bar);
-    let overlay_errors = runner::overlay_errors(plan, &out.overlays);
+    let overlay_errors = crate::run::overlay_errors(plan, &out.overlays);
     let tests = match (cpython_tests, out.interrupted) {
         (true, None) => cpython_tests::for_plan(plan, &out.overlays)?,
         _ => Vec::new(),
@@ -362,7 +365,7 @@ pub fn execute(plan: &Plan, cpython_tests: bool) -> Result<RunOutcome> {
         // Keep the cases that finished before the signal; a case it cut
         // short is dropped.
         complete.cases.retain(|c| match &c.outcome {
-            runner::CaseOutcome::Observed(obs) => {
+            crate::run::CaseOutcome::Observed(obs) => {
                 !matches!(obs.error, Some(crate::scenario::CaseError::Interrupted))
             }
             _ => true,
@@ -386,7 +389,7 @@ pub fn execute(plan: &Plan, cpython_tests: bool) -> Result<RunOutcome> {
         }
     }
     for line in overlay_errors {
-        eprintln!("error: {}", crate::style::printable(&line));
+        eprintln!("error: {}", crate::term::style::printable(&line));
     }
     Ok(RunOutcome {
         results,
@@ -396,7 +399,7 @@ pub fn execute(plan: &Plan, cpython_tests: bool) -> Result<RunOutcome> {
 
 /// Remove what runs killed with SIGKILL left behind, saying so in a line.
 pub fn sweep_debris() {
-    if let Some(line) = crate::ledger::sweep().line() {
+    if let Some(line) = crate::host::ledger::sweep().line() {
         eprintln!("{line}");
     }
 }
@@ -424,19 +427,19 @@ pub fn verdict_exit(results: &Results) -> u8 {
             .unwrap_or_default();
         eprintln!(
             "error: {} could not run, so they say nothing about the fix; first: {}",
-            crate::style::plural(results.count(Verdict::Error), "case"),
-            crate::style::printable(&first)
+            crate::term::style::plural(results.count(Verdict::Error), "case"),
+            crate::term::style::printable(&first)
         );
     }
-    crate::exit::for_verdict(verdict)
+    crate::commands::exit::for_verdict(verdict)
 }
 
 /// The summary line on stderr (unless `--quiet`).
 pub fn summary(results: &Results) {
-    if !crate::progress::quiet() {
+    if !crate::term::progress::quiet() {
         eprintln!(
             "{}",
-            crate::export::matrix::summary_line(results, crate::progress::verbose())
+            crate::export::matrix::summary_line(results, crate::term::progress::verbose())
         );
     }
 }

@@ -3,9 +3,9 @@
 //! stdlib is only read), and where each hunk landed.
 
 use crate::cli::PatchShowArgs;
-use crate::error::Result;
+use crate::commands::error::Result;
 use crate::overlay;
-use crate::style;
+use crate::term::style;
 
 pub fn run(args: &PatchShowArgs) -> Result<u8> {
     let v = super::candidate(&args.candidate.variant, &args.candidate.patch)?;
@@ -14,7 +14,7 @@ pub fn run(args: &PatchShowArgs) -> Result<u8> {
     let mut applicable = 0;
     for interp in &interpreters {
         if let Some(why) = v.not_applicable(interp.version) {
-            crate::style::outln(&style::bold(&format!(
+            crate::term::style::outln(&style::bold(&format!(
                 "# {} ({}): n/a: {why}",
                 interp.id, interp.source
             )));
@@ -22,12 +22,12 @@ pub fn run(args: &PatchShowArgs) -> Result<u8> {
         }
         applicable += 1;
         match overlay::check(interp, &v) {
-            Ok(None) => crate::style::outln(&style::bold(&format!(
+            Ok(None) => crate::term::style::outln(&style::bold(&format!(
                 "# {} ({}): {} changes no file",
                 interp.id, interp.source, v.name
             ))),
             Ok(Some((origin, diff, landed))) => {
-                crate::style::outln(&style::bold(&format!(
+                crate::term::style::outln(&style::bold(&format!(
                     "# {} ({}): {origin}",
                     interp.id, interp.source
                 )));
@@ -35,9 +35,11 @@ pub fn run(args: &PatchShowArgs) -> Result<u8> {
                     .iter()
                     .filter(|a| a.offset != 0 || a.other_matches > 0)
                 {
-                    crate::style::outln(&format!("# note: {a}"));
+                    crate::term::style::outln(&format!("# note: {a}"));
                 }
-                crate::style::out(&style::printable(&crate::patch::applied_part(&diff)));
+                crate::term::style::out(&style::printable(&crate::overlay::patch::applied_part(
+                    &diff,
+                )));
             }
             Err(e) => {
                 failed += 1;
@@ -47,8 +49,8 @@ pub fn run(args: &PatchShowArgs) -> Result<u8> {
     }
     // A patch that does not apply is bad input wherever it fails.
     Ok(if failed > 0 || applicable == 0 {
-        crate::exit::USAGE
+        crate::commands::exit::USAGE
     } else {
-        crate::exit::OK
+        crate::commands::exit::OK
     })
 }

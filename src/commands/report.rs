@@ -2,8 +2,8 @@
 //! and write the bug-report bundle.
 
 use crate::cli::ReportArgs;
+use crate::commands::error::Result;
 use crate::contract::VariantId;
-use crate::error::Result;
 use crate::export::{Outputs, View};
 
 /// A bug report shows the bug, the seed's one-line fix (and what it breaks)
@@ -30,7 +30,7 @@ pub fn run(args: &ReportArgs) -> Result<u8> {
     results.candidates = super::merge::candidates(&results);
     outputs.write(&results)?;
     super::summary(&results);
-    if !crate::progress::quiet() {
+    if !crate::term::progress::quiet() {
         eprintln!("bundle written to {}", args.out.display());
     }
     Ok(super::verdict_exit(&results))

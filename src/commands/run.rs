@@ -1,7 +1,7 @@
 //! `shmharness run`: the matrix, exported (stdout, `--json`, `--junit`).
 
 use crate::cli::RunArgs;
-use crate::error::{Error, Result};
+use crate::commands::error::{Error, Result};
 use crate::export::{Outputs, View};
 
 pub fn run(args: &RunArgs) -> Result<u8> {

@@ -4,7 +4,7 @@
 //! `judge::candidate`).
 
 use crate::cli::VerifyArgs;
-use crate::error::Result;
+use crate::commands::error::Result;
 use crate::export::{Outputs, View};
 use crate::judge::candidate;
 
@@ -19,7 +19,7 @@ pub fn run(args: &VerifyArgs) -> Result<u8> {
     if args.strict {
         candidate::strict(&mut verdict, &results.cpython_tests);
     }
-    let code = crate::exit::for_verdict(verdict.verdict);
+    let code = crate::commands::exit::for_verdict(verdict.verdict);
     results.verify = Some(verdict);
     outputs.write(&results)?;
     super::summary(&results);

@@ -8,6 +8,8 @@
 //! Field docs become schema descriptions, so they are written for the
 //! people who consume results.json.
 
+#[cfg(test)]
+pub mod fixtures;
 mod interpreter;
 mod names;
 mod observation;

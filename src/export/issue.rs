@@ -189,7 +189,7 @@ fn answers(results: &Results) -> String {
                 let _ = writeln!(
                     out,
                     "  (e.g. {})  ",
-                    text(&crate::style::short_to(&why, 160))
+                    text(&crate::term::style::short_to(&why, 160))
                 );
             }
         }
@@ -446,7 +446,7 @@ fn environment(results: &Results) -> String {
         text(&h.kernel_release),
         text(&h.machine),
         h.cpus,
-        crate::style::plural(results.cases.len(), "case"),
+        crate::term::style::plural(results.cases.len(), "case"),
         // Merged legs ran apart: their longest, not a total.
         match results.merged_from.len() {
             0 | 1 => format!("in {wall:.1} s"),

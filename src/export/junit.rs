@@ -143,7 +143,7 @@ pub fn render(results: &Results) -> String {
 mod tests {
     use super::*;
     use crate::contract::ScenarioId;
-    use crate::fixtures::{attacher, case, results};
+    use crate::contract::fixtures::{attacher, case, results};
 
     #[test]
     fn a_transcript_with_characters_xml_forbids_still_gives_well_formed_xml() {

@@ -3,7 +3,7 @@
 
 use super::table::{Cell, Table, code, text};
 use crate::contract::{CandidateVerdict, Case, Results, Verdict};
-use crate::style::{self, plural};
+use crate::term::style::{self, plural};
 
 /// Text of a matrix cell; `brief` leaves out the evidence of passing cells
 /// (for the wide many-scenario matrix).
@@ -15,7 +15,7 @@ pub fn cell_text(case: &Case, brief: bool) -> String {
         Verdict::NotApplicable => "n/a".to_string(),
         // The whole reason is in results.json; a table cell keeps it short
         // (a patch that does not apply says why once, on stderr).
-        Verdict::Error => format!("error: {}", crate::style::short_to(&case.reason, 90)),
+        Verdict::Error => format!("error: {}", crate::term::style::short_to(&case.reason, 90)),
     }
 }
 

@@ -271,7 +271,7 @@ impl Outputs {
         use std::io::Write;
         self.write_files(results)?;
         if self.stdout_taken() {
-            if !crate::progress::quiet() {
+            if !crate::term::progress::quiet() {
                 let _ = std::io::stderr().write_all(self.stdout.render(results).as_bytes());
             }
             return Ok(());
@@ -371,7 +371,7 @@ fn cpython_tests(results: &Results) -> String {
                     FailureKind::Fail => "failed",
                     FailureKind::Error => "errored",
                 },
-                crate::style::short(&f.evidence)
+                crate::term::style::short(&f.evidence)
             );
         }
     }

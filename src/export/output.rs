@@ -84,7 +84,7 @@ pub enum OutputError {
 /// A path as an error message shows it: control characters, newlines and
 /// tabs included, escaped (`\n`), so the message stays one line.
 pub fn show(path: &Path) -> String {
-    crate::style::one_line(&path.display().to_string())
+    crate::term::style::one_line(&path.display().to_string())
 }
 
 pub fn unwritable(path: &Path, reason: impl ToString) -> OutputError {
@@ -465,7 +465,7 @@ pub fn safe_component<'a>(what: &'static str, name: &'a str) -> Result<&'a str, 
     match why {
         Some(why) => Err(OutputError::BadName {
             what,
-            name: crate::style::printable(name),
+            name: crate::term::style::printable(name),
             why,
         }),
         None => Ok(name),

@@ -3,7 +3,7 @@
 //! GitHub-flavoured Markdown.
 
 use crate::contract::Verdict;
-use crate::style;
+use crate::term::style;
 
 /// One cell: its text and, for verdict cells, the verdict that colors it.
 #[derive(Debug, Clone, PartialEq, Eq)]

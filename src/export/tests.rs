@@ -2,8 +2,8 @@
 //! Python): `cargo insta review` after an intended change.
 
 use super::*;
+use crate::contract::fixtures::{SEED_BUG, case, results, stock_and};
 use crate::contract::{ScenarioId, Verdict};
-use crate::fixtures::{SEED_BUG, case, results, stock_and};
 use crate::judge::candidate;
 
 fn two_interpreters() -> Results {
@@ -53,7 +53,7 @@ fn two_interpreters() -> Results {
 
 #[test]
 fn terminal_matrix() {
-    crate::style::init(crate::style::ColorChoice::Never);
+    crate::term::style::init(crate::term::style::ColorChoice::Never);
     insta::assert_snapshot!(Terminal(View::Matrix).render(&two_interpreters()));
 }
 
@@ -69,7 +69,7 @@ fn junit_has_a_suite_per_interpreter_and_a_failure_with_the_reason() {
 
 #[test]
 fn verify_lines_and_markdown() {
-    crate::style::init(crate::style::ColorChoice::Never);
+    crate::term::style::init(crate::term::style::ColorChoice::Never);
     let r = stock_and(
         "create-only",
         &["P1 leak warning", "P1 tracker error", "P2 tracker KeyError"],
@@ -120,7 +120,7 @@ fn json_round_trips() {
 fn a_transcript_diff_ignores_names_pids_and_paths() {
     let p = |stderr: &str, pid: u32| crate::contract::ProcessObservation {
         events: vec![serde_json::json!({"event": "start", "pid": pid})],
-        ..crate::fixtures::attacher(stderr)
+        ..crate::contract::fixtures::attacher(stderr)
     };
     let mut a = case(
         "3.12.1",
@@ -272,11 +272,13 @@ fn bundled(mut r: Results) -> Results {
         }
     }
     for c in &mut r.cases {
-        c.processes = vec![crate::fixtures::attacher(if c.variant == "stock" {
-            "UserWarning: resource_tracker: There appear to be 1 leaked shared_memory objects\n"
-        } else {
-            ""
-        })];
+        c.processes = vec![crate::contract::fixtures::attacher(
+            if c.variant == "stock" {
+                "UserWarning: resource_tracker: There appear to be 1 leaked shared_memory objects\n"
+            } else {
+                ""
+            },
+        )];
     }
     r.candidates = crate::commands::merge::candidates(&r);
     r

@@ -77,7 +77,7 @@ pub fn judge(results: &Results, candidate: &str) -> CandidateVerdict {
                     Verdict::Pass,
                     vec![format!(
                         "bug reproduced on stock; {candidate} fixes it, nothing worse in {}",
-                        crate::style::plural(judged, "scenario")
+                        crate::term::style::plural(judged, "scenario")
                     )],
                 )
             };
@@ -120,7 +120,10 @@ fn said_once(errors: Vec<(String, String)>) -> Vec<String> {
     out.into_iter()
         .map(|(scenarios, reason)| match scenarios.as_slice() {
             [one] => format!("{one}: {reason}"),
-            many => format!("{}: {reason}", crate::style::plural(many.len(), "scenario")),
+            many => format!(
+                "{}: {reason}",
+                crate::term::style::plural(many.len(), "scenario")
+            ),
         })
         .collect()
 }
@@ -174,7 +177,7 @@ pub fn strict(verdict: &mut CandidateVerdict, runs: &[TestRun]) {
                         FailureKind::Fail => "fails",
                         FailureKind::Error => "errors",
                     },
-                    crate::style::short(&f.evidence)
+                    crate::term::style::short(&f.evidence)
                 )
             })
             .collect();
@@ -183,7 +186,7 @@ pub fn strict(verdict: &mut CandidateVerdict, runs: &[TestRun]) {
         if cand.skipped > stock.skipped && cand.passed < stock.passed {
             regressions.push(format!(
                 "cpython-tests: {} skipped under {candidate} than on stock ({} passed, {} skipped; stock {} passed, {} skipped)",
-                crate::style::plural((cand.skipped - stock.skipped) as usize, "more test"),
+                crate::term::style::plural((cand.skipped - stock.skipped) as usize, "more test"),
                 cand.passed,
                 cand.skipped,
                 stock.passed,
@@ -236,8 +239,8 @@ pub fn applies_nowhere(results: &Results, variant: &str) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::contract::fixtures::{case, stock_and};
     use crate::contract::{FailingTest, ScenarioId};
-    use crate::fixtures::{case, stock_and};
 
     #[test]
     fn a_fix_that_removes_the_bug_and_adds_nothing_passes() {

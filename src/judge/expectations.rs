@@ -4,7 +4,7 @@
 //! README matrix is generated from it (a test keeps them in sync).
 
 use crate::contract::{Feature, ScenarioId, StartMethod, VariantId, Version};
-use crate::variant::MinorRange;
+use crate::overlay::variant::MinorRange;
 
 use ScenarioId as S;
 use VariantId as V;
@@ -556,9 +556,9 @@ pub const EXPECTATIONS: &[Expectation] = &[
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::judge::symptoms::Key;
+    use crate::overlay::variant;
     use crate::scenario::catalogue::{self, Params, Step};
-    use crate::variant;
+    use crate::scenario::symptoms::Key;
 
     /// The process groups a scenario has (the keys' first word).
     fn groups(scenario: ScenarioId) -> Vec<String> {

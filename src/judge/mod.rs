@@ -9,7 +9,6 @@
 
 pub mod candidate;
 pub mod expectations;
-pub mod symptoms;
 
 pub use expectations::Expectation;
 
@@ -17,7 +16,7 @@ use crate::contract::{
     AppliedPatch, Case, Results, ScenarioId, ScenarioInfo, Symptom, Timing, VariantId, VariantInfo,
     Verdict,
 };
-use crate::runner::{CaseOutcome, Plan, RunOutput};
+use crate::run::{CaseOutcome, Plan, RunOutput};
 
 /// The symptoms that together mean "the bug reproduced" in a scenario: a
 /// process that only attached made its tracker destroy the segment, and a
@@ -146,7 +145,7 @@ pub fn judge_run(plan: &Plan, out: &RunOutput) -> Results {
                     case.reason = e.clone();
                 }
                 CaseOutcome::Observed(obs) => {
-                    case.symptoms = symptoms::of(obs);
+                    case.symptoms = crate::scenario::symptoms::of(obs);
                     case.segment = Some(obs.segment.clone());
                     case.segment_leaked = obs.segment_leaked;
                     case.processes = obs.processes.clone();
@@ -204,7 +203,7 @@ pub fn judge_run(plan: &Plan, out: &RunOutput) -> Results {
                 .collect(),
         })
         .collect();
-    let mut results = Results::empty(crate::sys::tool(), crate::sys::host());
+    let mut results = Results::empty(crate::host::sys::tool(), crate::host::sys::host());
     results.interpreters = plan.interpreters.clone();
     results.variants = variants;
     results.scenarios = plan
@@ -220,7 +219,7 @@ pub fn judge_run(plan: &Plan, out: &RunOutput) -> Results {
         wall_ms: out.wall.as_millis() as u64,
         children_cpu_ms: out.children_cpu.as_millis() as u64,
         harness_cpu_ms: out.harness_cpu.as_millis() as u64,
-        cores: crate::sys::cores(),
+        cores: crate::host::sys::cores(),
         jobs: plan.jobs,
     };
     results
@@ -230,7 +229,7 @@ pub fn judge_run(plan: &Plan, out: &RunOutput) -> Results {
 mod tests {
     use super::*;
     use crate::contract::StartMethod;
-    use crate::fixtures::{SEED_BUG, case};
+    use crate::contract::fixtures::{SEED_BUG, case};
 
     fn row(scenario: ScenarioId, variant: VariantId) -> &'static Expectation {
         expectations::lookup(
@@ -300,8 +299,8 @@ mod tests {
     }
 
     /// A run of canned outcomes, judged as a whole.
-    fn judged(outcomes: Vec<(VariantId, crate::runner::CaseOutcome)>) -> Results {
-        use crate::runner::{CaseRun, Plan, RunOutput};
+    fn judged(outcomes: Vec<(VariantId, crate::run::CaseOutcome)>) -> Results {
+        use crate::run::{CaseRun, Plan, RunOutput};
         use crate::scenario::catalogue;
         let variants: Vec<_> = [
             VariantId::Stock,
@@ -309,10 +308,10 @@ mod tests {
             VariantId::TrackFalse,
         ]
         .into_iter()
-        .map(crate::variant::builtin)
+        .map(crate::overlay::variant::builtin)
         .collect();
         let plan = Plan {
-            interpreters: vec![crate::fixtures::interpreter("3.12.1")],
+            interpreters: vec![crate::contract::fixtures::interpreter("3.12.1")],
             variants: variants.clone(),
             scenarios: vec![catalogue::find(ScenarioId::ThreeProcess)],
             start_methods: Vec::new(),
@@ -346,9 +345,9 @@ mod tests {
     fn observed(
         keys_from_stderr: &str,
         error: Option<crate::scenario::CaseError>,
-    ) -> crate::runner::CaseOutcome {
-        let p = crate::fixtures::attacher(keys_from_stderr);
-        crate::runner::CaseOutcome::Observed(crate::scenario::CaseObservation {
+    ) -> crate::run::CaseOutcome {
+        let p = crate::contract::fixtures::attacher(keys_from_stderr);
+        crate::run::CaseOutcome::Observed(crate::scenario::CaseObservation {
             segment: "shmh000000000000_1".into(),
             processes: vec![p],
             created: true,
@@ -360,7 +359,7 @@ mod tests {
 
     #[test]
     fn judge_run_gives_each_outcome_its_verdict() {
-        use crate::runner::CaseOutcome;
+        use crate::run::CaseOutcome;
         let leak = "x.py:1: UserWarning: resource_tracker: There appear to be 1 leaked shared_memory objects\n";
         let r = judged(vec![
             (VariantId::Stock, observed(leak, None)),
@@ -501,16 +500,16 @@ mod tests {
 
     #[test]
     fn a_user_patch_in_a_run_meets_its_own_stock_twin_and_its_overlay_is_recorded() {
-        use crate::runner::{CaseRun, Plan, RunOutput};
+        use crate::run::{CaseRun, Plan, RunOutput};
         use crate::scenario::catalogue;
         let leak = "x.py:1: UserWarning: resource_tracker: There appear to be 1 leaked shared_memory objects\n";
-        let user = crate::variant::Variant::user("fix", Vec::new());
+        let user = crate::overlay::variant::Variant::user("fix", Vec::new());
         let plan = Plan {
             interpreters: vec![
-                crate::fixtures::interpreter("3.12.1"),
-                crate::fixtures::interpreter("3.13.0"),
+                crate::contract::fixtures::interpreter("3.12.1"),
+                crate::contract::fixtures::interpreter("3.13.0"),
             ],
-            variants: vec![crate::variant::builtin(VariantId::Stock), user],
+            variants: vec![crate::overlay::variant::builtin(VariantId::Stock), user],
             scenarios: vec![
                 catalogue::find(ScenarioId::ThreeProcess),
                 catalogue::find(ScenarioId::AttacherUnlinks),

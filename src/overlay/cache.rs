@@ -45,7 +45,7 @@ pub fn key(interp: &Interpreter, patch: &str) -> Option<String> {
     // files when the applier changes (an empty new module it once dropped),
     // and the version number does not move with every change. Its source,
     // not the binary, so that a rebuild for anything else keeps the cache.
-    feed(include_str!("../patch.rs").as_bytes());
+    feed(include_str!("patch.rs").as_bytes());
     feed(include_str!("mod.rs").as_bytes());
     feed(interp.executable.as_os_str().as_encoded_bytes());
     feed(interp.version.to_string().as_bytes());

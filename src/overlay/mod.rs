@@ -8,15 +8,17 @@
 //! The installed stdlib is only ever read.
 
 pub mod cache;
+pub mod patch;
+pub mod variant;
 
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use crate::contract::Interpreter;
-use crate::patch::{self, ApplyError, FilePatch, Package, PatchError};
-use crate::proc::{Running, Termination};
-use crate::variant::Variant;
+use crate::host::proc::{Running, Termination};
+use crate::overlay::variant::Variant;
+use patch::{ApplyError, FilePatch, Package, PatchError};
 
 /// A built overlay: `dir` goes on PYTHONPATH; `diff` is the exact text applied.
 #[derive(Debug, Clone)]
@@ -99,7 +101,7 @@ pub fn build(
             .prefix("shmharness-build-")
             .tempdir_in(entries)
             .map_err(write_error)?;
-        crate::ledger::note_dir(tmp.path());
+        crate::host::ledger::note_dir(tmp.path());
         fill(interp, &origin, &files, tmp.path(), timeout)?;
         cache::publish(&tmp.keep(), &entry).map_err(write_error)?;
         return Ok(Some(overlay(entry)));
@@ -296,7 +298,7 @@ fn link_farm(from: &Path, to: &Path) -> std::io::Result<()> {
 /// `-B` here too: compileall still writes the copy's bytecode, but the
 /// stdlib modules it imports to do so never get a cache written.
 fn compile(interp: &Interpreter, package: &Path, timeout: Duration) -> Result<(), OverlayError> {
-    let mut cmd = crate::python::command(&interp.executable, None);
+    let mut cmd = crate::host::python::command(&interp.executable, None);
     cmd.args(["-I", "-B", "-m", "compileall", "-q"])
         .arg(package);
     let did_not_run = |reason: String| OverlayError::CompileDidNotRun {

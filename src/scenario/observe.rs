@@ -10,7 +10,7 @@
 use super::catalogue::{Proc, Role};
 use crate::contract::ProcessObservation;
 pub use crate::contract::{Origin, Traceback};
-use crate::proc::Finished;
+use crate::host::proc::Finished;
 
 pub const LEAK_PREFIX: &str = "resource_tracker: There appear to be";
 const TRACKER_WARNING: &str = "UserWarning: resource_tracker: ";
@@ -183,7 +183,7 @@ fn parse_traceback(lines: &[&str], start: usize, script: &str) -> (Option<Traceb
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::proc::Termination;
+    use crate::host::proc::Termination;
 
     const P3_313: &str = "\
 /x/resource_tracker.py:276: UserWarning: resource_tracker: There appear to be 1 leaked shared_memory objects to clean up at shutdown: {'/n'}

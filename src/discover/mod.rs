@@ -54,7 +54,7 @@ impl Default for Options {
 pub fn discover(
     candidates: Vec<Candidate>,
     opts: &Options,
-) -> Result<Discovery, crate::signal::Signal> {
+) -> Result<Discovery, crate::host::signal::Signal> {
     // Group candidates that are the same file (a link and its target): the
     // file is probed once, the rest are aliases.
     let mut groups: Vec<(PathBuf, Vec<Candidate>)> = Vec::new();
@@ -122,11 +122,11 @@ pub fn discover(
             cache.put(&members[0].path, key, info.clone());
         }
     }
-    if let Some(sig) = crate::signal::received().or_else(|| {
+    if let Some(sig) = crate::host::signal::received().or_else(|| {
         probed
             .iter()
             .any(|r| matches!(r, Err(ProbeError::Interrupted)))
-            .then_some(crate::signal::Signal::Interrupt)
+            .then_some(crate::host::signal::Signal::Interrupt)
     }) {
         return Err(sig);
     }

@@ -2,7 +2,7 @@
 //! (`OverlayError`, `OutputError`, `SelectError`, ...); this enum gathers
 //! them at the edge, prints one line, and says which exit code it means.
 
-use crate::signal::Signal;
+use crate::host::signal::Signal;
 
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
@@ -14,13 +14,13 @@ pub enum Error {
     #[error("{0}")]
     Environment(String),
     #[error(transparent)]
-    Select(#[from] crate::discovery::select::SelectError),
+    Select(#[from] crate::discover::select::SelectError),
     #[error(transparent)]
     Overlay(Box<crate::overlay::OverlayError>),
     #[error(transparent)]
     Output(#[from] crate::export::output::OutputError),
     #[error(transparent)]
-    Variant(#[from] crate::variant::VariantError),
+    Variant(#[from] crate::overlay::variant::VariantError),
     /// Stopped by a signal, after every child was killed and this run's
     /// temp files and segments removed.
     #[error("interrupted: every child stopped, this run's segments and temp files removed")]
@@ -41,7 +41,7 @@ impl Error {
     pub fn exit_code(&self) -> u8 {
         match self {
             Error::Interrupted(sig) => sig.exit_code(),
-            _ => crate::exit::USAGE,
+            _ => crate::commands::exit::USAGE,
         }
     }
 
@@ -51,7 +51,7 @@ impl Error {
     pub fn one_line(&self) -> String {
         match self {
             Error::Interrupted(_) => self.to_string(),
-            _ => format!("error: {}", crate::style::one_line(&self.to_string())),
+            _ => format!("error: {}", crate::term::style::one_line(&self.to_string())),
         }
     }
 }
@@ -61,7 +61,7 @@ pub type Result<T, E = Error> = std::result::Result<T, E>;
 /// `Err(Interrupted)` once a signal arrived: the check each long phase
 /// makes between its steps.
 pub fn check_signal() -> Result<()> {
-    match crate::signal::received() {
+    match crate::host::signal::received() {
         Some(sig) => Err(Error::Interrupted(sig)),
         None => Ok(()),
     }

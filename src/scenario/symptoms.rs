@@ -237,7 +237,7 @@ mod tests {
 
     #[test]
     fn a_child_that_exits_non_zero_is_a_symptom_and_exit_0_is_not() {
-        let mut p1 = crate::fixtures::attacher("");
+        let mut p1 = crate::contract::fixtures::attacher("");
         p1.label = "P1".into();
         p1.group = "P1".into();
         p1.events = vec![

@@ -306,8 +306,11 @@ impl Running {
         if cancelled() {
             return Err(io::Error::new(io::ErrorKind::Interrupted, "interrupted"));
         }
-        if crate::progress::verbose() {
-            eprintln!("  $ {}", crate::style::printable(&spec.command_line()));
+        if crate::term::progress::verbose() {
+            eprintln!(
+                "  $ {}",
+                crate::term::style::printable(&spec.command_line())
+            );
         }
         let (stdin_r, stdin_w) = io::pipe()?;
         let (stdout_r, stdout_w) = io::pipe()?;

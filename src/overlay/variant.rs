@@ -6,7 +6,7 @@
 use std::path::{Path, PathBuf};
 
 use crate::contract::{UnknownName, VariantId, Version};
-use crate::patch;
+use crate::overlay::patch;
 
 /// How attaching processes call `SharedMemory` (see `pyscenarios/roles.py`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -91,17 +91,17 @@ macro_rules! families {
             FamilyPatch {
                 family: "3.8-3.9",
                 range: MinorRange::new(Some((3, 8)), Some((3, 9))),
-                text: include_str!(concat!("../patches/", $dir, "/3.8-3.9.diff")),
+                text: include_str!(concat!("../../patches/", $dir, "/3.8-3.9.diff")),
             },
             FamilyPatch {
                 family: "3.10-3.12",
                 range: MinorRange::new(Some((3, 10)), Some((3, 12))),
-                text: include_str!(concat!("../patches/", $dir, "/3.10-3.12.diff")),
+                text: include_str!(concat!("../../patches/", $dir, "/3.10-3.12.diff")),
             },
             FamilyPatch {
                 family: "3.13",
                 range: MinorRange::new(Some((3, 13)), None),
-                text: include_str!(concat!("../patches/", $dir, "/3.13.diff")),
+                text: include_str!(concat!("../../patches/", $dir, "/3.13.diff")),
             },
         ]
     };
@@ -275,7 +275,7 @@ pub fn read_user_patch(path: &Path, range: MinorRange) -> Result<UserPatch, Vari
     for f in patch::in_package(&files, patch::Package::Other) {
         eprintln!(
             "note: --patch {shown}: skipping {} (not under Lib/multiprocessing/ or Lib/test/)",
-            crate::style::printable(&f.path)
+            crate::term::style::printable(&f.path)
         );
     }
     Ok(UserPatch {

@@ -30,7 +30,7 @@ pub fn dir() -> Option<PathBuf> {
         .filter(|p| p.is_absolute())
         .map(|p| p.join("shmharness"));
     runtime
-        .or_else(crate::discovery::cache::default_dir)
+        .or_else(crate::discover::cache::default_dir)
         .map(|d| d.join("runs"))
 }
 
@@ -148,8 +148,8 @@ pub fn sweep() -> Swept {
                 }
             } else if let Some(name) = line.strip_prefix("seg ")
                 && name.starts_with("shmh")
-                && crate::shm::exists(name)
-                && crate::shm::unlink(name)
+                && crate::host::shm::exists(name)
+                && crate::host::shm::unlink(name)
             {
                 swept.segments.push(name.to_string());
             }
@@ -192,13 +192,13 @@ impl Swept {
         }
         let procs = match self.processes {
             0 => String::new(),
-            n => format!(", {}", crate::style::plural(n, "stray process")),
+            n => format!(", {}", crate::term::style::plural(n, "stray process")),
         };
         Some(format!(
             "note: removed what {} killed earlier left: {} and {}{procs}",
-            crate::style::plural(self.runs, "run"),
-            crate::style::plural(self.dirs.len(), "temp dir"),
-            crate::style::plural(self.segments.len(), "segment")
+            crate::term::style::plural(self.runs, "run"),
+            crate::term::style::plural(self.dirs.len(), "temp dir"),
+            crate::term::style::plural(self.segments.len(), "segment")
         ))
     }
 }

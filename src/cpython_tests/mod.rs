@@ -29,10 +29,10 @@ use std::time::{Duration, Instant};
 use serde::Deserialize;
 
 use crate::contract::{FailingTest, FailureKind, Interpreter, TestRun, Verdict};
+use crate::host::proc::{Running, Spec};
+use crate::overlay::variant::Variant;
 use crate::overlay::{self, Overlay};
-use crate::proc::{Running, Spec};
-use crate::runner::Overlays;
-use crate::variant::Variant;
+use crate::run::Overlays;
 
 /// The name filters, as regrtest's `-m` and unittest's `-k` take them.
 pub const FILTERS: [&str; 2] = ["*SharedMemory*", "*shared_memory*"];
@@ -138,17 +138,17 @@ pub fn run_all(
     let dir = tempfile::Builder::new()
         .prefix("shmharness-cpython-tests-")
         .tempdir()?;
-    crate::ledger::open();
-    crate::ledger::note_dir(dir.path());
+    crate::host::ledger::open();
+    crate::host::ledger::note_dir(dir.path());
     let script = dir.path().join("cpython_tests.py");
     std::fs::write(&script, SCRIPT)?;
-    let infos = crate::pool::map(interpreters.len(), jobs, |i| {
+    let infos = crate::host::pool::map(interpreters.len(), jobs, |i| {
         probe_info(&interpreters[i], &script, timeout)
     });
     let pairs: Vec<(usize, usize)> = (0..interpreters.len())
         .flat_map(|i| (0..variants.len()).map(move |v| (i, v)))
         .collect();
-    let runs = crate::pool::map(pairs.len(), jobs, |n| {
+    let runs = crate::host::pool::map(pairs.len(), jobs, |n| {
         let (i, v) = pairs[n];
         let Some(info) = &infos[i] else {
             return None;
@@ -164,14 +164,14 @@ pub fn run_all(
             timeout,
         ))
     });
-    if crate::proc::cancelled() {
+    if crate::host::proc::cancelled() {
         return Ok(None);
     }
     Ok(runs.into_iter().map(Option::flatten).collect())
 }
 
 fn probe_info(interp: &Interpreter, script: &Path, timeout: Duration) -> Result<Info, String> {
-    let mut cmd = crate::python::command(&interp.executable, None);
+    let mut cmd = crate::host::python::command(&interp.executable, None);
     cmd.arg("-I").arg(script).arg("info");
     let out = spawn(&cmd, timeout)?;
     framed(&out.stdout)
@@ -236,7 +236,7 @@ fn run_one(
         ),
     };
     if let Some(n) = &note {
-        eprintln!("note: {}", crate::style::printable(n));
+        eprintln!("note: {}", crate::term::style::printable(n));
     }
     let mut run = run_tests(
         interp,
@@ -264,7 +264,7 @@ fn command(
     tests: Option<&Path>,
     root: &Path,
 ) -> Spec {
-    let mut cmd = crate::python::command(&interp.executable, None);
+    let mut cmd = crate::host::python::command(&interp.executable, None);
     let path: Vec<&Path> = overlay
         .map(|o| o.dir.as_path())
         .into_iter()
@@ -418,7 +418,7 @@ fn run_tests(
     run
 }
 
-fn spawn(cmd: &Spec, timeout: Duration) -> Result<crate::proc::Finished, String> {
+fn spawn(cmd: &Spec, timeout: Duration) -> Result<crate::host::proc::Finished, String> {
     Running::run(cmd, timeout).map_err(|e| format!("cannot run {}: {e}", cmd.program.display()))
 }
 
@@ -557,7 +557,7 @@ mod tests {
 
     #[test]
     fn the_tests_make_their_temp_files_inside_the_runs_own_dir() {
-        let interp = crate::fixtures::interpreter("3.12.1");
+        let interp = crate::contract::fixtures::interpreter("3.12.1");
         let info = Info {
             base_prefix: "/py".into(),
             base_exec_prefix: "/py".into(),

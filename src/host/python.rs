@@ -5,7 +5,7 @@
 
 use std::path::Path;
 
-use crate::proc::Spec;
+use crate::host::proc::Spec;
 
 pub fn command(python: &Path, pythonpath: Option<&Path>) -> Spec {
     let mut spec = Spec::new(python);

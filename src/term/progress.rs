@@ -103,7 +103,7 @@ fn draw(total: usize, ticks: mpsc::Receiver<Tick>) {
         if let Some(b) = &bar {
             b.set_position(done.min(total as u64));
             let errors = if failing > 0 {
-                format!("| {} ", crate::style::plural(failing, "error"))
+                format!("| {} ", crate::term::style::plural(failing, "error"))
             } else {
                 String::new()
             };

@@ -20,8 +20,8 @@ pub enum Signal {
 impl Signal {
     pub fn exit_code(self) -> u8 {
         match self {
-            Signal::Interrupt => crate::exit::INTERRUPTED,
-            Signal::Terminate => crate::exit::TERMINATED,
+            Signal::Interrupt => crate::commands::exit::INTERRUPTED,
+            Signal::Terminate => crate::commands::exit::TERMINATED,
         }
     }
 }
@@ -34,7 +34,7 @@ pub fn install() -> std::io::Result<()> {
         for sig in signals.forever() {
             // The first signal decides the exit code.
             let _ = RECEIVED.compare_exchange(0, sig, Ordering::SeqCst, Ordering::SeqCst);
-            crate::proc::cancel_all();
+            crate::host::proc::cancel_all();
         }
     });
     Ok(())
@@ -43,7 +43,7 @@ pub fn install() -> std::io::Result<()> {
 /// The signal received, if any.
 pub fn received() -> Option<Signal> {
     match RECEIVED.load(Ordering::SeqCst) {
-        0 => crate::proc::cancelled().then_some(Signal::Interrupt),
+        0 => crate::host::proc::cancelled().then_some(Signal::Interrupt),
         SIGTERM => Some(Signal::Terminate),
         _ => Some(Signal::Interrupt),
     }

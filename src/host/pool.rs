@@ -15,7 +15,7 @@ pub fn map<T: Send>(n: usize, workers: usize, job: impl Fn(usize) -> T + Sync) -
             scope.spawn(|| {
                 loop {
                     let i = next.fetch_add(1, Ordering::SeqCst);
-                    if i >= n || crate::proc::cancelled() {
+                    if i >= n || crate::host::proc::cancelled() {
                         break;
                     }
                     let value = job(i);

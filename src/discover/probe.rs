@@ -10,7 +10,7 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 
 use super::version::Version;
-use crate::proc::{Running, Termination};
+use crate::host::proc::{Running, Termination};
 
 pub const PROBE_SCRIPT: &str = include_str!("probe.py");
 const BEGIN: &str = "@@SHMHARNESS-PROBE@@";
@@ -90,7 +90,7 @@ pub fn probe(path: &Path, timeout: Duration) -> Result<ProbeInfo, ProbeError> {
     if std::fs::metadata(path).map(|m| m.is_dir()).unwrap_or(false) {
         return Err(ProbeError::IsDirectory);
     }
-    let mut cmd = crate::python::command(path, None);
+    let mut cmd = crate::host::python::command(path, None);
     cmd.args(["-I", "-B", "-c", PROBE_SCRIPT]);
     let out = Running::run(&cmd, timeout).map_err(|e| match e.kind() {
         std::io::ErrorKind::PermissionDenied => ProbeError::PermissionDenied,
@@ -100,7 +100,7 @@ pub fn probe(path: &Path, timeout: Duration) -> Result<ProbeInfo, ProbeError> {
         _ => ProbeError::CannotStart(e.to_string()),
     })?;
     // A probe the signal killed says nothing about the candidate.
-    if crate::proc::cancelled() {
+    if crate::host::proc::cancelled() {
         return Err(ProbeError::Interrupted);
     }
     if out.timed_out {

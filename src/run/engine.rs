@@ -10,11 +10,12 @@
 use std::path::Path;
 use std::time::Duration;
 
-use super::catalogue::{Command, Params, Proc, Role, Scenario, Step};
-use super::observe;
 use crate::contract::ProcessObservation;
-use crate::proc::{Finished, LineWait, Running, Spec};
-use crate::variant::AttachMode;
+use crate::host::proc::{Finished, LineWait, Running, Spec};
+use crate::overlay::variant::AttachMode;
+use crate::scenario::catalogue::{Command, Params, Proc, Role, Scenario, Step};
+use crate::scenario::observe;
+pub use crate::scenario::{CaseError, CaseObservation};
 
 /// Bytes the creator writes and every reader checks.
 pub const SEGMENT_SIZE: usize = 4096;
@@ -68,65 +69,14 @@ impl World for RealWorld {
         Ok(Box::new(Running::spawn(spec, timeout)?))
     }
     fn segment_exists(&self, name: &str) -> bool {
-        crate::shm::exists(name)
+        crate::host::shm::exists(name)
     }
     fn unlink_segment(&self, name: &str) {
-        crate::shm::unlink(name);
+        crate::host::shm::unlink(name);
     }
     fn note_created(&self, name: &str) {
-        crate::ledger::note_segment(name);
+        crate::host::ledger::note_segment(name);
     }
-}
-
-/// Why a case could not run. Never a verdict about Python: a case with one
-/// of these is `error`.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum CaseError {
-    #[error("cannot start {label} ({python}): {reason}")]
-    Spawn {
-        label: String,
-        python: String,
-        reason: String,
-    },
-    #[error("{label} did not get ready within {timeout:?} (raise --timeout on a loaded machine)")]
-    NotReady { label: String, timeout: Duration },
-    #[error("{label} timed out after {timeout:?} (raise --timeout on a loaded machine)")]
-    Timeout { label: String, timeout: Duration },
-    #[error(
-        "the creator found the segment name {name} taken by someone else (a name clash, not an outcome)"
-    )]
-    NameClash { name: String },
-    #[error("{label} could not create the segment: {why}")]
-    NotCreated { label: String, why: String },
-    #[error("{label} imported multiprocessing from {file}, expected {expected}")]
-    OverlayNotInEffect {
-        label: String,
-        file: String,
-        expected: String,
-    },
-    #[error(
-        "{label}'s resource tracker exited {code} (it found leaked segments) but no leak warning was read: the transcript is incomplete"
-    )]
-    TrackerDisagrees { label: String, code: i32 },
-    #[error("interrupted")]
-    Interrupted,
-}
-
-/// What one case did.
-#[derive(Debug, Clone)]
-pub struct CaseObservation {
-    /// The segment name (no leading slash).
-    pub segment: String,
-    pub processes: Vec<ProcessObservation>,
-    /// The creator said `created`: the segment is this run's to remove.
-    pub created: bool,
-    /// Every segment this case's creators made (the case's name; a
-    /// manager's two): the only names the harness may check and remove.
-    pub made: Vec<String>,
-    /// The segment outlived every process; the harness removed it.
-    pub segment_leaked: bool,
-    /// A problem of the harness or the machine, not of Python.
-    pub error: Option<CaseError>,
 }
 
 /// Everything a case needs to run.
@@ -205,7 +155,7 @@ pub fn run(
         halted: false,
     };
     for step in (scenario.steps)(&ctx.params) {
-        if crate::proc::cancelled() {
+        if crate::host::proc::cancelled() {
             run.case.error = Some(CaseError::Interrupted);
             break;
         }
@@ -223,7 +173,7 @@ pub fn run(
         run.finish_one(l);
     }
     // A signal may have killed this case's processes in its last step.
-    if crate::proc::cancelled() && case.error.is_none() {
+    if crate::host::proc::cancelled() && case.error.is_none() {
         case.error = Some(CaseError::Interrupted);
     }
     // Report processes in the order the scenario starts them (P1, P2, ...),
@@ -439,7 +389,7 @@ impl Run<'_, '_> {
 
     fn spawn(&self, proc: &Proc) -> Result<Box<dyn Child>, CaseError> {
         let ctx = self.ctx;
-        let mut cmd = crate::python::command(ctx.python, ctx.overlay);
+        let mut cmd = crate::host::python::command(ctx.python, ctx.overlay);
         cmd.arg("-B").arg("-s").arg(ctx.script);
         // Each role names the pid of the tracker it starts (roles.py).
         cmd.env("SHMHARNESS_TRACKER_EVENTS", "1");
@@ -505,7 +455,7 @@ impl Run<'_, '_> {
         self.case
             .processes
             .push(ProcessObservation { segment_after, ..p });
-        if crate::progress::verbose() {
+        if crate::term::progress::verbose() {
             let p = self.case.processes.last().expect("just pushed");
             eprintln!("    {} {}: {}", p.label, p.role, p.ended());
         }
@@ -612,7 +562,7 @@ mod tests {
 
     use super::*;
     use crate::contract::ScenarioId;
-    use crate::proc::Termination;
+    use crate::host::proc::Termination;
     use crate::scenario::catalogue;
 
     /// What one canned process prints and how it ends, and what it does to
@@ -795,7 +745,7 @@ mod tests {
         assert!(case.created);
         let labels: Vec<&str> = case.processes.iter().map(|p| p.label.as_str()).collect();
         assert_eq!(labels, ["P1", "P2", "P3"]);
-        let keys: Vec<String> = crate::judge::symptoms::of(&case)
+        let keys: Vec<String> = crate::scenario::symptoms::of(&case)
             .into_iter()
             .map(|s| s.key)
             .collect();
@@ -861,7 +811,7 @@ mod tests {
         assert_eq!(case.error, None);
         assert!(!case.created);
         assert_eq!(case.processes.len(), 1, "nothing ran after P1");
-        let keys: Vec<String> = crate::judge::symptoms::of(&case)
+        let keys: Vec<String> = crate::scenario::symptoms::of(&case)
             .into_iter()
             .map(|s| s.key)
             .collect();

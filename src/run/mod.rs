@@ -7,9 +7,13 @@ use std::time::{Duration, Instant};
 
 use crate::contract::{Interpreter, ScenarioId, StartMethod};
 use crate::overlay::{self, Overlay, OverlayError};
-use crate::scenario::{self, CaseError, CaseObservation, Params, Scenario, World, engine};
-use crate::signal::Signal;
-use crate::variant::Variant;
+use crate::scenario::{self, CaseError, CaseObservation, Params, Scenario};
+use engine::World;
+
+pub mod engine;
+
+use crate::host::signal::Signal;
+use crate::overlay::variant::Variant;
 
 /// `overlays[i][v]`: the overlay of interpreter i, variant v (`None`: the
 /// variant runs the stock stdlib, or does not apply).
@@ -79,8 +83,8 @@ pub struct Workspace {
 impl Workspace {
     pub fn new() -> std::io::Result<Workspace> {
         let dir = tempfile::Builder::new().prefix("shmharness-").tempdir()?;
-        crate::ledger::open();
-        crate::ledger::note_dir(dir.path());
+        crate::host::ledger::open();
+        crate::host::ledger::note_dir(dir.path());
         let roles = dir.path().join("roles");
         std::fs::create_dir(&roles)?;
         let script = roles.join("roles.py");
@@ -94,9 +98,9 @@ impl Workspace {
 }
 
 pub fn execute(plan: &Plan, ws: &Workspace, world: &dyn World) -> RunOutput {
-    use crate::sys::cpu_time;
+    use crate::host::sys::cpu_time;
     let started = Instant::now();
-    crate::proc::become_subreaper();
+    crate::host::proc::become_subreaper();
     let (children_before, self_before) =
         (cpu_time(libc::RUSAGE_CHILDREN), cpu_time(libc::RUSAGE_SELF));
     let overlays = build_overlays(plan, ws.path());
@@ -125,10 +129,10 @@ pub fn execute(plan: &Plan, ws: &Workspace, world: &dyn World) -> RunOutput {
             }
         }
     }
-    let results = crate::pool::map(slots.len(), plan.jobs, |n| {
+    let results = crate::host::pool::map(slots.len(), plan.jobs, |n| {
         let slot = &slots[n];
         let outcome = run_case(plan, ws, &overlays, slot, world);
-        crate::progress::tick(&progress_label(plan, slot), failed(&outcome));
+        crate::term::progress::tick(&progress_label(plan, slot), failed(&outcome));
         CaseRun {
             interpreter: slot.i,
             variant: slot.v,
@@ -137,7 +141,7 @@ pub fn execute(plan: &Plan, ws: &Workspace, world: &dyn World) -> RunOutput {
             outcome,
         }
     });
-    let interrupted = crate::signal::received();
+    let interrupted = crate::host::signal::received();
     let cases = results.into_iter().flatten().collect();
     RunOutput {
         cases,
@@ -237,12 +241,12 @@ fn run_case(
     };
     // A name someone else's segment already has is not an outcome: run the
     // case again under a fresh name.
-    let mut observed = engine::run(scenario, &crate::shm::fresh_name(n), &ctx, world);
+    let mut observed = engine::run(scenario, &crate::host::shm::fresh_name(n), &ctx, world);
     for _ in 1..NAME_ATTEMPTS {
         if !matches!(observed.error, Some(CaseError::NameClash { .. })) {
             break;
         }
-        observed = engine::run(scenario, &crate::shm::fresh_name(n), &ctx, world);
+        observed = engine::run(scenario, &crate::host::shm::fresh_name(n), &ctx, world);
     }
     CaseOutcome::Observed(observed)
 }
@@ -252,7 +256,7 @@ fn build_overlays(plan: &Plan, root: &Path) -> Overlays {
     let pairs: Vec<(usize, usize)> = (0..plan.interpreters.len())
         .flat_map(|i| (0..plan.variants.len()).map(move |v| (i, v)))
         .collect();
-    let built = crate::pool::map(pairs.len(), plan.jobs, |n| {
+    let built = crate::host::pool::map(pairs.len(), plan.jobs, |n| {
         let (i, v) = pairs[n];
         let (interp, variant) = (&plan.interpreters[i], &plan.variants[v]);
         if variant.not_applicable(interp.version).is_some() {
