@@ -13,19 +13,32 @@
 //! depends on nothing else here. `host` is what every stage asks of the
 //! operating system (processes, segments, ledgers, signals); `term` is the
 //! terminal. `commands` turns parsed arguments (`cli`) into that pipeline;
-//! `main.rs` only calls [`main`].
+//! `main.rs` only calls [`main`]; nothing else is public.
 
-pub mod cli;
-pub mod commands;
-pub mod contract;
-pub mod cpython_tests;
-pub mod discover;
-pub mod export;
-pub mod host;
-pub mod judge;
-pub mod overlay;
-pub mod run;
-pub mod scenario;
-pub mod term;
+mod cli;
+mod commands;
+mod contract;
+mod cpython_tests;
+mod discover;
+mod export;
+mod host;
+mod judge;
+mod overlay;
+mod run;
+mod scenario;
+mod term;
 
-pub use commands::error::Error;
+pub use commands::main;
+
+/// The catalogues' names, for integration tests that iterate over every
+/// scenario or variant (what each one shows is observed, never read from
+/// here).
+pub mod catalogue {
+    /// Every built-in variant, in display order.
+    pub fn variants() -> Vec<&'static str> {
+        crate::contract::VariantId::ALL
+            .iter()
+            .map(|v| v.name())
+            .collect()
+    }
+}

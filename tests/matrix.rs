@@ -22,10 +22,7 @@ pub const SCENARIOS: [&str; 8] = [
 /// Every built-in variant, from the library's own catalogue (facts.rs
 /// models each one).
 pub fn builtin_variants() -> Vec<&'static str> {
-    shmharness::contract::VariantId::ALL
-        .iter()
-        .map(|v| v.name())
-        .collect()
+    shmharness::catalogue::variants()
 }
 
 /// The names a results document lists under `key` (`scenarios`, `variants`).

@@ -65,7 +65,7 @@ pub fn run(args: &CpythonTestsArgs) -> Result<u8> {
             started.elapsed().as_secs_f64()
         );
     }
-    Ok(crate::commands::exit::for_verdict(Verdict::combine(
+    Ok(crate::contract::exit::for_verdict(Verdict::combine(
         runs.iter().map(|r| r.verdict),
     )))
 }

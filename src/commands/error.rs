@@ -41,7 +41,7 @@ impl Error {
     pub fn exit_code(&self) -> u8 {
         match self {
             Error::Interrupted(sig) => sig.exit_code(),
-            _ => crate::commands::exit::USAGE,
+            _ => crate::contract::exit::USAGE,
         }
     }
 

@@ -3,10 +3,11 @@
 
 use serde::Serialize;
 
-use crate::cli::{Format, ListArgs};
+use crate::cli::ListArgs;
 use crate::commands::error::Result;
 use crate::contract::{Interpreter, Rejected, Verdict};
 use crate::discover::select;
+use crate::export::document::Document;
 use crate::export::table::{Cell, Table};
 use crate::term::style::printable;
 
@@ -30,57 +31,57 @@ pub fn run(args: &ListArgs) -> Result<u8> {
         });
     }
     let chosen = select::select(&found, &specs)?;
-    match args.format {
-        Format::Json => {
-            let listing = Listing {
-                interpreters: &chosen,
-                rejected: args.all.then_some(&found.rejected[..]),
-            };
-            crate::term::style::outln(&serde_json::to_string_pretty(&listing).expect("JSON"));
-        }
-        Format::Table | Format::Markdown => {
-            let mut table = Table::new(["interpreter", "source", "executable"]);
-            for i in &chosen {
-                table.plain_row([
-                    i.id.clone(),
-                    i.source.to_string(),
-                    printable(&i.executable.display().to_string()),
-                ]);
-                if args.all {
-                    // Every other path that leads here (the executable
-                    // itself is already shown).
-                    let first = (i.path != i.executable).then_some((&i.path, i.source));
-                    let others = i.aliases.iter().map(|a| (&a.path, a.source));
-                    for (path, source) in first.into_iter().chain(others) {
-                        if *path == i.executable {
-                            continue;
-                        }
-                        table.plain_row([
-                            String::new(),
-                            source.to_string(),
-                            printable(&format!("alias: {}", path.display())),
-                        ]);
-                    }
-                }
-            }
-            crate::term::style::out(&table.terminal());
-            if args.all && !found.rejected.is_empty() {
-                crate::term::style::outln("");
-                let mut rejected = Table::new(["rejected", "source", "reason"]);
-                for r in &found.rejected {
-                    rejected.row(vec![
-                        Cell::plain(printable(&r.path.display().to_string())),
-                        Cell::plain(r.source.to_string()),
-                        Cell::judged(printable(&r.reason), Verdict::NotApplicable),
-                    ]);
-                }
-                crate::term::style::out(&rejected.terminal());
-            }
-        }
-    }
+    let rejected = args.all.then_some(&found.rejected[..]);
+    crate::term::style::out(&listing(&chosen, rejected).render(args.format));
     if chosen.is_empty() {
         eprintln!("no usable CPython 3.8+ found; see `shmharness list --all` for the reasons");
-        return Ok(crate::commands::exit::USAGE);
+        return Ok(crate::contract::exit::USAGE);
     }
-    Ok(crate::commands::exit::OK)
+    Ok(crate::contract::exit::OK)
+}
+
+/// The interpreters (with their aliases when `rejected` is asked for too),
+/// then the rejected candidates.
+fn listing(chosen: &[Interpreter], rejected: Option<&[Rejected]>) -> Document {
+    let mut table = Table::new(["interpreter", "source", "executable"]);
+    for i in chosen {
+        table.plain_row([
+            i.id.clone(),
+            i.source.to_string(),
+            printable(&i.executable.display().to_string()),
+        ]);
+        if rejected.is_some() {
+            // Every other path that leads here (the executable itself is
+            // already shown).
+            let first = (i.path != i.executable).then_some((&i.path, i.source));
+            let others = i.aliases.iter().map(|a| (&a.path, a.source));
+            for (path, source) in first.into_iter().chain(others) {
+                if *path != i.executable {
+                    table.plain_row([
+                        String::new(),
+                        source.to_string(),
+                        printable(&format!("alias: {}", path.display())),
+                    ]);
+                }
+            }
+        }
+    }
+    let mut tables = vec![table];
+    if let Some(rejected) = rejected.filter(|r| !r.is_empty()) {
+        let mut t = Table::new(["rejected", "source", "reason"]);
+        for r in rejected {
+            t.row(vec![
+                Cell::plain(printable(&r.path.display().to_string())),
+                Cell::plain(r.source.to_string()),
+                Cell::judged(printable(&r.reason), Verdict::NotApplicable),
+            ]);
+        }
+        tables.push(t);
+    }
+    let json = serde_json::to_value(Listing {
+        interpreters: chosen,
+        rejected,
+    })
+    .expect("the listing serialises");
+    Document { tables, json }
 }

@@ -1,11 +1,10 @@
 //! The subcommands. Each turns arguments into a plan, runs it through the
 //! pipeline (discover -> select -> overlays -> cases -> judge) and exports.
-//! They return the exit code (see `crate::commands::exit`) or an `Error`.
+//! They return the exit code (see `crate::contract::exit`) or an `Error`.
 
 pub mod cpython_tests;
 pub mod diff;
 pub mod error;
-pub mod exit;
 pub mod expectations;
 pub mod list;
 pub mod merge;
@@ -28,8 +27,53 @@ use crate::run::engine::RealWorld;
 use crate::run::{Plan, RunOutput, Workspace};
 use crate::scenario::{Params, catalogue};
 
+/// The whole program: parse the arguments, run the command, print the
+/// error once, and return the exit code it means (`contract::exit`).
+pub fn main() -> std::process::ExitCode {
+    use std::process::ExitCode;
+    let cli = match <Cli as clap::Parser>::try_parse() {
+        Ok(cli) => cli,
+        Err(e) if !e.use_stderr() => e.exit(), // --help, --version
+        Err(e) => {
+            // clap's whole message (the missing argument, the allowed values,
+            // "a similar argument exists") on one line, like every other bad
+            // input.
+            eprintln!("{}", clap_one_line(&e.render().to_string()));
+            return ExitCode::from(crate::contract::exit::USAGE);
+        }
+    };
+    crate::term::style::init(cli.color);
+    crate::term::progress::init(cli.quiet, cli.verbose);
+    if let Err(e) = crate::host::signal::install() {
+        eprintln!("warning: cannot handle signals: {e}");
+    }
+    match dispatch(&cli) {
+        Ok(code) => ExitCode::from(code),
+        Err(e) => {
+            eprintln!("{}", e.one_line());
+            ExitCode::from(e.exit_code())
+        }
+    }
+}
+
+/// clap's message without its usage and "try --help" lines, joined into one.
+fn clap_one_line(message: &str) -> String {
+    let parts: Vec<String> = message
+        .lines()
+        .map(str::trim)
+        .filter(|l| {
+            !l.is_empty() && !l.starts_with("Usage:") && !l.starts_with("For more information")
+        })
+        .map(|l| match l.strip_prefix("tip: ") {
+            Some(tip) => format!("({tip})"),
+            None => l.to_string(),
+        })
+        .collect();
+    format!("{} (see --help)", parts.join(" "))
+}
+
 /// Run the command `cli` names; the exit code, or the error to print.
-pub fn dispatch(cli: &Cli) -> Result<u8> {
+fn dispatch(cli: &Cli) -> Result<u8> {
     let result = command(cli);
     // Every temp dir and segment of this run is gone by now (success,
     // failure or signal): its ledger goes too.
@@ -55,20 +99,20 @@ fn command(cli: &Cli) -> Result<u8> {
             crate::term::style::outln(&swept.line().unwrap_or_else(|| {
                 "nothing to clean: no run was killed before it could clean up".into()
             }));
-            Ok(crate::commands::exit::OK)
+            Ok(crate::contract::exit::OK)
         }
         Command::Completions { shell } => {
             use clap::CommandFactory;
             let mut text = Vec::new();
             clap_complete::generate(*shell, &mut Cli::command(), "shmharness", &mut text);
             crate::term::style::out(&String::from_utf8_lossy(&text));
-            Ok(crate::commands::exit::OK)
+            Ok(crate::contract::exit::OK)
         }
         Command::Schema => {
             crate::term::style::outln(
                 &serde_json::to_string_pretty(&crate::contract::schema()).expect("schema is JSON"),
             );
-            Ok(crate::commands::exit::OK)
+            Ok(crate::contract::exit::OK)
         }
     }
 }
@@ -431,7 +475,7 @@ pub fn verdict_exit(results: &Results) -> u8 {
             crate::term::style::printable(&first)
         );
     }
-    crate::commands::exit::for_verdict(verdict)
+    crate::contract::exit::for_verdict(verdict)
 }
 
 /// The summary line on stderr (unless `--quiet`).

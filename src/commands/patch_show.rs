@@ -49,8 +49,8 @@ pub fn run(args: &PatchShowArgs) -> Result<u8> {
     }
     // A patch that does not apply is bad input wherever it fails.
     Ok(if failed > 0 || applicable == 0 {
-        crate::commands::exit::USAGE
+        crate::contract::exit::USAGE
     } else {
-        crate::commands::exit::OK
+        crate::contract::exit::OK
     })
 }

@@ -19,7 +19,7 @@ pub fn run(args: &VerifyArgs) -> Result<u8> {
     if args.strict {
         candidate::strict(&mut verdict, &results.cpython_tests);
     }
-    let code = crate::commands::exit::for_verdict(verdict.verdict);
+    let code = crate::contract::exit::for_verdict(verdict.verdict);
     results.verify = Some(verdict);
     outputs.write(&results)?;
     super::summary(&results);

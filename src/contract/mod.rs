@@ -8,6 +8,7 @@
 //! Field docs become schema descriptions, so they are written for the
 //! people who consume results.json.
 
+pub mod exit;
 #[cfg(test)]
 pub mod fixtures;
 mod interpreter;

@@ -133,16 +133,28 @@ names!(
     Forkserver = "forkserver",
 });
 
-names!(
-    /// A fact about an interpreter's stdlib that changes what a scenario
-    /// shows, found by reading the installed `multiprocessing` (behaviour
-    /// that changed in a micro release, where a version range would guess).
-    Feature, "feature", {
+// Never parsed from the command line, so not one of `names!`.
+/// A fact about an interpreter's stdlib that changes what a scenario
+/// shows, found by reading the installed `multiprocessing` (behaviour
+/// that changed in a micro release, where a version range would guess).
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, JsonSchema,
+)]
+pub enum Feature {
     /// gh-146313 / PR #146316: `resource_tracker` registers an at-fork
     /// handler, so a raw `os.fork()` child starts a tracker of its own
     /// (3.13.x backport, 3.14.x, 3.15).
-    TrackerForkHandler = "tracker-fork-handler",
-});
+    #[serde(rename = "tracker-fork-handler")]
+    TrackerForkHandler,
+}
+
+impl fmt::Display for Feature {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Feature::TrackerForkHandler => "tracker-fork-handler",
+        })
+    }
+}
 
 impl VariantId {
     /// Is `name` (a case's variant) the stock baseline?

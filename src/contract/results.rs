@@ -202,15 +202,6 @@ pub struct Row {
     pub start_method: Option<StartMethod>,
 }
 
-impl Row {
-    pub fn of(scenario: ScenarioId) -> Row {
-        Row {
-            scenario,
-            start_method: None,
-        }
-    }
-}
-
 /// `three-process`, `family [forkserver]`.
 impl std::fmt::Display for Row {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {

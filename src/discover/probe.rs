@@ -36,11 +36,6 @@ impl ProbeInfo {
     pub fn version(&self) -> Version {
         Version::new(self.version[0], self.version[1], self.version[2])
     }
-
-    /// A virtual environment: its prefix is not its base's.
-    pub fn is_venv(&self) -> bool {
-        self.base_prefix.as_ref().is_some_and(|b| *b != self.prefix)
-    }
 }
 
 /// Why a candidate gave no usable answer. Each becomes the reason `list

@@ -4,6 +4,8 @@
 //! writes each at the end through one code path.
 
 pub mod bundle;
+pub mod document;
+pub mod expectations;
 pub mod issue;
 pub mod junit;
 pub mod matrix;

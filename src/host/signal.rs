@@ -20,8 +20,8 @@ pub enum Signal {
 impl Signal {
     pub fn exit_code(self) -> u8 {
         match self {
-            Signal::Interrupt => crate::commands::exit::INTERRUPTED,
-            Signal::Terminate => crate::commands::exit::TERMINATED,
+            Signal::Interrupt => crate::contract::exit::INTERRUPTED,
+            Signal::Terminate => crate::contract::exit::TERMINATED,
         }
     }
 }

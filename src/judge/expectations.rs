@@ -3,8 +3,7 @@
 //! must show. This table is the one source of truth for verdicts; the
 //! README matrix is generated from it (a test keeps them in sync).
 
-use crate::contract::{Feature, ScenarioId, StartMethod, VariantId, Version};
-use crate::overlay::variant::MinorRange;
+use crate::contract::{Feature, ScenarioId, StartMethod, VariantId};
 
 use ScenarioId as S;
 use VariantId as V;
@@ -12,8 +11,6 @@ use VariantId as V;
 pub struct Expectation {
     pub scenario: ScenarioId,
     pub variants: &'static [VariantId],
-    /// The minor versions the row is for.
-    pub versions: MinorRange,
     /// The start methods the row is for; empty: any (or none: the scenario
     /// starts no multiprocessing child).
     pub start_methods: &'static [StartMethod],
@@ -39,20 +36,12 @@ impl Expectation {
         Expectation {
             scenario,
             variants,
-            versions: MinorRange::ALL,
             start_methods: &[],
             feature: None,
             outcome,
             evidence,
             symptoms,
         }
-    }
-
-    /// Only for minor versions `from..=to` (`None`: open end).
-    #[allow(dead_code)]
-    const fn versions(mut self, from: Option<(u32, u32)>, to: Option<(u32, u32)>) -> Expectation {
-        self.versions = MinorRange::new(from, to);
-        self
     }
 
     /// Only where the stdlib has (or lacks) `feature`.
@@ -67,10 +56,8 @@ impl Expectation {
         self
     }
 
-    pub fn covers(&self, v: Version, method: Option<StartMethod>, features: &[Feature]) -> bool {
-        self.versions.covers(v)
-            && (self.start_methods.is_empty()
-                || method.is_some_and(|m| self.start_methods.contains(&m)))
+    pub fn covers(&self, method: Option<StartMethod>, features: &[Feature]) -> bool {
+        (self.start_methods.is_empty() || method.is_some_and(|m| self.start_methods.contains(&m)))
             && self
                 .feature
                 .is_none_or(|(f, present)| features.contains(&f) == present)
@@ -81,12 +68,11 @@ impl Expectation {
 pub fn lookup(
     scenario: ScenarioId,
     variant: VariantId,
-    v: Version,
     method: Option<StartMethod>,
     features: &[Feature],
 ) -> Option<&'static Expectation> {
     EXPECTATIONS.iter().find(|e| {
-        e.scenario == scenario && e.variants.contains(&variant) && e.covers(v, method, features)
+        e.scenario == scenario && e.variants.contains(&variant) && e.covers(method, features)
     })
 }
 
@@ -608,13 +594,13 @@ mod tests {
             for v in variant::catalogue() {
                 let id = v.id.expect("built-in");
                 for minor in 8..=16 {
-                    let version = Version::new(3, minor, 0);
+                    let version = crate::contract::Version::new(3, minor, 0);
                     for method in &methods {
                         for features in feature_sets {
                             let rows = EXPECTATIONS
                                 .iter()
                                 .filter(|e| e.scenario == s.id && e.variants.contains(&id))
-                                .filter(|e| e.covers(version, *method, features))
+                                .filter(|e| e.covers(*method, features))
                                 .count();
                             let want = usize::from(v.not_applicable(version).is_none());
                             assert!(
@@ -631,29 +617,14 @@ mod tests {
     }
 
     #[test]
-    fn version_ranged_rows_select_by_version() {
-        const ROWS: &[Expectation] = &[
-            Expectation::new(S::Family, &[V::Stock], "old", "", &[]).versions(None, Some((3, 13))),
-            Expectation::new(S::Family, &[V::Stock], "new", "", &[]).versions(Some((3, 14)), None),
-        ];
-        let pick = |minor| {
-            ROWS.iter()
-                .find(|e| e.covers(Version::new(3, minor, 0), None, &[]))
-                .map(|e| e.outcome)
-        };
-        assert_eq!(pick(13), Some("old"));
-        assert_eq!(pick(14), Some("new"));
+    fn rows_select_by_start_method_and_feature() {
         let fork_only = Expectation::new(S::Family, &[V::Stock], "f", "", &[])
             .start_methods(&[StartMethod::Fork]);
-        assert!(fork_only.covers(Version::new(3, 12, 0), Some(StartMethod::Fork), &[]));
-        assert!(!fork_only.covers(Version::new(3, 12, 0), Some(StartMethod::Spawn), &[]));
+        assert!(fork_only.covers(Some(StartMethod::Fork), &[]));
+        assert!(!fork_only.covers(Some(StartMethod::Spawn), &[]));
         let handler = Expectation::new(S::RawFork, &[V::Stock], "h", "", &[])
             .feature(Feature::TrackerForkHandler, true);
-        assert!(handler.covers(
-            Version::new(3, 13, 18),
-            None,
-            &[Feature::TrackerForkHandler]
-        ));
-        assert!(!handler.covers(Version::new(3, 13, 0), None, &[]));
+        assert!(handler.covers(None, &[Feature::TrackerForkHandler]));
+        assert!(!handler.covers(None, &[]));
     }
 }

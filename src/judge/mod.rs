@@ -153,13 +153,7 @@ pub fn judge_run(plan: &Plan, out: &RunOutput) -> Results {
                         case.outcome = "error".into();
                         case.reason = e.to_string();
                     } else if let Some(row) = variant.id.and_then(|id| {
-                        expectations::lookup(
-                            run.scenario,
-                            id,
-                            interp.version,
-                            run.start_method,
-                            &interp.features,
-                        )
+                        expectations::lookup(run.scenario, id, run.start_method, &interp.features)
                     }) {
                         judge_by_table(&mut case, row);
                     }
@@ -232,14 +226,7 @@ mod tests {
     use crate::contract::fixtures::{SEED_BUG, case};
 
     fn row(scenario: ScenarioId, variant: VariantId) -> &'static Expectation {
-        expectations::lookup(
-            scenario,
-            variant,
-            crate::contract::Version::new(3, 12, 1),
-            None::<StartMethod>,
-            &[],
-        )
-        .unwrap()
+        expectations::lookup(scenario, variant, None::<StartMethod>, &[]).unwrap()
     }
 
     #[test]

@@ -357,10 +357,6 @@ impl Variant {
             ),
         }
     }
-
-    pub fn is_stock(&self) -> bool {
-        self.id == Some(VariantId::Stock)
-    }
 }
 
 /// Resolve `--variant` values (`all` = every built-in variant), in the

@@ -9,7 +9,7 @@
 //! - `INTERRUPTED` (130) / `TERMINATED` (143): stopped by SIGINT / SIGTERM
 //!   after every child was killed and this run's files and segments removed.
 
-use crate::contract::Verdict;
+use super::Verdict;
 
 pub const OK: u8 = 0;
 pub const FAILED: u8 = 1;

@@ -1,0 +1,92 @@
+//! The expectation table as a document: a scenario x variant matrix whose
+//! cells say the outcome and its symptom keys (the README embeds the
+//! Markdown form; a test keeps the two equal), and the rows as JSON.
+
+use super::document::Document;
+use super::table::Table;
+use crate::contract::{ScenarioId, StartMethod};
+use crate::judge::expectations::{EXPECTATIONS, Expectation};
+use crate::overlay::variant::{self, Variant};
+use crate::scenario::catalogue;
+
+/// Every visible scenario against every built-in variant.
+pub fn document() -> Document {
+    let variants = variant::catalogue();
+    let mut headers = vec!["scenario".to_string()];
+    headers.extend(variants.iter().map(|v| v.name.clone()));
+    let mut table = Table::new(headers);
+    for s in catalogue::visible() {
+        table.plain_row(
+            std::iter::once(s.name().to_string()).chain(variants.iter().map(|v| cell(s.id, v))),
+        );
+    }
+    let json = EXPECTATIONS
+        .iter()
+        .map(|r| {
+            serde_json::json!({
+                "scenario": r.scenario,
+                "variants": r.variants,
+                "start_methods": r.start_methods,
+                "feature": r.feature.map(|(f, present)| serde_json::json!({"feature": f, "present": present})),
+                "outcome": r.outcome,
+                "evidence": r.evidence,
+                "symptoms": r.symptoms,
+            })
+        })
+        .collect();
+    Document {
+        tables: vec![table],
+        json: serde_json::Value::Array(json),
+    }
+}
+
+/// Cell text: the outcome and its symptom keys, one part per row (with the
+/// start methods and stdlib feature it is for, when it is not for all).
+fn cell(scenario: ScenarioId, variant: &Variant) -> String {
+    let mut parts = Vec::new();
+    if let Some((maj, min)) = variant.min_version {
+        parts.push(format!("n/a below {maj}.{min}"));
+    }
+    let Some(id) = variant.id else {
+        return "-".into();
+    };
+    let rows = EXPECTATIONS
+        .iter()
+        .filter(|r| r.scenario == scenario && r.variants.contains(&id));
+    parts.extend(rows.map(part));
+    if parts.is_empty() {
+        "-".into()
+    } else {
+        parts.join("; ")
+    }
+}
+
+/// One row: `fork with tracker-fork-handler: bug reproduced (P1 ...)`.
+fn part(row: &Expectation) -> String {
+    let mut when = Vec::new();
+    if let Some((feature, present)) = row.feature {
+        when.push(format!(
+            "{}{feature}",
+            if present { "with " } else { "without " }
+        ));
+    }
+    if !row.start_methods.is_empty() {
+        let names: Vec<&str> = row
+            .start_methods
+            .iter()
+            .map(|m| StartMethod::name(*m))
+            .collect();
+        when.push(names.join("/"));
+    }
+    let when = if when.is_empty() {
+        String::new()
+    } else {
+        format!("{}: ", when.join(" "))
+    };
+    let symptoms = if row.symptoms.is_empty() {
+        "no symptom".to_string()
+    } else {
+        row.symptoms.join(", ")
+    };
+    format!("{when}{} ({symptoms})", row.outcome)
+}
