@@ -20,4 +20,5 @@ mod patch_forms;
 mod pypy;
 mod readme;
 mod reliability;
+mod wheel;
 mod workflow;
