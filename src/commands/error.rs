@@ -20,11 +20,24 @@ pub enum Error {
     #[error(transparent)]
     Output(#[from] crate::export::output::OutputError),
     #[error(transparent)]
+    Merge(#[from] crate::export::merge::MergeError),
+    #[error(transparent)]
     Variant(#[from] crate::overlay::variant::VariantError),
     /// Stopped by a signal, after every child was killed and this run's
     /// temp files and segments removed.
     #[error("interrupted: every child stopped, this run's segments and temp files removed")]
     Interrupted(Signal),
+}
+
+impl From<crate::cpython_tests::SuiteError> for Error {
+    fn from(e: crate::cpython_tests::SuiteError) -> Error {
+        match e {
+            crate::cpython_tests::SuiteError::Interrupted => Error::Interrupted(
+                crate::host::signal::received().unwrap_or(crate::host::signal::Signal::Interrupt),
+            ),
+            e => Error::Environment(e.to_string()),
+        }
+    }
 }
 
 impl From<crate::overlay::OverlayError> for Error {

@@ -13,16 +13,15 @@ pub mod report;
 pub mod run;
 pub mod verify;
 
-use std::path::Path;
 use std::time::Duration;
 
 use crate::cli::{Cli, Command, MatrixArgs, PatchCommand, SelectArgs};
 use crate::commands::error::{Error, Result};
-use crate::contract::{Interpreter, Results, ScenarioId, StartMethod, VariantId};
+use crate::contract::{Interpreter, Results, ScenarioId, StartMethod};
 use crate::discover::select::{self, PythonSpec, SelectError};
 use crate::discover::{Discovery, SearchEnv, sources};
 use crate::host::signal::Signal;
-use crate::overlay::variant::{self, MinorRange, Variant};
+use crate::overlay::variant::Variant;
 use crate::run::engine::RealWorld;
 use crate::run::{Plan, RunOutput, Workspace};
 use crate::scenario::{Params, catalogue};
@@ -152,157 +151,6 @@ pub fn interpreters(args: &SelectArgs) -> Result<Vec<Interpreter>> {
     Ok(chosen)
 }
 
-/// What a `--patch` is for: a candidate whose code is judged (`run`,
-/// `verify`, `diff`, `report`), or CPython's tests, where a diff of only
-/// `Lib/test/` hunks (a new test run against stock) makes sense.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum PatchUse {
-    Code,
-    Tests,
-}
-
-/// `--patch` values as one variant, `patch:NAME`: files, `-`, folders, and
-/// `RANGE=FILE` per branch. `None` when none was given.
-pub fn user_variant(patches: &[String], used: PatchUse) -> Result<Option<Variant>> {
-    if patches.is_empty() {
-        return Ok(None);
-    }
-    let stdin = |a: &String| a == "-" || a.ends_with("=-");
-    if patches.iter().filter(|a| stdin(a)).count() > 1 {
-        return Err(variant::VariantError::StdinTwice.into());
-    }
-    let mut read = Vec::new();
-    let mut name = None;
-    let mut paths = Vec::new();
-    for arg in patches {
-        let (range, path) = match arg.split_once('=') {
-            Some((r, p)) => match variant::parse_range(r) {
-                Some(range) => (range.checked(arg)?, p),
-                None => {
-                    return Err(Error::usage(format!(
-                        "--patch {arg}: `{r}` is not a version range (try 3.10, 3.8-3.9 or 3.13-)"
-                    )));
-                }
-            },
-            None => (MinorRange::ALL, arg.as_str()),
-        };
-        let path = Path::new(path);
-        paths.push(path.to_path_buf());
-        if path.is_dir() {
-            let files = variant::folder_patches(path)?;
-            if files.is_empty() {
-                return Err(Error::usage(format!(
-                    "--patch {}: no X.Y[-Z.W].diff files in this folder (lay it out like patches/create-only/)",
-                    path.display()
-                )));
-            }
-            name.get_or_insert_with(|| variant::patch_stem(path));
-            for (file, range) in files {
-                read.push(variant::read_user_patch(&file, range)?);
-            }
-        } else {
-            let patch = variant::read_user_patch(path, range)?;
-            name.get_or_insert_with(|| patch.origin.clone());
-            read.push(patch);
-        }
-    }
-    // A diff of tests alone would judge stock as if it were the fix.
-    if used == PatchUse::Code
-        && let Some(p) = read.iter().find(|p| !p.code)
-    {
-        return Err(variant::VariantError::NoCode {
-            path: p.shown.clone(),
-        }
-        .into());
-    }
-    if let Some((a, b)) = overlap(&read) {
-        return Err(Error::usage(format!(
-            "--patch: {a} and {b} cover the same Python versions; give each version one patch"
-        )));
-    }
-    // One patch per branch: the variant is named after what they share
-    // (`gh-82300/{3.9,3.12,main}.diff` -> `patch:gh-82300`).
-    // (A single folder is named after itself, already.)
-    let single_folder = paths.len() == 1 && paths[0].is_dir();
-    if !single_folder && read.len() > 1 && read.iter().any(|p| p.origin != read[0].origin) {
-        let dirs: Vec<_> = paths
-            .iter()
-            .map(|p| {
-                std::fs::canonicalize(p)
-                    .ok()
-                    .and_then(|c| c.parent().map(Path::to_path_buf))
-            })
-            .collect();
-        let shared = dirs.windows(2).all(|w| w[0] == w[1]);
-        name = match (shared, dirs.first().cloned().flatten()) {
-            (true, Some(dir)) => dir.file_name().map(|n| n.to_string_lossy().into_owned()),
-            _ => Some(
-                read.iter()
-                    .map(|p| p.origin.as_str())
-                    .collect::<Vec<_>>()
-                    .join("+"),
-            ),
-        };
-    }
-    Ok(Some(Variant::user(&name.unwrap_or_default(), read)))
-}
-
-/// Two patches whose ranges share a version (checked over 3.0-3.99).
-fn overlap(patches: &[variant::UserPatch]) -> Option<(String, String)> {
-    for minor in 0..100 {
-        let v = crate::contract::Version::new(3, minor, 0);
-        let covering: Vec<_> = patches.iter().filter(|p| p.range.covers(v)).collect();
-        if covering.len() > 1 {
-            return Some((
-                format!("{} ({})", covering[0].origin, covering[0].range.label()),
-                format!("{} ({})", covering[1].origin, covering[1].range.label()),
-            ));
-        }
-    }
-    None
-}
-
-/// What `run` and `cpython-tests` compare by default.
-pub const DEFAULT_VARIANTS: &[VariantId] = &[VariantId::Stock, VariantId::CreateOnly];
-
-/// The variants of `--variant` (`default` when none are named; just stock
-/// next to a `--patch`) followed by the `--patch` variant.
-pub fn variants(
-    requested: &[String],
-    patch: &[String],
-    used: PatchUse,
-    default: &[VariantId],
-) -> Result<Vec<Variant>> {
-    let user = user_variant(patch, used)?;
-    let mut variants = match (requested.is_empty(), &user) {
-        (true, Some(_)) => vec![variant::builtin(VariantId::Stock)],
-        (true, None) => default.iter().map(|&v| variant::builtin(v)).collect(),
-        (false, _) => variant::resolve(requested)?,
-    };
-    variants.extend(user);
-    Ok(variants)
-}
-
-/// One candidate fix: `--patch`, else the named variant (never stock).
-pub fn candidate(name: &str, patch: &[String]) -> Result<Variant> {
-    if let Some(v) = user_variant(patch, PatchUse::Code)? {
-        return Ok(v);
-    }
-    let id = VariantId::parse(name).map_err(variant::VariantError::from)?;
-    if id == VariantId::Stock {
-        return Err(variant::VariantError::StockAsCandidate.into());
-    }
-    Ok(variant::builtin(id))
-}
-
-/// Stock and one candidate, for the commands that compare the two.
-pub fn stock_and_candidate(name: &str, patch: &[String]) -> Result<Vec<Variant>> {
-    Ok(vec![
-        variant::builtin(VariantId::Stock),
-        candidate(name, patch)?,
-    ])
-}
-
 /// More workers than this many per core only make cases time out.
 const JOBS_PER_CORE: usize = 4;
 
@@ -394,51 +242,48 @@ pub fn execute(plan: &Plan, cpython_tests: bool) -> Result<RunOutcome> {
     sweep_debris();
     let ws = Workspace::new()
         .map_err(|e| Error::Environment(format!("cannot create a temp dir: {e} (check TMPDIR)")))?;
-    let total = plan.interpreters.len() * plan.variants.len() * plan.scenarios.len() * plan.repeat;
-    let bar = crate::term::progress::Bar::start(total);
-    let out: RunOutput = crate::run::execute(plan, &ws, &RealWorld);
+    let bar = crate::term::progress::Bar::start(plan.case_count());
+    let mut out: RunOutput = crate::run::execute(plan, &ws, &RealWorld);
     drop(bar);
-    let overlay_errors = crate::run::overlay_errors(plan, &out.overlays);
     let tests = match (cpython_tests, out.interrupted) {
-        (true, None) => cpython_tests::for_plan(plan, &out.overlays)?,
+        (true, None) => crate::cpython_tests::for_plan(plan, &out.overlays)?,
         _ => Vec::new(),
     };
     drop(ws);
-    let mut complete = out;
-    if complete.interrupted.is_some() {
-        // Keep the cases that finished before the signal; a case it cut
-        // short is dropped.
-        complete.cases.retain(|c| match &c.outcome {
-            crate::run::CaseOutcome::Observed(obs) => {
-                !matches!(obs.error, Some(crate::scenario::CaseError::Interrupted))
-            }
-            _ => true,
-        });
-    }
-    let mut results = crate::judge::judge_run(plan, &complete);
+    out.keep_completed();
+    let overlay_errors = crate::run::overlay_errors(plan, &out.overlays);
+    let mut results = crate::judge::judge_run(plan, &out);
     results.cpython_tests = tests;
-    if complete.interrupted.is_none() {
+    if out.interrupted.is_none()
+        && let Some(reason) = applies_nowhere(plan, &results)
+    {
         // A user's patch that applies to no interpreter is bad input, not a
-        // verdict.
         // verdict: the error, one line per interpreter, and nothing else.
-        for v in plan.variants.iter().filter(|v| v.id.is_none()) {
-            if let Some(reason) = crate::judge::candidate::applies_nowhere(&results, &v.name) {
-                let lines = if overlay_errors.is_empty() {
-                    vec![reason]
-                } else {
-                    overlay_errors
-                };
-                return Err(Error::Usage(lines.join("\nerror: ")));
-            }
-        }
+        let lines = if overlay_errors.is_empty() {
+            vec![reason]
+        } else {
+            overlay_errors
+        };
+        return Err(Error::Usage(lines.join("\nerror: ")));
     }
     for line in overlay_errors {
         eprintln!("error: {}", crate::term::style::printable(&line));
     }
     Ok(RunOutcome {
         results,
-        interrupted: complete.interrupted,
+        interrupted: out.interrupted,
     })
+}
+
+/// The first reason a user's variant of `plan` ran nowhere, if one did not.
+fn applies_nowhere(plan: &Plan, results: &Results) -> Option<String> {
+    plan.variants
+        .iter()
+        .filter(|v| v.id.is_none())
+        .find_map(|v| {
+            let cells = results.cases.iter().filter(|c| c.variant == v.name);
+            crate::judge::candidate::applies_nowhere(cells.map(|c| (c.verdict, &c.reason)))
+        })
 }
 
 /// Remove what runs killed with SIGKILL left behind, saying so in a line.

@@ -8,7 +8,7 @@ use crate::overlay;
 use crate::term::style;
 
 pub fn run(args: &PatchShowArgs) -> Result<u8> {
-    let v = super::candidate(&args.candidate.variant, &args.candidate.patch)?;
+    let v = crate::overlay::user::candidate(&args.candidate.variant, &args.candidate.patch)?;
     let interpreters = super::interpreters(&args.select)?;
     let mut failed = 0;
     let mut applicable = 0;

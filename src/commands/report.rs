@@ -15,10 +15,10 @@ const REPORT_VARIANTS: &[VariantId] = &[
 ];
 
 pub fn run(args: &ReportArgs) -> Result<u8> {
-    let variants = super::variants(
+    let variants = crate::overlay::user::variants(
         &args.variants.variant,
         &args.variants.patch,
-        super::PatchUse::Code,
+        crate::overlay::user::PatchUse::Code,
         REPORT_VARIANTS,
     )?;
     // Before any work: a bundle that cannot be written is a usage error.
@@ -27,7 +27,7 @@ pub fn run(args: &ReportArgs) -> Result<u8> {
     let plan = super::plan(&args.matrix, variants, None)?;
     let outcome = super::execute(&plan, args.with_cpython_tests)?;
     let mut results = outcome.complete()?;
-    results.candidates = super::merge::candidates(&results);
+    results.candidates = crate::judge::candidate::all(&results);
     outputs.write(&results)?;
     super::summary(&results);
     if !crate::term::progress::quiet() {

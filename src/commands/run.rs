@@ -5,11 +5,11 @@ use crate::commands::error::{Error, Result};
 use crate::export::{Outputs, View};
 
 pub fn run(args: &RunArgs) -> Result<u8> {
-    let variants = super::variants(
+    let variants = crate::overlay::user::variants(
         &args.variants.variant,
         &args.variants.patch,
-        super::PatchUse::Code,
-        super::DEFAULT_VARIANTS,
+        crate::overlay::user::PatchUse::Code,
+        crate::overlay::user::DEFAULT_VARIANTS,
     )?;
     // Every destination is checked before any work.
     let outputs = Outputs::new(args.matrix.format, View::Matrix)

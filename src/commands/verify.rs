@@ -9,7 +9,8 @@ use crate::export::{Outputs, View};
 use crate::judge::candidate;
 
 pub fn run(args: &VerifyArgs) -> Result<u8> {
-    let variants = super::stock_and_candidate(&args.candidate.variant, &args.candidate.patch)?;
+    let variants =
+        crate::overlay::user::stock_and_candidate(&args.candidate.variant, &args.candidate.patch)?;
     let name = variants[1].name.clone();
     let outputs = Outputs::new(args.matrix.format, View::Verify);
     let plan = super::plan(&args.matrix, variants, None)?;

@@ -28,7 +28,9 @@ use std::time::{Duration, Instant};
 
 use serde::Deserialize;
 
-use crate::contract::{FailingTest, FailureKind, Interpreter, TestRun, Verdict};
+mod parse;
+
+use crate::contract::{Interpreter, TestRun, Verdict};
 use crate::host::proc::{Running, Spec};
 use crate::overlay::variant::Variant;
 use crate::overlay::{self, Overlay};
@@ -43,70 +45,7 @@ pub const FILTERS: [&str; 2] = ["*SharedMemory*", "*shared_memory*"];
 pub const MIN_TIMEOUT: Duration = Duration::from_secs(300);
 
 /// The helper script: `info`, `where` and `run` modes (see each function).
-const SCRIPT: &str = r#"# shmharness: CPython's own shared-memory tests against an overlay.
-import json
-import os
-import sys
-
-MARK = "@@SHMHARNESS-CPYTHON-TESTS@@"
-FILTERS = ["*SharedMemory*", "*shared_memory*"]
-
-
-def emit(obj):
-    sys.stdout.write(MARK + json.dumps(obj) + "@@END@@\n")
-    sys.stdout.flush()
-
-
-def info():
-    import importlib.util
-
-    def has(name):
-        try:
-            return importlib.util.find_spec(name) is not None
-        except Exception:
-            return False
-
-    emit({
-        "base_prefix": getattr(sys, "base_prefix", sys.prefix),
-        "base_exec_prefix": getattr(sys, "base_exec_prefix", sys.exec_prefix),
-        "test_multiprocessing": has("test._test_multiprocessing"),
-        "forkserver_module": has("test.test_multiprocessing_forkserver"),
-    })
-
-
-def where():
-    # Where this process and a script_helper subprocess (the tests' way of
-    # starting one) import multiprocessing from.
-    import multiprocessing
-    from test.support import script_helper
-
-    rc, out, err = script_helper.assert_python_ok(
-        "-c", "import multiprocessing; print(multiprocessing.__file__)")
-    import test
-    emit({
-        "main": os.path.realpath(multiprocessing.__file__),
-        "script_helper": os.path.realpath(out.decode().strip()),
-        # Not realpath: a patched test package is links to the installed one.
-        "test": os.path.dirname(os.path.abspath(test.__file__)),
-    })
-
-
-def run():
-    import unittest
-    from test import _test_multiprocessing
-
-    namespace = {"__name__": "__main__"}
-    _test_multiprocessing.install_tests_in_module_dict(namespace, "forkserver")
-    module = type(sys)("shmharness_cpython_tests")
-    module.__dict__.update(namespace)
-    argv = ["shmharness-cpython-tests", "-v"]
-    for f in FILTERS:
-        argv += ["-k", f]
-    unittest.main(module=module, argv=argv)
-
-
-{"info": info, "where": where, "run": run}[sys.argv[1]]()
-"#;
+const SCRIPT: &str = include_str!("../../pyscenarios/cpython_tests.py");
 
 fn empty(interp: &Interpreter, variant: &Variant, verdict: Verdict, reason: String) -> TestRun {
     TestRun::empty(&interp.id, &variant.name, verdict, reason)
@@ -121,20 +60,43 @@ struct Info {
     forkserver_module: bool,
 }
 
-/// Run the tests for every interpreter x variant on `jobs` workers, in
-/// interpreter-major order (`runs[i * variants.len() + v]`). Overlays are
-/// built under a temp dir removed on return. `None` if interrupted.
 /// Overlays a scenario run already built, `[interpreter][variant]`; the
 /// tests reuse them instead of copying and compiling the package again.
 pub type Prebuilt<'a> = &'a Overlays;
 
+/// Why the tests could not run at all (each run that could not is a
+/// `TestRun` with verdict `error` instead).
+#[derive(Debug, thiserror::Error)]
+pub enum SuiteError {
+    #[error("cannot create a temp dir: {0} (check TMPDIR)")]
+    TempDir(#[from] std::io::Error),
+    #[error("interrupted")]
+    Interrupted,
+}
+
+/// The tests for a plan's interpreters and variants (`run
+/// --with-cpython-tests`, `verify --strict`, `report --with-cpython-tests`),
+/// on the overlays the scenario run built, with at least `MIN_TIMEOUT`.
+pub fn for_plan(plan: &crate::run::Plan, overlays: Prebuilt) -> Result<Vec<TestRun>, SuiteError> {
+    run_all(
+        &plan.interpreters,
+        &plan.variants,
+        plan.jobs,
+        plan.timeout.max(MIN_TIMEOUT),
+        Some(overlays),
+    )
+}
+
+/// Run the tests for every interpreter x variant on `jobs` workers, in
+/// interpreter-major order (`runs[i * variants.len() + v]`). Overlays not
+/// `prebuilt` are built under a temp dir removed on return.
 pub fn run_all(
     interpreters: &[Interpreter],
     variants: &[Variant],
     jobs: usize,
     timeout: Duration,
     prebuilt: Option<Prebuilt>,
-) -> std::io::Result<Option<Vec<TestRun>>> {
+) -> Result<Vec<TestRun>, SuiteError> {
     let dir = tempfile::Builder::new()
         .prefix("shmharness-cpython-tests-")
         .tempdir()?;
@@ -145,9 +107,7 @@ pub fn run_all(
     let infos = crate::host::pool::map(interpreters.len(), jobs, |i| {
         probe_info(&interpreters[i], &script, timeout)
     });
-    let pairs: Vec<(usize, usize)> = (0..interpreters.len())
-        .flat_map(|i| (0..variants.len()).map(move |v| (i, v)))
-        .collect();
+    let pairs = crate::run::pairs(interpreters.len(), variants.len());
     let runs = crate::host::pool::map(pairs.len(), jobs, |n| {
         let (i, v) = pairs[n];
         let Some(info) = &infos[i] else {
@@ -165,9 +125,12 @@ pub fn run_all(
         ))
     });
     if crate::host::proc::cancelled() {
-        return Ok(None);
+        return Err(SuiteError::Interrupted);
     }
-    Ok(runs.into_iter().map(Option::flatten).collect())
+    runs.into_iter()
+        .map(Option::flatten)
+        .collect::<Option<Vec<_>>>()
+        .ok_or(SuiteError::Interrupted)
 }
 
 fn probe_info(interp: &Interpreter, script: &Path, timeout: Duration) -> Result<Info, String> {
@@ -238,16 +201,16 @@ fn run_one(
     if let Some(n) = &note {
         eprintln!("note: {}", crate::term::style::printable(n));
     }
-    let mut run = run_tests(
+    let setup = Setup {
         interp,
         variant,
         info,
         overlay,
-        tests.as_deref(),
-        script,
+        tests: tests.as_deref(),
         root,
         timeout,
-    );
+    };
+    let mut run = run_tests(&setup, script);
     run.notes.extend(note);
     run.duration_ms = started.elapsed().as_millis() as u64;
     run
@@ -288,78 +251,84 @@ fn command(
     cmd
 }
 
-#[allow(clippy::too_many_arguments)]
-fn run_tests(
-    interp: &Interpreter,
-    variant: &Variant,
-    info: &Info,
-    overlay: Option<&Overlay>,
-    tests: Option<&Path>,
-    script: &Path,
-    root: &Path,
-    timeout: Duration,
-) -> TestRun {
-    // Which multiprocessing the tests' processes must import.
-    let expected = match overlay {
+/// Where a run's processes import from, checked before the tests: the
+/// overlay's `multiprocessing` (also in a script_helper subprocess) and,
+/// with patched tests, the patched test package. The package they must
+/// use, or why the run would not test what it claims.
+fn check_where(run: &Setup, script: &Path) -> Result<PathBuf, String> {
+    let expected = match run.overlay {
         Some(o) => o.dir.join("multiprocessing"),
-        None => interp.multiprocessing.clone(),
+        None => run.interp.multiprocessing.clone(),
     };
     let expected = std::fs::canonicalize(&expected).unwrap_or(expected);
-    let mut cmd = command(interp, info, overlay, tests, root);
+    let mut cmd = run.command();
     cmd.arg(script).arg("where");
-    let used = match spawn(&cmd, timeout) {
-        Ok(out) => framed(&out.stdout)
-            .and_then(|json| serde_json::from_str::<serde_json::Value>(json).ok())
-            .ok_or_else(|| {
-                format!(
-                    "cannot check which multiprocessing the tests use: {}",
-                    last_line(&out.stderr, &out.stdout)
-                )
-            }),
-        Err(e) => Err(e),
-    };
-    let used = match used {
-        Ok(v) => v,
-        Err(e) => return empty(interp, variant, Verdict::Error, e),
-    };
-    if let Some(dir) = tests {
-        let used = PathBuf::from(used["test"].as_str().unwrap_or_default());
-        if !used.starts_with(dir) {
-            return empty(
-                interp,
-                variant,
-                Verdict::Error,
-                format!(
-                    "the tests would not run {}'s own tests: the test package comes from {}",
-                    variant.name,
-                    used.display()
-                ),
-            );
+    let out = spawn(&cmd, run.timeout)?;
+    let used: Where = framed(&out.stdout)
+        .and_then(|json| serde_json::from_str(json).ok())
+        .ok_or_else(|| {
+            format!(
+                "cannot check which multiprocessing the tests use: {}",
+                last_line(&out.stderr, &out.stdout)
+            )
+        })?;
+    let name = &run.variant.name;
+    if let Some(dir) = run.tests
+        && !used.test.starts_with(dir)
+    {
+        return Err(format!(
+            "the tests would not run {name}'s own tests: the test package comes from {}",
+            used.test.display()
+        ));
+    }
+    for (who, file) in [("test", &used.main), ("script_helper", &used.script_helper)] {
+        if !file.starts_with(&expected) {
+            return Err(format!(
+                "the tests would not use {name}'s multiprocessing: a {who} process imports it from {}",
+                file.display()
+            ));
         }
     }
-    for key in ["main", "script_helper"] {
-        let file = PathBuf::from(used[key].as_str().unwrap_or_default());
-        if !file.starts_with(&expected) {
-            return empty(
-                interp,
-                variant,
-                Verdict::Error,
-                format!(
-                    "the tests would not use {}'s multiprocessing: a {} process imports it from {}",
-                    variant.name,
-                    if key == "main" {
-                        "test"
-                    } else {
-                        "script_helper"
-                    },
-                    file.display()
-                ),
-            );
-        }
+    Ok(expected)
+}
+
+/// What the `where` mode answers.
+#[derive(Debug, Deserialize)]
+struct Where {
+    main: PathBuf,
+    script_helper: PathBuf,
+    test: PathBuf,
+}
+
+/// One interpreter x variant test run, once its overlay and tests are
+/// known.
+struct Setup<'a> {
+    interp: &'a Interpreter,
+    variant: &'a Variant,
+    info: &'a Info,
+    overlay: Option<&'a Overlay>,
+    tests: Option<&'a Path>,
+    root: &'a Path,
+    timeout: Duration,
+}
+
+impl Setup<'_> {
+    fn command(&self) -> Spec {
+        command(self.interp, self.info, self.overlay, self.tests, self.root)
     }
 
-    let mut cmd = command(interp, info, overlay, tests, root);
-    let method = if info.forkserver_module {
+    fn empty(&self, verdict: Verdict, reason: String) -> TestRun {
+        empty(self.interp, self.variant, verdict, reason)
+    }
+}
+
+fn run_tests(run: &Setup, script: &Path) -> TestRun {
+    let expected = match check_where(run, script) {
+        Ok(package) => package,
+        Err(e) => return run.empty(Verdict::Error, e),
+    };
+    let mut cmd = run.command();
+    let method = if run.info.forkserver_module {
         cmd.args(["-m", "test", "test_multiprocessing_forkserver"]);
         for f in FILTERS {
             cmd.args(["-m", f]);
@@ -376,30 +345,34 @@ fn run_tests(
             FILTERS[0], FILTERS[1]
         )
     };
-    let out = match spawn(&cmd, timeout) {
+    let out = match spawn(&cmd, run.timeout) {
         Ok(out) => out,
-        Err(e) => return empty(interp, variant, Verdict::Error, e),
+        Err(e) => return run.empty(Verdict::Error, e),
     };
-    let mut run = empty(interp, variant, Verdict::Error, String::new());
-    run.method = method;
-    run.multiprocessing = Some(expected);
-    let text = format!("{}\n{}", out.stdout, out.stderr);
-    let summary = parse(&text);
+    let mut test_run = run.empty(Verdict::Error, String::new());
+    test_run.method = method;
+    test_run.multiprocessing = Some(expected);
+    judge_output(&mut test_run, &out, run.timeout);
+    test_run
+}
+
+/// The run's counts and verdict from what unittest printed.
+fn judge_output(run: &mut TestRun, out: &crate::host::proc::Finished, timeout: Duration) {
     if out.timed_out {
         run.reason = format!("timed out after {} s", timeout.as_secs());
-        return run;
+        return;
     }
-    let Some(summary) = summary else {
+    let Some(summary) = parse::parse(&format!("{}\n{}", out.stdout, out.stderr)) else {
         run.reason = format!(
             "no unittest summary ({}): {}",
             out.termination,
             last_line(&out.stderr, &out.stdout)
         );
-        return run;
+        return;
     };
     if summary.ran == 0 {
         run.reason = "no shared-memory tests matched".into();
-        return run;
+        return;
     }
     run.ran = summary.ran;
     run.failed = summary.failed;
@@ -415,7 +388,6 @@ fn run_tests(
         Verdict::Fail
     };
     run.reason = run.cell();
-    run
 }
 
 fn spawn(cmd: &Spec, timeout: Duration) -> Result<crate::host::proc::Finished, String> {
@@ -436,119 +408,6 @@ fn last_line<'a>(stderr: &'a str, stdout: &'a str) -> &'a str {
         .rfind(|l| !l.trim().is_empty())
         .map(str::trim)
         .unwrap_or("no output")
-}
-
-/// What unittest's verbose output says, summed over every `Ran N tests`.
-#[derive(Debug, Default, PartialEq)]
-pub struct Summary {
-    pub ran: u32,
-    pub failed: u32,
-    pub errors: u32,
-    pub skipped: u32,
-    /// Every result line said OK.
-    pub ok: bool,
-    pub failing: Vec<FailingTest>,
-}
-
-/// Parse unittest's output: `Ran 13 tests in 0.8s`, then `OK`,
-/// `OK (skipped=1)` or `FAILED (failures=1, errors=2, skipped=3)`; each
-/// failure's `FAIL: name (id)` header and the last line of its traceback.
-/// `None` when no `Ran` line appears (the run crashed before the summary).
-pub fn parse(text: &str) -> Option<Summary> {
-    let lines: Vec<&str> = text.lines().map(str::trim_end).collect();
-    let mut s = Summary {
-        ok: true,
-        ..Summary::default()
-    };
-    let mut seen = false;
-    for (n, line) in lines.iter().enumerate() {
-        if let Some(rest) = line.strip_prefix("Ran ") {
-            let count = rest
-                .split_whitespace()
-                .next()
-                .and_then(|c| c.parse::<u32>().ok());
-            let Some(count) = count.filter(|_| rest.contains(" test")) else {
-                continue;
-            };
-            seen = true;
-            s.ran += count;
-            // The result line follows after a blank line.
-            if let Some(result) = lines[n + 1..].iter().find(|l| !l.trim().is_empty()) {
-                let result = result.trim();
-                // `OK`, `OK (skipped=1)`, `NO TESTS RAN` (3.13's package
-                // runs submodules that have no shared-memory tests) or
-                // `FAILED (...)`.
-                if result.starts_with("FAILED") {
-                    s.ok = false;
-                }
-                if let (Some(open), Some(close)) = (result.find('('), result.rfind(')')) {
-                    for part in result[open + 1..close].split(',') {
-                        let Some((key, value)) = part.trim().split_once('=') else {
-                            continue;
-                        };
-                        let value: u32 = value.trim().parse().unwrap_or(0);
-                        match key.trim() {
-                            "failures" => s.failed += value,
-                            "errors" => s.errors += value,
-                            "skipped" => s.skipped += value,
-                            _ => {}
-                        }
-                    }
-                }
-            }
-        }
-        for (prefix, kind) in [
-            ("FAIL: ", FailureKind::Fail),
-            ("ERROR: ", FailureKind::Error),
-        ] {
-            let Some(rest) = line.strip_prefix(prefix) else {
-                continue;
-            };
-            // `name (id)` or, in 3.11+, `name (id.name)`; subtests add `[...]`.
-            let name = rest.split_whitespace().next().unwrap_or(rest).to_string();
-            let id = rest
-                .find('(')
-                .and_then(|o| rest[o + 1..].find(')').map(|c| &rest[o + 1..o + 1 + c]))
-                .unwrap_or("")
-                .to_string();
-            if s.failing.iter().any(|f| f.name == name && f.kind == kind) {
-                continue;
-            }
-            s.failing.push(FailingTest {
-                name,
-                id,
-                kind,
-                evidence: evidence(&lines[n + 1..]),
-            });
-        }
-    }
-    // unittest's `failures=N` counts subtests; `Ran N tests` counts tests.
-    // Count tests on both sides: each failing test once.
-    for (kind, count) in [
-        (FailureKind::Fail, &mut s.failed),
-        (FailureKind::Error, &mut s.errors),
-    ] {
-        let tests = s.failing.iter().filter(|f| f.kind == kind).count() as u32;
-        if tests > 0 {
-            *count = tests;
-        }
-    }
-    seen.then_some(s)
-}
-
-/// The exception line of the traceback that follows a `FAIL:` header: the
-/// last non-blank line before the next separator or header.
-fn evidence(after: &[&str]) -> String {
-    let mut last = "";
-    for line in after.iter().skip(1) {
-        if line.starts_with("======") || line.starts_with("------") {
-            break;
-        }
-        if !line.trim().is_empty() && !line.starts_with(' ') {
-            last = line;
-        }
-    }
-    last.trim().to_string()
 }
 
 #[cfg(test)]
@@ -584,65 +443,5 @@ mod tests {
             env.contains(&("PYTHONHOME".into(), "/py".into())),
             "{env:?}"
         );
-    }
-
-    const FAILED: &str = "\
-test_shared_memory_basics (test.x.WithProcessesTestSharedMemory.test_shared_memory_basics) ... ok
-test_shared_memory_tracking (test.x.WithProcessesTestSharedMemory.test_shared_memory_tracking) ... FAIL
-
-======================================================================
-FAIL: test_shared_memory_tracking (test.x.WithProcessesTestSharedMemory.test_shared_memory_tracking)
-----------------------------------------------------------------------
-Traceback (most recent call last):
-  File \"/x/_test_multiprocessing.py\", line 4500, in test_shared_memory_tracking
-    self.assertIn(
-AssertionError: 'leaked shared_memory objects' not found in b''
-
-----------------------------------------------------------------------
-Ran 16 tests in 3.164s
-
-FAILED (failures=1, skipped=2)
-";
-
-    #[test]
-    fn parses_a_failure() {
-        let s = parse(FAILED).unwrap();
-        assert_eq!(
-            (s.ran, s.failed, s.errors, s.skipped, s.ok),
-            (16, 1, 0, 2, false)
-        );
-        assert_eq!(s.failing.len(), 1);
-        assert_eq!(s.failing[0].name, "test_shared_memory_tracking");
-        assert_eq!(
-            s.failing[0].id,
-            "test.x.WithProcessesTestSharedMemory.test_shared_memory_tracking"
-        );
-        assert_eq!(
-            s.failing[0].evidence,
-            "AssertionError: 'leaked shared_memory objects' not found in b''"
-        );
-    }
-
-    #[test]
-    fn a_test_with_failing_subtests_counts_once() {
-        let text = "FAIL: test_shared_memory_tracking (x.T.test_shared_memory_tracking) [a]\n\
-                    ----\nAssertionError: a\n\n\
-                    FAIL: test_shared_memory_tracking (x.T.test_shared_memory_tracking) [b]\n\
-                    ----\nAssertionError: b\n\n\
-                    Ran 17 tests in 1.0s\n\nFAILED (failures=2)\n";
-        let s = parse(text).unwrap();
-        assert_eq!((s.ran, s.failed, s.failing.len()), (17, 1, 1));
-    }
-
-    #[test]
-    fn parses_success_and_missing_summary() {
-        let s = parse("x ... ok\n\n------\nRan 13 tests in 0.844s\n\nOK\n").unwrap();
-        assert_eq!((s.ran, s.failed, s.skipped, s.ok), (13, 0, 0, true));
-        let s = parse("Ran 1 test in 0.1s\n\nOK (skipped=1)\n").unwrap();
-        assert_eq!((s.ran, s.skipped, s.ok), (1, 1, true));
-        let s =
-            parse("Ran 0 tests in 0.000s\n\nNO TESTS RAN\nRan 16 tests in 0.7s\n\nOK\n").unwrap();
-        assert_eq!((s.ran, s.ok), (16, true));
-        assert_eq!(parse("Traceback (most recent call last):\nboom\n"), None);
     }
 }

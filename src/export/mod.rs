@@ -9,6 +9,7 @@ pub mod expectations;
 pub mod issue;
 pub mod junit;
 pub mod matrix;
+pub mod merge;
 pub mod output;
 pub mod table;
 pub mod transcript;

@@ -280,7 +280,7 @@ fn bundled(mut r: Results) -> Results {
             },
         )];
     }
-    r.candidates = crate::commands::merge::candidates(&r);
+    r.candidates = crate::judge::candidate::all(&r);
     r
 }
 
@@ -441,7 +441,7 @@ fn a_huge_matrix_moves_to_its_own_file_and_report_md_fits_with_the_verdict_first
         }
     }
     let mut r = results(&id_refs, &variants, &scenarios, cases);
-    r.candidates = crate::commands::merge::candidates(&r);
+    r.candidates = crate::judge::candidate::all(&r);
     let full_matrix = issue::compact_matrix(&r).markdown();
     assert!(
         full_matrix.len() > 2 * issue::BUDGET,

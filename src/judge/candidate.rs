@@ -215,19 +215,16 @@ pub fn strict(verdict: &mut CandidateVerdict, runs: &[TestRun]) {
 }
 
 /// When a user's variant could run nowhere because its patch failed on
-/// every interpreter: the first reason (bad input, not a verdict).
-pub fn applies_nowhere(results: &Results, variant: &str) -> Option<String> {
-    let mut cells = results
-        .cases
-        .iter()
-        .filter(|c| c.variant == variant)
-        .peekable();
-    cells.peek()?;
+/// every interpreter: the first reason (bad input, not a verdict). `cells`
+/// are the variant's verdicts and reasons (its cases, or its test runs).
+pub fn applies_nowhere<'a>(
+    cells: impl IntoIterator<Item = (Verdict, &'a String)>,
+) -> Option<String> {
     let mut first_error = None;
-    for c in cells {
-        match c.verdict {
+    for (verdict, reason) in cells {
+        match verdict {
             Verdict::Error => {
-                first_error.get_or_insert_with(|| c.reason.clone());
+                first_error.get_or_insert_with(|| reason.clone());
             }
             Verdict::NotApplicable => {}
             _ => return None,
@@ -236,9 +233,32 @@ pub fn applies_nowhere(results: &Results, variant: &str) -> Option<String> {
     first_error
 }
 
+/// Every non-stock variant judged against stock, when stock ran (what a
+/// report and a merge show).
+pub fn all(results: &Results) -> Vec<CandidateVerdict> {
+    if !results
+        .variants
+        .iter()
+        .any(|v| VariantId::is_stock(&v.name))
+    {
+        return Vec::new();
+    }
+    results
+        .variants
+        .iter()
+        .filter(|v| !VariantId::is_stock(&v.name))
+        .map(|v| judge(results, &v.name))
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn nowhere(r: &Results, variant: &str) -> Option<String> {
+        let cells = r.cases.iter().filter(|c| c.variant == variant);
+        applies_nowhere(cells.map(|c| (c.verdict, &c.reason)))
+    }
     use crate::contract::fixtures::{case, stock_and};
     use crate::contract::{FailingTest, ScenarioId};
 
@@ -403,7 +423,7 @@ mod tests {
             first = false;
         }
         assert_eq!(
-            applies_nowhere(&r, "patch:x").as_deref(),
+            nowhere(&r, "patch:x").as_deref(),
             Some("patch does not apply")
         );
     }
@@ -411,13 +431,13 @@ mod tests {
     #[test]
     fn applies_nowhere_only_when_every_cell_is_an_error() {
         let mut r = stock_and("patch:x", &[]);
-        assert_eq!(applies_nowhere(&r, "patch:x"), None);
+        assert_eq!(nowhere(&r, "patch:x"), None);
         for c in r.cases.iter_mut().filter(|c| c.variant == "patch:x") {
             c.verdict = Verdict::Error;
             c.reason = "patch does not apply".into();
         }
         assert_eq!(
-            applies_nowhere(&r, "patch:x").as_deref(),
+            nowhere(&r, "patch:x").as_deref(),
             Some("patch does not apply")
         );
         r.cases.push(case(
@@ -428,6 +448,6 @@ mod tests {
             "clean",
             &[],
         ));
-        assert_eq!(applies_nowhere(&r, "patch:x"), None);
+        assert_eq!(nowhere(&r, "patch:x"), None);
     }
 }

@@ -13,10 +13,11 @@ pub mod expectations;
 pub use expectations::Expectation;
 
 use crate::contract::{
-    AppliedPatch, Case, Results, ScenarioId, ScenarioInfo, Symptom, Timing, VariantId, VariantInfo,
-    Verdict,
+    AppliedPatch, Case, Interpreter, Results, ScenarioId, ScenarioInfo, Symptom, Timing, VariantId,
+    VariantInfo, Verdict,
 };
-use crate::run::{CaseOutcome, Plan, RunOutput};
+use crate::overlay::variant::Variant;
+use crate::run::{CaseOutcome, CaseRun, Plan, RunOutput};
 
 /// The symptoms that together mean "the bug reproduced" in a scenario: a
 /// process that only attached made its tracker destroy the segment, and a
@@ -114,92 +115,26 @@ pub fn judge_against_stock(case: &mut Case, stock: Option<&Case>) {
 /// Turn a run into judged results: symptoms first, then table verdicts,
 /// then verdicts against stock for variants the table does not know.
 pub fn judge_run(plan: &Plan, out: &RunOutput) -> Results {
-    let mut cases: Vec<Case> = out
-        .cases
-        .iter()
-        .map(|run| {
-            let interp = &plan.interpreters[run.interpreter];
-            let variant = &plan.variants[run.variant];
-            let mut case = Case {
-                interpreter: interp.id.clone(),
-                executable: interp.executable.clone(),
-                variant: variant.name.clone(),
-                scenario: run.scenario,
-                start_method: run.start_method,
-                verdict: Verdict::Error,
-                outcome: String::new(),
-                reason: String::new(),
-                symptoms: Vec::new(),
-                segment: None,
-                segment_leaked: false,
-                processes: Vec::new(),
-            };
-            match &run.outcome {
-                CaseOutcome::NotApplicable(why) => {
-                    case.verdict = Verdict::NotApplicable;
-                    case.outcome = "n/a".into();
-                    case.reason = why.clone();
-                }
-                CaseOutcome::Error(e) => {
-                    case.outcome = "error".into();
-                    case.reason = e.clone();
-                }
-                CaseOutcome::Observed(obs) => {
-                    case.symptoms = crate::scenario::symptoms::of(obs);
-                    case.segment = Some(obs.segment.clone());
-                    case.segment_leaked = obs.segment_leaked;
-                    case.processes = obs.processes.clone();
-                    if let Some(e) = &obs.error {
-                        case.outcome = "error".into();
-                        case.reason = e.to_string();
-                    } else if let Some(row) = variant.id.and_then(|id| {
-                        expectations::lookup(run.scenario, id, run.start_method, &interp.features)
-                    }) {
-                        judge_by_table(&mut case, row);
-                    }
-                }
+    let first: Vec<(Case, Judged)> = out.cases.iter().map(|run| first_pass(plan, run)).collect();
+    let snapshot: Vec<Case> = first.iter().map(|(c, _)| c.clone()).collect();
+    let cases = first
+        .into_iter()
+        .map(|(mut case, judged)| {
+            if judged == Judged::AgainstStock {
+                let stock = snapshot.iter().find(|s| {
+                    s.interpreter == case.interpreter
+                        && s.row() == case.row()
+                        && VariantId::is_stock(&s.variant)
+                });
+                judge_against_stock(&mut case, stock);
             }
             case
         })
         .collect();
-    // Second pass: cases without a row, against their stock twin.
-    let snapshot = cases.clone();
-    for case in cases.iter_mut() {
-        if case.outcome.is_empty() {
-            let stock = snapshot.iter().find(|s| {
-                s.interpreter == case.interpreter
-                    && s.row() == case.row()
-                    && VariantId::is_stock(&s.variant)
-            });
-            judge_against_stock(case, stock);
-        }
+    let mut results = skeleton(&plan.interpreters, &plan.variants);
+    for (v, info) in results.variants.iter_mut().enumerate() {
+        info.patches = applied(plan, out, v);
     }
-
-    let variants = plan
-        .variants
-        .iter()
-        .enumerate()
-        .map(|(v, variant)| VariantInfo {
-            name: variant.name.clone(),
-            summary: variant.summary.clone(),
-            patches: plan
-                .interpreters
-                .iter()
-                .enumerate()
-                .filter_map(|(i, interp)| match &out.overlays[i][v] {
-                    Some(Ok(o)) => Some(AppliedPatch {
-                        interpreter: interp.id.clone(),
-                        origin: o.origin.clone(),
-                        diff: o.diff.clone(),
-                    }),
-                    _ => None,
-                })
-                .collect(),
-        })
-        .collect();
-    let mut results = Results::empty(crate::host::sys::tool(), crate::host::sys::host());
-    results.interpreters = plan.interpreters.clone();
-    results.variants = variants;
     results.scenarios = plan
         .scenarios
         .iter()
@@ -216,6 +151,99 @@ pub fn judge_run(plan: &Plan, out: &RunOutput) -> Results {
         cores: crate::host::sys::cores(),
         jobs: plan.jobs,
     };
+    results
+}
+
+/// Where the first pass left a case.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Judged {
+    /// It has its verdict (from the table, or it did not run).
+    Done,
+    /// No row describes it (a user's patch): judge it against stock.
+    AgainstStock,
+}
+
+/// A case with its symptoms and, where the table has a row for it, its
+/// verdict.
+fn first_pass(plan: &Plan, run: &CaseRun) -> (Case, Judged) {
+    let interp = &plan.interpreters[run.interpreter];
+    let variant = &plan.variants[run.variant];
+    let mut case = Case {
+        interpreter: interp.id.clone(),
+        executable: interp.executable.clone(),
+        variant: variant.name.clone(),
+        scenario: run.scenario,
+        start_method: run.start_method,
+        verdict: Verdict::Error,
+        outcome: "error".into(),
+        reason: String::new(),
+        symptoms: Vec::new(),
+        segment: None,
+        segment_leaked: false,
+        processes: Vec::new(),
+    };
+    let obs = match &run.outcome {
+        CaseOutcome::NotApplicable(why) => {
+            case.verdict = Verdict::NotApplicable;
+            case.outcome = "n/a".into();
+            case.reason = why.clone();
+            return (case, Judged::Done);
+        }
+        CaseOutcome::Error(e) => {
+            case.reason = e.clone();
+            return (case, Judged::Done);
+        }
+        CaseOutcome::Observed(obs) => obs,
+    };
+    case.symptoms = crate::scenario::symptoms::of(obs);
+    case.segment = Some(obs.segment.clone());
+    case.segment_leaked = obs.segment_leaked;
+    case.processes = obs.processes.clone();
+    if let Some(e) = &obs.error {
+        case.reason = e.to_string();
+        return (case, Judged::Done);
+    }
+    let row = variant
+        .id
+        .and_then(|id| expectations::lookup(run.scenario, id, run.start_method, &interp.features));
+    match row {
+        Some(row) => {
+            judge_by_table(&mut case, row);
+            (case, Judged::Done)
+        }
+        None => (case, Judged::AgainstStock),
+    }
+}
+
+/// The diffs variant `v` applied, per interpreter.
+fn applied(plan: &Plan, out: &RunOutput, v: usize) -> Vec<AppliedPatch> {
+    plan.interpreters
+        .iter()
+        .enumerate()
+        .filter_map(|(i, interp)| match &out.overlays[i][v] {
+            Some(Ok(o)) => Some(AppliedPatch {
+                interpreter: interp.id.clone(),
+                origin: o.origin.clone(),
+                diff: o.diff.clone(),
+            }),
+            _ => None,
+        })
+        .collect()
+}
+
+/// A results set for these interpreters and variants, with this tool and
+/// host, and nothing run yet: what every command fills in.
+pub fn skeleton(interpreters: &[Interpreter], variants: &[Variant]) -> Results {
+    let mut results = Results::empty(crate::host::sys::tool(), crate::host::sys::host());
+    results.interpreters = interpreters.to_vec();
+    results.variants = variants
+        .iter()
+        .map(|v| VariantInfo {
+            name: v.name.clone(),
+            summary: v.summary.clone(),
+            patches: Vec::new(),
+        })
+        .collect();
     results
 }
 

@@ -9,6 +9,7 @@
 
 pub mod cache;
 pub mod patch;
+pub mod user;
 pub mod variant;
 
 use std::os::unix::fs::PermissionsExt;

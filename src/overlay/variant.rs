@@ -3,8 +3,6 @@
 //! says what each built-in variant does; a user's `--patch` becomes a
 //! variant too, with one patch per version range.
 
-use std::path::{Path, PathBuf};
-
 use crate::contract::{UnknownName, VariantId, Version};
 use crate::overlay::patch;
 
@@ -182,6 +180,14 @@ pub enum VariantError {
     },
     #[error("--patch -: stdin can be read once; give the other patches as files")]
     StdinTwice,
+    #[error("--patch {arg}: `{range}` is not a version range (try 3.10, 3.8-3.9 or 3.13-)")]
+    NotARange { arg: String, range: String },
+    #[error(
+        "--patch {path}: no X.Y[-Z.W].diff files in this folder (lay it out like patches/create-only/)"
+    )]
+    EmptyFolder { path: String },
+    #[error("--patch: {a} and {b} cover the same Python versions; give each version one patch")]
+    Overlap { a: String, b: String },
 }
 
 /// Built-in variant `id`: what it changes and how its attachers behave.
@@ -251,63 +257,6 @@ pub fn catalogue() -> Vec<Variant> {
     VariantId::ALL.iter().map(|&id| builtin(id)).collect()
 }
 
-/// A user's patch file (or `-` for stdin) read and checked to parse.
-pub fn read_user_patch(path: &Path, range: MinorRange) -> Result<UserPatch, VariantError> {
-    let shown = path.display().to_string();
-    let bytes = if path == Path::new("-") {
-        let mut buf = Vec::new();
-        std::io::Read::read_to_end(&mut std::io::stdin(), &mut buf).map(|_| buf)
-    } else {
-        std::fs::read(path)
-    }
-    .map_err(|source| VariantError::CannotRead {
-        path: shown.clone(),
-        source,
-    })?;
-    let text = String::from_utf8(bytes).map_err(|_| VariantError::Binary {
-        path: shown.clone(),
-    })?;
-    let files = patch::parse(&text).map_err(|source| VariantError::Parse {
-        path: shown.clone(),
-        source,
-    })?;
-    // A PR diff carries more than code: say once what is not applied.
-    for f in patch::in_package(&files, patch::Package::Other) {
-        eprintln!(
-            "note: --patch {shown}: skipping {} (not under Lib/multiprocessing/ or Lib/test/)",
-            crate::term::style::printable(&f.path)
-        );
-    }
-    Ok(UserPatch {
-        range,
-        origin: patch_stem(path),
-        code: !patch::in_package(&files, patch::Package::Multiprocessing).is_empty(),
-        text,
-        shown,
-    })
-}
-
-/// The name a patch file gives its variant: `fix.diff` -> `fix`, `-` ->
-/// `stdin`, `/dev/fd/63` (process substitution) -> `fd63`.
-pub fn patch_stem(path: &Path) -> String {
-    if path == Path::new("-") {
-        return "stdin".into();
-    }
-    let name = path
-        .file_stem()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_default();
-    // `--patch <(git diff)` is /dev/fd/63: a pipe, with no name to keep.
-    let in_fd_dir = path
-        .parent()
-        .is_some_and(|d| d == Path::new("/dev/fd") || d == Path::new("/proc/self/fd"));
-    if in_fd_dir || name.chars().all(|c| c.is_ascii_digit()) {
-        "pipe".to_string()
-    } else {
-        name
-    }
-}
-
 impl Variant {
     /// The user's patches as one variant, `patch:NAME`.
     pub fn user(name: &str, patches: Vec<UserPatch>) -> Variant {
@@ -375,41 +324,6 @@ pub fn resolve(requested: &[String]) -> Result<Vec<Variant>, VariantError> {
     Ok(ids.into_iter().map(builtin).collect())
 }
 
-/// Files of a patch folder (`--patch DIR`, laid out like
-/// `patches/<variant>/`): each `X.Y[-Z.W].diff` with its range.
-pub fn folder_patches(dir: &Path) -> Result<Vec<(PathBuf, MinorRange)>, VariantError> {
-    let read = std::fs::read_dir(dir).map_err(|source| VariantError::CannotRead {
-        path: dir.display().to_string(),
-        source,
-    })?;
-    let mut out = Vec::new();
-    for entry in read.flatten() {
-        let path = entry.path();
-        if path
-            .extension()
-            .is_some_and(|e| e == "diff" || e == "patch")
-        {
-            let stem = path
-                .file_stem()
-                .map(|s| s.to_string_lossy().into_owned())
-                .unwrap_or_default();
-            if let Some(range) = parse_range(&stem) {
-                out.push((path.clone(), range.checked(&path.display().to_string())?));
-            }
-        }
-    }
-    out.sort_by_key(|(_, r)| r.from);
-    // As in patches/<variant>/: the newest family (`3.13.diff`) also
-    // serves every later version.
-    if let Some((_, last)) = out.last_mut()
-        && last.from.is_some()
-        && last.from == last.to
-    {
-        last.to = None;
-    }
-    Ok(out)
-}
-
 /// `3.8`, `3.8-3.9`, `3.13-` (open end), `-3.9`.
 pub fn parse_range(s: &str) -> Option<MinorRange> {
     let minor = |t: &str| -> Option<(u32, u32)> {
@@ -469,13 +383,5 @@ mod tests {
                 }
             }
         }
-    }
-
-    #[test]
-    fn patch_stems_name_the_variant() {
-        assert_eq!(patch_stem(Path::new("fix.diff")), "fix");
-        assert_eq!(patch_stem(Path::new("-")), "stdin");
-        assert_eq!(patch_stem(Path::new("/dev/fd/63")), "pipe");
-        assert_eq!(patch_stem(Path::new("/tmp/a/fix_only.diff")), "fix_only");
     }
 }

@@ -74,6 +74,38 @@ pub struct RunOutput {
     pub interrupted: Option<Signal>,
 }
 
+impl Plan {
+    /// How many cases the plan runs: a scenario that starts a
+    /// multiprocessing child runs once per start method.
+    pub fn case_count(&self) -> usize {
+        let rows: usize = self
+            .scenarios
+            .iter()
+            .map(|s| {
+                if s.children {
+                    self.start_methods.len()
+                } else {
+                    1
+                }
+            })
+            .sum();
+        self.interpreters.len() * self.variants.len() * rows * self.repeat.max(1)
+    }
+}
+
+impl RunOutput {
+    /// Keep only the cases that finished: after a signal, a case it cut
+    /// short says nothing.
+    pub fn keep_completed(&mut self) {
+        if self.interrupted.is_some() {
+            self.cases.retain(|c| match &c.outcome {
+                CaseOutcome::Observed(obs) => !matches!(obs.error, Some(CaseError::Interrupted)),
+                _ => true,
+            });
+        }
+    }
+}
+
 /// Work dir of one run: the role script and the overlays. Removed on drop.
 pub struct Workspace {
     dir: tempfile::TempDir,
@@ -253,9 +285,7 @@ fn run_case(
 
 /// One overlay per (interpreter, variant) that needs one, built in parallel.
 fn build_overlays(plan: &Plan, root: &Path) -> Overlays {
-    let pairs: Vec<(usize, usize)> = (0..plan.interpreters.len())
-        .flat_map(|i| (0..plan.variants.len()).map(move |v| (i, v)))
-        .collect();
+    let pairs = pairs(plan.interpreters.len(), plan.variants.len());
     let built = crate::host::pool::map(pairs.len(), plan.jobs, |n| {
         let (i, v) = pairs[n];
         let (interp, variant) = (&plan.interpreters[i], &plan.variants[v]);
@@ -278,5 +308,13 @@ fn build_overlays(plan: &Plan, root: &Path) -> Overlays {
                 .map(|_| flat.next().flatten().flatten())
                 .collect()
         })
+        .collect()
+}
+
+/// Every (interpreter, variant) index pair, interpreter-major: the order
+/// overlays are built in and CPython's tests run in.
+pub fn pairs(interpreters: usize, variants: usize) -> Vec<(usize, usize)> {
+    (0..interpreters)
+        .flat_map(|i| (0..variants).map(move |v| (i, v)))
         .collect()
 }

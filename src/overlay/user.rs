@@ -1,0 +1,276 @@
+//! A user's own fix: `--patch` values (files, `-`, folders laid out like
+//! `patches/<variant>/`, and `RANGE=FILE` per branch) read, checked and
+//! turned into one variant, `patch:NAME`. Nothing here applies a patch;
+//! `overlay::build` does, per interpreter.
+
+use std::path::{Path, PathBuf};
+
+use super::patch;
+use super::variant::{MinorRange, UserPatch, Variant, VariantError, builtin, parse_range, resolve};
+use crate::contract::VariantId;
+
+/// What a `--patch` is for: a candidate whose code is judged (`run`,
+/// `verify`, `diff`, `report`), or CPython's tests, where a diff of only
+/// `Lib/test/` hunks (a new test run against stock) makes sense.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PatchUse {
+    Code,
+    Tests,
+}
+
+/// `--patch` values as one variant, `patch:NAME`: files, `-`, folders, and
+/// `RANGE=FILE` per branch. `None` when none was given.
+pub fn user_variant(patches: &[String], used: PatchUse) -> Result<Option<Variant>, VariantError> {
+    if patches.is_empty() {
+        return Ok(None);
+    }
+    let stdin = |a: &String| a == "-" || a.ends_with("=-");
+    if patches.iter().filter(|a| stdin(a)).count() > 1 {
+        return Err(VariantError::StdinTwice);
+    }
+    let mut read = Vec::new();
+    let mut name = None;
+    let mut paths = Vec::new();
+    for arg in patches {
+        let (range, path) = split_range(arg)?;
+        paths.push(path.to_path_buf());
+        let (stem, mut patches) = read_arg(path, range)?;
+        name.get_or_insert(stem);
+        read.append(&mut patches);
+    }
+    // A diff of tests alone would judge stock as if it were the fix.
+    if used == PatchUse::Code
+        && let Some(p) = read.iter().find(|p| !p.code)
+    {
+        return Err(VariantError::NoCode {
+            path: p.shown.clone(),
+        });
+    }
+    if let Some((a, b)) = overlap(&read) {
+        return Err(VariantError::Overlap { a, b });
+    }
+    // (A single folder is named after itself, already.)
+    let single_folder = paths.len() == 1 && paths[0].is_dir();
+    if !single_folder && read.len() > 1 && read.iter().any(|p| p.origin != read[0].origin) {
+        name = Some(shared_name(&paths, &read));
+    }
+    Ok(Some(Variant::user(&name.unwrap_or_default(), read)))
+}
+
+/// `3.8-3.9=a.diff` -> (3.8-3.9, `a.diff`); a plain path covers every
+/// version.
+fn split_range(arg: &str) -> Result<(MinorRange, &Path), VariantError> {
+    match arg.split_once('=') {
+        Some((r, p)) => match parse_range(r) {
+            Some(range) => Ok((range.checked(arg)?, Path::new(p))),
+            None => Err(VariantError::NotARange {
+                arg: arg.to_string(),
+                range: r.to_string(),
+            }),
+        },
+        None => Ok((MinorRange::ALL, Path::new(arg))),
+    }
+}
+
+/// One `--patch` argument read: its name and its patches (a folder gives
+/// one per `X.Y[-Z.W].diff` file).
+fn read_arg(path: &Path, range: MinorRange) -> Result<(String, Vec<UserPatch>), VariantError> {
+    if !path.is_dir() {
+        let patch = read_user_patch(path, range)?;
+        return Ok((patch.origin.clone(), vec![patch]));
+    }
+    let files = folder_patches(path)?;
+    if files.is_empty() {
+        return Err(VariantError::EmptyFolder {
+            path: path.display().to_string(),
+        });
+    }
+    let read = files
+        .iter()
+        .map(|(file, range)| read_user_patch(file, *range))
+        .collect::<Result<_, _>>()?;
+    Ok((patch_stem(path), read))
+}
+
+/// One patch per branch: the variant is named after what they share
+/// (`gh-82300/{3.9,3.12,main}.diff` -> `gh-82300`), else after each
+/// (`a+b`).
+fn shared_name(paths: &[PathBuf], read: &[UserPatch]) -> String {
+    let dirs: Vec<_> = paths
+        .iter()
+        .map(|p| {
+            std::fs::canonicalize(p)
+                .ok()
+                .and_then(|c| c.parent().map(Path::to_path_buf))
+        })
+        .collect();
+    let shared = dirs.windows(2).all(|w| w[0] == w[1]);
+    let folder = match (shared, dirs.first().cloned().flatten()) {
+        (true, Some(dir)) => dir.file_name().map(|n| n.to_string_lossy().into_owned()),
+        _ => None,
+    };
+    folder.unwrap_or_else(|| {
+        read.iter()
+            .map(|p| p.origin.as_str())
+            .collect::<Vec<_>>()
+            .join("+")
+    })
+}
+
+/// Two patches whose ranges share a version (checked over 3.0-3.99).
+fn overlap(patches: &[UserPatch]) -> Option<(String, String)> {
+    for minor in 0..100 {
+        let v = crate::contract::Version::new(3, minor, 0);
+        let covering: Vec<_> = patches.iter().filter(|p| p.range.covers(v)).collect();
+        if covering.len() > 1 {
+            return Some((
+                format!("{} ({})", covering[0].origin, covering[0].range.label()),
+                format!("{} ({})", covering[1].origin, covering[1].range.label()),
+            ));
+        }
+    }
+    None
+}
+
+/// What `run` and `cpython-tests` compare by default.
+pub const DEFAULT_VARIANTS: &[VariantId] = &[VariantId::Stock, VariantId::CreateOnly];
+
+/// The variants of `--variant` (`default` when none are named; just stock
+/// next to a `--patch`) followed by the `--patch` variant.
+pub fn variants(
+    requested: &[String],
+    patch: &[String],
+    used: PatchUse,
+    default: &[VariantId],
+) -> Result<Vec<Variant>, VariantError> {
+    let user = user_variant(patch, used)?;
+    let mut variants = match (requested.is_empty(), &user) {
+        (true, Some(_)) => vec![builtin(VariantId::Stock)],
+        (true, None) => default.iter().map(|&v| builtin(v)).collect(),
+        (false, _) => resolve(requested)?,
+    };
+    variants.extend(user);
+    Ok(variants)
+}
+
+/// One candidate fix: `--patch`, else the named variant (never stock).
+pub fn candidate(name: &str, patch: &[String]) -> Result<Variant, VariantError> {
+    if let Some(v) = user_variant(patch, PatchUse::Code)? {
+        return Ok(v);
+    }
+    let id = VariantId::parse(name).map_err(VariantError::from)?;
+    if id == VariantId::Stock {
+        return Err(VariantError::StockAsCandidate);
+    }
+    Ok(builtin(id))
+}
+
+/// Stock and one candidate, for the commands that compare the two.
+pub fn stock_and_candidate(name: &str, patch: &[String]) -> Result<Vec<Variant>, VariantError> {
+    Ok(vec![builtin(VariantId::Stock), candidate(name, patch)?])
+}
+
+/// A user's patch file (or `-` for stdin) read and checked to parse.
+pub fn read_user_patch(path: &Path, range: MinorRange) -> Result<UserPatch, VariantError> {
+    let shown = path.display().to_string();
+    let bytes = if path == Path::new("-") {
+        let mut buf = Vec::new();
+        std::io::Read::read_to_end(&mut std::io::stdin(), &mut buf).map(|_| buf)
+    } else {
+        std::fs::read(path)
+    }
+    .map_err(|source| VariantError::CannotRead {
+        path: shown.clone(),
+        source,
+    })?;
+    let text = String::from_utf8(bytes).map_err(|_| VariantError::Binary {
+        path: shown.clone(),
+    })?;
+    let files = patch::parse(&text).map_err(|source| VariantError::Parse {
+        path: shown.clone(),
+        source,
+    })?;
+    // A PR diff carries more than code: say once what is not applied.
+    for f in patch::in_package(&files, patch::Package::Other) {
+        eprintln!(
+            "note: --patch {shown}: skipping {} (not under Lib/multiprocessing/ or Lib/test/)",
+            crate::term::style::printable(&f.path)
+        );
+    }
+    Ok(UserPatch {
+        range,
+        origin: patch_stem(path),
+        code: !patch::in_package(&files, patch::Package::Multiprocessing).is_empty(),
+        text,
+        shown,
+    })
+}
+
+/// The name a patch file gives its variant: `fix.diff` -> `fix`, `-` ->
+/// `stdin`, `/dev/fd/63` (process substitution) -> `fd63`.
+pub fn patch_stem(path: &Path) -> String {
+    if path == Path::new("-") {
+        return "stdin".into();
+    }
+    let name = path
+        .file_stem()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    // `--patch <(git diff)` is /dev/fd/63: a pipe, with no name to keep.
+    let in_fd_dir = path
+        .parent()
+        .is_some_and(|d| d == Path::new("/dev/fd") || d == Path::new("/proc/self/fd"));
+    if in_fd_dir || name.chars().all(|c| c.is_ascii_digit()) {
+        "pipe".to_string()
+    } else {
+        name
+    }
+}
+
+/// Files of a patch folder (`--patch DIR`, laid out like
+/// `patches/<variant>/`): each `X.Y[-Z.W].diff` with its range.
+pub fn folder_patches(dir: &Path) -> Result<Vec<(PathBuf, MinorRange)>, VariantError> {
+    let read = std::fs::read_dir(dir).map_err(|source| VariantError::CannotRead {
+        path: dir.display().to_string(),
+        source,
+    })?;
+    let mut out = Vec::new();
+    for entry in read.flatten() {
+        let path = entry.path();
+        if path
+            .extension()
+            .is_some_and(|e| e == "diff" || e == "patch")
+        {
+            let stem = path
+                .file_stem()
+                .map(|s| s.to_string_lossy().into_owned())
+                .unwrap_or_default();
+            if let Some(range) = parse_range(&stem) {
+                out.push((path.clone(), range.checked(&path.display().to_string())?));
+            }
+        }
+    }
+    out.sort_by_key(|(_, r)| r.from);
+    // As in patches/<variant>/: the newest family (`3.13.diff`) also
+    // serves every later version.
+    if let Some((_, last)) = out.last_mut()
+        && last.from.is_some()
+        && last.from == last.to
+    {
+        last.to = None;
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn patch_stems_name_the_variant() {
+        assert_eq!(patch_stem(Path::new("fix.diff")), "fix");
+        assert_eq!(patch_stem(Path::new("-")), "stdin");
+        assert_eq!(patch_stem(Path::new("/dev/fd/63")), "pipe");
+        assert_eq!(patch_stem(Path::new("/tmp/a/fix_only.diff")), "fix_only");
+    }
+}
