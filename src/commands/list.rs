@@ -78,10 +78,9 @@ fn listing(chosen: &[Interpreter], rejected: Option<&[Rejected]>) -> Document {
         }
         tables.push(t);
     }
-    let json = serde_json::to_value(Listing {
+    let facts = Listing {
         interpreters: chosen,
         rejected,
-    })
-    .expect("the listing serialises");
-    Document { tables, json }
+    };
+    Document::new(tables, &facts)
 }

@@ -153,7 +153,7 @@ pub fn attacher(stderr: &str) -> ProcessObservation {
     ProcessObservation {
         label: "P2".into(),
         group: "P2".into(),
-        role: "attacher".into(),
+        role: crate::contract::RoleName::Attacher,
         exit_code: Some(0),
         signal: None,
         timed_out: false,

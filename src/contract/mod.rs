@@ -8,6 +8,7 @@
 //! Field docs become schema descriptions, so they are written for the
 //! people who consume results.json.
 
+mod event;
 pub mod exit;
 #[cfg(test)]
 pub mod fixtures;
@@ -18,6 +19,7 @@ mod results;
 mod suite;
 mod verify;
 
+pub use event::{Event, RoleName};
 pub use interpreter::{Alias, Interpreter, Rejected, Source, Version};
 pub use names::{Feature, ScenarioId, StartMethod, UnknownName, VariantId};
 pub use observation::{Origin, ProcessObservation, Symptom, Traceback};

@@ -3,6 +3,8 @@
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
+use super::{Event, RoleName};
+
 /// What one process did.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, JsonSchema)]
 pub struct ProcessObservation {
@@ -11,7 +13,7 @@ pub struct ProcessObservation {
     /// Symptoms are counted per group (concurrent attachers share one, `A*`).
     pub group: String,
     /// `creator`, `attacher`, `attacher+unlink`, ...
-    pub role: String,
+    pub role: RoleName,
     /// `null` if killed by a signal.
     pub exit_code: Option<i32>,
     pub signal: Option<i32>,
@@ -40,7 +42,7 @@ pub struct ProcessObservation {
     /// Where the process imported `multiprocessing` from.
     pub multiprocessing: Option<String>,
     /// The JSON-line events the role printed on stdout.
-    pub events: Vec<serde_json::Value>,
+    pub events: Vec<Event>,
     pub stdout: String,
     pub stderr: String,
     pub duration_ms: u64,

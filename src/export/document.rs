@@ -8,16 +8,23 @@ use super::table::Table;
 /// What a command prints: its tables, and its JSON form.
 pub struct Document {
     pub tables: Vec<Table>,
-    pub json: serde_json::Value,
+    /// The same facts as pretty JSON (see [`Document::new`]).
+    json: String,
 }
 
 impl Document {
+    /// Tables, and `facts` as JSON.
+    pub fn new(tables: Vec<Table>, facts: &impl serde::Serialize) -> Document {
+        Document {
+            tables,
+            json: serde_json::to_string_pretty(facts).expect("facts serialise"),
+        }
+    }
+
     /// The document in `format`: aligned tables, Markdown tables, or JSON.
     pub fn render(&self, format: Format) -> String {
         match format {
-            Format::Json => {
-                serde_json::to_string_pretty(&self.json).expect("a JSON value serialises") + "\n"
-            }
+            Format::Json => format!("{}\n", self.json),
             Format::Table => join(self.tables.iter().map(Table::terminal)),
             Format::Markdown => join(self.tables.iter().map(Table::markdown)),
         }
@@ -38,10 +45,7 @@ mod tests {
         a.plain_row(["3.12.1", "pyenv"]);
         let mut b = Table::new(["rejected", "reason"]);
         b.plain_row(["/x/python3", "a | pipe"]);
-        Document {
-            tables: vec![a, b],
-            json: serde_json::json!({"interpreters": ["3.12.1"]}),
-        }
+        Document::new(vec![a, b], &serde_json::json!({"interpreters": ["3.12.1"]}))
     }
 
     #[test]

@@ -4,7 +4,9 @@
 
 use super::document::Document;
 use super::table::Table;
-use crate::contract::{ScenarioId, StartMethod};
+use serde::Serialize;
+
+use crate::contract::{Feature, ScenarioId, StartMethod, VariantId};
 use crate::judge::expectations::{EXPECTATIONS, Expectation};
 use crate::overlay::variant::{self, Variant};
 use crate::scenario::catalogue;
@@ -20,23 +22,41 @@ pub fn document() -> Document {
             std::iter::once(s.name().to_string()).chain(variants.iter().map(|v| cell(s.id, v))),
         );
     }
-    let json = EXPECTATIONS
-        .iter()
-        .map(|r| {
-            serde_json::json!({
-                "scenario": r.scenario,
-                "variants": r.variants,
-                "start_methods": r.start_methods,
-                "feature": r.feature.map(|(f, present)| serde_json::json!({"feature": f, "present": present})),
-                "outcome": r.outcome,
-                "evidence": r.evidence,
-                "symptoms": r.symptoms,
-            })
-        })
-        .collect();
-    Document {
-        tables: vec![table],
-        json: serde_json::Value::Array(json),
+    let rows: Vec<Row> = EXPECTATIONS.iter().map(Row::of).collect();
+    Document::new(vec![table], &rows)
+}
+
+/// One expectation row as `expectations --format json` prints it.
+#[derive(Serialize)]
+struct Row {
+    scenario: ScenarioId,
+    variants: &'static [VariantId],
+    start_methods: &'static [StartMethod],
+    feature: Option<FeatureCondition>,
+    outcome: &'static str,
+    evidence: &'static str,
+    symptoms: &'static [&'static str],
+}
+
+#[derive(Serialize)]
+struct FeatureCondition {
+    feature: Feature,
+    present: bool,
+}
+
+impl Row {
+    fn of(r: &Expectation) -> Row {
+        Row {
+            scenario: r.scenario,
+            variants: r.variants,
+            start_methods: r.start_methods,
+            feature: r
+                .feature
+                .map(|(feature, present)| FeatureCondition { feature, present }),
+            outcome: r.outcome,
+            evidence: r.evidence,
+            symptoms: r.symptoms,
+        }
     }
 }
 

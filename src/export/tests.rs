@@ -119,7 +119,10 @@ fn json_round_trips() {
 #[test]
 fn a_transcript_diff_ignores_names_pids_and_paths() {
     let p = |stderr: &str, pid: u32| crate::contract::ProcessObservation {
-        events: vec![serde_json::json!({"event": "start", "pid": pid})],
+        events: vec![crate::contract::Event::Start {
+            pid: i64::from(pid),
+            multiprocessing: "/x/multiprocessing/__init__.py".into(),
+        }],
         ..crate::contract::fixtures::attacher(stderr)
     };
     let mut a = case(
@@ -148,7 +151,10 @@ fn a_transcript_diff_ignores_names_pids_and_paths() {
     insta::assert_snapshot!(transcript::unified(&a, &b));
     let mut same = b.clone();
     same.segment = Some("shmhcccccccccccc_3".into());
-    same.processes[0].events = vec![serde_json::json!({"event": "start", "pid": 33})];
+    same.processes[0].events = vec![crate::contract::Event::Start {
+        pid: 33,
+        multiprocessing: "/y/multiprocessing/__init__.py".into(),
+    }];
     assert_eq!(transcript::unified(&b, &same), "");
 }
 

@@ -10,7 +10,7 @@ use std::sync::OnceLock;
 use regex::Regex;
 use similar::TextDiff;
 
-use crate::contract::Case;
+use crate::contract::{Case, Event};
 
 /// A transcript of a case, normalised for diffing.
 pub fn transcript(case: &Case) -> String {
@@ -61,7 +61,7 @@ pub fn transcript(case: &Case) -> String {
         for e in &p.events {
             // Plumbing, not behaviour: where multiprocessing came from, and
             // the pid of a resource tracker (for its exit status).
-            if e["event"] == "start" || e["event"] == "tracker" {
+            if matches!(e, Event::Start { .. } | Event::Tracker { .. }) {
                 continue;
             }
             out += &format!("  event {}\n", norm(&e.to_string()));

@@ -15,6 +15,7 @@ use crate::host::proc::{Finished, LineWait, Running, Spec};
 use crate::overlay::variant::AttachMode;
 use crate::scenario::catalogue::{Command, Params, Proc, Role, Scenario, Step};
 use crate::scenario::observe;
+use crate::scenario::protocol::{self, Event};
 pub use crate::scenario::{CaseError, CaseObservation};
 
 /// Bytes the creator writes and every reader checks.
@@ -146,38 +147,31 @@ pub fn run(
         segment_leaked: false,
         error: None,
     };
-    let mut live: Vec<Live> = Vec::new();
     let mut run = Run {
         segment,
         ctx,
         world,
         case: &mut case,
+        live: Vec::new(),
         halted: false,
+        protocol_error: None,
     };
-    for step in (scenario.steps)(&ctx.params) {
-        if crate::host::proc::cancelled() {
-            run.case.error = Some(CaseError::Interrupted);
-            break;
-        }
-        if let Err(e) = run.step(step, &mut live) {
-            run.case.error = Some(e);
-            break;
-        }
-        if run.halted {
-            break;
-        }
-    }
-    // Anything still alive (after an error) is finished, i.e. killed on its
-    // deadline at worst.
-    for l in live.drain(..) {
-        run.finish_one(l);
-    }
-    // A signal may have killed this case's processes in its last step.
-    if crate::host::proc::cancelled() && case.error.is_none() {
-        case.error = Some(CaseError::Interrupted);
-    }
-    // Report processes in the order the scenario starts them (P1, P2, ...),
-    // not the order they ended.
+    run.steps(scenario);
+    let protocol_error = run.protocol_error.take();
+    conclude(&mut case, scenario, ctx, protocol_error);
+    remove_what_it_made(&mut case, world);
+    case
+}
+
+/// The case's processes in the order the scenario starts them (P1, P2,
+/// ...), not the order they ended; whether it created anything; and, when
+/// nothing stopped it, whether what it read can be trusted.
+fn conclude(
+    case: &mut CaseObservation,
+    scenario: &Scenario,
+    ctx: &Context,
+    protocol_error: Option<CaseError>,
+) {
     let order: Vec<String> = (scenario.steps)(&ctx.params)
         .into_iter()
         .flat_map(|step| match step {
@@ -190,24 +184,28 @@ pub fn run(
     case.created = case.processes.iter().any(|p| {
         p.events
             .iter()
-            .any(|e| e["event"] == "created" || e["event"] == "opened")
+            .any(|e| matches!(e, Event::Created { .. } | Event::Opened { .. }))
     });
     if case.error.is_none() {
-        case.error = timeout(&case, ctx)
-            .or_else(|| overlay_error(&case, ctx))
-            .or_else(|| tracker_disagrees(&case));
+        case.error = timeout(case, ctx)
+            .or_else(|| overlay_error(case, ctx))
+            .or_else(|| tracker_disagrees(case))
+            .or(protocol_error);
     }
-    // Only a segment whose creation this case saw is ours to remove; a name
-    // that exists without a `created` event belongs to someone else.
-    if case.created {
-        for name in case.made.clone() {
-            if world.segment_exists(&name) {
-                case.segment_leaked = true;
-                world.unlink_segment(&name);
-            }
+}
+
+/// Only a segment whose creation this case saw is ours to remove; a name
+/// that exists without a `created` event belongs to someone else.
+fn remove_what_it_made(case: &mut CaseObservation, world: &dyn World) {
+    if !case.created {
+        return;
+    }
+    for name in case.made.clone() {
+        if world.segment_exists(&name) {
+            case.segment_leaked = true;
+            world.unlink_segment(&name);
         }
     }
-    case
 }
 
 /// One case in progress.
@@ -216,132 +214,198 @@ struct Run<'a, 'c> {
     ctx: &'a Context<'a>,
     world: &'a dyn World,
     case: &'c mut CaseObservation,
+    /// The processes still running, in the order they started.
+    live: Vec<Live>,
     /// The scenario cannot go on, and that is an outcome (see
     /// `creator_failed`).
     halted: bool,
+    /// The first process whose stdout broke the event protocol.
+    protocol_error: Option<CaseError>,
 }
 
 impl Run<'_, '_> {
-    fn step(&mut self, step: Step, live: &mut Vec<Live>) -> Result<(), CaseError> {
+    /// Every step in order, until one fails, the case halts or a signal
+    /// arrives; then whatever still runs is finished (killed on its
+    /// deadline at worst).
+    fn steps(&mut self, scenario: &Scenario) {
+        for step in (scenario.steps)(&self.ctx.params) {
+            if crate::host::proc::cancelled() {
+                self.case.error = Some(CaseError::Interrupted);
+                break;
+            }
+            if let Err(e) = self.step(step) {
+                self.case.error = Some(e);
+                break;
+            }
+            if self.halted {
+                break;
+            }
+        }
+        for l in std::mem::take(&mut self.live) {
+            self.finish_one(l);
+        }
+        // A signal may have killed this case's processes in its last step.
+        if crate::host::proc::cancelled() && self.case.error.is_none() {
+            self.case.error = Some(CaseError::Interrupted);
+        }
+    }
+
+    fn step(&mut self, step: Step) -> Result<(), CaseError> {
         match step {
-            Step::Start(procs) => {
-                let first_new = live.len();
-                for proc in procs {
-                    let running = self.spawn(&proc)?;
-                    live.push(Live { proc, running });
-                }
-                // Wait for each new holder to be ready; one that ends
-                // instead is finished and recorded.
-                let mut i = first_new;
-                while i < live.len() {
-                    let ready = live[i]
-                        .running
-                        .wait_for_line(&|l| event_is(l, "ready") || event_is(l, "holding"));
-                    match ready {
-                        Ok(_) => {
-                            if live[i].proc.role.creates() {
-                                for name in live[i].proc.role.segments(self.segment) {
-                                    self.world.note_created(&name);
-                                    self.case.made.push(name);
-                                }
-                            }
-                            i += 1;
-                        }
-                        Err(why) => {
-                            let l = live.remove(i);
-                            let label = l.proc.label.clone();
-                            let creator = l.proc.role.creates();
-                            self.finish_one(l);
-                            // A creator that never got ready may still have
-                            // made its segment (its shm_open said so before
-                            // the code under test raised, or hung): this
-                            // case saw that, so the segment is its to remove.
-                            if creator {
-                                self.note_opened(&label);
-                            }
-                            if why == LineWait::Timeout {
-                                return Err(CaseError::NotReady {
-                                    label,
-                                    timeout: self.ctx.timeout,
-                                });
-                            }
-                            // No segment of ours: nothing after this may
-                            // attach, or it would attach to (and, on stock,
-                            // destroy) a segment someone else owns.
-                            if creator {
-                                return match self.creator_failed(&label) {
-                                    Some(e) => Err(e),
-                                    // Its own code raised: that is what the
-                                    // case observed; nothing more can run.
-                                    None => {
-                                        self.halted = true;
-                                        Ok(())
-                                    }
-                                };
-                            }
-                        }
-                    }
-                }
-            }
-            Step::Run(procs) => {
-                let started: Vec<Live> = procs
-                    .into_iter()
-                    .map(|proc| self.spawn(&proc).map(|running| Live { proc, running }))
-                    .collect::<Result<_, _>>()?;
-                for l in started {
-                    self.finish_one(l);
-                }
-            }
+            Step::Start(procs) => self.start(procs),
+            Step::Run(procs) => self.run_all(procs),
             Step::Tell(label, command) => {
-                let Some(at) = position(live, &label) else {
-                    return Ok(());
-                };
-                let word = command_line(command, self.ctx);
-                let sent = live[at].running.send(&word);
-                let done = sent.is_ok()
-                    && live[at]
-                        .running
-                        .wait_for_line(&|l| {
-                            event_is(l, "done")
-                                && event_field(l, "command").as_deref() == Some(command.word())
-                        })
-                        .is_ok();
-                if !done {
-                    // The holder died doing it; its transcript says why.
-                    let l = live.remove(at);
-                    self.finish_one(l);
-                }
+                self.tell(&label, command);
+                Ok(())
             }
             Step::Finish(labels, command) => {
-                let mut finishing = Vec::new();
-                for label in labels {
-                    let Some(at) = position(live, &label) else {
-                        continue;
-                    };
-                    let mut l = live.remove(at);
-                    if let Some(c) = command {
-                        let _ = l.running.send(&command_line(c, self.ctx));
-                    }
-                    l.running.close_stdin();
-                    finishing.push(l);
-                }
-                for l in finishing {
-                    self.finish_one(l);
-                }
+                self.finish(&labels, command);
+                Ok(())
             }
             Step::Crash(label) => {
-                let Some(at) = position(live, &label) else {
-                    return Ok(());
-                };
-                let l = live.remove(at);
-                l.running.signal_leader(libc::SIGKILL);
-                self.finish_one(l);
-                if let Some(p) = self.case.processes.last_mut() {
-                    p.killed_by_harness = true;
+                self.crash(&label);
+                Ok(())
+            }
+        }
+    }
+
+    /// Start holders, then wait for each to be ready; one that ends
+    /// instead is finished and recorded.
+    fn start(&mut self, procs: Vec<Proc>) -> Result<(), CaseError> {
+        let first_new = self.live.len();
+        for proc in procs {
+            let running = self.spawn(&proc)?;
+            self.live.push(Live { proc, running });
+        }
+        let mut i = first_new;
+        while i < self.live.len() {
+            let ready = self.live[i]
+                .running
+                .wait_for_line(&|l| protocol::is(l, "ready") || protocol::is(l, "holding"));
+            match ready {
+                Ok(_) => {
+                    let role = self.live[i].proc.role;
+                    if role.creates() {
+                        for name in role.segments(self.segment) {
+                            self.world.note_created(&name);
+                            self.case.made.push(name);
+                        }
+                    }
+                    i += 1;
+                }
+                Err(why) => {
+                    let l = self.live.remove(i);
+                    self.not_ready(l, why)?;
+                    if self.halted {
+                        return Ok(());
+                    }
                 }
             }
         }
         Ok(())
+    }
+
+    /// A holder that ended (or hung) instead of getting ready.
+    fn not_ready(&mut self, l: Live, why: LineWait) -> Result<(), CaseError> {
+        let label = l.proc.label.clone();
+        let creator = l.proc.role.creates();
+        self.finish_one(l);
+        // A creator that never got ready may still have made its segment
+        // (its shm_open said so before the code under test raised, or
+        // hung): this case saw that, so the segment is its to remove.
+        if creator {
+            self.note_opened(&label);
+        }
+        if why == LineWait::Timeout {
+            return Err(CaseError::NotReady {
+                label,
+                timeout: self.ctx.timeout,
+            });
+        }
+        // No segment of ours: nothing after this may attach, or it would
+        // attach to (and, on stock, destroy) a segment someone else owns.
+        if creator {
+            match self.creator_failed(&label) {
+                Some(e) => return Err(e),
+                // Its own code raised: that is what the case observed;
+                // nothing more can run.
+                None => self.halted = true,
+            }
+        }
+        Ok(())
+    }
+
+    /// Start processes together and read every one to EOF.
+    fn run_all(&mut self, procs: Vec<Proc>) -> Result<(), CaseError> {
+        let started: Vec<Live> = procs
+            .into_iter()
+            .map(|proc| self.spawn(&proc).map(|running| Live { proc, running }))
+            .collect::<Result<_, _>>()?;
+        for l in started {
+            self.finish_one(l);
+        }
+        Ok(())
+    }
+
+    /// Tell a holder to do something and wait until it says it has; a
+    /// holder that already ended has nothing to do.
+    fn tell(&mut self, label: &str, command: Command) {
+        let Some(at) = self.position(label) else {
+            return;
+        };
+        let word = command_line(command, self.ctx);
+        let running = &mut self.live[at].running;
+        let done = running.send(&word).is_ok()
+            && running
+                .wait_for_line(&|l| {
+                    matches!(protocol::parse_line(l),
+                        Some(Ok(Event::Done { command: c })) if c == command.word())
+                })
+                .is_ok();
+        if !done {
+            // The holder died doing it; its transcript says why.
+            let l = self.live.remove(at);
+            self.finish_one(l);
+        }
+    }
+
+    /// Optionally send a last command, close the holders' stdin, and read
+    /// them to EOF.
+    fn finish(&mut self, labels: &[String], command: Option<Command>) {
+        let mut finishing = Vec::new();
+        for label in labels {
+            let Some(at) = self.position(label) else {
+                continue;
+            };
+            let mut l = self.live.remove(at);
+            if let Some(c) = command {
+                let _ = l.running.send(&command_line(c, self.ctx));
+            }
+            l.running.close_stdin();
+            finishing.push(l);
+        }
+        for l in finishing {
+            self.finish_one(l);
+        }
+    }
+
+    /// SIGKILL a holder's leader (its tracker lives on) and read it to EOF.
+    fn crash(&mut self, label: &str) {
+        let Some(at) = self.position(label) else {
+            return;
+        };
+        let l = self.live.remove(at);
+        l.running.signal_leader(libc::SIGKILL);
+        self.finish_one(l);
+        if let Some(p) = self.case.processes.last_mut() {
+            p.killed_by_harness = true;
+        }
+    }
+
+    /// Where a holder is; `None` if it already ended (its end is recorded,
+    /// and later steps that address it have nothing to do).
+    fn position(&self, label: &str) -> Option<usize> {
+        self.live.iter().position(|l| l.proc.label == label)
     }
 
     /// The segments a creator's exclusive shm_open made (its `opened`
@@ -353,8 +417,10 @@ impl Run<'_, '_> {
             .iter()
             .filter(|p| p.label == label)
             .flat_map(|p| &p.events)
-            .filter(|e| e["event"] == "opened")
-            .filter_map(|e| e["name"].as_str().map(str::to_string))
+            .filter_map(|e| match e {
+                Event::Opened { name } => Some(name.clone()),
+                _ => None,
+            })
             .collect();
         for name in opened {
             if !self.case.made.contains(&name) {
@@ -439,12 +505,18 @@ impl Run<'_, '_> {
 
     fn finish_one(&mut self, l: Live) {
         let finished = l.running.finish();
-        let p = observe::process(
+        let (p, protocol_error) = observe::process(
             &l.proc,
             finished,
             &self.ctx.script_name(),
             self.ctx.tracker_codes,
         );
+        if let Some(error) = protocol_error {
+            self.protocol_error.get_or_insert(CaseError::Protocol {
+                label: l.proc.label.clone(),
+                error,
+            });
+        }
         // Whether the case's segment (every segment a creator made) still
         // exists once this process has ended.
         let segment_after = if self.case.made.is_empty() {
@@ -471,12 +543,6 @@ impl Context<'_> {
     }
 }
 
-/// Where a holder is; `None` if it already ended (its end is recorded, and
-/// later steps that address it have nothing to do).
-fn position(live: &[Live], label: &str) -> Option<usize> {
-    live.iter().position(|l| l.proc.label == label)
-}
-
 /// The line a holder is told: `spawn-child default unlink --start-method fork`.
 fn command_line(command: Command, ctx: &Context) -> String {
     let method = ctx
@@ -492,20 +558,6 @@ fn command_line(command: Command, ctx: &Context) -> String {
         Command::RawFork => format!("{} {mode}", command.word()),
         _ => command.word().to_string(),
     }
-}
-
-/// A field of an event line (`{"event": "done", "command": "check"}`),
-/// parsed as JSON, however `json.dumps` spaces it.
-fn event_field(line: &str, field: &str) -> Option<String> {
-    if !line.starts_with('{') {
-        return None;
-    }
-    let value: serde_json::Value = serde_json::from_str(line).ok()?;
-    value.get(field)?.as_str().map(str::to_string)
-}
-
-fn event_is(line: &str, name: &str) -> bool {
-    event_field(line, "event").as_deref() == Some(name)
 }
 
 /// A tracker whose exit status says it cleaned up leaks (1, 2; gh-104090)
@@ -528,7 +580,7 @@ fn tracker_disagrees(case: &CaseObservation) -> Option<CaseError> {
 fn timeout(case: &CaseObservation, ctx: &Context) -> Option<CaseError> {
     let timed_out = || case.processes.iter().filter(|p| p.timed_out);
     timed_out()
-        .find(|p| p.role != "creator" && p.role != "manager")
+        .find(|p| !p.role.creates())
         .or_else(|| timed_out().next())
         .map(|p| CaseError::Timeout {
             label: p.label.clone(),
@@ -857,7 +909,7 @@ mod tests {
     fn a_stock_run_that_imported_another_multiprocessing_is_an_error() {
         let mut procs = three_process_stock();
         procs[2].stdout[0] =
-            r#"{"event": "start", "multiprocessing": "/elsewhere/multiprocessing/__init__.py"}"#
+            r#"{"event": "start", "multiprocessing": "/elsewhere/multiprocessing/__init__.py", "pid": 3}"#
                 .into();
         let world = FakeWorld::new(procs, true);
         let case = three_process("shmhx_4", &world);
@@ -909,13 +961,5 @@ mod tests {
             "{:?}",
             case.error
         );
-    }
-
-    #[test]
-    fn events_are_read_as_json_however_they_are_spaced() {
-        assert!(event_is(r#"{"event":"ready"}"#, "ready"));
-        assert!(event_is(r#"{"event": "ready", "x": 1}"#, "ready"));
-        assert!(!event_is(r#"{"x": "\"event\": \"ready\""}"#, "ready"));
-        assert!(!event_is("ready", "ready"));
     }
 }

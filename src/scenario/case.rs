@@ -37,6 +37,11 @@ pub enum CaseError {
         "{label}'s resource tracker exited {code} (it found leaked segments) but no leak warning was read: the transcript is incomplete"
     )]
     TrackerDisagrees { label: String, code: i32 },
+    #[error("{label}: {error}")]
+    Protocol {
+        label: String,
+        error: crate::scenario::protocol::ProtocolError,
+    },
     #[error("interrupted")]
     Interrupted,
 }

@@ -5,7 +5,7 @@
 //! under, so that processes whose relative timing is free (concurrent
 //! attachers) give the same symptom set on every run.
 
-use crate::contract::{ScenarioId, UnknownName};
+use crate::contract::{RoleName, ScenarioId, UnknownName};
 
 /// What one process does.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -32,7 +32,20 @@ pub enum Role {
 impl Role {
     /// It makes the case's segments (and gets `ready` after that).
     pub fn creates(self) -> bool {
-        matches!(self, Role::Creator { .. } | Role::Manager)
+        self.name().creates()
+    }
+
+    /// What outputs call a process in this role.
+    pub fn name(self) -> RoleName {
+        match self {
+            Role::Creator { list: false } => RoleName::Creator,
+            Role::Creator { list: true } => RoleName::CreatorList,
+            Role::Manager => RoleName::Manager,
+            Role::Hanger => RoleName::Hanger,
+            Role::Attacher { unlink: true, .. } => RoleName::AttacherUnlinks,
+            Role::Attacher { hold: true, .. } => RoleName::AttacherHolds,
+            Role::Attacher { .. } => RoleName::Attacher,
+        }
     }
 
     /// The segments a process in this role creates, from the case's name.

@@ -5,6 +5,7 @@
 pub mod case;
 pub mod catalogue;
 pub mod observe;
+pub mod protocol;
 pub mod symptoms;
 
 pub use case::{CaseError, CaseObservation};

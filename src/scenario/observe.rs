@@ -7,10 +7,11 @@
 //! the tracker's warnings. Warnings are matched by prefix only: 3.13 appends
 //! the set of names to the leak warning.
 
-use super::catalogue::{Proc, Role};
+use super::catalogue::Proc;
+use super::protocol::{self, Event, ProtocolError};
 use crate::contract::ProcessObservation;
 pub use crate::contract::{Origin, Traceback};
-use crate::host::proc::Finished;
+use crate::host::proc::{Finished, Termination};
 
 pub const LEAK_PREFIX: &str = "resource_tracker: There appear to be";
 const TRACKER_WARNING: &str = "UserWarning: resource_tracker: ";
@@ -30,54 +31,40 @@ impl Stderr {
     }
 }
 
-/// What a finished process did, read from its transcript. `segment_after`
-/// is left false: the engine knows whether the segment still exists.
-/// `tracker_codes`: the interpreter's trackers exit with a meaningful
-/// status (3.13+).
+/// What a finished process did, read from its transcript, and the first
+/// line of its stdout that broke the event protocol, if one did.
+/// `segment_after` is left false: the engine knows whether the segment
+/// still exists. `tracker_codes`: the interpreter's trackers exit with a
+/// meaningful status (3.13+).
 pub fn process(
     proc: &Proc,
     out: Finished,
     script: &str,
     tracker_codes: bool,
-) -> ProcessObservation {
+) -> (ProcessObservation, Option<ProtocolError>) {
     let parsed = parse_stderr(&out.stderr, script);
-    let events: Vec<serde_json::Value> = out
-        .stdout
-        .lines()
-        .filter(|l| l.starts_with('{'))
-        .filter_map(|l| serde_json::from_str(l).ok())
-        .collect();
+    let (events, protocol_error) = protocol::events(&out.stdout);
     let reads: Vec<bool> = events
         .iter()
-        .filter(|e| e["event"] == "read")
-        .filter_map(|e| e["data_ok"].as_bool())
+        .filter_map(|e| match e {
+            Event::Read { data_ok, .. } => Some(*data_ok),
+            _ => None,
+        })
         .collect();
     let data_ok = (!reads.is_empty()).then(|| reads.iter().all(|ok| *ok));
-    let multiprocessing = events
-        .iter()
-        .find(|e| e["event"] == "start")
-        .and_then(|e| e["multiprocessing"].as_str())
-        .map(str::to_string);
-    // The tracker this process started (not a raw-fork child's), as the
-    // `tracker` event names it, matched with the orphans we reaped.
+    let multiprocessing = events.iter().find_map(|e| match e {
+        Event::Start {
+            multiprocessing, ..
+        } => Some(multiprocessing.clone()),
+        _ => None,
+    });
     let tracker_exit_code = tracker_codes
-        .then(|| {
-            events
-                .iter()
-                .filter(|e| e["event"] == "tracker" && e["who"] != "raw-fork child")
-                .filter_map(|e| e["pid"].as_i64())
-                .find_map(|pid| {
-                    out.orphans
-                        .iter()
-                        .find(|(p, _)| i64::from(*p) == pid)
-                        .and_then(|(_, t)| t.code())
-                })
-        })
+        .then(|| own_tracker_code(&events, &out.orphans))
         .flatten();
-    ProcessObservation {
+    let observed = ProcessObservation {
         label: proc.label.clone(),
         group: proc.group.clone(),
-        role: role_name(proc.role).to_string(),
+        role: proc.role.name(),
         exit_code: out.termination.code(),
         signal: out.termination.signal(),
         timed_out: out.timed_out,
@@ -94,19 +81,25 @@ pub fn process(
         stdout: out.stdout,
         stderr: out.stderr,
         duration_ms: out.duration.as_millis() as u64,
-    }
+    };
+    (observed, protocol_error)
 }
 
-fn role_name(role: Role) -> &'static str {
-    match role {
-        Role::Creator { list: false } => "creator",
-        Role::Creator { list: true } => "creator (ShareableList)",
-        Role::Manager => "manager",
-        Role::Hanger => "hanger",
-        Role::Attacher { unlink: true, .. } => "attacher+unlink",
-        Role::Attacher { hold: true, .. } => "attacher (holds)",
-        Role::Attacher { .. } => "attacher",
-    }
+/// How the tracker this process started ended (not a raw-fork child's), as
+/// the `tracker` event names it, matched with the orphans we reaped.
+fn own_tracker_code(events: &[Event], orphans: &[(i32, Termination)]) -> Option<i32> {
+    events
+        .iter()
+        .filter_map(|e| match e {
+            Event::Tracker { pid, who } if who != "raw-fork child" => Some(*pid),
+            _ => None,
+        })
+        .find_map(|pid| {
+            orphans
+                .iter()
+                .find(|(p, _)| i64::from(*p) == pid)
+                .and_then(|(_, t)| t.code())
+        })
 }
 
 pub fn parse_stderr(stderr: &str, script: &str) -> Stderr {
@@ -183,7 +176,7 @@ fn parse_traceback(lines: &[&str], start: usize, script: &str) -> (Option<Traceb
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::host::proc::Termination;
+    use crate::scenario::catalogue::Role;
 
     const P3_313: &str = "\
 /x/resource_tracker.py:276: UserWarning: resource_tracker: There appear to be 1 leaked shared_memory objects to clean up at shutdown: {'/n'}
@@ -354,21 +347,22 @@ KeyError: '/n'
 
     #[test]
     fn a_process_is_read_from_its_events() {
-        let stdout = r#"{"event": "start", "multiprocessing": "/o/multiprocessing"}
+        let stdout = r#"{"event": "start", "multiprocessing": "/o/multiprocessing", "pid": 5}
 not an event
 {"event": "read", "data_ok": true}
 {"event": "tracker", "pid": 7, "who": "raw-fork child"}
 {"event": "tracker", "pid": 8, "who": "self"}
-{"event": "done", "data_ok": false}
+{"event": "done", "command": "check", "data_ok": false}
 "#;
         let orphans = vec![(7, Termination::Exited(3)), (8, Termination::Exited(1))];
-        let p = process(
+        let (p, error) = process(
             &attacher(),
             finished(stdout, orphans.clone()),
             "roles.py",
             true,
         );
-        assert_eq!(p.role, "attacher");
+        assert_eq!(error, None);
+        assert_eq!(p.role, crate::contract::RoleName::Attacher);
         assert_eq!((p.label.as_str(), p.group.as_str()), ("B", "attachers"));
         assert_eq!(p.events.len(), 5, "the line that is not JSON is no event");
         // Only `read` events say whether the data was intact.
@@ -378,20 +372,20 @@ not an event
         assert_eq!(p.tracker_exit_code, Some(1));
         assert_eq!(p.exit_code, Some(0));
         // Without meaningful tracker codes (before 3.13) there is none.
-        let p = process(&attacher(), finished(stdout, orphans), "roles.py", false);
+        let (p, _) = process(&attacher(), finished(stdout, orphans), "roles.py", false);
         assert_eq!(p.tracker_exit_code, None);
         // No read at all: unknown, not intact.
-        let p = process(&attacher(), finished("", vec![]), "roles.py", true);
+        let (p, _) = process(&attacher(), finished("", vec![]), "roles.py", true);
         assert_eq!((p.data_ok, p.tracker_exit_code), (None, None));
         let bad =
             "{\"event\": \"read\", \"data_ok\": true}\n{\"event\": \"read\", \"data_ok\": false}\n";
-        let p = process(&attacher(), finished(bad, vec![]), "roles.py", true);
+        let (p, _) = process(&attacher(), finished(bad, vec![]), "roles.py", true);
         assert_eq!(p.data_ok, Some(false));
     }
 
     #[test]
     fn roles_have_their_names() {
-        let name = |role| role_name(role);
+        let name = |role: Role| role.name().name();
         let attacher = |unlink, hold| Role::Attacher {
             unlink,
             hold,

@@ -10,7 +10,7 @@
 use std::collections::BTreeMap;
 use std::fmt;
 
-use crate::contract::{Origin, Symptom};
+use crate::contract::{Event, Origin, Symptom};
 use crate::scenario::CaseObservation;
 use crate::scenario::observe::LEAK_PREFIX;
 
@@ -175,10 +175,12 @@ pub fn of(case: &CaseObservation) -> Vec<Symptom> {
             add(Key::of(g, Kind::Exit(code)), &format!("exit status {code}"));
         }
         for e in &p.events {
-            if e["event"] == "child-exited"
-                && let Some(code) = e["exitcode"].as_i64().filter(|&c| c != 0)
+            if let Event::ChildExited {
+                exitcode: Some(code),
+            } = e
+                && *code != 0
             {
-                add(Key::of(g, Kind::ChildExit(code)), &e.to_string());
+                add(Key::of(g, Kind::ChildExit(*code)), &e.to_string());
             }
         }
     }
@@ -243,9 +245,13 @@ mod tests {
         p1.label = "P1".into();
         p1.group = "P1".into();
         p1.events = vec![
-            serde_json::json!({"event": "child-exited", "exitcode": 0}),
-            serde_json::json!({"event": "child-exited", "exitcode": 1}),
-            serde_json::json!({"event": "read", "exitcode": 2}),
+            Event::ChildExited { exitcode: Some(0) },
+            Event::ChildExited { exitcode: Some(1) },
+            Event::ChildExited { exitcode: None },
+            Event::Read {
+                data_ok: true,
+                what: None,
+            },
         ];
         let case = CaseObservation {
             segment: "s".into(),
