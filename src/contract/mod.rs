@@ -15,14 +15,16 @@ pub mod fixtures;
 mod interpreter;
 mod names;
 mod observation;
+mod range;
 mod results;
 mod suite;
 mod verify;
 
 pub use event::{Event, RoleName};
 pub use interpreter::{Alias, Interpreter, Rejected, Source, Version};
-pub use names::{Feature, ScenarioId, StartMethod, UnknownName, VariantId};
+pub use names::{Feature, ScenarioId, StartMethod, UnknownName, VariantId, slug};
 pub use observation::{Origin, ProcessObservation, Symptom, Traceback};
+pub use range::VersionRange;
 pub use results::{
     AppliedPatch, Case, Host, MergedLeg, Results, Row, SCHEMA_VERSION, ScenarioInfo, Timing,
     VariantInfo, Verdict,

@@ -33,27 +33,12 @@ pub fn closest<'a>(given: &str, known: &[&'a str]) -> Option<&'a str> {
     let given = given.to_ascii_lowercase().replace('_', "-");
     known
         .iter()
-        .map(|k| (distance(&given, k), *k))
+        .map(|k| (strsim::levenshtein(&given, k), *k))
         .filter(|(d, k)| {
             *d <= (k.len() / 3).max(2) || k.starts_with(&given) || given.starts_with(k)
         })
         .min_by_key(|(d, _)| *d)
         .map(|(_, k)| k)
-}
-
-/// Levenshtein distance (names are short).
-fn distance(a: &str, b: &str) -> usize {
-    let b: Vec<char> = b.chars().collect();
-    let mut prev: Vec<usize> = (0..=b.len()).collect();
-    for (i, ca) in a.chars().enumerate() {
-        let mut cur = vec![i + 1];
-        for (j, cb) in b.iter().enumerate() {
-            let sub = prev[j] + usize::from(ca != *cb);
-            cur.push(sub.min(prev[j + 1] + 1).min(cur[j] + 1));
-        }
-        prev = cur;
-    }
-    prev[b.len()]
 }
 
 macro_rules! names {
@@ -154,6 +139,21 @@ impl fmt::Display for Feature {
             Feature::TrackerForkHandler => "tracker-fork-handler",
         })
     }
+}
+
+/// A name as one file-name component: ASCII letters, digits and `-+._`
+/// kept, anything else `_` (`patch:fix` -> `patch_fix`). Bundles, overlay
+/// dirs and cache keys all name things this way.
+pub fn slug(name: &str) -> String {
+    name.chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || matches!(c, '-' | '+' | '.' | '_') {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect()
 }
 
 impl VariantId {

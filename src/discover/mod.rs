@@ -6,7 +6,6 @@ pub mod cache;
 mod probe;
 pub mod select;
 pub mod sources;
-pub mod version;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -55,8 +54,51 @@ pub fn discover(
     candidates: Vec<Candidate>,
     opts: &Options,
 ) -> Result<Discovery, crate::host::signal::Signal> {
-    // Group candidates that are the same file (a link and its target): the
-    // file is probed once, the rest are aliases.
+    let groups = group(candidates, opts);
+    let probed = probe_all(&groups, opts)?;
+    let mut out = Discovery::default();
+    // Real executable -> index in out.found, for merging.
+    let mut by_exe: BTreeMap<PathBuf, usize> = BTreeMap::new();
+    for (members, result) in groups.into_iter().zip(probed) {
+        let info = match result {
+            Ok(info) => info,
+            Err(e) => {
+                out.reject(&members, None, &e.to_string());
+                continue;
+            }
+        };
+        if let Err(reason) = usable(&info, opts) {
+            out.reject(&members, Some(info.version()), &reason);
+            continue;
+        }
+        let found = interpreter(&members, &info);
+        match by_exe.get(&found.executable) {
+            // The same interpreter reached another way: more aliases.
+            Some(&i) => out.found[i].aliases.extend(members.iter().map(alias)),
+            None => {
+                by_exe.insert(found.executable.clone(), out.found.len());
+                out.found.push(found);
+            }
+        }
+    }
+    out.found.sort_by(|a, b| {
+        (a.version, a.free_threaded, a.debug, a.source, &a.executable).cmp(&(
+            b.version,
+            b.free_threaded,
+            b.debug,
+            b.source,
+            &b.executable,
+        ))
+    });
+    assign_ids(&mut out.found);
+    Ok(out)
+}
+
+/// Candidates that are the same file (a link and its target) in one group:
+/// the file is probed once, the rest are aliases. Within a group the first
+/// source wins, but a path reached through a symlinked directory (mise's
+/// `3.12 -> 3.12.1`) is the alias of the real one, not the other way round.
+fn group(candidates: Vec<Candidate>, opts: &Options) -> Vec<Vec<Candidate>> {
     let mut groups: Vec<(PathBuf, Vec<Candidate>)> = Vec::new();
     let mut seen = std::collections::BTreeSet::new();
     for c in candidates {
@@ -72,22 +114,28 @@ pub fn discover(
             None => groups.push((key, vec![c])),
         }
     }
-    // Within a group, the first source still wins, but a path reached
-    // through a symlinked directory (mise's `3.12 -> 3.12.1`) is the alias
-    // of the real one, not the other way round.
-    for (_, members) in &mut groups {
-        if members.len() > 1 {
+    groups
+        .into_iter()
+        .map(|(_, mut members)| {
             members.sort_by_cached_key(|c| (c.source, !parent_is_real(&c.path)));
-        }
-    }
-    // A cache hit starts no interpreter; every miss is probed in parallel.
+            members
+        })
+        .collect()
+}
+
+/// Each group's first member probed: a cache hit starts no interpreter,
+/// every miss is probed in parallel (and cached). `Err` on a signal.
+fn probe_all(
+    groups: &[Vec<Candidate>],
+    opts: &Options,
+) -> Result<Vec<Result<probe::ProbeInfo, ProbeError>>, crate::host::signal::Signal> {
     let mut cache = match &opts.cache_dir {
         Some(dir) => cache::Cache::load(dir),
         None => cache::Cache::disabled(),
     };
     let keys: Vec<Option<cache::Key>> = groups
         .iter()
-        .map(|(_, members)| {
+        .map(|members| {
             opts.cache_dir
                 .as_ref()
                 .and_then(|_| cache::Key::of(&members[0].path))
@@ -97,7 +145,7 @@ pub fn discover(
         let handles: Vec<_> = groups
             .iter()
             .zip(&keys)
-            .map(|((_, members), key)| {
+            .map(|(members, key)| {
                 let path = members[0].path.clone();
                 match key.as_ref().and_then(|k| cache.get(&path, k)) {
                     Some(info) => Pending::Cached(info),
@@ -115,7 +163,7 @@ pub fn discover(
             })
             .collect()
     });
-    for (((_, members), key), result) in groups.iter().zip(keys).zip(&probed) {
+    for ((members, key), result) in groups.iter().zip(keys).zip(&probed) {
         if let (Some(key), Ok(info)) = (key, result)
             && cache.get(&members[0].path, &key).is_none()
         {
@@ -131,80 +179,48 @@ pub fn discover(
         return Err(sig);
     }
     cache.save();
+    Ok(probed)
+}
 
-    let mut out = Discovery::default();
-    // Real executable -> index in out.found, for merging.
-    let mut by_exe: BTreeMap<PathBuf, usize> = BTreeMap::new();
-    for ((_, members), result) in groups.into_iter().zip(probed) {
-        let first = &members[0];
-        let info = match result {
-            Ok(info) => info,
-            Err(reason) => {
-                let reason = reason.to_string();
-                out.rejected
-                    .extend(members.iter().map(|c| rejected(c, None, reason.clone())));
-                continue;
-            }
-        };
-        if let Err(reason) = usable(&info, opts) {
-            let v = Some(info.version());
-            out.rejected
-                .extend(members.iter().map(|c| rejected(c, v, reason.clone())));
-            continue;
-        }
-        // A virtual environment runs as itself (its own sys.prefix, its
-        // site-packages, VIRTUAL_ENV behaviour), never as its base.
-        let exe = if in_venv(&first.path) {
-            venv_executable(&first.path)
+/// A usable group as an interpreter: the first member is its path, the
+/// rest its aliases.
+fn interpreter(members: &[Candidate], info: &probe::ProbeInfo) -> Interpreter {
+    let first = &members[0];
+    // A virtual environment runs as itself (its own sys.prefix, its
+    // site-packages, VIRTUAL_ENV behaviour), never as its base.
+    let executable = if in_venv(&first.path) {
+        venv_executable(&first.path)
+    } else {
+        info.realpath
+            .clone()
+            .unwrap_or_else(|| identity(&first.path))
+    };
+    Interpreter {
+        id: String::new(),
+        implementation: info.implementation.clone(),
+        version: info.version(),
+        executable,
+        path: first.path.clone(),
+        // `--python venv/bin/python` is listed as what it is.
+        source: if first.source == Source::Explicit && in_venv(&first.path) {
+            Source::Venv
         } else {
-            info.realpath
-                .clone()
-                .unwrap_or_else(|| identity(&first.path))
-        };
-        let aliases = members.iter().skip(1).map(|c| Alias {
-            path: c.path.clone(),
-            source: c.source,
-        });
-        if let Some(&i) = by_exe.get(&exe) {
-            let known = &mut out.found[i];
-            known.aliases.extend(members.iter().map(|c| Alias {
-                path: c.path.clone(),
-                source: c.source,
-            }));
-            continue;
-        }
-        by_exe.insert(exe.clone(), out.found.len());
-        out.found.push(Interpreter {
-            id: String::new(),
-            implementation: info.implementation.clone(),
-            version: info.version(),
-            executable: exe,
-            path: first.path.clone(),
-            // `--python venv/bin/python` is listed as what it is.
-            source: if first.source == Source::Explicit && in_venv(&first.path) {
-                Source::Venv
-            } else {
-                first.source
-            },
-            aliases: aliases.collect(),
-            prefix: info.prefix.clone(),
-            multiprocessing: info.multiprocessing.clone().unwrap_or_default(),
-            debug: info.debug,
-            free_threaded: info.free_threaded,
-            features: features(info.multiprocessing.as_deref()),
-        });
+            first.source
+        },
+        aliases: members.iter().skip(1).map(alias).collect(),
+        prefix: info.prefix.clone(),
+        multiprocessing: info.multiprocessing.clone().unwrap_or_default(),
+        debug: info.debug,
+        free_threaded: info.free_threaded,
+        features: features(info.multiprocessing.as_deref()),
     }
-    out.found.sort_by(|a, b| {
-        (a.version, a.free_threaded, a.debug, a.source, &a.executable).cmp(&(
-            b.version,
-            b.free_threaded,
-            b.debug,
-            b.source,
-            &b.executable,
-        ))
-    });
-    assign_ids(&mut out.found);
-    Ok(out)
+}
+
+fn alias(c: &Candidate) -> Alias {
+    Alias {
+        path: c.path.clone(),
+        source: c.source,
+    }
 }
 
 /// What the installed `multiprocessing` says about itself (read, never
@@ -261,12 +277,15 @@ enum Pending<'scope> {
     Probing(std::thread::ScopedJoinHandle<'scope, Result<probe::ProbeInfo, ProbeError>>),
 }
 
-fn rejected(c: &Candidate, version: Option<Version>, reason: String) -> Rejected {
-    Rejected {
-        path: c.path.clone(),
-        source: c.source,
-        version,
-        reason,
+impl Discovery {
+    /// Every member of a group rejected, for the same reason.
+    fn reject(&mut self, members: &[Candidate], version: Option<Version>, reason: &str) {
+        self.rejected.extend(members.iter().map(|c| Rejected {
+            path: c.path.clone(),
+            source: c.source,
+            version,
+            reason: reason.to_string(),
+        }));
     }
 }
 

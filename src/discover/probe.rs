@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
-use super::version::Version;
+use crate::contract::Version;
 use crate::host::proc::{Running, Termination};
 
 pub const PROBE_SCRIPT: &str = include_str!("probe.py");

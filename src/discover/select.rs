@@ -4,8 +4,8 @@
 use std::path::PathBuf;
 
 use super::sources::Source;
-use super::version::VersionReq;
 use super::{Discovery, Interpreter};
+use crate::contract::VersionRange;
 
 /// Why `--python` cannot be honoured.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -57,7 +57,7 @@ pub enum PythonSpec {
     Version {
         text: String,
         source: Option<Source>,
-        req: Option<VersionReq>,
+        req: Option<VersionRange>,
     },
 }
 
@@ -133,8 +133,8 @@ impl PythonSpec {
     }
 }
 
-fn parse_req(v: &str, whole: &str) -> Result<VersionReq, SelectError> {
-    let req = VersionReq::parse(v).ok_or_else(|| SelectError::BadVersion(whole.to_string()))?;
+fn parse_req(v: &str, whole: &str) -> Result<VersionRange, SelectError> {
+    let req = VersionRange::parse(v).ok_or_else(|| SelectError::BadVersion(whole.to_string()))?;
     if req.is_reversed() {
         return Err(SelectError::ReversedRange(whole.to_string()));
     }

@@ -38,15 +38,7 @@ impl Exporter for Bundle {
 /// separator), then made tidy.
 fn slug(what: &'static str, s: &str) -> Result<String, OutputError> {
     safe_component(what, s)?;
-    Ok(s.chars()
-        .map(|c| {
-            if c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_' | '+') {
-                c
-            } else {
-                '_'
-            }
-        })
-        .collect())
+    Ok(crate::contract::slug(s))
 }
 
 /// Write the whole bundle for `results` to `out` (its real, absolute path):

@@ -86,8 +86,8 @@ pub fn shared_diffs(results: &Results) -> Vec<SharedDiff> {
                     candidate: cand.candidate.clone(),
                     file: format!(
                         "diffs/{}--{}--{}.diff",
-                        slug(&s.to_string()),
-                        slug(&cand.candidate),
+                        crate::contract::slug(&s.to_string()),
+                        crate::contract::slug(&cand.candidate),
                         n + 1
                     ),
                     interpreters,
@@ -97,18 +97,6 @@ pub fn shared_diffs(results: &Results) -> Vec<SharedDiff> {
         }
     }
     out
-}
-
-fn slug(s: &str) -> String {
-    s.chars()
-        .map(|c| {
-            if c.is_ascii_alphanumeric() || "-+._".contains(c) {
-                c
-            } else {
-                '_'
-            }
-        })
-        .collect()
 }
 
 /// `3.8.18, 3.9.18` or `all 10`.
@@ -532,7 +520,11 @@ fn regressed(results: &Results, d: &SharedDiff) -> bool {
 /// copy: `patches/3.12.1/create-only.diff` (names made file-safe the way
 /// the bundle makes them).
 pub fn patch_file(interpreter: &str, variant: &str) -> String {
-    format!("patches/{}/{}.diff", slug(interpreter), slug(variant))
+    format!(
+        "patches/{}/{}.diff",
+        crate::contract::slug(interpreter),
+        crate::contract::slug(variant)
+    )
 }
 
 /// The patches, each distinct diff once with the interpreters it was

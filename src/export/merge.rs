@@ -126,20 +126,51 @@ pub fn merge(inputs: Vec<(String, Results)>) -> Result<Results, MergeError> {
     let Some((_, first)) = inputs.first() else {
         return Err(MergeError::Input("nothing to merge".into()));
     };
-    let mut out = Results::empty(crate::host::sys::tool(), first.host.clone());
-    // (interpreter, variant, scenario) -> (file, index in out.cases)
-    let mut seen: BTreeMap<(String, String, crate::contract::Row), (String, usize)> =
-        BTreeMap::new();
-    // interpreter id -> the file it came from first
-    let mut interp_file: BTreeMap<String, String> = BTreeMap::new();
+    let mut m = Merger {
+        out: Results::empty(crate::host::sys::tool(), first.host.clone()),
+        seen: BTreeMap::new(),
+        interp_file: BTreeMap::new(),
+    };
     for (file, r) in inputs {
-        out.merged_from.push(MergedLeg {
+        m.out.merged_from.push(MergedLeg {
             file: file.clone(),
             host: r.host.clone(),
             interpreters: r.interpreters.iter().map(|i| i.id.clone()).collect(),
         });
-        for i in r.interpreters {
-            match out.interpreters.iter().find(|o| o.id == i.id) {
+        m.interpreters(&file, r.interpreters)?;
+        m.variants(r.variants);
+        for s in r.scenarios {
+            if !m.out.scenarios.iter().any(|o| o.name == s.name) {
+                m.out.scenarios.push(s);
+            }
+        }
+        m.cases(&file, r.cases)?;
+        let (t, out) = (&r.timing, &mut m.out.timing);
+        out.wall_ms = out.wall_ms.max(t.wall_ms);
+        out.children_cpu_ms += t.children_cpu_ms;
+        out.cores = out.cores.max(t.cores);
+        out.jobs = out.jobs.max(t.jobs);
+    }
+    Ok(m.sorted())
+}
+
+/// The union so far, and where each part came from.
+struct Merger {
+    out: Results,
+    /// (interpreter, variant, row) -> (file, index in out.cases)
+    seen: BTreeMap<(String, String, crate::contract::Row), (String, usize)>,
+    /// interpreter id -> the file it came from first
+    interp_file: BTreeMap<String, String>,
+}
+
+impl Merger {
+    fn interpreters(
+        &mut self,
+        file: &str,
+        interpreters: Vec<crate::contract::Interpreter>,
+    ) -> Result<(), MergeError> {
+        for i in interpreters {
+            match self.out.interpreters.iter().find(|o| o.id == i.id) {
                 // Cases are keyed by the id: two interpreters under one id
                 // would be mixed up, every case shown as the first's. (The
                 // same executable with another source is the same file
@@ -156,19 +187,23 @@ pub fn merge(inputs: Vec<(String, Results)>) -> Result<Results, MergeError> {
                         "interpreter {} is two interpreters: {} in {} and {} in {file}; their cases cannot be told apart, so merge them separately",
                         crate::term::style::printable(&i.id),
                         shown(o),
-                        interp_file.get(&i.id).map_or("", String::as_str),
+                        self.interp_file.get(&i.id).map_or("", String::as_str),
                         shown(&i)
                     )));
                 }
                 Some(_) => {}
                 None => {
-                    interp_file.insert(i.id.clone(), file.clone());
-                    out.interpreters.push(i);
+                    self.interp_file.insert(i.id.clone(), file.to_string());
+                    self.out.interpreters.push(i);
                 }
             }
         }
-        for v in r.variants {
-            match out.variants.iter_mut().find(|o| o.name == v.name) {
+        Ok(())
+    }
+
+    fn variants(&mut self, variants: Vec<crate::contract::VariantInfo>) {
+        for v in variants {
+            match self.out.variants.iter_mut().find(|o| o.name == v.name) {
                 Some(o) => {
                     for p in v.patches {
                         if !o.patches.iter().any(|q| q.interpreter == p.interpreter) {
@@ -176,18 +211,16 @@ pub fn merge(inputs: Vec<(String, Results)>) -> Result<Results, MergeError> {
                         }
                     }
                 }
-                None => out.variants.push(v),
+                None => self.out.variants.push(v),
             }
         }
-        for s in r.scenarios {
-            if !out.scenarios.iter().any(|o| o.name == s.name) {
-                out.scenarios.push(s);
-            }
-        }
-        for c in r.cases {
+    }
+
+    fn cases(&mut self, file: &str, cases: Vec<Case>) -> Result<(), MergeError> {
+        for c in cases {
             let key = (c.interpreter.clone(), c.variant.clone(), c.row());
-            if let Some((other, at)) = seen.get(&key) {
-                let prev = &out.cases[*at];
+            if let Some((other, at)) = self.seen.get(&key) {
+                let prev = &self.out.cases[*at];
                 if signature(prev) != signature(&c) {
                     return Err(MergeError::Input(format!(
                         "conflicting results for {} {} [{}]: {other} says {} ({}), {file} says {} ({})",
@@ -202,35 +235,36 @@ pub fn merge(inputs: Vec<(String, Results)>) -> Result<Results, MergeError> {
                 }
                 continue;
             }
-            seen.insert(key, (file.clone(), out.cases.len()));
-            out.cases.push(c);
+            self.seen
+                .insert(key, (file.to_string(), self.out.cases.len()));
+            self.out.cases.push(c);
         }
-        let t = &r.timing;
-        out.timing.wall_ms = out.timing.wall_ms.max(t.wall_ms);
-        out.timing.children_cpu_ms += t.children_cpu_ms;
-        out.timing.cores = out.timing.cores.max(t.cores);
-        out.timing.jobs = out.timing.jobs.max(t.jobs);
+        Ok(())
     }
-    // The order a single run would use: interpreters by version, then
-    // scenario, then variant, each in order of first appearance.
-    out.interpreters
-        .sort_by(|a, b| (a.version, &a.id).cmp(&(b.version, &b.id)));
-    let pos = |list: &[String], x: &str| list.iter().position(|y| y == x).unwrap_or(usize::MAX);
-    let interps: Vec<String> = out.interpreters.iter().map(|i| i.id.clone()).collect();
-    let scenarios: Vec<String> = out.scenarios.iter().map(|s| s.name.to_string()).collect();
-    let variants: Vec<String> = out.variants.iter().map(|v| v.name.clone()).collect();
-    out.cases.sort_by_key(|c| {
-        (
-            pos(&interps, &c.interpreter),
-            pos(&scenarios, c.scenario.name()),
-            c.start_method,
-            pos(&variants, &c.variant),
-        )
-    });
-    for v in &mut out.variants {
-        v.patches.sort_by_key(|p| pos(&interps, &p.interpreter));
+
+    /// The order a single run would use: interpreters by version, then
+    /// scenario, then variant, each in order of first appearance.
+    fn sorted(mut self) -> Results {
+        let out = &mut self.out;
+        out.interpreters
+            .sort_by(|a, b| (a.version, &a.id).cmp(&(b.version, &b.id)));
+        let pos = |list: &[String], x: &str| list.iter().position(|y| y == x).unwrap_or(usize::MAX);
+        let interps: Vec<String> = out.interpreters.iter().map(|i| i.id.clone()).collect();
+        let scenarios: Vec<String> = out.scenarios.iter().map(|s| s.name.to_string()).collect();
+        let variants: Vec<String> = out.variants.iter().map(|v| v.name.clone()).collect();
+        out.cases.sort_by_key(|c| {
+            (
+                pos(&interps, &c.interpreter),
+                pos(&scenarios, c.scenario.name()),
+                c.start_method,
+                pos(&variants, &c.variant),
+            )
+        });
+        for v in &mut out.variants {
+            v.patches.sort_by_key(|p| pos(&interps, &p.interpreter));
+        }
+        self.out
     }
-    Ok(out)
 }
 
 #[cfg(test)]

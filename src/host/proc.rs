@@ -11,9 +11,9 @@
 //! Why process groups: on a deadline (or Ctrl-C) the whole family, tracker
 //! included, is killed with one `killpg`, so nothing is left behind.
 //!
-//! Children are started with `duct` (the product card's crate): it owns the
-//! spawn, the environment, the thread-safe wait on the leader. Three small
-//! hand-written pieces stay, because duct has no way to say them: the pipes
+//! Children are started with `duct`: it owns the spawn, the environment, the
+//! thread-safe wait on the leader. Three small hand-written pieces sit on
+//! top, because duct has no way to say them: the pipes
 //! are ours (duct's `reader()` merges or captures, but a holding creator
 //! needs a stdin we write to line by line and a stdout we read line by line
 //! *while* it runs); the kill is `killpg` on the whole group (duct's `kill`
@@ -299,6 +299,78 @@ pub struct Running {
     finished: bool,
 }
 
+/// The child as duct runs it: its own process group, our pipes, its
+/// environment and directory, and no error for a non-zero exit (an exit
+/// status is an observation here).
+fn expression(
+    spec: &Spec,
+    stdin: io::PipeReader,
+    stdout: io::PipeWriter,
+    stderr: io::PipeWriter,
+) -> duct::Expression {
+    let mut expr = duct::cmd(&spec.program, &spec.args)
+        .stdin_file(stdin)
+        .stdout_file(stdout)
+        .stderr_file(stderr)
+        .unchecked()
+        .before_spawn(|cmd| {
+            cmd.process_group(0);
+            Ok(())
+        });
+    for key in &spec.env_remove {
+        expr = expr.env_remove(key);
+    }
+    for (key, value) in &spec.env {
+        expr = expr.env(key, value);
+    }
+    if let Some(dir) = &spec.dir {
+        expr = expr.dir(dir);
+    }
+    expr
+}
+
+/// Threads that turn the child's stdout lines, its stderr, its exit and
+/// its group's orphans into messages on one channel: the running child
+/// waits on that channel, never on a clock.
+fn watch(
+    handle: Arc<duct::Handle>,
+    pid: i32,
+    stdout: io::PipeReader,
+    stderr: io::PipeReader,
+) -> mpsc::Receiver<Msg> {
+    let (tx, rx) = mpsc::channel();
+    let tx_out = tx.clone();
+    thread::spawn(move || {
+        let mut reader = BufReader::new(stdout);
+        let mut buf = Vec::new();
+        loop {
+            buf.clear();
+            match reader.read_until(b'\n', &mut buf) {
+                Ok(0) | Err(_) => break,
+                Ok(_) => {
+                    let line = String::from_utf8_lossy(&buf).trim_end().to_string();
+                    if tx_out.send(Msg::Line(line)).is_err() {
+                        break;
+                    }
+                }
+            }
+        }
+        let _ = tx_out.send(Msg::StdoutEof);
+    });
+    let tx_err = tx.clone();
+    thread::spawn(move || {
+        let _ = tx_err.send(Msg::Stderr(read_bounded(stderr)));
+    });
+    thread::spawn(move || {
+        let status = handle.wait().map(|out| out.status);
+        let _ = tx.send(Msg::Exited(status));
+        // The leader is reaped: every member of the group left is an
+        // orphan (ours if we are a subreaper).
+        let _ = tx.send(Msg::GroupReaped(reap_group(pid)));
+    });
+    rx
+}
+
 impl Running {
     /// Start `spec` in a new process group with piped stdio. `timeout`
     /// bounds the whole life of the child, including the wait for its pipes.
@@ -315,24 +387,7 @@ impl Running {
         let (stdin_r, stdin_w) = io::pipe()?;
         let (stdout_r, stdout_w) = io::pipe()?;
         let (stderr_r, stderr_w) = io::pipe()?;
-        let mut expr = duct::cmd(&spec.program, &spec.args)
-            .stdin_file(stdin_r)
-            .stdout_file(stdout_w)
-            .stderr_file(stderr_w)
-            .unchecked()
-            .before_spawn(|cmd| {
-                cmd.process_group(0);
-                Ok(())
-            });
-        for key in &spec.env_remove {
-            expr = expr.env_remove(key);
-        }
-        for (key, value) in &spec.env {
-            expr = expr.env(key, value);
-        }
-        if let Some(dir) = &spec.dir {
-            expr = expr.dir(dir);
-        }
+        let expr = expression(spec, stdin_r, stdout_w, stderr_w);
         // Register the group under the lock that cancel_all takes, so a
         // signal arriving now either sees this group or stops the spawn.
         let mut live = LIVE_GROUPS.lock().unwrap_or_else(|e| e.into_inner());
@@ -347,37 +402,7 @@ impl Running {
         live.insert(pid);
         drop(live);
         let started = Instant::now();
-
-        let (tx, rx) = mpsc::channel();
-        let tx_out = tx.clone();
-        thread::spawn(move || {
-            let mut reader = BufReader::new(stdout_r);
-            let mut buf = Vec::new();
-            loop {
-                buf.clear();
-                match reader.read_until(b'\n', &mut buf) {
-                    Ok(0) | Err(_) => break,
-                    Ok(_) => {
-                        let line = String::from_utf8_lossy(&buf).trim_end().to_string();
-                        if tx_out.send(Msg::Line(line)).is_err() {
-                            break;
-                        }
-                    }
-                }
-            }
-            let _ = tx_out.send(Msg::StdoutEof);
-        });
-        let tx_err = tx.clone();
-        thread::spawn(move || {
-            let _ = tx_err.send(Msg::Stderr(read_bounded(stderr_r)));
-        });
-        thread::spawn(move || {
-            let status = handle.wait().map(|out| out.status);
-            let _ = tx.send(Msg::Exited(status));
-            // The leader is reaped: every member of the group left is an
-            // orphan (ours if we are a subreaper).
-            let _ = tx.send(Msg::GroupReaped(reap_group(pid)));
-        });
+        let rx = watch(handle, pid, stdout_r, stderr_r);
         Ok(Running {
             pid,
             stdin: Some(stdin_w),

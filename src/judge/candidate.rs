@@ -8,86 +8,16 @@
 //! interpreter `error`, never `fail`: it says nothing about the fix.
 
 use crate::contract::{
-    CandidateVerdict, FailureKind, InterpreterVerdict, Results, ScenarioId, TestRun, VariantId,
-    Verdict,
+    CandidateVerdict, Case, FailureKind, Interpreter, InterpreterVerdict, Results, Row, ScenarioId,
+    TestRun, VariantId, Verdict,
 };
 
 /// Judge `candidate` against stock on every interpreter of `results`.
 pub fn judge(results: &Results, candidate: &str) -> CandidateVerdict {
-    let stock = VariantId::Stock.name();
     let interpreters: Vec<InterpreterVerdict> = results
         .interpreters
         .iter()
-        .map(|interp| {
-            let id = &interp.id;
-            let mut errors = Vec::new();
-            let mut failures = Vec::new();
-            let mut judged = 0;
-            let mut not_applicable = None;
-            for s in results.rows() {
-                let (Some(st), Some(cand)) =
-                    (results.case(id, stock, s), results.case(id, candidate, s))
-                else {
-                    continue;
-                };
-                if cand.verdict == Verdict::NotApplicable {
-                    not_applicable.get_or_insert_with(|| cand.reason.clone());
-                    continue;
-                }
-                judged += 1;
-                let mut could_run = true;
-                for c in [st, cand] {
-                    if c.verdict == Verdict::Error {
-                        could_run = false;
-                        errors.push((
-                            s.to_string(),
-                            format!("{} could not run: {}", c.variant, c.reason),
-                        ));
-                    }
-                }
-                if !could_run {
-                    continue;
-                }
-                // The seed must show the bug on stock; wherever it shows,
-                // the candidate must remove it.
-                if s.scenario == ScenarioId::ThreeProcess && !super::bug_reproduced(st) {
-                    failures.push("three-process: the bug does not reproduce on stock".into());
-                }
-                if super::bug_reproduced(cand) {
-                    failures.push(format!("{s}: the bug still reproduces"));
-                }
-                for sym in super::regressions(cand, st) {
-                    failures.push(format!(
-                        "{}: worse than stock: {} | {}",
-                        s, sym.key, sym.evidence
-                    ));
-                }
-            }
-            let (verdict, reasons) = if !errors.is_empty() {
-                (Verdict::Error, [said_once(errors), failures].concat())
-            } else if !failures.is_empty() {
-                (Verdict::Fail, failures)
-            } else if judged == 0 {
-                (
-                    Verdict::NotApplicable,
-                    vec![not_applicable.unwrap_or_else(|| "no case ran".into())],
-                )
-            } else {
-                (
-                    Verdict::Pass,
-                    vec![format!(
-                        "bug reproduced on stock; {candidate} fixes it, nothing worse in {}",
-                        crate::term::style::plural(judged, "scenario")
-                    )],
-                )
-            };
-            InterpreterVerdict {
-                interpreter: id.clone(),
-                source: interp.source.to_string(),
-                verdict,
-                reasons,
-            }
-        })
+        .map(|interp| on_interpreter(results, interp, candidate))
         .collect();
     let judged: Vec<Verdict> = interpreters
         .iter()
@@ -104,6 +34,102 @@ pub fn judge(results: &Results, candidate: &str) -> CandidateVerdict {
         candidate: candidate.to_string(),
         verdict,
         interpreters,
+    }
+}
+
+/// What the scenarios of one interpreter say about the candidate.
+#[derive(Default)]
+struct Tally {
+    /// (scenario, why it could not run)
+    errors: Vec<(String, String)>,
+    failures: Vec<String>,
+    judged: usize,
+    not_applicable: Option<String>,
+}
+
+impl Tally {
+    /// One scenario: stock's case and the candidate's.
+    fn add(&mut self, row: Row, stock: &Case, cand: &Case) {
+        if cand.verdict == Verdict::NotApplicable {
+            self.not_applicable
+                .get_or_insert_with(|| cand.reason.clone());
+            return;
+        }
+        self.judged += 1;
+        let broken: Vec<&Case> = [stock, cand]
+            .into_iter()
+            .filter(|c| c.verdict == Verdict::Error)
+            .collect();
+        for c in &broken {
+            self.errors.push((
+                row.to_string(),
+                format!("{} could not run: {}", c.variant, c.reason),
+            ));
+        }
+        if !broken.is_empty() {
+            return;
+        }
+        // The seed must show the bug on stock; wherever it shows, the
+        // candidate must remove it.
+        if row.scenario == ScenarioId::ThreeProcess && !super::bug_reproduced(stock) {
+            self.failures
+                .push("three-process: the bug does not reproduce on stock".into());
+        }
+        if super::bug_reproduced(cand) {
+            self.failures
+                .push(format!("{row}: the bug still reproduces"));
+        }
+        for sym in super::regressions(cand, stock) {
+            self.failures.push(format!(
+                "{row}: worse than stock: {} | {}",
+                sym.key, sym.evidence
+            ));
+        }
+    }
+
+    fn verdict(self, candidate: &str) -> (Verdict, Vec<String>) {
+        if !self.errors.is_empty() {
+            (
+                Verdict::Error,
+                [said_once(self.errors), self.failures].concat(),
+            )
+        } else if !self.failures.is_empty() {
+            (Verdict::Fail, self.failures)
+        } else if self.judged == 0 {
+            (
+                Verdict::NotApplicable,
+                vec![self.not_applicable.unwrap_or_else(|| "no case ran".into())],
+            )
+        } else {
+            (
+                Verdict::Pass,
+                vec![format!(
+                    "bug reproduced on stock; {candidate} fixes it, nothing worse in {}",
+                    crate::term::style::plural(self.judged, "scenario")
+                )],
+            )
+        }
+    }
+}
+
+/// The candidate against stock on one interpreter, scenario by scenario.
+fn on_interpreter(results: &Results, interp: &Interpreter, candidate: &str) -> InterpreterVerdict {
+    let stock = VariantId::Stock.name();
+    let mut tally = Tally::default();
+    for row in results.rows() {
+        if let (Some(st), Some(cand)) = (
+            results.case(&interp.id, stock, row),
+            results.case(&interp.id, candidate, row),
+        ) {
+            tally.add(row, st, cand);
+        }
+    }
+    let (verdict, reasons) = tally.verdict(candidate);
+    InterpreterVerdict {
+        interpreter: interp.id.clone(),
+        source: interp.source.to_string(),
+        verdict,
+        reasons,
     }
 }
 

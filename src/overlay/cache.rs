@@ -62,7 +62,7 @@ pub fn key(interp: &Interpreter, patch: &str) -> Option<String> {
     Some(format!(
         "{}-{}-{:016x}{:016x}",
         interp.version,
-        crate::overlay::sanitize(&interp.implementation),
+        crate::contract::slug(&interp.implementation),
         a.finish(),
         b.finish()
     ))

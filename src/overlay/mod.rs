@@ -109,8 +109,8 @@ pub fn build(
     }
     let dir = root.join(format!(
         "overlay-{}-{}",
-        sanitize(&interp.id),
-        sanitize(&variant.name)
+        crate::contract::slug(&interp.id),
+        crate::contract::slug(&variant.name)
     ));
     fill(interp, &origin, &files, &dir, timeout)?;
     Ok(Some(overlay(dir)))
@@ -176,11 +176,11 @@ pub fn check(
     Ok(Some((origin, text.to_string(), landed)))
 }
 
-/// The variant's patch for `interp`, parsed: `None` when it uses the stock
-/// stdlib.
 /// A parsed patch: where it comes from, its text, its files.
 type Parsed<'v> = (String, &'v str, Vec<FilePatch>);
 
+/// The variant's patch for `interp`, parsed: `None` when it uses the stock
+/// stdlib.
 fn parsed<'v>(
     interp: &Interpreter,
     variant: &'v Variant,
@@ -236,8 +236,8 @@ pub fn build_tests(
         .unwrap_or_default();
     let dir = root.join(format!(
         "tests-{}-{}",
-        sanitize(&interp.id),
-        sanitize(&variant.name)
+        crate::contract::slug(&interp.id),
+        crate::contract::slug(&variant.name)
     ));
     let write_error = |e: std::io::Error| OverlayError::Write {
         path: dir.display().to_string(),
@@ -380,18 +380,6 @@ fn copy_tree(from: &Path, to: &Path) -> std::io::Result<()> {
         }
     }
     Ok(())
-}
-
-pub fn sanitize(s: &str) -> String {
-    s.chars()
-        .map(|c| {
-            if c.is_ascii_alphanumeric() || c == '.' || c == '-' {
-                c
-            } else {
-                '_'
-            }
-        })
-        .collect()
 }
 
 #[cfg(test)]

@@ -593,7 +593,63 @@ pub fn classify(path: &str) -> Result<(Package, String), PatchError> {
 }
 
 fn parse_hunk(lines: &[&str], at: usize) -> Result<(Hunk, usize), PatchError> {
-    let header = lines[at];
+    let (old_start, old_len, new_len) = hunk_header(lines[at], at)?;
+    let (mut old_left, mut new_left) = (old_len, new_len);
+    let mut out = Vec::new();
+    let mut i = at + 1;
+    while (old_left > 0 || new_left > 0) && i < lines.len() {
+        let line = lines[i];
+        i += 1;
+        if line.starts_with('\\') {
+            continue;
+        }
+        let malformed = |message: &str| PatchError::Malformed {
+            line: i,
+            message: message.into(),
+        };
+        let body = line.get(1..).unwrap_or("").to_string();
+        let parsed = match line.chars().next() {
+            Some(' ') | None if old_left > 0 && new_left > 0 => {
+                old_left -= 1;
+                new_left -= 1;
+                HunkLine::Context(body)
+            }
+            Some('-') if old_left > 0 => {
+                old_left -= 1;
+                HunkLine::Remove(body)
+            }
+            Some('+') if new_left > 0 => {
+                new_left -= 1;
+                HunkLine::Add(body)
+            }
+            Some(' ' | '-' | '+') | None => {
+                return Err(malformed("hunk line counts do not match its header"));
+            }
+            _ => return Err(malformed("hunk is shorter than its header says")),
+        };
+        out.push(parsed);
+    }
+    if old_left > 0 || new_left > 0 {
+        return Err(PatchError::Malformed {
+            line: at + 1,
+            message: format!("hunk is cut short: `{}`", lines[at]),
+        });
+    }
+    while i < lines.len() && lines[i].starts_with('\\') {
+        i += 1;
+    }
+    Ok((
+        Hunk {
+            old_start,
+            lines: out,
+        },
+        i,
+    ))
+}
+
+/// `@@ -118,7 +118,8 @@ ...` -> (old start, old length, new length); a
+/// range without a length has one line.
+fn hunk_header(header: &str, at: usize) -> Result<(usize, usize, usize), PatchError> {
     let bad = |message: &str| PatchError::Malformed {
         line: at + 1,
         message: format!("{message}: `{header}`"),
@@ -620,64 +676,9 @@ fn parse_hunk(lines: &[&str], at: usize) -> Result<(Hunk, usize), PatchError> {
         };
         Some((start, len))
     };
-    let (old_start, mut old_left) = range(old).ok_or_else(|| bad("bad old range"))?;
-    let (_, mut new_left) = range(new).ok_or_else(|| bad("bad new range"))?;
-    let mut out = Vec::new();
-    let mut i = at + 1;
-    while (old_left > 0 || new_left > 0) && i < lines.len() {
-        let line = lines[i];
-        if line.starts_with('\\') {
-            i += 1;
-            continue;
-        }
-        let (kind, body) = match line.chars().next() {
-            Some(' ') => ('c', &line[1..]),
-            None => ('c', ""),
-            Some('-') => ('-', &line[1..]),
-            Some('+') => ('+', &line[1..]),
-            _ => {
-                return Err(PatchError::Malformed {
-                    line: i + 1,
-                    message: "hunk is shorter than its header says".into(),
-                });
-            }
-        };
-        match kind {
-            'c' if old_left > 0 && new_left > 0 => {
-                old_left -= 1;
-                new_left -= 1;
-                out.push(HunkLine::Context(body.to_string()));
-            }
-            '-' if old_left > 0 => {
-                old_left -= 1;
-                out.push(HunkLine::Remove(body.to_string()));
-            }
-            '+' if new_left > 0 => {
-                new_left -= 1;
-                out.push(HunkLine::Add(body.to_string()));
-            }
-            _ => {
-                return Err(PatchError::Malformed {
-                    line: i + 1,
-                    message: "hunk line counts do not match its header".into(),
-                });
-            }
-        }
-        i += 1;
-    }
-    if old_left > 0 || new_left > 0 {
-        return Err(bad("hunk is cut short"));
-    }
-    while i < lines.len() && lines[i].starts_with('\\') {
-        i += 1;
-    }
-    Ok((
-        Hunk {
-            old_start,
-            lines: out,
-        },
-        i,
-    ))
+    let (old_start, old_len) = range(old).ok_or_else(|| bad("bad old range"))?;
+    let (_, new_len) = range(new).ok_or_else(|| bad("bad new range"))?;
+    Ok((old_start, old_len, new_len))
 }
 
 /// Apply one file's hunks to `original`. Returns the new text and where each

@@ -6,8 +6,9 @@
 use std::path::{Path, PathBuf};
 
 use super::patch;
-use super::variant::{MinorRange, UserPatch, Variant, VariantError, builtin, parse_range, resolve};
+use super::variant::{UserPatch, Variant, VariantError, builtin, checked, resolve};
 use crate::contract::VariantId;
+use crate::contract::VersionRange;
 
 /// What a `--patch` is for: a candidate whose code is judged (`run`,
 /// `verify`, `diff`, `report`), or CPython's tests, where a diff of only
@@ -59,22 +60,22 @@ pub fn user_variant(patches: &[String], used: PatchUse) -> Result<Option<Variant
 
 /// `3.8-3.9=a.diff` -> (3.8-3.9, `a.diff`); a plain path covers every
 /// version.
-fn split_range(arg: &str) -> Result<(MinorRange, &Path), VariantError> {
+fn split_range(arg: &str) -> Result<(VersionRange, &Path), VariantError> {
     match arg.split_once('=') {
-        Some((r, p)) => match parse_range(r) {
-            Some(range) => Ok((range.checked(arg)?, Path::new(p))),
+        Some((r, p)) => match VersionRange::parse(r) {
+            Some(range) => Ok((checked(range, arg)?, Path::new(p))),
             None => Err(VariantError::NotARange {
                 arg: arg.to_string(),
                 range: r.to_string(),
             }),
         },
-        None => Ok((MinorRange::ALL, Path::new(arg))),
+        None => Ok((VersionRange::ALL, Path::new(arg))),
     }
 }
 
 /// One `--patch` argument read: its name and its patches (a folder gives
 /// one per `X.Y[-Z.W].diff` file).
-fn read_arg(path: &Path, range: MinorRange) -> Result<(String, Vec<UserPatch>), VariantError> {
+fn read_arg(path: &Path, range: VersionRange) -> Result<(String, Vec<UserPatch>), VariantError> {
     if !path.is_dir() {
         let patch = read_user_patch(path, range)?;
         return Ok((patch.origin.clone(), vec![patch]));
@@ -121,11 +122,11 @@ fn shared_name(paths: &[PathBuf], read: &[UserPatch]) -> String {
 fn overlap(patches: &[UserPatch]) -> Option<(String, String)> {
     for minor in 0..100 {
         let v = crate::contract::Version::new(3, minor, 0);
-        let covering: Vec<_> = patches.iter().filter(|p| p.range.covers(v)).collect();
+        let covering: Vec<_> = patches.iter().filter(|p| p.range.matches(v)).collect();
         if covering.len() > 1 {
             return Some((
-                format!("{} ({})", covering[0].origin, covering[0].range.label()),
-                format!("{} ({})", covering[1].origin, covering[1].range.label()),
+                format!("{} ({})", covering[0].origin, covering[0].range),
+                format!("{} ({})", covering[1].origin, covering[1].range),
             ));
         }
     }
@@ -171,7 +172,7 @@ pub fn stock_and_candidate(name: &str, patch: &[String]) -> Result<Vec<Variant>,
 }
 
 /// A user's patch file (or `-` for stdin) read and checked to parse.
-pub fn read_user_patch(path: &Path, range: MinorRange) -> Result<UserPatch, VariantError> {
+pub fn read_user_patch(path: &Path, range: VersionRange) -> Result<UserPatch, VariantError> {
     let shown = path.display().to_string();
     let bytes = if path == Path::new("-") {
         let mut buf = Vec::new();
@@ -207,7 +208,7 @@ pub fn read_user_patch(path: &Path, range: MinorRange) -> Result<UserPatch, Vari
 }
 
 /// The name a patch file gives its variant: `fix.diff` -> `fix`, `-` ->
-/// `stdin`, `/dev/fd/63` (process substitution) -> `fd63`.
+/// `stdin`, `/dev/fd/63` (process substitution: a pipe, no name) -> `pipe`.
 pub fn patch_stem(path: &Path) -> String {
     if path == Path::new("-") {
         return "stdin".into();
@@ -229,7 +230,7 @@ pub fn patch_stem(path: &Path) -> String {
 
 /// Files of a patch folder (`--patch DIR`, laid out like
 /// `patches/<variant>/`): each `X.Y[-Z.W].diff` with its range.
-pub fn folder_patches(dir: &Path) -> Result<Vec<(PathBuf, MinorRange)>, VariantError> {
+pub fn folder_patches(dir: &Path) -> Result<Vec<(PathBuf, VersionRange)>, VariantError> {
     let read = std::fs::read_dir(dir).map_err(|source| VariantError::CannotRead {
         path: dir.display().to_string(),
         source,
@@ -245,19 +246,16 @@ pub fn folder_patches(dir: &Path) -> Result<Vec<(PathBuf, MinorRange)>, VariantE
                 .file_stem()
                 .map(|s| s.to_string_lossy().into_owned())
                 .unwrap_or_default();
-            if let Some(range) = parse_range(&stem) {
-                out.push((path.clone(), range.checked(&path.display().to_string())?));
+            if let Some(range) = VersionRange::parse(&stem) {
+                out.push((path.clone(), checked(range, &path.display().to_string())?));
             }
         }
     }
     out.sort_by_key(|(_, r)| r.from);
     // As in patches/<variant>/: the newest family (`3.13.diff`) also
     // serves every later version.
-    if let Some((_, last)) = out.last_mut()
-        && last.from.is_some()
-        && last.from == last.to
-    {
-        last.to = None;
+    if let Some((_, last)) = out.last_mut() {
+        *last = last.open_ended();
     }
     Ok(out)
 }

@@ -3,7 +3,7 @@
 //! says what each built-in variant does; a user's `--patch` becomes a
 //! variant too, with one patch per version range.
 
-use crate::contract::{UnknownName, VariantId, Version};
+use crate::contract::{UnknownName, VariantId, Version, VersionRange};
 use crate::overlay::patch;
 
 /// How attaching processes call `SharedMemory` (see `pyscenarios/roles.py`).
@@ -24,53 +24,16 @@ impl AttachMode {
     }
 }
 
-/// An inclusive range of minor versions; `None` ends are open.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub struct MinorRange {
-    pub from: Option<(u32, u32)>,
-    pub to: Option<(u32, u32)>,
-}
-
-impl MinorRange {
-    pub const ALL: MinorRange = MinorRange {
-        from: None,
-        to: None,
-    };
-
-    pub const fn new(from: Option<(u32, u32)>, to: Option<(u32, u32)>) -> MinorRange {
-        MinorRange { from, to }
-    }
-
-    /// This range, or an error if it is reversed (`3.13-3.8` covers
-    /// nothing); `arg` is what the user wrote, for the message.
-    pub fn checked(self, arg: &str) -> Result<MinorRange, VariantError> {
-        match (self.from, self.to) {
-            (Some(a), Some(b)) if a > b => Err(VariantError::ReversedRange {
-                arg: arg.to_string(),
-                from: format!("{}.{}", a.0, a.1),
-                to: format!("{}.{}", b.0, b.1),
-            }),
-            _ => Ok(self),
-        }
-    }
-
-    pub fn covers(&self, v: Version) -> bool {
-        let mv = v.minor_version();
-        self.from.is_none_or(|f| mv >= f) && self.to.is_none_or(|t| mv <= t)
-    }
-
-    /// `3.8-3.9`, `3.13-`, `3.10`, `all`.
-    pub fn label(&self) -> String {
-        let show = |(a, b): (u32, u32)| format!("{a}.{b}");
-        match (self.from, self.to) {
-            (None, None) => "all".into(),
-            (Some(f), Some(t)) if f == t => show(f),
-            (f, t) => format!(
-                "{}-{}",
-                f.map(show).unwrap_or_default(),
-                t.map(show).unwrap_or_default()
-            ),
-        }
+/// `range`, or an error if it is reversed (`3.13-3.8` covers nothing);
+/// `arg` is what the user wrote, for the message.
+pub fn checked(range: VersionRange, arg: &str) -> Result<VersionRange, VariantError> {
+    match (range.from, range.to) {
+        (Some(a), Some(b)) if range.is_reversed() => Err(VariantError::ReversedRange {
+            arg: arg.to_string(),
+            from: a.to_string(),
+            to: b.to_string(),
+        }),
+        _ => Ok(range),
     }
 }
 
@@ -79,7 +42,7 @@ impl MinorRange {
 pub struct FamilyPatch {
     /// Name shown to users and used as the file name in `patches/<variant>/`.
     pub family: &'static str,
-    pub range: MinorRange,
+    pub range: VersionRange,
     pub text: &'static str,
 }
 
@@ -88,17 +51,17 @@ macro_rules! families {
         &[
             FamilyPatch {
                 family: "3.8-3.9",
-                range: MinorRange::new(Some((3, 8)), Some((3, 9))),
+                range: VersionRange::minors((3, 8), Some((3, 9))),
                 text: include_str!(concat!("../../patches/", $dir, "/3.8-3.9.diff")),
             },
             FamilyPatch {
                 family: "3.10-3.12",
-                range: MinorRange::new(Some((3, 10)), Some((3, 12))),
+                range: VersionRange::minors((3, 10), Some((3, 12))),
                 text: include_str!(concat!("../../patches/", $dir, "/3.10-3.12.diff")),
             },
             FamilyPatch {
                 family: "3.13",
-                range: MinorRange::new(Some((3, 13)), None),
+                range: VersionRange::minors((3, 13), None),
                 text: include_str!(concat!("../../patches/", $dir, "/3.13.diff")),
             },
         ]
@@ -114,7 +77,7 @@ const NO_TRACKING: &[FamilyPatch] = families!("no-tracking");
 /// One patch of a user's `--patch`: for the versions of `range`.
 #[derive(Debug, Clone)]
 pub struct UserPatch {
-    pub range: MinorRange,
+    pub range: VersionRange,
     /// Where it came from: `fix.diff`, `stdin`.
     pub origin: String,
     pub text: String,
@@ -281,7 +244,7 @@ impl Variant {
             ));
         }
         match &self.patch {
-            PatchSource::User(patches) if !patches.iter().any(|p| p.range.covers(v)) => {
+            PatchSource::User(patches) if !patches.iter().any(|p| p.range.matches(v)) => {
                 Some(format!("no --patch covers Python {}.{}", v.major, v.minor))
             }
             _ => None,
@@ -295,12 +258,12 @@ impl Variant {
             PatchSource::None => None,
             PatchSource::User(patches) => patches
                 .iter()
-                .find(|p| p.range.covers(v))
+                .find(|p| p.range.matches(v))
                 .map(|p| Ok((format!("patch:{}", p.origin), p.text.as_str()))),
             PatchSource::Builtin(families) => Some(
                 families
                     .iter()
-                    .find(|f| f.range.covers(v))
+                    .find(|f| f.range.matches(v))
                     .map(|f| (format!("patches/{}/{}.diff", self.name, f.family), f.text))
                     .ok_or_else(|| format!("{} has no patch for Python {v}", self.name)),
             ),
@@ -324,49 +287,18 @@ pub fn resolve(requested: &[String]) -> Result<Vec<Variant>, VariantError> {
     Ok(ids.into_iter().map(builtin).collect())
 }
 
-/// `3.8`, `3.8-3.9`, `3.13-` (open end), `-3.9`.
-pub fn parse_range(s: &str) -> Option<MinorRange> {
-    let minor = |t: &str| -> Option<(u32, u32)> {
-        let (a, b) = t.split_once('.')?;
-        Some((a.parse().ok()?, b.parse().ok()?))
-    };
-    match s.split_once('-') {
-        None => {
-            let v = minor(s)?;
-            Some(MinorRange::new(Some(v), Some(v)))
-        }
-        Some((a, b)) => {
-            let from = if a.is_empty() { None } else { Some(minor(a)?) };
-            let to = if b.is_empty() { None } else { Some(minor(b)?) };
-            if from.is_none() && to.is_none() {
-                return None;
-            }
-            Some(MinorRange::new(from, to))
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
     #[test]
-    fn ranges_parse_and_cover() {
-        let r = parse_range("3.8-3.9").unwrap();
-        assert!(r.covers(Version::new(3, 9, 18)) && !r.covers(Version::new(3, 10, 0)));
-        let open = parse_range("3.13-").unwrap();
-        assert!(open.covers(Version::new(3, 15, 2)) && !open.covers(Version::new(3, 12, 1)));
-        assert_eq!(parse_range("3.10").unwrap().label(), "3.10");
-        assert_eq!(open.label(), "3.13-");
-        for bad in ["", "-", "3", "x.y", "3.8-x"] {
-            assert!(parse_range(bad).is_none(), "{bad}");
-        }
-        let reversed = parse_range("3.13-3.8").unwrap().checked("3.13-3.8=x.diff");
+    fn a_reversed_patch_range_says_which_way_round() {
+        let reversed = checked(VersionRange::parse("3.13-3.8").unwrap(), "3.13-3.8=x.diff");
         assert_eq!(
             reversed.unwrap_err().to_string(),
             "--patch 3.13-3.8=x.diff: the range is reversed (write the lower version first, e.g. 3.8-3.13)"
         );
-        assert!(parse_range("3.8-3.13").unwrap().checked("").is_ok());
+        assert!(checked(VersionRange::parse("3.8-3.13").unwrap(), "").is_ok());
     }
 
     #[test]
