@@ -132,9 +132,7 @@ pub fn discover(args: &SelectArgs, shims: bool) -> Result<(Discovery, Vec<Python
     let opts = crate::discover::Options {
         probe_timeout: Duration::from_secs_f64(args.probe_timeout),
         any_implementation: args.implementation == "any",
-        cache_dir: (!args.no_cache)
-            .then(crate::discover::cache::default_dir)
-            .flatten(),
+        cache_dir: (!args.no_cache).then(crate::host::sys::cache_dir).flatten(),
         shims,
     };
     let found = crate::discover::discover(candidates, &opts).map_err(Error::Interrupted)?;
@@ -198,7 +196,7 @@ pub fn plan(
         timeout: Duration::from_secs_f64(args.timeout),
         repeat: usize::from(args.repeat),
         overlay_cache: (!args.select.no_cache)
-            .then(crate::discover::cache::default_dir)
+            .then(crate::host::sys::cache_dir)
             .flatten(),
     })
 }

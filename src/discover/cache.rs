@@ -99,19 +99,6 @@ pub struct Cache {
     dirty: bool,
 }
 
-/// The default cache directory.
-pub fn default_dir() -> Option<PathBuf> {
-    let var = |k: &str| {
-        std::env::var_os(k)
-            .filter(|v| !v.is_empty())
-            .map(PathBuf::from)
-    };
-    var("XDG_CACHE_HOME")
-        .filter(|p| p.is_absolute())
-        .or_else(|| var("HOME").map(|h| h.join(".cache")))
-        .map(|d| d.join("shmharness"))
-}
-
 impl Cache {
     /// A cache that keeps nothing (`--no-cache`).
     pub fn disabled() -> Cache {

@@ -30,7 +30,7 @@ pub fn dir() -> Option<PathBuf> {
         .filter(|p| p.is_absolute())
         .map(|p| p.join("shmharness"));
     runtime
-        .or_else(crate::discover::cache::default_dir)
+        .or_else(crate::host::sys::cache_dir)
         .map(|d| d.join("runs"))
 }
 

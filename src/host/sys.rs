@@ -51,3 +51,18 @@ pub fn host() -> Host {
 pub fn tool() -> String {
     format!("shmharness {}", env!("CARGO_PKG_VERSION"))
 }
+
+/// Where shmharness keeps what it may reuse across runs (probe answers,
+/// built overlays, run ledgers without a runtime dir):
+/// `$XDG_CACHE_HOME/shmharness`, else `~/.cache/shmharness`.
+pub fn cache_dir() -> Option<std::path::PathBuf> {
+    let var = |k: &str| {
+        std::env::var_os(k)
+            .filter(|v| !v.is_empty())
+            .map(std::path::PathBuf::from)
+    };
+    var("XDG_CACHE_HOME")
+        .filter(|p| p.is_absolute())
+        .or_else(|| var("HOME").map(|h| h.join(".cache")))
+        .map(|d| d.join("shmharness"))
+}
