@@ -142,6 +142,10 @@ pub struct MatrixArgs {
     /// What to print on stdout.
     #[arg(long, value_enum, default_value_t = Format::Table)]
     pub format: Format,
+    /// Where your --patch does not apply to some interpreters, run the others anyway (the
+    /// exit code is still 2: there is no verdict for the interpreters it skipped).
+    #[arg(long)]
+    pub keep_going: bool,
     /// Run every case N times (for soak tests; hidden).
     #[arg(long, value_name = "N", default_value_t = 1, hide = true,
           value_parser = clap::value_parser!(u16).range(1..))]
@@ -158,6 +162,10 @@ pub struct VariantArgs {
     /// Also use your own fix (adds variant patch:NAME); see `verify --help` for the forms.
     #[arg(long, value_name = "[RANGE=]FILE")]
     pub patch: Vec<String>,
+    /// What every output calls your --patch: `patch:NAME` (default: the files' common
+    /// stem, else their folder).
+    #[arg(long, value_name = "NAME", requires = "patch", value_parser = candidate_name)]
+    pub name: Option<String>,
 }
 
 #[derive(Debug, Clone, Args)]
@@ -193,6 +201,10 @@ pub struct CandidateArgs {
     /// repeatable. A `git diff` of a cpython checkout works as is.
     #[arg(long, value_name = "[RANGE=]FILE")]
     pub patch: Vec<String>,
+    /// What every output calls your candidate: `patch:NAME` (default: the files' common
+    /// stem, else their folder).
+    #[arg(long, value_name = "NAME", requires = "patch", value_parser = candidate_name)]
+    pub name: Option<String>,
 }
 
 #[derive(Debug, Clone, Args)]
@@ -251,8 +263,16 @@ pub struct ReportArgs {
     /// Replace an existing non-empty --out directory.
     #[arg(long)]
     pub force: bool,
-    /// Also run CPython's own shared-memory tests and put the counts in the report.
+    /// Also write the bundle as DIR.tar.gz beside it, to attach to an issue or PR.
     #[arg(long)]
+    pub archive: bool,
+    /// Do not run CPython's own shared-memory tests (they run by default wherever the
+    /// interpreter has its test package, and judge each candidate as `verify --strict`
+    /// does); the verdict then says they did not run.
+    #[arg(long)]
+    pub no_cpython_tests: bool,
+    /// (The default now; kept so older command lines still work.)
+    #[arg(long, hide = true, conflicts_with = "no_cpython_tests")]
     pub with_cpython_tests: bool,
 }
 
@@ -276,6 +296,23 @@ pub struct MergeArgs {
     /// What to print on stdout.
     #[arg(long, value_enum, default_value_t = Format::Table)]
     pub format: Format,
+}
+
+/// A name for `patch:NAME`: letters, digits and `-+._`, as file names in a
+/// bundle need.
+fn candidate_name(s: &str) -> Result<String, String> {
+    let ok = !s.is_empty()
+        && s.len() <= 64
+        && s.chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '+' | '.' | '_'))
+        && !s.starts_with('.');
+    if ok {
+        Ok(s.to_string())
+    } else {
+        Err(format!(
+            "`{s}` is not a candidate name (letters, digits and -+._, at most 64, not starting with .)"
+        ))
+    }
 }
 
 fn positive_secs(s: &str) -> Result<f64, String> {

@@ -13,6 +13,7 @@ pub fn run(args: &CpythonTestsArgs) -> Result<u8> {
     let variants = user::variants(
         &args.variants.variant,
         &args.variants.patch,
+        args.variants.name.as_deref(),
         PatchUse::Tests,
         user::DEFAULT_VARIANTS,
     )?;

@@ -15,8 +15,11 @@ pub fn run(args: &DiffArgs) -> Result<u8> {
             "--variant all: diff compares stock with one candidate; name one (e.g. --variant create-only)",
         ));
     }
-    let variants =
-        crate::overlay::user::stock_and_candidate(&args.candidate.variant, &args.candidate.patch)?;
+    let variants = crate::overlay::user::stock_and_candidate(
+        &args.candidate.variant,
+        &args.candidate.patch,
+        args.candidate.name.as_deref(),
+    )?;
     let name = variants[1].name.clone();
     let plan = super::plan(
         &args.matrix,

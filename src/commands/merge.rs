@@ -30,7 +30,7 @@ pub fn run(args: &MergeArgs) -> Result<u8> {
         eprintln!("warning: {line}");
     }
     let mut results = merge::merge(inputs)?;
-    results.candidates = crate::judge::candidate::all(&results);
+    results.candidates = crate::judge::candidate::all(&results, "not in the legs' results.json");
     outputs.write(&results)?;
     super::summary(&results);
     Ok(super::verdict_exit(&results))

@@ -195,6 +195,7 @@ pub fn plan(
         jobs: jobs(args.jobs),
         timeout: Duration::from_secs_f64(args.timeout),
         repeat: usize::from(args.repeat),
+        keep_going: args.keep_going,
         overlay_cache: (!args.select.no_cache)
             .then(crate::host::sys::cache_dir)
             .flatten(),
@@ -233,10 +234,46 @@ impl RunOutcome {
     }
 }
 
+/// Before any case: a user's patch that does not apply to some selected
+/// interpreter (its code, or with `cpython_tests` its test hunks) makes a
+/// known "no verdict". Stop with each interpreter's apply error, unless
+/// `keep_going` (then say them and run the rest; the exit code stays 2).
+fn preflight(plan: &Plan, cpython_tests: bool, keep_going: bool) -> Result<()> {
+    let mut lines = Vec::new();
+    for v in plan.variants.iter().filter(|v| v.id.is_none()) {
+        for interp in &plan.interpreters {
+            if v.not_applicable(interp.version).is_some() {
+                continue;
+            }
+            if let Err(e) = crate::overlay::check(interp, v) {
+                if e.is_patch_problem() {
+                    lines.push(e.with_hint(interp.version));
+                }
+                continue;
+            }
+            if cpython_tests && let Err(e) = crate::overlay::check_tests(interp, v) {
+                lines.push(crate::cpython_tests::tests_do_not_apply(interp, &e));
+            }
+        }
+    }
+    if lines.is_empty() {
+        return Ok(());
+    }
+    if keep_going {
+        for line in &lines {
+            eprintln!("error: {}", crate::term::style::printable(line));
+        }
+        return Ok(());
+    }
+    lines.push("no case ran: the patch must apply to every selected interpreter (give each branch its own patch with RANGE=FILE, narrow --python, or run the rest with --keep-going)".into());
+    Err(Error::Usage(lines.join("\nerror: ")))
+}
+
 /// Run a plan and judge it; with `cpython_tests`, also CPython's own tests
 /// on the same overlays (built once, while the workspace still exists).
 pub fn execute(plan: &Plan, cpython_tests: bool) -> Result<RunOutcome> {
     crate::commands::error::check_signal()?;
+    preflight(plan, cpython_tests, plan.keep_going)?;
     sweep_debris();
     let ws = Workspace::new()
         .map_err(|e| Error::Environment(format!("cannot create a temp dir: {e} (check TMPDIR)")))?;

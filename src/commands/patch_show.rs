@@ -8,7 +8,11 @@ use crate::overlay;
 use crate::term::style;
 
 pub fn run(args: &PatchShowArgs) -> Result<u8> {
-    let v = crate::overlay::user::candidate(&args.candidate.variant, &args.candidate.patch)?;
+    let v = crate::overlay::user::candidate(
+        &args.candidate.variant,
+        &args.candidate.patch,
+        args.candidate.name.as_deref(),
+    )?;
     let interpreters = super::interpreters(&args.select)?;
     let mut failed = 0;
     let mut applicable = 0;

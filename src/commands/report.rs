@@ -18,16 +18,20 @@ pub fn run(args: &ReportArgs) -> Result<u8> {
     let variants = crate::overlay::user::variants(
         &args.variants.variant,
         &args.variants.patch,
+        args.variants.name.as_deref(),
         crate::overlay::user::PatchUse::Code,
         REPORT_VARIANTS,
     )?;
     // Before any work: a bundle that cannot be written is a usage error.
-    let outputs =
+    let mut outputs =
         Outputs::new(args.matrix.format, View::Matrix).bundle(Some(&args.out), args.force)?;
+    if args.archive {
+        outputs = outputs.archive(&args.out)?;
+    }
     let plan = super::plan(&args.matrix, variants, None)?;
-    let outcome = super::execute(&plan, args.with_cpython_tests)?;
+    let outcome = super::execute(&plan, !args.no_cpython_tests)?;
     let mut results = outcome.complete()?;
-    results.candidates = crate::judge::candidate::all(&results);
+    results.candidates = crate::judge::candidate::all(&results, "--no-cpython-tests");
     outputs.write(&results)?;
     super::summary(&results);
     if !crate::term::progress::quiet() {

@@ -9,8 +9,11 @@ use crate::export::{Outputs, View};
 use crate::judge::candidate;
 
 pub fn run(args: &VerifyArgs) -> Result<u8> {
-    let variants =
-        crate::overlay::user::stock_and_candidate(&args.candidate.variant, &args.candidate.patch)?;
+    let variants = crate::overlay::user::stock_and_candidate(
+        &args.candidate.variant,
+        &args.candidate.patch,
+        args.candidate.name.as_deref(),
+    )?;
     let name = variants[1].name.clone();
     let outputs = Outputs::new(args.matrix.format, View::Verify);
     let plan = super::plan(&args.matrix, variants, None)?;
@@ -19,6 +22,8 @@ pub fn run(args: &VerifyArgs) -> Result<u8> {
     let mut verdict = candidate::judge(&results, &name);
     if args.strict {
         candidate::strict(&mut verdict, &results.cpython_tests);
+    } else {
+        verdict.tests_not_run("not asked for; --strict runs them");
     }
     let code = crate::contract::exit::for_verdict(verdict.verdict);
     results.verify = Some(verdict);

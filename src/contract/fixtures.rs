@@ -131,7 +131,7 @@ pub fn stock_and(candidate: &str, attacher: &[&str]) -> Results {
                 "stock",
                 AttacherUnlinks,
                 Verdict::Pass,
-                "unlinked cleanly",
+                "creator's tracker warns",
                 stock_attacher,
             ),
             case(

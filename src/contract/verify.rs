@@ -23,12 +23,28 @@ pub struct InterpreterVerdict {
     pub interpreter: String,
     pub source: String,
     pub verdict: Verdict,
-    /// Why, one line each (scenario, symptom, evidence); for a pass, one
-    /// line saying what held.
+    /// Why, one line each (scenario, symptom, evidence); for a pass, what
+    /// held and what stays as broken as on stock.
     pub reasons: Vec<String>,
+    /// Why CPython's own shared-memory tests did not judge this interpreter
+    /// too (`no test package`, `not asked for`); absent when they ran
+    /// under stock and the candidate and were compared. A verdict line
+    /// never reads as if tests passed that did not run.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tests_not_run: Option<String>,
 }
 
 impl CandidateVerdict {
+    /// Say, on every judged interpreter, why CPython's tests did not run
+    /// there (`not asked for; verify --strict runs them`).
+    pub fn tests_not_run(&mut self, why: &str) {
+        for i in &mut self.interpreters {
+            if i.verdict != Verdict::NotApplicable {
+                i.tests_not_run = Some(why.to_string());
+            }
+        }
+    }
+
     /// How many interpreters got `verdict`.
     pub fn count(&self, verdict: Verdict) -> usize {
         self.interpreters

@@ -186,21 +186,20 @@ fn run_one(
             Err(e) => return empty(interp, variant, Verdict::Error, e.to_string()),
         },
     };
-    // The diff's own tests (its `Lib/test/` hunks), where they apply;
-    // elsewhere the stock tests, with a note.
-    let (tests, note) = match overlay::build_tests(interp, variant, root) {
-        Ok(dir) => (dir, None),
-        Err(e) => (
-            None,
-            Some(format!(
-                "{}'s Lib/test/ hunks do not apply to {}, so it runs its stock tests: {e}",
-                variant.name, interp.id
-            )),
-        ),
+    // The diff's own tests (its `Lib/test/` hunks). Where they do not
+    // apply, running the stock tests under the patch's name would blame
+    // the fix for a test it changed: that interpreter cannot be judged.
+    let tests = match overlay::build_tests(interp, variant, root) {
+        Ok(dir) => dir,
+        Err(e) => {
+            return empty(
+                interp,
+                variant,
+                Verdict::Error,
+                tests_do_not_apply(interp, &e),
+            );
+        }
     };
-    if let Some(n) = &note {
-        eprintln!("note: {}", crate::term::style::printable(n));
-    }
     let setup = Setup {
         interp,
         variant,
@@ -211,9 +210,17 @@ fn run_one(
         timeout,
     };
     let mut run = run_tests(&setup, script);
-    run.notes.extend(note);
     run.duration_ms = started.elapsed().as_millis() as u64;
     run
+}
+
+/// A test hunk that does not apply, with what to do: a patch per branch.
+pub fn tests_do_not_apply(interp: &Interpreter, e: &crate::overlay::OverlayError) -> String {
+    let v = interp.version;
+    format!(
+        "{e}; CPython's tests cannot run with the diff's own test changes here: give this branch its own patch (--patch {}.{}-=FILE, and a range for the others)",
+        v.major, v.minor
+    )
 }
 
 /// The environment of every process of a test run: PYTHONHOME (so

@@ -117,7 +117,8 @@ fn put(root: &Path, rel: &str, text: &str) -> Result<(), OutputError> {
     std::fs::write(&p, text).map_err(fail)
 }
 
-fn fill(results: &Results, root: &Path) -> Result<(), OutputError> {
+/// Every file of the bundle for `results`, under `root`.
+pub fn fill(results: &Results, root: &Path) -> Result<(), OutputError> {
     put(
         root,
         "results.json",

@@ -233,8 +233,8 @@ impl Section {
             (Form::Full, _) => self.full.clone(),
             (Form::Short, Some(short)) => short.clone(),
             _ => format!(
-                "\n## {}\n\nIn [{file}]({file}): with it, this report would be longer than a GitHub \
-                 issue may be.\n",
+                "\n## {}\n\nIn the bundle: `{file}` (with it, this report would be longer than a \
+                 GitHub issue may be).\n",
                 self.heading,
                 file = self.file
             ),
@@ -426,12 +426,17 @@ fn environment(results: &Results) -> String {
     let h = &results.host;
     let mut md = String::from("\n## Environment\n\n");
     let wall = results.timing.wall_ms as f64 / 1000.0;
+    // The kernel's build string says nothing about this bug: only with -v.
+    let release = if crate::term::progress::verbose() {
+        format!(" {}", text(&h.kernel_release))
+    } else {
+        String::new()
+    };
     let _ = writeln!(
         md,
-        "{} on {} {} {} ({} CPUs), {} {}.",
+        "{} on {}{release} {} ({} CPUs), {} {}.",
         code(&results.tool),
         text(&h.kernel),
-        text(&h.kernel_release),
         text(&h.machine),
         h.cpus,
         crate::term::style::plural(results.cases.len(), "case"),
@@ -444,11 +449,10 @@ fn environment(results: &Results) -> String {
     for leg in &results.merged_from {
         let _ = writeln!(
             md,
-            "- merged {}: {} on {} {} ({} CPUs)",
+            "- merged {}: {} on {} ({} CPUs)",
             code(&leg.file),
             text(&leg.interpreters.join(", ")),
             text(&leg.host.kernel),
-            text(&leg.host.kernel_release),
             leg.host.cpus
         );
     }
@@ -458,17 +462,31 @@ fn environment(results: &Results) -> String {
         t.row(vec![
             Cell::plain(i.id.clone()),
             Cell::plain(i.source.to_string()),
-            Cell::markup(code(&i.executable.display().to_string())),
+            Cell::markup(code(&home_as_tilde(&i.executable))),
         ]);
     }
     md += &t.markdown();
     md
 }
 
-/// A link to a file of the bundle inside HTML (`<summary>`), where GitHub
-/// does not read Markdown.
+/// `path` with the home directory shown as `~`: a report is pasted where
+/// everyone reads it.
+fn home_as_tilde(path: &std::path::Path) -> String {
+    let shown = path.display().to_string();
+    match std::env::var_os("HOME").filter(|h| h.len() > 1) {
+        Some(home) => match path.strip_prefix(&home) {
+            Ok(rest) => format!("~/{}", rest.display()),
+            Err(_) => shown,
+        },
+        None => shown,
+    }
+}
+
+/// A file of the bundle named inside HTML (`<summary>`), where GitHub does
+/// not read Markdown. Never a link: pasted into an issue, a relative link
+/// leads nowhere.
 fn a(file: &str) -> String {
-    format!("<a href=\"{}\">{}</a>", html(file), html(file))
+    format!("in the bundle: <code>{}</code>", html(file))
 }
 
 fn diffs_section(results: &Results, diffs: &[SharedDiff], inline: bool) -> String {
@@ -496,7 +514,7 @@ fn diffs_section(results: &Results, diffs: &[SharedDiff], inline: bool) -> Strin
                 &fenced("diff", &d.body),
             );
         } else {
-            let _ = writeln!(md, "- {title}: [{}]({})", d.file, d.file);
+            let _ = writeln!(md, "- {title}: in the bundle: `{}`", d.file);
         }
     }
     md
@@ -557,14 +575,17 @@ fn patches_section(results: &Results, inline: bool) -> String {
             };
             let title = format!("{}{from} on {}", html(&v.name), html(&who(&ids, all)));
             if inline {
-                let links: Vec<String> = files.iter().map(|f| a(f)).collect();
+                let names: Vec<String> = files
+                    .iter()
+                    .map(|f| format!("<code>{}</code>", html(f)))
+                    .collect();
                 md += &details(
-                    &format!("{title}: {}", links.join(", ")),
+                    &format!("{title}: in the bundle: {}", names.join(", ")),
                     &fenced("diff", diff),
                 );
             } else {
-                let links: Vec<String> = files.iter().map(|f| format!("[{f}]({f})")).collect();
-                let _ = writeln!(md, "- {title}: {}", links.join(", "));
+                let names: Vec<String> = files.iter().map(|f| format!("`{f}`")).collect();
+                let _ = writeln!(md, "- {title}: in the bundle: {}", names.join(", "));
             }
         }
     }
@@ -597,7 +618,11 @@ fn files_line(results: &Results, diffs: &[SharedDiff], sections: &[Section]) -> 
     if results.cases.iter().any(|c| !c.processes.is_empty()) {
         files.push("`transcripts/`".into());
     }
-    format!("\nFiles: {}.\n", files.join(", "))
+    format!(
+        "\nThe bundle (this report's folder) holds: {}. Attach it to the issue or PR as \
+         one `.tar.gz` (`shmharness report --archive` writes it beside the folder).\n",
+        files.join(", ")
+    )
 }
 
 /// summary.md: the answer and the compact matrix, a comment to paste.

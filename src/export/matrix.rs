@@ -114,24 +114,31 @@ pub fn summary_line(results: &Results, verbose: bool) -> String {
 }
 
 /// The last line of a verify: the answer, in words. `shown` is how the
-/// candidate's name is written (plain, or as Markdown code).
+/// candidate's name is written (plain, or as Markdown code). It claims no
+/// more than ran: where CPython's own tests did not, it says so.
 pub fn headline(v: &CandidateVerdict, shown: &str) -> String {
     let judged = v.interpreters.len() - v.count(Verdict::NotApplicable);
     let na = match v.count(Verdict::NotApplicable) {
         0 => String::new(),
         n => format!(" ({} n/a)", plural(n, "interpreter")),
     };
+    let tests = tests_note(v, judged);
     match v.verdict {
         Verdict::Pass => format!(
-            "verify: {shown} fixes the bug on {} with no regression{na}",
+            "verify: {shown} fixes the bug on {}{}{na}{tests}",
             if judged == 1 {
                 "the 1 interpreter".to_string()
             } else {
                 format!("all {judged} interpreters")
+            },
+            if tests.is_empty() {
+                " with no regression"
+            } else {
+                ", nothing worse in its scenarios"
             }
         ),
         Verdict::Fail => format!(
-            "verify: {shown} FAILED on {} of {}{na}",
+            "verify: {shown} FAILED on {} of {}{na}{tests}",
             v.count(Verdict::Fail),
             plural(judged, "interpreter")
         ),
@@ -152,6 +159,37 @@ pub fn headline(v: &CandidateVerdict, shown: &str) -> String {
             plural(judged, "interpreter")
         ),
     }
+}
+
+/// `; CPython's own tests not run on 3 (no test package)`, or nothing when
+/// they judged every interpreter.
+fn tests_note(v: &CandidateVerdict, judged: usize) -> String {
+    let mut why: Vec<(&str, usize)> = Vec::new();
+    for reason in v
+        .interpreters
+        .iter()
+        .filter_map(|i| i.tests_not_run.as_deref())
+    {
+        match why.iter_mut().find(|(r, _)| *r == reason) {
+            Some((_, n)) => *n += 1,
+            None => why.push((reason, 1)),
+        }
+    }
+    let not_run: usize = why.iter().map(|(_, n)| n).sum();
+    if not_run == 0 {
+        return String::new();
+    }
+    let parts: Vec<String> = why
+        .iter()
+        .map(|(reason, n)| {
+            if not_run == judged && why.len() == 1 {
+                format!("({reason})")
+            } else {
+                format!("on {n} ({reason})")
+            }
+        })
+        .collect();
+    format!("; CPython's own tests not run {}", parts.join(", "))
 }
 
 fn word(v: Verdict) -> &'static str {

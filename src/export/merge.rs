@@ -145,6 +145,18 @@ pub fn merge(inputs: Vec<(String, Results)>) -> Result<Results, MergeError> {
             }
         }
         m.cases(&file, r.cases)?;
+        // CPython's own tests, once per interpreter and variant: a leg
+        // that ran them judges its candidates as `verify --strict` does.
+        for t in r.cpython_tests {
+            let known = m
+                .out
+                .cpython_tests
+                .iter()
+                .any(|o| o.interpreter == t.interpreter && o.variant == t.variant);
+            if !known {
+                m.out.cpython_tests.push(t);
+            }
+        }
         let (t, out) = (&r.timing, &mut m.out.timing);
         out.wall_ms = out.wall_ms.max(t.wall_ms);
         out.children_cpu_ms += t.children_cpu_ms;

@@ -3,6 +3,7 @@
 //! one [`Outputs`] manager that checks every destination before the run and
 //! writes each at the end through one code path.
 
+pub mod archive;
 pub mod bundle;
 pub mod document;
 pub mod expectations;
@@ -222,6 +223,19 @@ impl Outputs {
             to: Destination::File(target),
             named,
         })
+    }
+
+    /// `--archive`: the bundle `dir` also as `DIR.tar.gz` beside it.
+    pub fn archive(self, dir: &Path) -> Result<Outputs, OutputError> {
+        let top = dir
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_else(|| "bundle".into());
+        self.file(
+            "--archive",
+            &archive::path_for(dir),
+            Box::new(archive::Archive { top }),
+        )
     }
 
     /// `--out DIR` / `--report DIR`: the bundle.

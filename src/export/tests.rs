@@ -286,7 +286,7 @@ fn bundled(mut r: Results) -> Results {
             },
         )];
     }
-    r.candidates = crate::judge::candidate::all(&r);
+    r.candidates = crate::judge::candidate::all(&r, "not run in this test");
     r
 }
 
@@ -401,11 +401,11 @@ fn names_from_the_data_are_escaped_in_report_md_html_and_markdown() {
         "{md}"
     );
     assert!(
-        md.contains("<code>patch:a`b&lt;i&gt;</code> on all 2 (<a href=\"diffs/"),
+        md.contains("<code>patch:a`b&lt;i&gt;</code> on all 2 (in the bundle: <code>diffs/"),
         "{md}"
     );
     assert!(
-        md.contains("<summary>patch:a`b&lt;i&gt; on 3.12|x &lt;b&gt;bold &amp; &lt;details&gt;: <a href=\"patches/3.12_x__b_bold____details_/patch_a_b_i_.diff\">"),
+        md.contains("<summary>patch:a`b&lt;i&gt; on 3.12|x &lt;b&gt;bold &amp; &lt;details&gt;: in the bundle: <code>patches/3.12_x__b_bold____details_/patch_a_b_i_.diff</code>"),
         "{md}"
     );
     assert!(md.contains("## Verdict: ``patch:a`b<i>`` vs stock"), "{md}");
@@ -447,7 +447,7 @@ fn a_huge_matrix_moves_to_its_own_file_and_report_md_fits_with_the_verdict_first
         }
     }
     let mut r = results(&id_refs, &variants, &scenarios, cases);
-    r.candidates = crate::judge::candidate::all(&r);
+    r.candidates = crate::judge::candidate::all(&r, "not run in this test");
     let full_matrix = issue::compact_matrix(&r).markdown();
     assert!(
         full_matrix.len() > 2 * issue::BUDGET,
@@ -475,7 +475,7 @@ fn a_huge_matrix_moves_to_its_own_file_and_report_md_fits_with_the_verdict_first
         .expect("matrix.md");
     assert!(matrix.contains(&full_matrix), "the whole matrix");
     assert!(
-        md.contains("## Outcomes\n\nIn [matrix.md](matrix.md)"),
+        md.contains("## Outcomes\n\nIn the bundle: `matrix.md`"),
         "{md}"
     );
     assert!(md.contains("`matrix.md`"), "the files line names it: {md}");
@@ -488,4 +488,68 @@ fn a_huge_matrix_moves_to_its_own_file_and_report_md_fits_with_the_verdict_first
         .filter(|p| !out.join(p).exists())
         .collect();
     assert!(missing.is_empty(), "linked, not in the bundle: {missing:?}");
+}
+
+/// A test run of CPython's tests on 3.12.1 that passed.
+fn passed(variant: &str) -> crate::contract::TestRun {
+    let mut t = crate::contract::TestRun::empty("3.12.1", variant, Verdict::Pass, String::new());
+    t.ran = 16;
+    t.passed = 16;
+    t
+}
+
+#[test]
+fn where_cpython_tests_did_not_run_the_verdict_says_so() {
+    let r = stock_and("fix", &["P1 leak warning", "P1 tracker error"]);
+    // Not asked for.
+    let mut v = candidate::judge(&r, "fix");
+    v.tests_not_run("not asked for; --strict runs them");
+    let line = super::matrix::headline(&v, "fix");
+    assert_eq!(
+        line,
+        "verify: fix fixes the bug on the 1 interpreter, nothing worse in its scenarios; CPython's own tests not run (not asked for; --strict runs them)"
+    );
+    assert!(!line.contains("no regression"));
+    // No test package: `n/a` test runs.
+    let mut v = candidate::judge(&r, "fix");
+    let na = |variant: &str| {
+        crate::contract::TestRun::empty(
+            "3.12.1",
+            variant,
+            Verdict::NotApplicable,
+            "no test._test_multiprocessing in this install (Debian ships it in libpython3.X-testsuite)".into(),
+        )
+    };
+    candidate::strict(&mut v, &[na("stock"), na("fix")]);
+    assert_eq!(v.verdict, Verdict::Pass);
+    assert_eq!(
+        v.interpreters[0].tests_not_run.as_deref(),
+        Some("no test package")
+    );
+    assert!(
+        super::matrix::headline(&v, "fix")
+            .ends_with("; CPython's own tests not run (no test package)")
+    );
+    // They ran and passed: then, and only then, "no regression".
+    let mut v = candidate::judge(&r, "fix");
+    candidate::strict(&mut v, &[passed("stock"), passed("fix")]);
+    assert_eq!(
+        super::matrix::headline(&v, "fix"),
+        "verify: fix fixes the bug on the 1 interpreter with no regression"
+    );
+}
+
+#[test]
+fn report_md_and_summary_md_link_nothing_a_paste_would_break() {
+    let (_dir, _out, md) = write_bundle(&bundled(two_interpreters()));
+    let summary = crate::export::issue::summary_md(&bundled(two_interpreters()));
+    let links = regex::Regex::new(r#"\]\((?:[^h)][^)]*)\)|href="[^h"]"#).unwrap();
+    for (name, text) in [("report.md", &md), ("summary.md", &summary)] {
+        assert!(
+            !links.is_match(text),
+            "{name} has a relative link: {:?}",
+            links.find(text).map(|m| m.as_str())
+        );
+    }
+    assert!(md.contains("report --archive"), "{md}");
 }

@@ -45,6 +45,9 @@ struct Tally {
     failures: Vec<String>,
     judged: usize,
     not_applicable: Option<String>,
+    /// Scenarios as broken under the candidate as on stock (a pass does
+    /// not hide them): `attach-fails (segment destroyed)`.
+    unchanged: Vec<String>,
 }
 
 impl Tally {
@@ -75,10 +78,11 @@ impl Tally {
             self.failures
                 .push("three-process: the bug does not reproduce on stock".into());
         }
-        if super::bug_reproduced(cand) {
-            self.failures
-                .push(format!("{row}: the bug still reproduces"));
+        for why in super::versus::failures(cand, stock) {
+            self.failures.push(format!("{row}: {why}"));
         }
+        self.unchanged
+            .extend(super::versus::still_broken(cand, stock));
         for sym in super::regressions(cand, stock) {
             self.failures.push(format!(
                 "{row}: worse than stock: {} | {}",
@@ -101,13 +105,17 @@ impl Tally {
                 vec![self.not_applicable.unwrap_or_else(|| "no case ran".into())],
             )
         } else {
-            (
-                Verdict::Pass,
-                vec![format!(
-                    "bug reproduced on stock; {candidate} fixes it, nothing worse in {}",
-                    crate::term::style::plural(self.judged, "scenario")
-                )],
-            )
+            let mut reasons = vec![format!(
+                "bug reproduced on stock; {candidate} fixes it, nothing worse in {}",
+                crate::term::style::plural(self.judged, "scenario")
+            )];
+            if !self.unchanged.is_empty() {
+                reasons.push(format!(
+                    "unchanged from stock: {}",
+                    self.unchanged.join(", ")
+                ));
+            }
+            (Verdict::Pass, reasons)
         }
     }
 }
@@ -130,6 +138,7 @@ fn on_interpreter(results: &Results, interp: &Interpreter, candidate: &str) -> I
         source: interp.source.to_string(),
         verdict,
         reasons,
+        tests_not_run: None,
     }
 }
 
@@ -167,66 +176,9 @@ pub fn strict(verdict: &mut CandidateVerdict, runs: &[TestRun]) {
             runs.iter()
                 .find(|r| r.interpreter == v.interpreter && r.variant == variant)
         };
-        let (Some(stock), Some(cand)) = (find(VariantId::Stock.name()), find(&candidate)) else {
-            continue;
-        };
-        let mut errors = Vec::new();
-        for r in [stock, cand] {
-            if r.verdict == Verdict::Error {
-                errors.push(format!(
-                    "cpython-tests: could not run under {}: {}",
-                    r.variant, r.reason
-                ));
-            }
-        }
-        if !errors.is_empty() {
-            v.reasons.splice(0..0, errors);
-            v.verdict = Verdict::Error;
-            continue;
-        }
-        if cand.verdict == Verdict::NotApplicable {
-            v.reasons
-                .push(format!("cpython-tests: n/a: {}", cand.reason));
-            continue;
-        }
-        // A test the candidate's diff adds does not exist on stock: all we
-        // know of stock is that it did not fail there.
-        let mut regressions: Vec<String> = cand
-            .failing
-            .iter()
-            .filter(|f| !stock.failed_test(&f.name))
-            .map(|f| {
-                format!(
-                    "cpython-tests: {} {} under {candidate} (did not fail on stock) | {}",
-                    f.name,
-                    match f.kind {
-                        FailureKind::Fail => "fails",
-                        FailureKind::Error => "errors",
-                    },
-                    crate::term::style::short(&f.evidence)
-                )
-            })
-            .collect();
-        // A test skipped away (`@unittest.skip` on the test that enshrines
-        // the bug) passes nothing: fewer passed and more skipped than stock.
-        if cand.skipped > stock.skipped && cand.passed < stock.passed {
-            regressions.push(format!(
-                "cpython-tests: {} skipped under {candidate} than on stock ({} passed, {} skipped; stock {} passed, {} skipped)",
-                crate::term::style::plural((cand.skipped - stock.skipped) as usize, "more test"),
-                cand.passed,
-                cand.skipped,
-                stock.passed,
-                stock.skipped
-            ));
-        }
-        if regressions.is_empty() {
-            v.reasons.push(format!("cpython-tests: {}", cand.cell()));
-        } else {
-            // The test evidence goes first: it is why the verdict is FAIL.
-            v.reasons.splice(0..0, regressions);
-            if v.verdict == Verdict::Pass {
-                v.verdict = Verdict::Fail;
-            }
+        match (find(VariantId::Stock.name()), find(&candidate)) {
+            (Some(stock), Some(cand)) => with_tests(v, stock, cand, &candidate),
+            _ => v.tests_not_run = Some("not run".into()),
         }
     }
     let judged: Vec<Verdict> = verdict
@@ -238,6 +190,84 @@ pub fn strict(verdict: &mut CandidateVerdict, runs: &[TestRun]) {
     if !judged.is_empty() {
         verdict.verdict = Verdict::combine(judged);
     }
+}
+
+/// One interpreter's verdict with CPython's tests under stock and the
+/// candidate: tests that could not run make it `error`; a test that fails
+/// only under the candidate (or is skipped away) fails it.
+fn with_tests(v: &mut InterpreterVerdict, stock: &TestRun, cand: &TestRun, candidate: &str) {
+    v.tests_not_run = None;
+    let errors: Vec<String> = [stock, cand]
+        .iter()
+        .filter(|r| r.verdict == Verdict::Error)
+        .map(|r| {
+            format!(
+                "cpython-tests: could not run under {}: {}",
+                r.variant, r.reason
+            )
+        })
+        .collect();
+    if !errors.is_empty() {
+        v.reasons.splice(0..0, errors);
+        v.verdict = Verdict::Error;
+        return;
+    }
+    if let Some(na) = [cand, stock]
+        .into_iter()
+        .find(|r| r.verdict == Verdict::NotApplicable)
+    {
+        v.tests_not_run = Some(if na.reason.contains("test._test_multiprocessing") {
+            "no test package".into()
+        } else {
+            na.reason.clone()
+        });
+        return;
+    }
+    let regressions = test_regressions(stock, cand, candidate);
+    if regressions.is_empty() {
+        v.reasons.push(format!("cpython-tests: {}", cand.cell()));
+    } else {
+        // The test evidence goes first: it is why the verdict is FAIL.
+        v.reasons.splice(0..0, regressions);
+        if v.verdict == Verdict::Pass {
+            v.verdict = Verdict::Fail;
+        }
+    }
+}
+
+/// Tests worse under the candidate than on stock. A test the candidate's
+/// diff adds does not exist on stock: all we know of stock is that it did
+/// not fail there.
+fn test_regressions(stock: &TestRun, cand: &TestRun, candidate: &str) -> Vec<String> {
+    let mut out: Vec<String> = cand
+        .failing
+        .iter()
+        .filter(|f| !stock.failed_test(&f.name))
+        .map(|f| {
+            format!(
+                "cpython-tests: {} {} under {candidate} (did not fail on stock) | {}",
+                f.name,
+                match f.kind {
+                    FailureKind::Fail => "fails",
+                    FailureKind::Error => "errors",
+                },
+                crate::term::style::short(&f.evidence)
+            )
+        })
+        .collect();
+    // A test skipped away (`@unittest.skip` on the test that enshrines the
+    // bug) passes nothing: fewer passed and more skipped than stock.
+    if cand.skipped > stock.skipped && cand.passed < stock.passed {
+        out.push(format!(
+            "cpython-tests: {} skipped under {candidate} than on stock ({} passed, {} skipped; stock {} passed, {} skipped)",
+            crate::term::style::plural((cand.skipped - stock.skipped) as usize, "more test"),
+            cand.passed,
+            cand.skipped,
+            stock.passed,
+            stock.skipped
+        ));
+    }
+    out
 }
 
 /// When a user's variant could run nowhere because its patch failed on
@@ -260,8 +290,10 @@ pub fn applies_nowhere<'a>(
 }
 
 /// Every non-stock variant judged against stock, when stock ran (what a
-/// report and a merge show).
-pub fn all(results: &Results) -> Vec<CandidateVerdict> {
+/// report and a merge show), with CPython's own tests wherever the results
+/// hold them (as `verify --strict`); without any, `why_no_tests` says why
+/// on every verdict.
+pub fn all(results: &Results, why_no_tests: &str) -> Vec<CandidateVerdict> {
     if !results
         .variants
         .iter()
@@ -273,7 +305,15 @@ pub fn all(results: &Results) -> Vec<CandidateVerdict> {
         .variants
         .iter()
         .filter(|v| !VariantId::is_stock(&v.name))
-        .map(|v| judge(results, &v.name))
+        .map(|v| {
+            let mut verdict = judge(results, &v.name);
+            if results.cpython_tests.is_empty() {
+                verdict.tests_not_run(why_no_tests);
+            } else {
+                strict(&mut verdict, &results.cpython_tests);
+            }
+            verdict
+        })
         .collect()
 }
 
@@ -475,5 +515,62 @@ mod tests {
             &[],
         ));
         assert_eq!(nowhere(&r, "patch:x"), None);
+    }
+
+    #[test]
+    fn a_pass_names_what_stays_as_broken_as_on_stock() {
+        // The candidate leaves attacher-unlinks exactly as stock has it.
+        let r = stock_and("fix", &["P1 leak warning", "P1 tracker error"]);
+        let v = judge(&r, "fix");
+        assert_eq!(v.verdict, Verdict::Pass);
+        assert_eq!(
+            v.interpreters[0].reasons[1],
+            "unchanged from stock: attacher-unlinks (P1 leak warning, P1 tracker error)"
+        );
+        // A candidate that cures it too has nothing to name.
+        let r = stock_and("cure", &[]);
+        let v = judge(&r, "cure");
+        assert_eq!(
+            v.interpreters[0].reasons.len(),
+            1,
+            "{:?}",
+            v.interpreters[0]
+        );
+    }
+
+    #[test]
+    fn a_bug_stock_does_not_show_is_introduced_by_the_candidate() {
+        let mut r = stock_and("backport", &["P1 leak warning", "P1 tracker error"]);
+        let raw = |variant: &str, keys: &[&str]| {
+            crate::contract::fixtures::case(
+                "3.12.1",
+                variant,
+                ScenarioId::RawFork,
+                Verdict::Pass,
+                if keys.is_empty() { "clean" } else { "x" },
+                keys,
+            )
+        };
+        r.cases.push(raw("stock", &[]));
+        r.cases.push(raw(
+            "backport",
+            &[
+                "P1 FileNotFoundError",
+                "P1 leak warning",
+                "P1 tracker error",
+            ],
+        ));
+        r.scenarios.push(crate::contract::ScenarioInfo {
+            name: ScenarioId::RawFork,
+            summary: String::new(),
+        });
+        let v = judge(&r, "backport");
+        assert_eq!(v.verdict, Verdict::Fail);
+        let reasons = v.interpreters[0].reasons.join("\n");
+        assert!(
+            reasons.contains("raw-fork: introduces the bug (stock does not show it here)"),
+            "{reasons}"
+        );
+        assert!(!reasons.contains("still reproduces"), "{reasons}");
     }
 }

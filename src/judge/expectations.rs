@@ -127,7 +127,7 @@ pub const EXPECTATIONS: &[Expectation] = &[
             V::CreateOnlyLenientTracker,
             V::TrackFalse,
         ],
-        "unlinked cleanly",
+        "creator's tracker warns",
         "P2 unlinked; P1's tracker warns at exit",
         CREATOR_WARNS,
     ),

@@ -9,6 +9,7 @@
 
 pub mod candidate;
 pub mod expectations;
+pub mod versus;
 
 pub use expectations::Expectation;
 
@@ -96,19 +97,23 @@ pub fn judge_against_stock(case: &mut Case, stock: Option<&Case>) {
         case.reason = "no expectation for this variant and no stock run to compare with".into();
         return;
     };
+    case.outcome = versus::describe(case, stock);
     let worse: Vec<String> = regressions(case, stock)
         .iter()
         .map(|s| s.key.clone())
         .collect();
-    if bug_reproduced(case) {
+    if let Some(why) = versus::failures(case, stock).into_iter().next() {
         case.verdict = Verdict::Fail;
-        case.reason = "the bug still reproduces".into();
+        case.reason = why;
     } else if !worse.is_empty() {
         case.verdict = Verdict::Fail;
         case.reason = format!("worse than stock: {}", worse.join(", "));
     } else {
         case.verdict = Verdict::Pass;
-        case.reason = "no symptom that stock does not show".into();
+        case.reason = match versus::still_broken(case, stock) {
+            Some(_) => "as broken as on stock, nothing worse".into(),
+            None => "no symptom that stock does not show".into(),
+        };
     }
 }
 
@@ -334,6 +339,7 @@ mod tests {
             jobs: 2,
             timeout: std::time::Duration::from_secs(30),
             repeat: 1,
+            keep_going: false,
             overlay_cache: None,
         };
         let position = |id: VariantId| variants.iter().position(|v| v.id == Some(id)).unwrap();
@@ -427,7 +433,7 @@ mod tests {
     }
 
     #[test]
-    fn a_case_without_a_row_is_described_by_what_it_shows() {
+    fn a_case_without_a_row_is_described_against_stock() {
         let mut clean = case(
             "3.12.1",
             "patch:x",
@@ -441,13 +447,14 @@ mod tests {
             "stock",
             ScenarioId::Family,
             Verdict::Pass,
-            "",
+            "shared tracker, clean",
             &[],
         );
         judge_against_stock(&mut clean, Some(&stock));
+        // As on stock: in stock's words, not a list of its own.
         assert_eq!(
             (clean.outcome.as_str(), clean.verdict),
-            ("clean", Verdict::Pass)
+            ("shared tracker, clean", Verdict::Pass)
         );
         let mut bug = case(
             "3.12.1",
@@ -462,11 +469,12 @@ mod tests {
             "stock",
             ScenarioId::ThreeProcess,
             Verdict::Pass,
-            "",
+            "bug reproduced",
             SEED_BUG,
         );
         judge_against_stock(&mut bug, Some(&stock));
         assert_eq!(bug.outcome, "bug reproduced");
+        assert_eq!(bug.reason, "the bug still reproduces");
         // An errored stock twin is no comparison.
         let mut alone = case(
             "3.12.1",
@@ -534,6 +542,7 @@ mod tests {
             jobs: 1,
             timeout: std::time::Duration::from_secs(30),
             repeat: 1,
+            keep_going: false,
             overlay_cache: None,
         };
         // Stock warns only in attacher-unlinks on 3.13.0; the patch warns

@@ -54,6 +54,19 @@ pub enum OverlayError {
 }
 
 impl OverlayError {
+    /// The error and where to look next: where the branch's code differs,
+    /// how to see it (a patch that applied but does not compile needs no
+    /// map of the branch).
+    pub fn with_hint(&self, v: crate::contract::Version) -> String {
+        match self {
+            OverlayError::Compile { .. } => self.to_string(),
+            _ => format!(
+                "{self}; `shmharness patch show --variant create-only --python {}.{}` shows this branch's code around the register call",
+                v.major, v.minor
+            ),
+        }
+    }
+
     /// Is this about the patch text (the user's to fix), rather than the
     /// machine?
     pub fn is_patch_problem(&self) -> bool {
@@ -176,6 +189,32 @@ pub fn check(
     Ok(Some((origin, text.to_string(), landed)))
 }
 
+/// Check, in memory, that the variant's `Lib/test/` hunks apply to the
+/// installed test package (the stdlib is only read).
+pub fn check_tests(interp: &Interpreter, variant: &Variant) -> Result<(), OverlayError> {
+    let Some((origin, _, files)) = parsed(interp, variant)? else {
+        return Ok(());
+    };
+    let installed = test_package(interp);
+    for file in patch::in_package(&files, Package::Test) {
+        patched_text(&installed, file).map_err(|source| OverlayError::Apply {
+            interpreter: interp.id.clone(),
+            origin: origin.clone(),
+            source: Box::new(source),
+        })?;
+    }
+    Ok(())
+}
+
+/// The installed `test` package, beside `multiprocessing`.
+fn test_package(interp: &Interpreter) -> PathBuf {
+    interp
+        .multiprocessing
+        .parent()
+        .map(|lib| lib.join("test"))
+        .unwrap_or_default()
+}
+
 /// A parsed patch: where it comes from, its text, its files.
 type Parsed<'v> = (String, &'v str, Vec<FilePatch>);
 
@@ -229,11 +268,7 @@ pub fn build_tests(
     if tests.is_empty() {
         return Ok(None);
     }
-    let installed = interp
-        .multiprocessing
-        .parent()
-        .map(|lib| lib.join("test"))
-        .unwrap_or_default();
+    let installed = test_package(interp);
     let dir = root.join(format!(
         "tests-{}-{}",
         crate::contract::slug(&interp.id),

@@ -20,8 +20,14 @@ pub enum PatchUse {
 }
 
 /// `--patch` values as one variant, `patch:NAME`: files, `-`, folders, and
-/// `RANGE=FILE` per branch. `None` when none was given.
-pub fn user_variant(patches: &[String], used: PatchUse) -> Result<Option<Variant>, VariantError> {
+/// `RANGE=FILE` per branch. `None` when none was given. `name` (`--name`)
+/// names it; without one, the files' common stem does (`my-3.9.diff`,
+/// `my-main.diff` -> `my`), else their folder, else each file's.
+pub fn user_variant(
+    patches: &[String],
+    used: PatchUse,
+    name: Option<&str>,
+) -> Result<Option<Variant>, VariantError> {
     if patches.is_empty() {
         return Ok(None);
     }
@@ -30,13 +36,13 @@ pub fn user_variant(patches: &[String], used: PatchUse) -> Result<Option<Variant
         return Err(VariantError::StdinTwice);
     }
     let mut read = Vec::new();
-    let mut name = None;
+    let mut first = None;
     let mut paths = Vec::new();
     for arg in patches {
         let (range, path) = split_range(arg)?;
         paths.push(path.to_path_buf());
         let (stem, mut patches) = read_arg(path, range)?;
-        name.get_or_insert(stem);
+        first.get_or_insert(stem);
         read.append(&mut patches);
     }
     // A diff of tests alone would judge stock as if it were the fix.
@@ -50,12 +56,19 @@ pub fn user_variant(patches: &[String], used: PatchUse) -> Result<Option<Variant
     if let Some((a, b)) = overlap(&read) {
         return Err(VariantError::Overlap { a, b });
     }
-    // (A single folder is named after itself, already.)
+    // A single folder is named after itself.
     let single_folder = paths.len() == 1 && paths[0].is_dir();
-    if !single_folder && read.len() > 1 && read.iter().any(|p| p.origin != read[0].origin) {
-        name = Some(shared_name(&paths, &read));
-    }
-    Ok(Some(Variant::user(&name.unwrap_or_default(), read)))
+    let name = match name {
+        Some(n) => n.to_string(),
+        None if !single_folder
+            && read.len() > 1
+            && read.iter().any(|p| p.origin != read[0].origin) =>
+        {
+            shared_name(&paths, &read)
+        }
+        None => first.unwrap_or_default(),
+    };
+    Ok(Some(Variant::user(&name, read)))
 }
 
 /// `3.8-3.9=a.diff` -> (3.8-3.9, `a.diff`); a plain path covers every
@@ -93,10 +106,15 @@ fn read_arg(path: &Path, range: VersionRange) -> Result<(String, Vec<UserPatch>)
     Ok((patch_stem(path), read))
 }
 
-/// One patch per branch: the variant is named after what they share
-/// (`gh-82300/{3.9,3.12,main}.diff` -> `gh-82300`), else after each
-/// (`a+b`).
+/// One patch per branch: the variant is named after what they share: the
+/// files' common stem (`my-3.9`, `my-main` -> `my`), else their folder
+/// (`gh-82300/{3.9,3.12,main}.diff` -> `gh-82300`), else each file (`a+b`).
 fn shared_name(paths: &[PathBuf], read: &[UserPatch]) -> String {
+    let stems: Vec<&str> = read.iter().map(|p| p.origin.as_str()).collect();
+    let common = common_stem(&stems);
+    if common.len() >= 2 {
+        return common;
+    }
     let dirs: Vec<_> = paths
         .iter()
         .map(|p| {
@@ -116,6 +134,28 @@ fn shared_name(paths: &[PathBuf], read: &[UserPatch]) -> String {
             .collect::<Vec<_>>()
             .join("+")
     })
+}
+
+/// The longest prefix every stem starts with, without a trailing `-`,
+/// `_` or `.` (`my-3.9`, `my-main` -> `my`).
+fn common_stem(stems: &[&str]) -> String {
+    let Some(first) = stems.first() else {
+        return String::new();
+    };
+    let mut len = first.len();
+    for s in stems {
+        len = len.min(
+            first
+                .chars()
+                .zip(s.chars())
+                .take_while(|(a, b)| a == b)
+                .map(|(a, _)| a.len_utf8())
+                .sum(),
+        );
+    }
+    first[..len]
+        .trim_end_matches(['-', '_', '.', ' '])
+        .to_string()
 }
 
 /// Two patches whose ranges share a version (checked over 3.0-3.99).
@@ -141,10 +181,11 @@ pub const DEFAULT_VARIANTS: &[VariantId] = &[VariantId::Stock, VariantId::Create
 pub fn variants(
     requested: &[String],
     patch: &[String],
+    name: Option<&str>,
     used: PatchUse,
     default: &[VariantId],
 ) -> Result<Vec<Variant>, VariantError> {
-    let user = user_variant(patch, used)?;
+    let user = user_variant(patch, used, name)?;
     let mut variants = match (requested.is_empty(), &user) {
         (true, Some(_)) => vec![builtin(VariantId::Stock)],
         (true, None) => default.iter().map(|&v| builtin(v)).collect(),
@@ -155,11 +196,15 @@ pub fn variants(
 }
 
 /// One candidate fix: `--patch`, else the named variant (never stock).
-pub fn candidate(name: &str, patch: &[String]) -> Result<Variant, VariantError> {
-    if let Some(v) = user_variant(patch, PatchUse::Code)? {
+pub fn candidate(
+    variant: &str,
+    patch: &[String],
+    name: Option<&str>,
+) -> Result<Variant, VariantError> {
+    if let Some(v) = user_variant(patch, PatchUse::Code, name)? {
         return Ok(v);
     }
-    let id = VariantId::parse(name).map_err(VariantError::from)?;
+    let id = VariantId::parse(variant).map_err(VariantError::from)?;
     if id == VariantId::Stock {
         return Err(VariantError::StockAsCandidate);
     }
@@ -167,8 +212,15 @@ pub fn candidate(name: &str, patch: &[String]) -> Result<Variant, VariantError> 
 }
 
 /// Stock and one candidate, for the commands that compare the two.
-pub fn stock_and_candidate(name: &str, patch: &[String]) -> Result<Vec<Variant>, VariantError> {
-    Ok(vec![builtin(VariantId::Stock), candidate(name, patch)?])
+pub fn stock_and_candidate(
+    variant: &str,
+    patch: &[String],
+    name: Option<&str>,
+) -> Result<Vec<Variant>, VariantError> {
+    Ok(vec![
+        builtin(VariantId::Stock),
+        candidate(variant, patch, name)?,
+    ])
 }
 
 /// A user's patch file (or `-` for stdin) read and checked to parse.
@@ -263,6 +315,37 @@ pub fn folder_patches(dir: &Path) -> Result<Vec<(PathBuf, VersionRange)>, Varian
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn per_branch_patches_are_named_after_their_common_stem() {
+        assert_eq!(common_stem(&["my-3.9", "my-3.12", "my-main"]), "my");
+        assert_eq!(common_stem(&["gh-82300-3.9", "gh-82300-main"]), "gh-82300");
+        assert_eq!(common_stem(&["3.9", "3.12", "main"]), "");
+        let patch = |origin: &str| UserPatch {
+            range: VersionRange::ALL,
+            origin: origin.into(),
+            text: String::new(),
+            shown: format!("{origin}.diff"),
+            code: true,
+        };
+        let dir = tempfile::tempdir().unwrap();
+        let ux = dir.path().join("ux");
+        std::fs::create_dir(&ux).unwrap();
+        let paths: Vec<PathBuf> = ["my-3.9.diff", "my-main.diff"]
+            .iter()
+            .map(|f| {
+                std::fs::write(ux.join(f), "").unwrap();
+                ux.join(f)
+            })
+            .collect();
+        // Not the folder (`ux`): the files say what the fix is called.
+        assert_eq!(
+            shared_name(&paths, &[patch("my-3.9"), patch("my-main")]),
+            "my"
+        );
+        // Files with nothing in common: their folder.
+        assert_eq!(shared_name(&paths, &[patch("3.9"), patch("main")]), "ux");
+    }
 
     #[test]
     fn patch_stems_name_the_variant() {

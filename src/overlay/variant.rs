@@ -87,6 +87,17 @@ pub struct UserPatch {
     pub code: bool,
 }
 
+impl UserPatch {
+    /// Where outputs say a diff came from: its file's name (`3.9.diff`),
+    /// or `stdin`; the candidate itself is `patch:NAME` everywhere.
+    pub fn file_name(&self) -> String {
+        match std::path::Path::new(&self.shown).file_name() {
+            Some(n) if self.shown != "-" => n.to_string_lossy().into_owned(),
+            _ => "stdin".into(),
+        }
+    }
+}
+
 #[derive(Debug, Clone)]
 pub enum PatchSource {
     None,
@@ -259,7 +270,7 @@ impl Variant {
             PatchSource::User(patches) => patches
                 .iter()
                 .find(|p| p.range.matches(v))
-                .map(|p| Ok((format!("patch:{}", p.origin), p.text.as_str()))),
+                .map(|p| Ok((p.file_name(), p.text.as_str()))),
             PatchSource::Builtin(families) => Some(
                 families
                     .iter()

@@ -36,6 +36,9 @@ pub struct Plan {
     pub timeout: Duration,
     /// Run every case this many times (hidden `--repeat`, for soak tests).
     pub repeat: usize,
+    /// Run the interpreters a user's patch applies to even when it does not
+    /// apply to all (`--keep-going`).
+    pub keep_going: bool,
     /// Where built overlays are kept across runs (`None`: `--no-cache`).
     pub overlay_cache: Option<PathBuf>,
 }
@@ -194,16 +197,7 @@ pub fn overlay_errors(plan: &Plan, overlays: &Overlays) -> Vec<String> {
             if let Some(Err(e)) = built
                 && e.is_patch_problem()
             {
-                let v = interp.version;
-                // Where the branch's code differs, show it; a patch that
-                // applied but does not compile needs no map of the branch.
-                lines.push(match e {
-                    crate::overlay::OverlayError::Compile { .. } => e.to_string(),
-                    _ => format!(
-                        "{e}; `shmharness patch show --variant create-only --python {}.{}` shows this branch's code around the register call",
-                        v.major, v.minor
-                    ),
-                });
+                lines.push(e.with_hint(interp.version));
             }
         }
     }
