@@ -420,16 +420,9 @@ fn an_absurd_hunk_header_is_a_clear_error_not_a_hang() {
     // A hang here would be a loop over the header's line count: bound the
     // CPU it may burn (SIGXCPU ends it), which no load can use up, rather
     // than the wall time, which load can.
-    let mut cmd = std_bin();
-    cmd.args([
-        "patch",
-        "show",
-        "--patch",
-        arg(&patch),
-        "--python",
-        arg(&py),
-    ]);
-    let out = cpu_limited(&mut cmd, 60).output().unwrap();
+    let out = cpu_limited(&mut patch_show(&py, &patch), 60)
+        .output()
+        .unwrap();
     assert_eq!(
         out.status.code(),
         Some(2),
@@ -591,17 +584,7 @@ fn patch_show_says_where_a_hunk_landed() {
     let patch = dir.path().join("moved.diff");
     // The header says 5 lines earlier than the line really is.
     import_os_patch(&py, &patch, 5, "  # moved");
-    let out = bin()
-        .args([
-            "patch",
-            "show",
-            "--patch",
-            arg(&patch),
-            "--python",
-            arg(&py),
-        ])
-        .output()
-        .unwrap();
+    let out = patch_show(&py, &patch).output().unwrap();
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     assert!(
         String::from_utf8_lossy(&out.stdout)
@@ -609,6 +592,13 @@ fn patch_show_says_where_a_hunk_landed() {
         "{}",
         String::from_utf8_lossy(&out.stdout)
     );
+}
+
+/// `patch show --patch PATCH --python PY`.
+fn patch_show(py: &Path, patch: &Path) -> std::process::Command {
+    let mut cmd = std_bin();
+    cmd.args(["patch", "show", "--patch", arg(patch), "--python", arg(py)]);
+    cmd
 }
 
 /// Write to `patch` a one-hunk diff that appends `tail` to the `import os`
