@@ -627,11 +627,14 @@ fn workflow() -> String {
 }
 
 /// The workflow's legs: every version a fix can land on, a free-threaded
-/// build, and `cargo test` on the leg's one Python.
+/// build, and `cargo test` on the leg's one Python; and the same format
+/// and lint gates as `.ci/run`.
 #[test]
 fn workflow_runs_the_suite_on_every_leg() {
     let wf = workflow();
     for needle in [
+        "cargo fmt --check",
+        "cargo clippy --all-targets --locked -- -D warnings",
         "fail-fast: false",
         "actions/setup-python",
         "\"3.8\", \"3.9\", \"3.10\", \"3.11\", \"3.12\", \"3.13\", \"3.14\", \"3.15\", \"3.16\", \"3.14t\"",
