@@ -243,7 +243,7 @@ fn run_writes_results_json_and_junit_that_read_back() {
     assert_eq!(r["host"]["kernel"], "Linux");
     assert!(r["host"]["cpus"].as_u64().unwrap() >= 1);
     assert!(!r["host"]["kernel_release"].as_str().unwrap().is_empty());
-    assert_all_pass(0, &r);
+    assert_every_case_passed(&r);
     let create_only = r["variants"]
         .as_array()
         .unwrap()
@@ -311,7 +311,7 @@ fn junit_failure_carries_the_reason_and_merge_rejects_conflicts_and_other_schema
         .output()
         .unwrap();
     assert_eq!(out.status.code(), Some(0), "{out:?}");
-    assert_all_pass(0, &read_json(&a));
+    assert_every_case_passed(&read_json(&a));
 
     // The same case, but it disagrees: an error naming both files.
     let mut r = read_json(&a);
@@ -394,7 +394,7 @@ fn report_writes_the_bundle_atomically_and_repro_shows_the_bug() {
         assert!(out_dir.join(f).is_file(), "{f} missing");
     }
     let results = read_json(&out_dir.join("results.json"));
-    assert_all_pass(0, &results);
+    assert_every_case_passed(&results);
     let id = results["interpreters"][0]["id"]
         .as_str()
         .unwrap()
@@ -627,11 +627,14 @@ fn workflow() -> String {
 }
 
 /// The workflow's legs: every version a fix can land on, a free-threaded
-/// build, and `cargo test` on the leg's one Python.
+/// build, and `cargo test` on the leg's one Python; and the same format
+/// and lint gates as `.ci/run`.
 #[test]
 fn workflow_runs_the_suite_on_every_leg() {
     let wf = workflow();
     for needle in [
+        "cargo fmt --check",
+        "cargo clippy --all-targets --locked -- -D warnings",
         "fail-fast: false",
         "actions/setup-python",
         "\"3.8\", \"3.9\", \"3.10\", \"3.11\", \"3.12\", \"3.13\", \"3.14\", \"3.15\", \"3.16\", \"3.14t\"",

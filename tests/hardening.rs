@@ -4,9 +4,8 @@
 use std::os::unix::fs::FileTypeExt;
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
-use std::time::Duration;
 
-use crate::util::{Fakes, arg, bin, mkfifo};
+use crate::util::{Fakes, arg, bin, cpu_limited, mkfifo, require_root, std_bin};
 
 /// One usable CPython, chosen like every other test's (util.rs): through
 /// the harness's own discovery or SHMH_TEST_PYTHONS.
@@ -255,13 +254,14 @@ struct Tiny(tempfile::TempDir);
 
 impl Tiny {
     fn mount(kb: u32) -> Tiny {
+        require_root("mount a tmpfs");
         let dir = tempfile::tempdir().unwrap();
         let ok = std::process::Command::new("mount")
             .args(["-t", "tmpfs", "-o", &format!("size={kb}k"), "tmpfs"])
             .arg(dir.path())
             .status()
             .is_ok_and(|s| s.success());
-        assert!(ok, "cannot mount a tmpfs (this test needs root, as CI has)");
+        assert!(ok, "cannot mount a tmpfs at {}", dir.path().display());
         Tiny(dir)
     }
 }
@@ -275,6 +275,7 @@ impl Drop for Tiny {
 }
 
 #[test]
+#[ignore = "needs root: mounts a full tmpfs as TMPDIR (.ci/run runs it as root)"]
 fn a_full_tmpdir_is_an_error_with_exit_2_never_a_failed_fix() {
     let py = cpython();
     let tiny = Tiny::mount(96);
@@ -416,19 +417,19 @@ fn an_absurd_hunk_header_is_a_clear_error_not_a_hang() {
     )
     .unwrap();
     let py = cpython();
-    let out = bin()
-        .args([
-            "patch",
-            "show",
-            "--patch",
-            arg(&patch),
-            "--python",
-            arg(&py),
-        ])
-        .timeout(Duration::from_secs(120))
+    // A hang here would be a loop over the header's line count: bound the
+    // CPU it may burn (SIGXCPU ends it), which no load can use up, rather
+    // than the wall time, which load can.
+    let out = cpu_limited(&mut patch_show(&py, &patch), 60)
         .output()
         .unwrap();
-    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert_eq!(
+        out.status.code(),
+        Some(2),
+        "{:?}: {}",
+        out.status,
+        stderr(&out)
+    );
     assert!(
         stderr(&out).contains("but the file has"),
         "{}",
@@ -583,17 +584,7 @@ fn patch_show_says_where_a_hunk_landed() {
     let patch = dir.path().join("moved.diff");
     // The header says 5 lines earlier than the line really is.
     import_os_patch(&py, &patch, 5, "  # moved");
-    let out = bin()
-        .args([
-            "patch",
-            "show",
-            "--patch",
-            arg(&patch),
-            "--python",
-            arg(&py),
-        ])
-        .output()
-        .unwrap();
+    let out = patch_show(&py, &patch).output().unwrap();
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     assert!(
         String::from_utf8_lossy(&out.stdout)
@@ -601,6 +592,13 @@ fn patch_show_says_where_a_hunk_landed() {
         "{}",
         String::from_utf8_lossy(&out.stdout)
     );
+}
+
+/// `patch show --patch PATCH --python PY`.
+fn patch_show(py: &Path, patch: &Path) -> std::process::Command {
+    let mut cmd = std_bin();
+    cmd.args(["patch", "show", "--patch", arg(patch), "--python", arg(py)]);
+    cmd
 }
 
 /// Write to `patch` a one-hunk diff that appends `tail` to the `import os`

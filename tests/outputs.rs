@@ -5,15 +5,16 @@
 //! inside the bundle, a symlink loop. Each test failed on the code before.
 //!
 //! "Before any work" is seen by a wrapper interpreter that writes a marker
-//! and then execs a real CPython: a refusal leaves no marker. Mount tests
-//! need root (`--include-ignored`, as root).
+//! and then execs a real CPython: a refusal leaves no marker. The mount
+//! tests need root: they are `#[ignore]`d, and `.ci/run` (root) runs them
+//! with `--include-ignored`.
 
 use std::collections::BTreeMap;
 use std::ffi::CString;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 
-use crate::util::{Fakes, any_python, arg, bin};
+use crate::util::{Fakes, any_python, arg, bin, require_root};
 
 /// A real CPython behind a script that records that it was started.
 struct Wrapped {
@@ -111,15 +112,6 @@ fn names(dir: &Path) -> Vec<String> {
     v
 }
 
-fn assert_root() {
-    // SAFETY: geteuid has no preconditions.
-    assert_eq!(
-        unsafe { libc::geteuid() },
-        0,
-        "needs root for mount: run as root with --include-ignored"
-    );
-}
-
 fn c(p: &Path) -> CString {
     CString::new(p.as_os_str().as_encoded_bytes()).unwrap()
 }
@@ -203,9 +195,9 @@ fn a_bundle_over_the_current_directory_or_a_folder_holding_it_is_refused_before_
 /// Issue 2a: a bundle `--out` that is a mount point failed with EBUSY after
 /// the run. It is refused before any work; a folder inside it works.
 #[test]
-#[ignore = "needs root for mount"]
+#[ignore = "needs root: mounts a tmpfs (.ci/run runs it as root)"]
 fn a_mount_point_bundle_is_refused_before_any_work() {
-    assert_root();
+    require_root("mount a tmpfs");
     let py = Wrapped::new();
     let top = tempfile::tempdir().unwrap();
     let mnt = top.path().join("mnt");
@@ -246,9 +238,9 @@ fn a_mount_point_bundle_is_refused_before_any_work() {
 /// (EBUSY) after the run. It is written in place: the mounted file gets the
 /// JSON, the file under the mount is untouched, no temp file is left.
 #[test]
-#[ignore = "needs root for mount"]
+#[ignore = "needs root: bind-mounts a file (.ci/run runs it as root)"]
 fn a_bind_mounted_json_file_is_written_in_place() {
-    assert_root();
+    require_root("bind-mount a file");
     let py = any_python();
     let top = tempfile::tempdir().unwrap();
     let (a, b) = (top.path().join("a.json"), top.path().join("b.json"));

@@ -126,6 +126,43 @@ pub fn std_bin() -> std::process::Command {
     cmd
 }
 
+/// The reason every test that needs root is `#[ignore]`d with: a hosted
+/// runner is not root, so a plain `cargo test` skips them, and `.ci/run`
+/// (root) runs them with `--include-ignored`.
+pub fn require_root(what: &str) {
+    // SAFETY: geteuid has no preconditions.
+    let euid = unsafe { libc::geteuid() };
+    assert_eq!(
+        euid, 0,
+        "this test needs root ({what}) and runs as uid {euid}: .ci/run runs it as root with --include-ignored"
+    );
+}
+
+/// Limit `cmd` to `secs` seconds of CPU time (RLIMIT_CPU; the kernel sends
+/// SIGXCPU past it). A bound for a test that guards against a busy loop:
+/// CPU time does not grow with the machine's load, wall time does.
+pub fn cpu_limited(
+    cmd: &mut std::process::Command,
+    secs: libc::rlim_t,
+) -> &mut std::process::Command {
+    use std::os::unix::process::CommandExt;
+    let limit = libc::rlimit {
+        rlim_cur: secs,
+        rlim_max: secs + 5,
+    };
+    // SAFETY: setrlimit is async-signal-safe and `limit` is a plain value
+    // copied into the closure.
+    unsafe {
+        cmd.pre_exec(move || {
+            if libc::setrlimit(libc::RLIMIT_CPU, &limit) == 0 {
+                Ok(())
+            } else {
+                Err(std::io::Error::last_os_error())
+            }
+        })
+    }
+}
+
 /// A tool a test needs: present, or the test fails saying what is missing
 /// and who installs it. Tests that need an optional tool are `#[ignore]`d,
 /// so this only runs when asked for (`--include-ignored`, `.ci/run`).
@@ -526,7 +563,97 @@ impl Fakes {
     }
 }
 
-/// `p` as a `&str` for command-line arguments.
+/// A fake interpreter's body that hangs until the harness kills it, and
+/// the means to tell afterwards, from events rather than a clock, that it
+/// was killed in time and with its whole process group.
+///
+/// The probe's own process holds the write end of the `dead` FIFO (and says
+/// `started` there); the part that hangs blocks reading the `release` FIFO.
+/// A thread of the test reads `dead` to EOF, which comes when the probe's
+/// process dies: the harness's timeout fired. It then writes to `release`:
+/// a hanging part that outlived that kill (its group was not killed) reads
+/// it, leaves `marker` and exits, so the listing ends at once and the test
+/// fails, instead of stalling for as long as a sleeping fake sleeps. Only a
+/// harness that never kills the probe leaves the test waiting.
+pub struct Hang {
+    dir: tempfile::TempDir,
+    watcher: Option<std::thread::JoinHandle<String>>,
+}
+
+impl Hang {
+    pub fn new() -> Hang {
+        let dir = tempfile::tempdir().unwrap();
+        let (dead, release) = (dir.path().join("dead"), dir.path().join("release"));
+        mkfifo(&dead);
+        mkfifo(&release);
+        let watcher = std::thread::spawn(move || {
+            use std::io::{Read, Write};
+            use std::os::unix::fs::OpenOptionsExt;
+            let mut said = String::new();
+            // open() returns once the fake opens its end; read_to_string
+            // once no process holds that end any more.
+            std::fs::File::open(&dead)
+                .and_then(|mut f| f.read_to_string(&mut said))
+                .unwrap();
+            // No reader left (ENXIO): nothing survived to release.
+            if let Ok(mut f) = std::fs::OpenOptions::new()
+                .write(true)
+                .custom_flags(libc::O_NONBLOCK)
+                .open(&release)
+            {
+                let _ = f.write_all(b"go\n");
+            }
+            said
+        });
+        Hang {
+            dir,
+            watcher: Some(watcher),
+        }
+    }
+
+    fn path(&self, name: &str) -> String {
+        arg(&self.dir.path().join(name)).to_string()
+    }
+
+    /// The script body. `grandchild`: the hanging part is a child of the
+    /// probe's process (not exec'd), so it holds the probe's stdout and only
+    /// killing the whole process group ends the listing.
+    pub fn body(&self, grandchild: bool) -> String {
+        let (dead, release, marker) =
+            (self.path("dead"), self.path("release"), self.path("marker"));
+        let open = format!("exec 5>'{dead}' 4<>'{release}'\necho started >&5");
+        if grandchild {
+            format!(
+                "{open}\n/bin/sh -c 'exec 5>&-; read x <&4; echo survived >\"$1\"' hang '{marker}'\nexit $?"
+            )
+        } else {
+            format!("{open}\nread x <&4\necho survived >'{marker}'")
+        }
+    }
+
+    /// After the listing returned: the fake started, and what hung was
+    /// killed with the probe (it never got to leave its marker).
+    pub fn assert_killed_with_its_group(mut self) {
+        use std::os::unix::fs::OpenOptionsExt;
+        // A fake that never started leaves the watcher waiting in open():
+        // open the other end for a moment to let it go.
+        let _ = std::fs::OpenOptions::new()
+            .write(true)
+            .custom_flags(libc::O_NONBLOCK)
+            .open(self.dir.path().join("dead"));
+        let said = self.watcher.take().unwrap().join().unwrap();
+        assert!(
+            said.contains("started"),
+            "the hanging fake never ran (it said {said:?})"
+        );
+        let marker = self.dir.path().join("marker");
+        assert!(
+            !marker.exists(),
+            "the hanging part of the probe outlived the kill of the probe: its process group was not killed"
+        );
+    }
+}
+
 /// Make a FIFO at `path`: tests wait on one instead of a clock.
 pub fn mkfifo(path: &Path) {
     let c = std::ffi::CString::new(path.as_os_str().as_encoded_bytes()).unwrap();
@@ -539,6 +666,7 @@ pub fn mkfifo(path: &Path) {
     );
 }
 
+/// `p` as a `&str` for command-line arguments.
 pub fn arg(p: &Path) -> &str {
     p.to_str().expect("UTF-8 path")
 }
@@ -755,6 +883,13 @@ pub fn assert_segments_gone(json: &serde_json::Value) {
 /// 3.13). Comparisons are made against such a run, never against one
 /// that is merely the same.
 pub fn assert_all_pass(code: i32, json: &serde_json::Value) {
+    assert_every_case_passed(json);
+    assert_eq!(code, 0, "exit code of a run whose every case passed");
+}
+
+/// The verdict half of [`assert_all_pass`], for a caller that has already
+/// asserted the run's exit code.
+pub fn assert_every_case_passed(json: &serde_json::Value) {
     let bad: Vec<String> = cases(json)
         .iter()
         .filter(|c| {
@@ -770,7 +905,6 @@ pub fn assert_all_pass(code: i32, json: &serde_json::Value) {
         .collect();
     assert!(bad.is_empty(), "cases that did not pass: {bad:#?}");
     assert!(!cases(json).is_empty(), "no cases");
-    assert_eq!(code, 0, "exit code of a run whose every case passed");
 }
 
 /// One full matrix (every scenario x every variant) on [`per_family`]'s
