@@ -416,7 +416,7 @@ fn report_writes_the_bundle_atomically_and_repro_shows_the_bug() {
         "## Environment",
         "| scenario | stock | create-only | create-only+lenient-tracker |",
         "| three-process | bug reproduced | fixed | fixed |",
-        "| attacher-unlinks | unlinked cleanly | tracker KeyError | unlinked cleanly |",
+        "| attacher-unlinks | creator's tracker warns | tracker KeyError | creator's tracker warns |",
         "## Verdict: `create-only+lenient-tracker` vs stock",
         "## Verdict: `create-only` vs stock",
         "<details><summary>three-process: stock vs <code>create-only</code>",

@@ -392,3 +392,70 @@ fn verify_strict_fails_a_pr_that_skips_a_test_away() {
         "{stdout}"
     );
 }
+
+/// Issue 18, item 2: a PR's test hunk that does not fit a branch's
+/// `_test_multiprocessing.py` (3.14's decorator above the test, say) must
+/// not fall back to the stock tests under the patch's name: that would
+/// blame the fix for a test it changed. It is an error on that interpreter
+/// (exit 2) that names the hunk and says to give the branch its own patch,
+/// in `cpython-tests`, and before any case in `verify --strict` and
+/// `report`.
+#[test]
+#[ignore = "needs CPython's own test package (Debian: libpython3.X-testsuite); .ci/run runs it"]
+fn a_test_hunk_that_does_not_apply_is_an_error_never_the_stock_tests() {
+    let py = with_testsuite("3.12");
+    let branch = match py.minor {
+        8 | 9 => "3.9",
+        10..=12 => "3.12",
+        _ => "main",
+    };
+    let fix = std::fs::read_to_string(
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join(format!("docs/examples/gh-82300/{branch}.diff")),
+    )
+    .unwrap();
+    let code = &fix[..fix.find("--- a/Lib/test/").unwrap()];
+    let dir = tempfile::tempdir().unwrap();
+    let diff = dir.path().join("misfit.diff");
+    // Context that this branch's test file does not have.
+    std::fs::write(
+        &diff,
+        format!(
+            "{code}--- a/Lib/test/_test_multiprocessing.py\n+++ b/Lib/test/_test_multiprocessing.py\n@@ -100,2 +100,3 @@\n     @resource_tracker_format_subtests_not_here\n+    # the PR's change\n     def test_shared_memory_tracking_not_here(self):\n"
+        ),
+    )
+    .unwrap();
+    let way_out = format!("--patch {}-=FILE", py.minor_str());
+    for cmd in [
+        vec!["cpython-tests"],
+        vec!["verify", "--strict", "--scenario", "three-process"],
+        vec![
+            "report",
+            "--scenario",
+            "three-process",
+            "--out",
+            arg(&dir.path().join("bundle")),
+        ],
+    ] {
+        let out = bin()
+            .args(&cmd)
+            .args(["--patch", arg(&diff), "--python", py.arg()])
+            .output()
+            .unwrap();
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{cmd:?}: {err}");
+        assert!(
+            err.contains("_test_multiprocessing.py hunk #1") && err.contains(&way_out),
+            "{cmd:?}: {err}"
+        );
+        // No test ran under the patch's name, and no case before the error.
+        assert!(
+            !err.contains(" cases on ") && !err.contains("shared-memory tests:"),
+            "{cmd:?}: {err}"
+        );
+        assert!(
+            !dir.path().join("bundle").exists(),
+            "no bundle without a verdict"
+        );
+    }
+}

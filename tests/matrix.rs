@@ -280,8 +280,11 @@ fn a_user_patch_to_resource_tracker_reaches_the_tracker_process() {
         lines.insert(at - 1, "# context the patch does not know");
         std::fs::write(&f, lines.join("\n") + "\n").unwrap();
     });
+    // Without --keep-going the run would stop before any case (a patch
+    // that cannot apply everywhere is a known "no verdict").
     let (code, json) = run_json(&[
         "run",
+        "--keep-going",
         // The relocated copy is probed cold: no short timeout.
         "--probe-timeout",
         "60",

@@ -55,6 +55,11 @@ pub struct Hunk {
     /// 1-based line of the first old line, as the header says.
     pub old_start: usize,
     pub lines: Vec<HunkLine>,
+    /// `\ No newline at end of file` after the hunk's last old line: the
+    /// file must end there, without a newline.
+    pub old_no_newline: bool,
+    /// The same after its last new line: the result ends without one.
+    pub new_no_newline: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -76,6 +81,10 @@ pub enum PatchError {
     NotADiff,
     #[error("line {line}: {message}")]
     Malformed { line: usize, message: String },
+    #[error(
+        "line {line} ends in CRLF: `git apply` would match no line of the stdlib's LF files with it; convert the diff to LF line endings (`dos2unix`, or `git diff` saved without an editor that writes CRLF)"
+    )]
+    Crlf { line: usize },
     #[error("`{path}` is not a path inside a cpython checkout (absolute, or with `..`)")]
     UnsafePath { path: String },
     #[error(
@@ -174,6 +183,10 @@ pub enum ApplyErrorKind {
     AbsurdStart { lines: usize },
     /// The diff creates the file, and the package already has it.
     Exists,
+    /// The hunk says the file ends without a newline after its last old
+    /// line, and the file does not (stdlib files end in one): `git apply`
+    /// refuses this too.
+    NoNewlineAtEnd,
     /// No place where every context and removed line matches.
     Mismatch {
         /// The hunk's first old line.
@@ -224,6 +237,11 @@ impl fmt::Display for ApplyError {
                 self.hunk,
                 self.old_start,
                 thousands(MAX_HEADER_LINE)
+            ),
+            ApplyErrorKind::NoNewlineAtEnd => write!(
+                f,
+                "{} hunk #{} (at line {}) says the file ends there without a newline (`\\ No newline at end of file`), but this interpreter's file does not: `git apply` refuses it too",
+                self.path, self.hunk, self.old_start
             ),
             ApplyErrorKind::Exists => write!(
                 f,
@@ -318,6 +336,12 @@ fn sections(text: &str) -> Result<Vec<(FilePatch, std::ops::Range<usize>)>, Patc
     }
     if text.contains('\0') || text.starts_with("GIT binary patch") {
         return Err(PatchError::Binary);
+    }
+    // `str::lines` would drop each `\r` quietly, and apply what git will not.
+    if let Some(at) = text.find("\r\n") {
+        return Err(PatchError::Crlf {
+            line: text[..at].matches('\n').count() + 1,
+        });
     }
     let lines: Vec<&str> = text.lines().collect();
     let binary = |i: usize| {
@@ -596,11 +620,13 @@ fn parse_hunk(lines: &[&str], at: usize) -> Result<(Hunk, usize), PatchError> {
     let (old_start, old_len, new_len) = hunk_header(lines[at], at)?;
     let (mut old_left, mut new_left) = (old_len, new_len);
     let mut out = Vec::new();
+    let (mut old_no_newline, mut new_no_newline) = (false, false);
     let mut i = at + 1;
     while (old_left > 0 || new_left > 0) && i < lines.len() {
         let line = lines[i];
         i += 1;
         if line.starts_with('\\') {
+            no_newline(out.last(), &mut old_no_newline, &mut new_no_newline);
             continue;
         }
         let malformed = |message: &str| PatchError::Malformed {
@@ -636,15 +662,29 @@ fn parse_hunk(lines: &[&str], at: usize) -> Result<(Hunk, usize), PatchError> {
         });
     }
     while i < lines.len() && lines[i].starts_with('\\') {
+        no_newline(out.last(), &mut old_no_newline, &mut new_no_newline);
         i += 1;
     }
     Ok((
         Hunk {
             old_start,
             lines: out,
+            old_no_newline,
+            new_no_newline,
         },
         i,
     ))
+}
+
+/// `\ No newline at end of file` after `last`: its side (old for a removed
+/// line, new for an added one, both for context) ends without a newline.
+fn no_newline(last: Option<&HunkLine>, old: &mut bool, new: &mut bool) {
+    match last {
+        Some(HunkLine::Context(_)) => (*old, *new) = (true, true),
+        Some(HunkLine::Remove(_)) => *old = true,
+        Some(HunkLine::Add(_)) => *new = true,
+        None => {}
+    }
 }
 
 /// `@@ -118,7 +118,8 @@ ...` -> (old start, old length, new length); a
@@ -694,8 +734,9 @@ pub fn apply(original: &str, patch: &FilePatch) -> Result<(String, Vec<Applied>)
             kind: ApplyErrorKind::Exists,
         });
     }
-    // A new file (empty original) ends with a newline, as `git apply` makes it.
-    let ends_with_newline = original.ends_with('\n') || original.is_empty();
+    // A new file (empty original) ends with a newline, as `git apply` makes
+    // it, unless its last hunk says otherwise.
+    let mut ends_with_newline = original.ends_with('\n') || original.is_empty();
     let mut lines: Vec<String> = original.lines().map(str::to_string).collect();
     let mut applied = Vec::new();
     // Lines added minus lines removed by earlier hunks shift later ones.
@@ -751,6 +792,13 @@ pub fn apply(original: &str, patch: &FilePatch) -> Result<(String, Vec<Applied>)
                 nearest: nearest(&lines, &old, expected).map(Box::new),
             }));
         };
+        let at_end = at + old.len() == lines.len();
+        if hunk.old_no_newline && (!at_end || original.ends_with('\n')) {
+            return Err(error(ApplyErrorKind::NoNewlineAtEnd));
+        }
+        if at_end {
+            ends_with_newline = !hunk.new_no_newline;
+        }
         lines.splice(at..at + old.len(), new.iter().cloned());
         // Counted from the header's line, not from the end it was clamped
         // to: a hunk of line 450 found at 251 is 199 lines earlier.
@@ -1544,5 +1592,45 @@ index a02a53b..0000000
         // Nothing that looks like the packages: no way out to offer.
         assert!(behind("Lib/os.py").ends_with("(it touches only Lib/os.py)"));
         assert!(behind("Doc/Lib/x.py").ends_with("(it touches only Doc/Lib/x.py)"));
+    }
+
+    #[test]
+    fn a_crlf_diff_is_refused_as_git_apply_would() {
+        let diff = "--- a/Lib/multiprocessing/x.py\r\n+++ b/Lib/multiprocessing/x.py\r\n@@ -1 +1 @@\r\n-a\r\n+b\r\n";
+        assert_eq!(parse(diff), Err(PatchError::Crlf { line: 1 }));
+        let later = "--- a/Lib/multiprocessing/x.py\n+++ b/Lib/multiprocessing/x.py\n@@ -1 +1 @@\n-a\r\n+b\n";
+        assert_eq!(parse(later), Err(PatchError::Crlf { line: 4 }));
+    }
+
+    #[test]
+    fn no_newline_at_end_is_followed_as_git_apply_does() {
+        let with_marker = |marker_after_old: bool| {
+            let old = if marker_after_old {
+                "-b\n\\ No newline at end of file\n"
+            } else {
+                "-b\n"
+            };
+            format!(
+                "--- a/Lib/multiprocessing/x.py\n+++ b/Lib/multiprocessing/x.py\n@@ -1,2 +1,2 @@\n a\n{old}+c\n\\ No newline at end of file\n"
+            )
+        };
+        // The stdlib file ends in a newline; a hunk that says it does not
+        // is refused, as `git apply` refuses it.
+        let files = parse(&with_marker(true)).unwrap();
+        let err = apply("a\nb\n", &files[0]).unwrap_err();
+        assert_eq!(err.kind, ApplyErrorKind::NoNewlineAtEnd);
+        assert!(
+            err.to_string().contains("No newline at end of file"),
+            "{err}"
+        );
+        // A file that really ends without one takes it.
+        assert_eq!(apply("a\nb", &files[0]).unwrap().0, "a\nc");
+        // Only the new side lacks it: the result ends without a newline.
+        let files = parse(&with_marker(false)).unwrap();
+        assert_eq!(apply("a\nb\n", &files[0]).unwrap().0, "a\nc");
+        // No marker at all: the newline stays.
+        let plain = "--- a/Lib/multiprocessing/x.py\n+++ b/Lib/multiprocessing/x.py\n@@ -1,2 +1,2 @@\n a\n-b\n+c\n";
+        let files = parse(plain).unwrap();
+        assert_eq!(apply("a\nb\n", &files[0]).unwrap().0, "a\nc\n");
     }
 }

@@ -71,19 +71,30 @@ pub fn user_variant(
     Ok(Some(Variant::user(&name, read)))
 }
 
-/// `3.8-3.9=a.diff` -> (3.8-3.9, `a.diff`); a plain path covers every
-/// version.
+/// `3.8-3.9=a.diff` -> (3.8-3.9, `a.diff`); anything else is a path that
+/// covers every version (`./a=b.diff` is a file whose name holds a `=`).
+/// What reads as a mistyped range (`3.1x=a.diff`, no such file) is said
+/// to be one.
 fn split_range(arg: &str) -> Result<(VersionRange, &Path), VariantError> {
-    match arg.split_once('=') {
-        Some((r, p)) => match VersionRange::parse(r) {
-            Some(range) => Ok((checked(range, arg)?, Path::new(p))),
-            None => Err(VariantError::NotARange {
+    let Some((r, p)) = arg.split_once('=') else {
+        return Ok((VersionRange::ALL, Path::new(arg)));
+    };
+    if let Some(range) = VersionRange::parse(r) {
+        if p.is_empty() {
+            return Err(VariantError::NoFile {
                 arg: arg.to_string(),
-                range: r.to_string(),
-            }),
-        },
-        None => Ok((VersionRange::ALL, Path::new(arg))),
+            });
+        }
+        return Ok((checked(range, arg)?, Path::new(p)));
     }
+    let like_a_version = r.starts_with(|c: char| c.is_ascii_digit() || "<>=-".contains(c));
+    if like_a_version && !Path::new(arg).exists() {
+        return Err(VariantError::NotARange {
+            arg: arg.to_string(),
+            range: r.to_string(),
+        });
+    }
+    Ok((VersionRange::ALL, Path::new(arg)))
 }
 
 /// One `--patch` argument read: its name and its patches (a folder gives
@@ -315,6 +326,25 @@ pub fn folder_patches(dir: &Path) -> Result<Vec<(PathBuf, VersionRange)>, Varian
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn range_equals_file_only_when_the_range_is_one() {
+        let (range, path) = split_range("3.8-3.9=a.diff").unwrap();
+        assert_eq!(
+            (range.to_string().as_str(), path),
+            ("3.8-3.9", Path::new("a.diff"))
+        );
+        let (range, path) = split_range("./a=b.diff").unwrap();
+        assert_eq!((range, path), (VersionRange::ALL, Path::new("./a=b.diff")));
+        assert_eq!(
+            split_range("3.12=").unwrap_err().to_string(),
+            "--patch 3.12=: no file after `=` (write RANGE=FILE, e.g. 3.12=fix-3.12.diff)"
+        );
+        assert!(matches!(
+            split_range("3.1x=a.diff"),
+            Err(VariantError::NotARange { .. })
+        ));
+    }
 
     #[test]
     fn per_branch_patches_are_named_after_their_common_stem() {

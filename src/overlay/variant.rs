@@ -154,6 +154,8 @@ pub enum VariantError {
     },
     #[error("--patch -: stdin can be read once; give the other patches as files")]
     StdinTwice,
+    #[error("--patch {arg}: no file after `=` (write RANGE=FILE, e.g. 3.12=fix-3.12.diff)")]
+    NoFile { arg: String },
     #[error("--patch {arg}: `{range}` is not a version range (try 3.10, 3.8-3.9 or 3.13-)")]
     NotARange { arg: String, range: String },
     #[error(

@@ -188,6 +188,7 @@ fn conclude(
     });
     if case.error.is_none() {
         case.error = timeout(case, ctx)
+            .or_else(|| killed_from_outside(case))
             .or_else(|| overlay_error(case, ctx))
             .or_else(|| tracker_disagrees(case))
             .or(protocol_error);
@@ -588,6 +589,19 @@ fn timeout(case: &CaseObservation, ctx: &Context) -> Option<CaseError> {
         })
 }
 
+/// A role killed by a signal the scenario did not send (`kill -9` from
+/// outside, the OOM killer): what followed says nothing about Python. Only
+/// `creator-crashes` kills on purpose, and it marks the process it killed.
+fn killed_from_outside(case: &CaseObservation) -> Option<CaseError> {
+    case.processes
+        .iter()
+        .find(|p| p.signal.is_some() && !p.killed_by_harness && !p.timed_out)
+        .map(|p| CaseError::KilledFromOutside {
+            label: p.label.clone(),
+            signal: p.signal.unwrap_or_default(),
+        })
+}
+
 /// A patched variant must import the overlay, a stock one the installed
 /// package; anything else means the run did not test what it claims.
 fn overlay_error(case: &CaseObservation, ctx: &Context) -> Option<CaseError> {
@@ -629,6 +643,8 @@ mod tests {
         orphans: Vec<(i32, i32)>,
         /// The segment exists after this process ends (`None`: unchanged).
         segment_after: Option<bool>,
+        /// Killed by this signal instead of exiting with `code`.
+        killed_by: Option<i32>,
     }
 
     struct FakeChild {
@@ -663,7 +679,10 @@ mod tests {
                 *world.segment.lock().unwrap() = exists;
             }
             Finished {
-                termination: Termination::Exited(self.canned.code),
+                termination: match self.canned.killed_by {
+                    Some(signal) => Termination::Signaled(signal),
+                    None => Termination::Exited(self.canned.code),
+                },
                 orphans: self
                     .canned
                     .orphans
@@ -961,5 +980,35 @@ mod tests {
             "{:?}",
             case.error
         );
+    }
+
+    #[test]
+    fn a_role_killed_from_outside_is_an_error_and_a_crash_the_scenario_sends_is_not() {
+        // P2 dies by SIGKILL that no step sent (the OOM killer, say).
+        let mut procs = three_process_stock();
+        procs[1].killed_by = Some(libc::SIGKILL);
+        let world = FakeWorld::new(procs, true);
+        let case = three_process("shmhx_8", &world);
+        assert!(
+            matches!(case.error, Some(CaseError::KilledFromOutside { ref label, signal: 9 }) if label == "P2"),
+            "{:?}",
+            case.error
+        );
+        // creator-crashes kills P1 itself: an outcome, not an error.
+        let p1 = Canned {
+            stdout: events(&["created", "ready"]),
+            killed_by: Some(libc::SIGKILL),
+            segment_after: Some(false),
+            ..Canned::default()
+        };
+        let world = FakeWorld::new(vec![p1], true);
+        let case = run(
+            catalogue::find(ScenarioId::CreatorCrashes),
+            "shmhx_9",
+            &context(),
+            &world,
+        );
+        assert_eq!(case.error, None);
+        assert!(case.processes[0].killed_by_harness);
     }
 }

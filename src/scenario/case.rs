@@ -37,6 +37,10 @@ pub enum CaseError {
         "{label}'s resource tracker exited {code} (it found leaked segments) but no leak warning was read: the transcript is incomplete"
     )]
     TrackerDisagrees { label: String, code: i32 },
+    #[error(
+        "{label} was killed by signal {signal}, which the scenario did not send (something outside the harness killed it: the OOM killer, a kill): no verdict"
+    )]
+    KilledFromOutside { label: String, signal: i32 },
     #[error("{label}: {error}")]
     Protocol {
         label: String,
