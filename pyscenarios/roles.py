@@ -7,6 +7,7 @@ Each process of a scenario runs this file with a role name:
                                        [--shareable-list]
     python roles.py manager NAME SIZE [--mode MODE] [--start-method METHOD]
     python roles.py hanger NAME SIZE
+    python roles.py apis
 
 Roles report what they did as JSON lines on stdout ("events") and flush after
 each one. They never catch the exceptions that the seed's code would raise:
@@ -22,7 +23,7 @@ Nothing here sleeps.
 MODE says how an attacher attaches:
   default              SharedMemory(name, create=False)
   track-false          SharedMemory(name, create=False, track=False) (3.13+)
-  userland-unregister  attach, then resource_tracker.unregister(...) at once
+  unregister           attach, then resource_tracker.unregister(...) at once
 Where a MODE cannot be applied (track=False has no way into a ShareableList,
 an object received from a parent, or a SharedMemoryManager), the role says
 so with a `mode-unsupported` event and goes on as `default`: that is what a
@@ -199,7 +200,7 @@ def attach(name, mode):
         shm = shared_memory.SharedMemory(name=name, create=False, track=False)
     else:
         shm = shared_memory.SharedMemory(name=name, create=False)
-    if mode == "userland-unregister":
+    if mode == "unregister":
         from multiprocessing import resource_tracker
 
         resource_tracker.unregister(shm._name, "shared_memory")
@@ -216,7 +217,7 @@ def attach_list(name, mode):
             reason="ShareableList has no track parameter",
         )
     sl = shared_memory.ShareableList(name=name)
-    if mode == "userland-unregister":
+    if mode == "unregister":
         from multiprocessing import resource_tracker
 
         resource_tracker.unregister(sl.shm._name, "shared_memory")
@@ -233,7 +234,7 @@ def adopt(shms, mode):
             mode=mode,
             reason="a received SharedMemory cannot be given track=False",
         )
-    elif mode == "userland-unregister":
+    elif mode == "unregister":
         from multiprocessing import resource_tracker
 
         for shm in shms:
@@ -495,6 +496,21 @@ def hanger(name, size):
         select.select([], [], [])
 
 
+def apis():
+    """Which usages the stdlib in effect (installed, or an overlay on
+    PYTHONPATH) offers, read from the API itself, never from a version:
+    `apis` {track, unregister}. Creates, attaches and registers nothing."""
+    import inspect
+    from multiprocessing import resource_tracker
+
+    params = inspect.signature(shared_memory.SharedMemory.__init__).parameters
+    emit(
+        "apis",
+        track="track" in params,
+        unregister=callable(getattr(resource_tracker, "unregister", None)),
+    )
+
+
 def main(argv):
     import atexit
     import multiprocessing
@@ -502,6 +518,8 @@ def main(argv):
     # Where multiprocessing came from: the harness checks that a patched
     # variant really runs its overlay and a stock one the installed stdlib.
     emit("start", pid=os.getpid(), multiprocessing=multiprocessing.__file__)
+    if argv[:1] == ["apis"]:
+        return apis()
     role, name, size = argv[0], argv[1], int(argv[2])
     rest = argv[3:]
     mode = "default"
@@ -513,7 +531,7 @@ def main(argv):
     shareable_list = "--shareable-list" in rest
     if _TRACKER_EVENTS:
         # A tracker may also start late: an attach that fails after
-        # shm_open, or userland-unregister, sends its first message then.
+        # shm_open, or the unregister usage, sends its first message then.
         atexit.register(note_tracker, role)
     if role == "creator":
         creator(name, size, shareable_list)

@@ -47,6 +47,17 @@ pub enum Command {
     Verify(VerifyArgs),
     /// Show, per interpreter, a unified diff of the stock and patched transcripts.
     Diff(DiffArgs),
+    /// Hit by the bug? Which way of attaching holds on your Python, pattern by pattern
+    /// (runs the stock stdlib under every usage; each claim cites the case it rests on).
+    #[command(mut_arg("scenario", |a| a
+        .long("pattern")
+        .short(None)
+        .help("Application pattern(s), comma-separated or repeated [default: three-process, \
+               many-attachers, shareable-list, family, family-object, manager, raw-fork, \
+               attacher-unlinks]")))]
+    #[command(mut_arg("usage", |a| a.help(
+        "Usage(s) to try, comma-separated or repeated [default: all]")))]
+    Advise(AdviseArgs),
     /// Show the expectation table: what each scenario should show under each variant.
     Expectations {
         /// What to print on stdout.
@@ -130,6 +141,11 @@ pub struct MatrixArgs {
     /// forkserver, comma-separated or repeated, or `all` [default: all]
     #[arg(long, value_name = "METHOD", value_delimiter = ',')]
     pub start_method: Vec<String>,
+    /// How the scenarios' attachers attach: default, track-false (3.13+ API), unregister
+    /// (resource_tracker.unregister right after attaching), comma-separated or repeated, or
+    /// `all` [default: default]
+    #[arg(long, value_name = "USAGE", value_delimiter = ',')]
+    pub usage: Vec<String>,
     /// Parallel cases (default: number of cores).
     #[arg(long, short, value_name = "N", value_parser = clap::value_parser!(u16).range(1..))]
     pub jobs: Option<u16>,
@@ -233,6 +249,16 @@ pub struct CpythonTestsArgs {
     /// What to print on stdout.
     #[arg(long, value_enum, default_value_t = Format::Table)]
     pub format: Format,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct AdviseArgs {
+    #[command(flatten)]
+    pub matrix: MatrixArgs,
+    /// Advice for a patched stdlib instead of the installed one (your own diff, as
+    /// `verify --patch` takes it).
+    #[arg(long, value_name = "[RANGE=]FILE")]
+    pub patch: Vec<String>,
 }
 
 #[derive(Debug, Clone, Args)]

@@ -802,7 +802,33 @@ pub fn cases(json: &serde_json::Value) -> &Vec<serde_json::Value> {
     json["cases"].as_array().expect("cases array")
 }
 
-/// Every case for (interpreter, variant, scenario): one per start method
+/// The cells the tests know that are a usage, not a stdlib variant: stock
+/// with attachers that pass `track=False`, or that unregister right after
+/// attaching (`run --variant stock --usage X`).
+pub const USAGE_CELLS: [(&str, &str); 2] = [
+    ("track-false", "track-false"),
+    ("userland-unregister", "unregister"),
+];
+
+/// (variant, usage) of a cell name: a built-in variant under the default
+/// usage, or one of [`USAGE_CELLS`].
+pub fn cell(name: &str) -> (&str, &str) {
+    USAGE_CELLS
+        .iter()
+        .find(|(cell, _)| *cell == name)
+        .map_or((name, "default"), |(_, usage)| ("stock", usage))
+}
+
+/// The cell name of a case (see [`cell`]).
+pub fn cell_of(case: &serde_json::Value) -> String {
+    let usage = case["usage"].as_str().unwrap_or("default");
+    match USAGE_CELLS.iter().find(|(_, u)| *u == usage) {
+        Some((cell, _)) if case["variant"] == "stock" => cell.to_string(),
+        _ => case["variant"].as_str().unwrap_or_default().to_string(),
+    }
+}
+
+/// Every case for (interpreter, cell, scenario): one per start method
 /// for the scenarios that start a multiprocessing child, else one.
 pub fn cases_for<'a>(
     json: &'a serde_json::Value,
@@ -810,10 +836,14 @@ pub fn cases_for<'a>(
     variant: &str,
     scenario: &str,
 ) -> Vec<&'a serde_json::Value> {
+    let (variant, usage) = cell(variant);
     cases(json)
         .iter()
         .filter(|c| {
-            c["executable"] == py.arg() && c["variant"] == variant && c["scenario"] == scenario
+            c["executable"] == py.arg()
+                && c["variant"] == variant
+                && c["usage"].as_str().unwrap_or("default") == usage
+                && c["scenario"] == scenario
         })
         .collect()
 }
@@ -879,8 +909,8 @@ pub fn assert_segments_gone(json: &serde_json::Value) {
 }
 
 /// Assert a run went right: exit 0 and every verdict `pass` (or `n/a`
-/// where the variant does not exist for that version: track-false below
-/// 3.13). Comparisons are made against such a run, never against one
+/// where the stdlib lacks the usage's API: track-false where
+/// SharedMemory has no track parameter). Comparisons are made against such a run, never against one
 /// that is merely the same.
 pub fn assert_all_pass(code: i32, json: &serde_json::Value) {
     assert_every_case_passed(json);
@@ -893,7 +923,11 @@ pub fn assert_every_case_passed(json: &serde_json::Value) {
     let bad: Vec<String> = cases(json)
         .iter()
         .filter(|c| {
-            let na_ok = c["variant"] == "track-false" && c["verdict"] == "n/a";
+            let na_ok = c["usage"] == "track-false"
+                && c["verdict"] == "n/a"
+                && c["reason"]
+                    .as_str()
+                    .is_some_and(|r| r.contains("SharedMemory has no track parameter"));
             c["verdict"] != "pass" && !na_ok
         })
         .map(|c| {
@@ -929,7 +963,23 @@ pub fn matrix() -> &'static Matrix {
             .iter()
             .map(|p| snapshot(&p.multiprocessing))
             .collect();
-        let (code, json, _) = run_results(&["--scenario", "all", "--variant", "all"], &pythons);
+        // Every stdlib variant with plain attachers, and stock with each
+        // other usage: one document, as one run would give it.
+        let (code, mut json, _) = run_results(&["--scenario", "all", "--variant", "all"], &pythons);
+        let (usage_code, usages, _) = run_results(
+            &[
+                "--scenario",
+                "all",
+                "--variant",
+                "stock",
+                "--usage",
+                "track-false,unregister",
+            ],
+            &pythons,
+        );
+        let more = usages["cases"].as_array().expect("cases").clone();
+        json["cases"].as_array_mut().expect("cases").extend(more);
+        let code = code.max(usage_code);
         let after: Vec<_> = pythons
             .iter()
             .map(|p| snapshot(&p.multiprocessing))

@@ -10,7 +10,7 @@ use crate::export::{Outputs, View};
 use crate::overlay::user::{self, PatchUse};
 
 pub fn run(args: &CpythonTestsArgs) -> Result<u8> {
-    let variants = user::variants(
+    let (variants, _) = user::variants(
         &args.variants.variant,
         &args.variants.patch,
         args.variants.name.as_deref(),

@@ -23,7 +23,7 @@ pub fn run(args: &DiffArgs) -> Result<u8> {
     let name = variants[1].name.clone();
     let plan = super::plan(
         &args.matrix,
-        variants,
+        (variants, Vec::new()),
         Some(crate::contract::ScenarioId::ThreeProcess),
     )?;
     let outcome = super::execute(&plan, false)?;

@@ -2,6 +2,7 @@
 //! pipeline (discover -> select -> overlays -> cases -> judge) and exports.
 //! They return the exit code (see `crate::contract::exit`) or an `Error`.
 
+pub mod advise;
 pub mod cpython_tests;
 pub mod diff;
 pub mod error;
@@ -17,7 +18,7 @@ use std::time::Duration;
 
 use crate::cli::{Cli, Command, MatrixArgs, PatchCommand, SelectArgs};
 use crate::commands::error::{Error, Result};
-use crate::contract::{Interpreter, Results, ScenarioId, StartMethod};
+use crate::contract::{Interpreter, Results, ScenarioId, StartMethod, Usage};
 use crate::discover::select::{self, PythonSpec, SelectError};
 use crate::discover::{Discovery, SearchEnv, sources};
 use crate::host::signal::Signal;
@@ -86,6 +87,7 @@ fn command(cli: &Cli) -> Result<u8> {
         Command::Run(args) => run::run(args),
         Command::Verify(args) => verify::run(args),
         Command::Diff(args) => diff::run(args),
+        Command::Advise(args) => advise::run(args),
         Command::Report(args) => report::run(args),
         Command::Merge(args) => merge::run(args),
         Command::Patch {
@@ -173,7 +175,7 @@ pub fn jobs(requested: Option<u16>) -> usize {
 /// `None`: all).
 pub fn plan(
     args: &MatrixArgs,
-    variants: Vec<Variant>,
+    (variants, implied): (Vec<Variant>, Vec<Usage>),
     default_scenario: Option<ScenarioId>,
 ) -> Result<Plan> {
     let interpreters = interpreters(&args.select)?;
@@ -184,11 +186,13 @@ pub fn plan(
     };
     let scenarios = catalogue::resolve(&requested).map_err(|e| Error::usage(e.to_string()))?;
     let start_methods = start_methods(&args.start_method)?;
+    let usages = usages(&args.usage, &implied)?;
     Ok(Plan {
         interpreters,
         variants,
         scenarios,
         start_methods,
+        usages,
         params: Params {
             attachers: args.attachers as usize,
         },
@@ -200,6 +204,30 @@ pub fn plan(
             .then(crate::host::sys::cache_dir)
             .flatten(),
     })
+}
+
+/// `--usage` values (none given: `default`; `all`: every usage), plus the
+/// usages old variant names stand for.
+fn usages(requested: &[String], implied: &[Usage]) -> Result<Vec<Usage>> {
+    if requested.iter().any(|r| r == "all") {
+        return Ok(Usage::ALL.to_vec());
+    }
+    let mut out = Vec::new();
+    for r in requested {
+        let u = Usage::parse(r).map_err(|e| Error::usage(e.to_string()))?;
+        if !out.contains(&u) {
+            out.push(u);
+        }
+    }
+    for u in implied {
+        if !out.contains(u) {
+            out.push(*u);
+        }
+    }
+    if out.is_empty() {
+        out.push(Usage::Default);
+    }
+    Ok(out)
 }
 
 /// `--start-method` values (`all`, or none given: every method).

@@ -16,7 +16,7 @@ pub fn run(args: &VerifyArgs) -> Result<u8> {
     )?;
     let name = variants[1].name.clone();
     let outputs = Outputs::new(args.matrix.format, View::Verify);
-    let plan = super::plan(&args.matrix, variants, None)?;
+    let plan = super::plan(&args.matrix, (variants, Vec::new()), None)?;
     let outcome = super::execute(&plan, args.strict)?;
     let mut results = outcome.complete()?;
     let mut verdict = candidate::judge(&results, &name);

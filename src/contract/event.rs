@@ -78,6 +78,12 @@ pub enum Event {
     Done {
         command: String,
     },
+    /// What the stdlib in effect offers (`roles.py apis`): `track` in
+    /// `SharedMemory.__init__`, a callable `resource_tracker.unregister`.
+    Apis {
+        track: bool,
+        unregister: bool,
+    },
 }
 
 impl Event {
@@ -103,6 +109,7 @@ impl Event {
             Event::Shutdown => "shutdown",
             Event::Hanging => "hanging",
             Event::Done { .. } => "done",
+            Event::Apis { .. } => "apis",
         }
     }
 }

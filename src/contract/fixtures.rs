@@ -41,6 +41,7 @@ pub fn case(
         variant: variant.to_string(),
         scenario,
         start_method: None,
+        usage: crate::contract::Usage::Default,
         verdict,
         outcome: outcome.to_string(),
         reason: format!("{outcome} (canned)"),

@@ -22,7 +22,7 @@ mod verify;
 
 pub use event::{Event, RoleName};
 pub use interpreter::{Alias, Interpreter, Rejected, Source, Version};
-pub use names::{Feature, ScenarioId, StartMethod, UnknownName, VariantId, slug};
+pub use names::{Feature, ScenarioId, StartMethod, UnknownName, Usage, VariantId, slug};
 pub use observation::{Origin, ProcessObservation, Symptom, Traceback};
 pub use range::VersionRange;
 pub use results::{

@@ -106,8 +106,21 @@ names!(
     CreateOnlyUnlinkGuard = "create-only+unlink-guard",
     CreateOnlyLenientTracker = "create-only+lenient-tracker",
     NoTracking = "no-tracking",
+});
+
+names!(
+    /// How application code attaches to a segment someone else created:
+    /// separate from the stdlib variant, so any fix combines with any usage.
+    #[derive(Default)]
+    Usage, "usage", {
+    /// Plain `SharedMemory(name)` / `ShareableList(name=...)`.
+    #[default]
+    Default = "default",
+    /// `SharedMemory(name, track=False)` (the API PR #110778 added in 3.13).
     TrackFalse = "track-false",
-    UserlandUnregister = "userland-unregister",
+    /// `resource_tracker.unregister(shm._name, "shared_memory")` right
+    /// after attaching (gh-82300's and StackOverflow 62748654's workaround).
+    Unregister = "unregister",
 });
 
 names!(

@@ -8,6 +8,7 @@ use serde::{Deserialize, Serialize};
 
 use super::{
     CandidateVerdict, Interpreter, ProcessObservation, ScenarioId, StartMethod, Symptom, TestRun,
+    Usage,
 };
 
 /// Bumped on any incompatible change of this model. New optional fields may
@@ -75,24 +76,22 @@ impl Results {
             .find(|c| c.interpreter == interpreter && c.variant == variant && c.row() == row)
     }
 
-    /// The rows of a matrix: each scenario, once per start method its cases
-    /// ran under (once when it starts no multiprocessing child).
+    /// The rows of a matrix: each scenario, once per start method and usage
+    /// its cases ran under (in that order).
     pub fn rows(&self) -> Vec<Row> {
         let mut rows = Vec::new();
         for s in &self.scenarios {
-            let methods: Vec<Option<StartMethod>> = std::iter::once(None)
-                .chain(StartMethod::ALL.iter().copied().map(Some))
-                .filter(|m| {
-                    self.cases
-                        .iter()
-                        .any(|c| c.scenario == s.name && c.start_method == *m)
-                })
-                .collect();
-            for m in methods {
-                rows.push(Row {
-                    scenario: s.name,
-                    start_method: m,
-                });
+            for m in std::iter::once(None).chain(StartMethod::ALL.iter().copied().map(Some)) {
+                for &usage in Usage::ALL {
+                    let row = Row {
+                        scenario: s.name,
+                        start_method: m,
+                        usage,
+                    };
+                    if self.cases.iter().any(|c| c.row() == row) {
+                        rows.push(row);
+                    }
+                }
             }
         }
         rows
@@ -195,20 +194,26 @@ impl Verdict {
     }
 }
 
-/// A row of a matrix: a scenario, and the start method of its children.
+/// A row of a matrix: a scenario, the start method of its children, and
+/// how its attachers attach.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct Row {
     pub scenario: ScenarioId,
     pub start_method: Option<StartMethod>,
+    pub usage: Usage,
 }
 
-/// `three-process`, `family [forkserver]`.
+/// `three-process`, `family [forkserver]`, `three-process (track-false)`.
 impl std::fmt::Display for Row {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self.start_method {
-            Some(m) => write!(f, "{} [{m}]", self.scenario),
-            None => write!(f, "{}", self.scenario),
+        write!(f, "{}", self.scenario)?;
+        if let Some(m) = self.start_method {
+            write!(f, " [{m}]")?;
         }
+        if self.usage != Usage::Default {
+            write!(f, " ({})", self.usage)?;
+        }
+        Ok(())
     }
 }
 
@@ -223,6 +228,9 @@ pub struct Case {
     /// scenarios that start none.
     #[serde(default)]
     pub start_method: Option<StartMethod>,
+    /// How the scenario's attachers attached (`default` when absent).
+    #[serde(default)]
+    pub usage: Usage,
     pub verdict: Verdict,
     /// What happened, in a few words: `bug reproduced`, `fixed`, ...
     pub outcome: String,
@@ -242,6 +250,7 @@ impl Case {
         Row {
             scenario: self.scenario,
             start_method: self.start_method,
+            usage: self.usage,
         }
     }
 

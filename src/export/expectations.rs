@@ -6,20 +6,31 @@ use super::document::Document;
 use super::table::Table;
 use serde::Serialize;
 
-use crate::contract::{Feature, ScenarioId, StartMethod, VariantId};
+use crate::contract::{Feature, ScenarioId, StartMethod, Usage, VariantId};
 use crate::judge::expectations::{EXPECTATIONS, Expectation};
 use crate::overlay::variant::{self, Variant};
 use crate::scenario::catalogue;
 
-/// Every visible scenario against every built-in variant.
+/// Every visible scenario against every built-in variant (default usage),
+/// then stock under each other usage.
 pub fn document() -> Document {
-    let variants = variant::catalogue();
+    let mut columns: Vec<(Variant, Usage)> = variant::catalogue()
+        .into_iter()
+        .map(|v| (v, Usage::Default))
+        .collect();
+    for &u in &Usage::ALL[1..] {
+        columns.push((variant::builtin(VariantId::Stock), u));
+    }
     let mut headers = vec!["scenario".to_string()];
-    headers.extend(variants.iter().map(|v| v.name.clone()));
+    headers.extend(columns.iter().map(|(v, u)| match u {
+        Usage::Default => v.name.clone(),
+        u => format!("{} --usage {u}", v.name),
+    }));
     let mut table = Table::new(headers);
     for s in catalogue::visible() {
         table.plain_row(
-            std::iter::once(s.name().to_string()).chain(variants.iter().map(|v| cell(s.id, v))),
+            std::iter::once(s.name().to_string())
+                .chain(columns.iter().map(|(v, u)| cell(s.id, v, *u))),
         );
     }
     let rows: Vec<Row> = EXPECTATIONS.iter().map(Row::of).collect();
@@ -31,6 +42,7 @@ pub fn document() -> Document {
 struct Row {
     scenario: ScenarioId,
     variants: &'static [VariantId],
+    usage: Usage,
     start_methods: &'static [StartMethod],
     feature: Option<FeatureCondition>,
     outcome: &'static str,
@@ -49,6 +61,7 @@ impl Row {
         Row {
             scenario: r.scenario,
             variants: r.variants,
+            usage: r.usage,
             start_methods: r.start_methods,
             feature: r
                 .feature
@@ -62,17 +75,17 @@ impl Row {
 
 /// Cell text: the outcome and its symptom keys, one part per row (with the
 /// start methods and stdlib feature it is for, when it is not for all).
-fn cell(scenario: ScenarioId, variant: &Variant) -> String {
+fn cell(scenario: ScenarioId, variant: &Variant, usage: Usage) -> String {
     let mut parts = Vec::new();
-    if let Some((maj, min)) = variant.min_version {
-        parts.push(format!("n/a below {maj}.{min}"));
+    if usage == Usage::TrackFalse {
+        parts.push("n/a where SharedMemory has no track parameter".to_string());
     }
     let Some(id) = variant.id else {
         return "-".into();
     };
     let rows = EXPECTATIONS
         .iter()
-        .filter(|r| r.scenario == scenario && r.variants.contains(&id));
+        .filter(|r| r.scenario == scenario && r.variants.contains(&id) && r.usage == usage);
     parts.extend(rows.map(part));
     if parts.is_empty() {
         "-".into()

@@ -12,6 +12,11 @@ pub fn cell_text(case: &Case, brief: bool) -> String {
         Verdict::Pass if brief => case.outcome.clone(),
         Verdict::Pass => format!("{}: {}", case.outcome, case.reason),
         Verdict::Fail => format!("FAIL {}: {}", case.outcome, case.reason),
+        // It ran, but nothing judges it (no stock twin to compare with):
+        // what it did, unjudged.
+        Verdict::NotApplicable if !case.processes.is_empty() => {
+            format!("{} (not judged: no stock to compare)", case.outcome)
+        }
         Verdict::NotApplicable => "n/a".to_string(),
         // The whole reason is in results.json; a table cell keeps it short
         // (a patch that does not apply says why once, on stderr).
@@ -23,7 +28,12 @@ pub fn cell_text(case: &Case, brief: bool) -> String {
 /// when several scenarios ran), a column per variant.
 pub fn matrix(results: &Results) -> Table {
     let rows = results.rows();
-    let many = rows.len() > 1;
+    // The row says its scenario when there are several, or when it is not
+    // the plain default usage (a one-row matrix would hide it).
+    let many = rows.len() > 1
+        || rows
+            .iter()
+            .any(|r| r.usage != crate::contract::Usage::Default);
     let mut headers = vec!["interpreter".to_string(), "source".to_string()];
     if many {
         headers.push("scenario".into());

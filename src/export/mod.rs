@@ -3,6 +3,7 @@
 //! one [`Outputs`] manager that checks every destination before the run and
 //! writes each at the end through one code path.
 
+pub mod advice;
 pub mod archive;
 pub mod bundle;
 pub mod document;

@@ -3,14 +3,17 @@
 //! must show. This table is the one source of truth for verdicts; the
 //! README matrix is generated from it (a test keeps them in sync).
 
-use crate::contract::{Feature, ScenarioId, StartMethod, VariantId};
+use crate::contract::{Feature, ScenarioId, StartMethod, Usage, VariantId};
 
 use ScenarioId as S;
+use Usage as U;
 use VariantId as V;
 
 pub struct Expectation {
     pub scenario: ScenarioId,
     pub variants: &'static [VariantId],
+    /// How the attachers attach (`default` unless the row says).
+    pub usage: Usage,
     /// The start methods the row is for; empty: any (or none: the scenario
     /// starts no multiprocessing child).
     pub start_methods: &'static [StartMethod],
@@ -36,12 +39,19 @@ impl Expectation {
         Expectation {
             scenario,
             variants,
+            usage: Usage::Default,
             start_methods: &[],
             feature: None,
             outcome,
             evidence,
             symptoms,
         }
+    }
+
+    /// For attachers that attach this way.
+    const fn usage(mut self, usage: Usage) -> Expectation {
+        self.usage = usage;
+        self
     }
 
     /// Only where the stdlib has (or lacks) `feature`.
@@ -68,11 +78,15 @@ impl Expectation {
 pub fn lookup(
     scenario: ScenarioId,
     variant: VariantId,
+    usage: Usage,
     method: Option<StartMethod>,
     features: &[Feature],
 ) -> Option<&'static Expectation> {
     EXPECTATIONS.iter().find(|e| {
-        e.scenario == scenario && e.variants.contains(&variant) && e.covers(method, features)
+        e.scenario == scenario
+            && e.variants.contains(&variant)
+            && e.usage == usage
+            && e.covers(method, features)
     })
 }
 
@@ -81,8 +95,6 @@ const FIXES: &[VariantId] = &[
     V::CreateOnly,
     V::CreateOnlyUnlinkGuard,
     V::CreateOnlyLenientTracker,
-    V::TrackFalse,
-    V::UserlandUnregister,
     V::NoTracking,
 ];
 const SEED_BUG: &[&str] = &[
@@ -111,6 +123,10 @@ pub const EXPECTATIONS: &[Expectation] = &[
         SEED_BUG,
     ),
     Expectation::new(S::ThreeProcess, FIXES, "fixed", "P3 read data", &[]),
+    Expectation::new(S::ThreeProcess, &[V::Stock], "fixed", "P3 read data", &[])
+        .usage(U::TrackFalse),
+    Expectation::new(S::ThreeProcess, &[V::Stock], "fixed", "P3 read data", &[])
+        .usage(U::Unregister),
     Expectation::new(
         S::ThreeProcess,
         &[V::NoRegister],
@@ -125,7 +141,6 @@ pub const EXPECTATIONS: &[Expectation] = &[
             V::Stock,
             V::CreateOnlyUnlinkGuard,
             V::CreateOnlyLenientTracker,
-            V::TrackFalse,
         ],
         "creator's tracker warns",
         "P2 unlinked; P1's tracker warns at exit",
@@ -133,11 +148,27 @@ pub const EXPECTATIONS: &[Expectation] = &[
     ),
     Expectation::new(
         S::AttacherUnlinks,
-        &[V::CreateOnly, V::UserlandUnregister],
+        &[V::Stock],
+        "creator's tracker warns",
+        "P2 unlinked; P1's tracker warns at exit",
+        CREATOR_WARNS,
+    )
+    .usage(U::TrackFalse),
+    Expectation::new(
+        S::AttacherUnlinks,
+        &[V::CreateOnly],
         "tracker KeyError",
         "P2's tracker: KeyError traceback",
         &["P1 leak warning", "P1 tracker error", "P2 tracker KeyError"],
     ),
+    Expectation::new(
+        S::AttacherUnlinks,
+        &[V::Stock],
+        "tracker KeyError",
+        "P2's tracker: KeyError traceback",
+        &["P1 leak warning", "P1 tracker error", "P2 tracker KeyError"],
+    )
+    .usage(U::Unregister),
     Expectation::new(
         S::AttacherUnlinks,
         &[V::NoRegister],
@@ -160,13 +191,27 @@ pub const EXPECTATIONS: &[Expectation] = &[
             V::CreateOnly,
             V::CreateOnlyUnlinkGuard,
             V::CreateOnlyLenientTracker,
-            V::TrackFalse,
-            V::UserlandUnregister,
         ],
         "cleaned up",
         "P1's tracker removed the segment",
         &["P1 leak warning"],
     ),
+    Expectation::new(
+        S::CreatorCrashes,
+        &[V::Stock],
+        "cleaned up",
+        "P1's tracker removed the segment",
+        &["P1 leak warning"],
+    )
+    .usage(U::TrackFalse),
+    Expectation::new(
+        S::CreatorCrashes,
+        &[V::Stock],
+        "cleaned up",
+        "P1's tracker removed the segment",
+        &["P1 leak warning"],
+    )
+    .usage(U::Unregister),
     Expectation::new(
         S::CreatorCrashes,
         &[V::NoRegister, V::NoTracking],
@@ -181,13 +226,27 @@ pub const EXPECTATIONS: &[Expectation] = &[
             V::CreateOnly,
             V::CreateOnlyUnlinkGuard,
             V::CreateOnlyLenientTracker,
-            V::TrackFalse,
-            V::UserlandUnregister,
         ],
         "cleaned up",
         "P1's tracker warned and removed it",
         &["P1 leak warning"],
     ),
+    Expectation::new(
+        S::CreatorExitsWithoutUnlink,
+        &[V::Stock],
+        "cleaned up",
+        "P1's tracker warned and removed it",
+        &["P1 leak warning"],
+    )
+    .usage(U::TrackFalse),
+    Expectation::new(
+        S::CreatorExitsWithoutUnlink,
+        &[V::Stock],
+        "cleaned up",
+        "P1's tracker warned and removed it",
+        &["P1 leak warning"],
+    )
+    .usage(U::Unregister),
     Expectation::new(
         S::CreatorExitsWithoutUnlink,
         &[V::NoRegister, V::NoTracking],
@@ -212,6 +271,10 @@ pub const EXPECTATIONS: &[Expectation] = &[
         ],
     ),
     Expectation::new(S::ManyAttachers, FIXES, "fixed", "R read data", &[]),
+    Expectation::new(S::ManyAttachers, &[V::Stock], "fixed", "R read data", &[])
+        .usage(U::TrackFalse),
+    Expectation::new(S::ManyAttachers, &[V::Stock], "fixed", "R read data", &[])
+        .usage(U::Unregister),
     Expectation::new(
         S::ManyAttachers,
         &[V::NoRegister],
@@ -227,7 +290,6 @@ pub const EXPECTATIONS: &[Expectation] = &[
             V::CreateOnly,
             V::CreateOnlyUnlinkGuard,
             V::CreateOnlyLenientTracker,
-            V::TrackFalse,
             V::NoTracking,
         ],
         "shared tracker, clean",
@@ -236,11 +298,20 @@ pub const EXPECTATIONS: &[Expectation] = &[
     ),
     Expectation::new(
         S::Family,
-        &[V::UserlandUnregister],
+        &[V::Stock],
+        "shared tracker, clean",
+        "child read data, no warning",
+        &[],
+    )
+    .usage(U::TrackFalse),
+    Expectation::new(
+        S::Family,
+        &[V::Stock],
         "tracker KeyError",
         "child unregistered P1's name; P1's unlink: KeyError",
         KEYERROR,
-    ),
+    )
+    .usage(U::Unregister),
     Expectation::new(
         S::Family,
         &[V::NoRegister],
@@ -268,18 +339,34 @@ pub const EXPECTATIONS: &[Expectation] = &[
     ),
     Expectation::new(
         S::FamilyAttacherUnlinks,
-        &[V::CreateOnlyUnlinkGuard, V::TrackFalse],
+        &[V::CreateOnlyUnlinkGuard],
         "creator's tracker warns",
         "child's unlink left P1's registration: leak warning, ENOENT",
         CREATOR_WARNS,
     ),
     Expectation::new(
         S::FamilyAttacherUnlinks,
-        &[V::NoRegister, V::UserlandUnregister],
+        &[V::Stock],
+        "creator's tracker warns",
+        "child's unlink left P1's registration: leak warning, ENOENT",
+        CREATOR_WARNS,
+    )
+    .usage(U::TrackFalse),
+    Expectation::new(
+        S::FamilyAttacherUnlinks,
+        &[V::NoRegister],
         "tracker KeyError",
         "an UNREGISTER for a name the tracker does not hold",
         KEYERROR,
     ),
+    Expectation::new(
+        S::FamilyAttacherUnlinks,
+        &[V::Stock],
+        "tracker KeyError",
+        "an UNREGISTER for a name the tracker does not hold",
+        KEYERROR,
+    )
+    .usage(U::Unregister),
     // Control: the segment is gone before anyone attaches.
     Expectation::new(
         S::CreatorUnlinksFirst,
@@ -288,14 +375,28 @@ pub const EXPECTATIONS: &[Expectation] = &[
             V::CreateOnly,
             V::CreateOnlyUnlinkGuard,
             V::CreateOnlyLenientTracker,
-            V::TrackFalse,
-            V::UserlandUnregister,
             V::NoTracking,
         ],
         "FileNotFoundError (control)",
         "P2 FileNotFoundError",
         &["P2 FileNotFoundError"],
     ),
+    Expectation::new(
+        S::CreatorUnlinksFirst,
+        &[V::Stock],
+        "FileNotFoundError (control)",
+        "P2 FileNotFoundError",
+        &["P2 FileNotFoundError"],
+    )
+    .usage(U::TrackFalse),
+    Expectation::new(
+        S::CreatorUnlinksFirst,
+        &[V::Stock],
+        "FileNotFoundError (control)",
+        "P2 FileNotFoundError",
+        &["P2 FileNotFoundError"],
+    )
+    .usage(U::Unregister),
     Expectation::new(
         S::CreatorUnlinksFirst,
         &[V::NoRegister],
@@ -313,7 +414,6 @@ pub const EXPECTATIONS: &[Expectation] = &[
             V::CreateOnly,
             V::CreateOnlyUnlinkGuard,
             V::CreateOnlyLenientTracker,
-            V::TrackFalse,
             V::NoTracking,
         ],
         "shared tracker, clean",
@@ -322,18 +422,33 @@ pub const EXPECTATIONS: &[Expectation] = &[
     ),
     Expectation::new(
         S::FamilyObject,
-        &[V::NoRegister, V::UserlandUnregister],
+        &[V::Stock],
+        "shared tracker, clean",
+        "child read the object's data, no warning",
+        &[],
+    )
+    .usage(U::TrackFalse),
+    Expectation::new(
+        S::FamilyObject,
+        &[V::NoRegister],
         "tracker KeyError",
         "an UNREGISTER for a name the tracker does not hold",
         KEYERROR,
     ),
+    Expectation::new(
+        S::FamilyObject,
+        &[V::Stock],
+        "tracker KeyError",
+        "an UNREGISTER for a name the tracker does not hold",
+        KEYERROR,
+    )
+    .usage(U::Unregister),
     Expectation::new(
         S::FamilyObjectUnlinks,
         &[
             V::Stock,
             V::CreateOnly,
             V::CreateOnlyLenientTracker,
-            V::TrackFalse,
             V::NoTracking,
         ],
         "clean",
@@ -342,11 +457,27 @@ pub const EXPECTATIONS: &[Expectation] = &[
     ),
     Expectation::new(
         S::FamilyObjectUnlinks,
-        &[V::NoRegister, V::UserlandUnregister],
+        &[V::Stock],
+        "clean",
+        "child unlinked the object, no warning",
+        &[],
+    )
+    .usage(U::TrackFalse),
+    Expectation::new(
+        S::FamilyObjectUnlinks,
+        &[V::NoRegister],
         "tracker KeyError",
         "an UNREGISTER for a name the tracker does not hold",
         KEYERROR,
     ),
+    Expectation::new(
+        S::FamilyObjectUnlinks,
+        &[V::Stock],
+        "tracker KeyError",
+        "an UNREGISTER for a name the tracker does not hold",
+        KEYERROR,
+    )
+    .usage(U::Unregister),
     // The guard: under fork the child's object is P1's (`_registered`
     // true), so its unlink unregisters; an unpickled copy's is false.
     Expectation::new(
@@ -373,14 +504,28 @@ pub const EXPECTATIONS: &[Expectation] = &[
             V::Stock,
             V::CreateOnly,
             V::CreateOnlyLenientTracker,
-            V::TrackFalse,
-            V::UserlandUnregister,
             V::NoTracking,
         ],
         "clean",
         "child used both; shutdown removed them",
         &[],
     ),
+    Expectation::new(
+        S::Manager,
+        &[V::Stock],
+        "clean",
+        "child used both; shutdown removed them",
+        &[],
+    )
+    .usage(U::TrackFalse),
+    Expectation::new(
+        S::Manager,
+        &[V::Stock],
+        "clean",
+        "child used both; shutdown removed them",
+        &[],
+    )
+    .usage(U::Unregister),
     Expectation::new(
         S::Manager,
         &[V::NoRegister],
@@ -399,24 +544,39 @@ pub const EXPECTATIONS: &[Expectation] = &[
     // reach it (ShareableList has no such parameter).
     Expectation::new(
         S::ShareableList,
-        &[V::Stock, V::TrackFalse],
+        &[V::Stock],
         "bug reproduced",
         "P2 warned, P3 FileNotFoundError",
         SEED_BUG,
     ),
     Expectation::new(
         S::ShareableList,
+        &[V::Stock],
+        "bug reproduced",
+        "P2 warned, P3 FileNotFoundError",
+        SEED_BUG,
+    )
+    .usage(U::TrackFalse),
+    Expectation::new(
+        S::ShareableList,
         &[
             V::CreateOnly,
             V::CreateOnlyUnlinkGuard,
             V::CreateOnlyLenientTracker,
-            V::UserlandUnregister,
             V::NoTracking,
         ],
         "fixed",
         "P3 read the list",
         &[],
     ),
+    Expectation::new(
+        S::ShareableList,
+        &[V::Stock],
+        "fixed",
+        "P3 read the list",
+        &[],
+    )
+    .usage(U::Unregister),
     Expectation::new(
         S::ShareableList,
         &[V::NoRegister],
@@ -454,13 +614,20 @@ pub const EXPECTATIONS: &[Expectation] = &[
             V::CreateOnly,
             V::CreateOnlyUnlinkGuard,
             V::CreateOnlyLenientTracker,
-            V::TrackFalse,
             V::NoTracking,
         ],
         "clean",
         "the child did not register",
         &[],
     ),
+    Expectation::new(
+        S::RawFork,
+        &[V::Stock],
+        "clean",
+        "the child did not register",
+        &[],
+    )
+    .usage(U::TrackFalse),
     Expectation::new(
         S::RawFork,
         &[V::NoRegister],
@@ -470,26 +637,28 @@ pub const EXPECTATIONS: &[Expectation] = &[
     ),
     Expectation::new(
         S::RawFork,
-        &[V::UserlandUnregister],
+        &[V::Stock],
         "tracker KeyError",
         "the child unregistered P1's name in P1's tracker",
         KEYERROR,
     )
-    .feature(Feature::TrackerForkHandler, false),
+    .feature(Feature::TrackerForkHandler, false)
+    .usage(U::Unregister),
     Expectation::new(
         S::RawFork,
-        &[V::UserlandUnregister],
+        &[V::Stock],
         "clean",
         "the child's unregister went to its own tracker",
         &[],
     )
-    .feature(Feature::TrackerForkHandler, true),
+    .feature(Feature::TrackerForkHandler, true)
+    .usage(U::Unregister),
     // gh-153279: a failed attach unlinks the owner's segment in every
     // version and variant here (a different bug; no variant changes that
     // handler); the variants differ only in the tracker noise around it.
     Expectation::new(
         S::AttachFails,
-        &[V::Stock, V::CreateOnly, V::UserlandUnregister],
+        &[V::Stock, V::CreateOnly],
         "segment destroyed",
         "P2's failed attach unlinked it; P2's tracker KeyError",
         &[
@@ -501,6 +670,21 @@ pub const EXPECTATIONS: &[Expectation] = &[
             "P3 FileNotFoundError",
         ],
     ),
+    Expectation::new(
+        S::AttachFails,
+        &[V::Stock],
+        "segment destroyed",
+        "P2's failed attach unlinked it; P2's tracker KeyError",
+        &[
+            "P1 FileNotFoundError",
+            "P1 leak warning",
+            "P1 tracker error",
+            "P2 OSError",
+            "P2 tracker KeyError",
+            "P3 FileNotFoundError",
+        ],
+    )
+    .usage(U::Unregister),
     Expectation::new(
         S::AttachFails,
         &[V::NoRegister],
@@ -522,11 +706,7 @@ pub const EXPECTATIONS: &[Expectation] = &[
     ),
     Expectation::new(
         S::AttachFails,
-        &[
-            V::CreateOnlyUnlinkGuard,
-            V::CreateOnlyLenientTracker,
-            V::TrackFalse,
-        ],
+        &[V::CreateOnlyUnlinkGuard, V::CreateOnlyLenientTracker],
         "segment destroyed",
         "P2's failed attach unlinked it",
         &[
@@ -537,6 +717,20 @@ pub const EXPECTATIONS: &[Expectation] = &[
             "P3 FileNotFoundError",
         ],
     ),
+    Expectation::new(
+        S::AttachFails,
+        &[V::Stock],
+        "segment destroyed",
+        "P2's failed attach unlinked it",
+        &[
+            "P1 FileNotFoundError",
+            "P1 leak warning",
+            "P1 tracker error",
+            "P2 OSError",
+            "P3 FileNotFoundError",
+        ],
+    )
+    .usage(U::TrackFalse),
 ];
 
 #[cfg(test)]
@@ -583,33 +777,36 @@ mod tests {
     }
 
     #[test]
-    fn every_scenario_variant_and_version_has_exactly_one_expectation() {
+    fn every_scenario_variant_and_usage_has_exactly_one_expectation() {
+        // Every built-in variant with the default usage, and stock with
+        // every usage: one row under each start method and stdlib feature.
+        // (A fix under another usage is judged against stock's.)
         let feature_sets: [&[Feature]; 2] = [&[], &[Feature::TrackerForkHandler]];
+        let mut cells: Vec<(VariantId, Usage)> = variant::catalogue()
+            .iter()
+            .map(|v| (v.id.expect("built-in"), Usage::Default))
+            .collect();
+        cells.extend(Usage::ALL[1..].iter().map(|&u| (VariantId::Stock, u)));
         for s in catalogue::visible() {
             let methods: Vec<Option<StartMethod>> = if s.children {
                 StartMethod::ALL.iter().copied().map(Some).collect()
             } else {
                 vec![None]
             };
-            for v in variant::catalogue() {
-                let id = v.id.expect("built-in");
-                for minor in 8..=16 {
-                    let version = crate::contract::Version::new(3, minor, 0);
-                    for method in &methods {
-                        for features in feature_sets {
-                            let rows = EXPECTATIONS
-                                .iter()
-                                .filter(|e| e.scenario == s.id && e.variants.contains(&id))
-                                .filter(|e| e.covers(*method, features))
-                                .count();
-                            let want = usize::from(v.not_applicable(version).is_none());
-                            assert!(
-                                rows == want || (want == 0 && rows <= 1),
-                                "{} [{}] on 3.{minor} {method:?} {features:?}: {rows} rows",
-                                s.name(),
-                                v.name
-                            );
-                        }
+            for &(id, usage) in &cells {
+                for method in &methods {
+                    for features in feature_sets {
+                        let rows = EXPECTATIONS
+                            .iter()
+                            .filter(|e| e.scenario == s.id && e.variants.contains(&id))
+                            .filter(|e| e.usage == usage && e.covers(*method, features))
+                            .count();
+                        assert_eq!(
+                            rows,
+                            1,
+                            "{} [{id} {usage}] {method:?} {features:?}",
+                            s.name()
+                        );
                     }
                 }
             }

@@ -7,6 +7,7 @@
 //! passes when it shows no symptom stock does not, and, in `three-process`,
 //! when the bug is gone. A case that could not run is `error`, never `fail`.
 
+pub mod advice;
 pub mod candidate;
 pub mod expectations;
 pub mod versus;
@@ -41,9 +42,17 @@ pub fn bug_reproduced(case: &Case) -> bool {
     !signs.is_empty() && signs.iter().all(|k| case.has(k))
 }
 
-/// Outcome words for a case no row describes.
+/// Outcome words for a case no row describes: the words of a row of the
+/// table with exactly these symptoms in this scenario and usage (one
+/// vocabulary), else what the symptoms say.
 fn describe(case: &Case) -> String {
-    if bug_reproduced(case) {
+    let got = keys(&case.symptoms);
+    let known = expectations::EXPECTATIONS.iter().find(|e| {
+        e.scenario == case.scenario && e.usage == case.usage && e.symptoms == got.as_slice()
+    });
+    if let Some(row) = known {
+        row.outcome.into()
+    } else if bug_reproduced(case) {
         "bug reproduced".into()
     } else if case.symptoms.is_empty() {
         "clean".into()
@@ -92,9 +101,18 @@ pub fn regressions<'a>(candidate: &'a Case, stock: &Case) -> Vec<&'a Symptom> {
 /// Judge a case no row describes against its stock twin.
 pub fn judge_against_stock(case: &mut Case, stock: Option<&Case>) {
     case.outcome = describe(case);
-    let Some(stock) = stock.filter(|s| s.verdict != Verdict::Error) else {
+    let Some(stock) =
+        stock.filter(|s| !matches!(s.verdict, Verdict::Error | Verdict::NotApplicable))
+    else {
+        // What it did stays in `outcome`; there is nothing to judge it by
+        // (stock could not run, or lacks the usage's API).
         case.verdict = Verdict::NotApplicable;
-        case.reason = "no expectation for this variant and no stock run to compare with".into();
+        case.reason = match stock {
+            Some(s) if s.verdict == Verdict::NotApplicable => {
+                format!("no stock run to compare with: {}", s.reason)
+            }
+            _ => "no expectation for this variant and no stock run to compare with".into(),
+        };
         return;
     };
     case.outcome = versus::describe(case, stock);
@@ -120,7 +138,11 @@ pub fn judge_against_stock(case: &mut Case, stock: Option<&Case>) {
 /// Turn a run into judged results: symptoms first, then table verdicts,
 /// then verdicts against stock for variants the table does not know.
 pub fn judge_run(plan: &Plan, out: &RunOutput) -> Results {
-    let first: Vec<(Case, Judged)> = out.cases.iter().map(|run| first_pass(plan, run)).collect();
+    let first: Vec<(Case, Judged)> = out
+        .cases
+        .iter()
+        .map(|run| first_pass(plan, out, run))
+        .collect();
     let snapshot: Vec<Case> = first.iter().map(|(c, _)| c.clone()).collect();
     let cases = first
         .into_iter()
@@ -170,7 +192,7 @@ enum Judged {
 
 /// A case with its symptoms and, where the table has a row for it, its
 /// verdict.
-fn first_pass(plan: &Plan, run: &CaseRun) -> (Case, Judged) {
+fn first_pass(plan: &Plan, out: &RunOutput, run: &CaseRun) -> (Case, Judged) {
     let interp = &plan.interpreters[run.interpreter];
     let variant = &plan.variants[run.variant];
     let mut case = Case {
@@ -179,6 +201,7 @@ fn first_pass(plan: &Plan, run: &CaseRun) -> (Case, Judged) {
         variant: variant.name.clone(),
         scenario: run.scenario,
         start_method: run.start_method,
+        usage: run.usage,
         verdict: Verdict::Error,
         outcome: "error".into(),
         reason: String::new(),
@@ -208,9 +231,16 @@ fn first_pass(plan: &Plan, run: &CaseRun) -> (Case, Judged) {
         case.reason = e.to_string();
         return (case, Judged::Done);
     }
-    let row = variant
-        .id
-        .and_then(|id| expectations::lookup(run.scenario, id, run.start_method, &interp.features));
+    // What the stdlib in effect says about itself: the overlay's code where
+    // the variant has one (a backport may bring a feature), else the
+    // installed package's.
+    let features = match &out.overlays[run.interpreter][run.variant] {
+        Some(Ok(o)) => crate::discover::features(Some(&o.dir.join("multiprocessing"))),
+        _ => interp.features.clone(),
+    };
+    let row = variant.id.and_then(|id| {
+        expectations::lookup(run.scenario, id, run.usage, run.start_method, &features)
+    });
     match row {
         Some(row) => {
             judge_by_table(&mut case, row);
@@ -259,7 +289,14 @@ mod tests {
     use crate::contract::fixtures::{SEED_BUG, case};
 
     fn row(scenario: ScenarioId, variant: VariantId) -> &'static Expectation {
-        expectations::lookup(scenario, variant, None::<StartMethod>, &[]).unwrap()
+        expectations::lookup(
+            scenario,
+            variant,
+            crate::contract::Usage::Default,
+            None::<StartMethod>,
+            &[],
+        )
+        .unwrap()
     }
 
     #[test]
@@ -325,7 +362,7 @@ mod tests {
         let variants: Vec<_> = [
             VariantId::Stock,
             VariantId::CreateOnly,
-            VariantId::TrackFalse,
+            VariantId::NoTracking,
         ]
         .into_iter()
         .map(crate::overlay::variant::builtin)
@@ -335,6 +372,7 @@ mod tests {
             variants: variants.clone(),
             scenarios: vec![catalogue::find(ScenarioId::ThreeProcess)],
             start_methods: Vec::new(),
+            usages: vec![crate::contract::Usage::Default],
             params: Default::default(),
             jobs: 2,
             timeout: std::time::Duration::from_secs(30),
@@ -351,6 +389,7 @@ mod tests {
                     variant: position(v),
                     scenario: ScenarioId::ThreeProcess,
                     start_method: None,
+                    usage: crate::contract::Usage::Default,
                     outcome,
                 })
                 .collect(),
@@ -386,8 +425,8 @@ mod tests {
             (VariantId::Stock, observed(leak, None)),
             (VariantId::CreateOnly, observed("", None)),
             (
-                VariantId::TrackFalse,
-                CaseOutcome::NotApplicable("needs 3.13+".into()),
+                VariantId::NoTracking,
+                CaseOutcome::NotApplicable("no patch for 3.12".into()),
             ),
         ]);
         let verdicts: Vec<(&str, Verdict, &str)> = r
@@ -402,8 +441,8 @@ mod tests {
             "outcome: the keys, when no row matches"
         );
         assert_eq!(verdicts[1], ("create-only", Verdict::Pass, "fixed"));
-        assert_eq!(verdicts[2], ("track-false", Verdict::NotApplicable, "n/a"));
-        assert_eq!(r.cases[2].reason, "needs 3.13+");
+        assert_eq!(verdicts[2], ("no-tracking", Verdict::NotApplicable, "n/a"));
+        assert_eq!(r.cases[2].reason, "no patch for 3.12");
         assert_eq!(r.timing.wall_ms, 1500);
         assert_eq!(r.timing.children_cpu_ms, 2500);
         assert_eq!(r.scenarios[0].name, ScenarioId::ThreeProcess);
@@ -538,6 +577,7 @@ mod tests {
                 catalogue::find(ScenarioId::AttacherUnlinks),
             ],
             start_methods: Vec::new(),
+            usages: vec![crate::contract::Usage::Default],
             params: Default::default(),
             jobs: 1,
             timeout: std::time::Duration::from_secs(30),
@@ -552,6 +592,7 @@ mod tests {
             variant,
             scenario,
             start_method: None,
+            usage: crate::contract::Usage::Default,
             outcome: observed(stderr, None),
         };
         let out = RunOutput {

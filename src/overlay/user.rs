@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use super::patch;
 use super::variant::{UserPatch, Variant, VariantError, builtin, checked, resolve};
 use crate::contract::VariantId;
-use crate::contract::VersionRange;
+use crate::contract::{Usage, VersionRange};
 
 /// What a `--patch` is for: a candidate whose code is judged (`run`,
 /// `verify`, `diff`, `report`), or CPython's tests, where a diff of only
@@ -188,22 +188,23 @@ fn overlap(patches: &[UserPatch]) -> Option<(String, String)> {
 pub const DEFAULT_VARIANTS: &[VariantId] = &[VariantId::Stock, VariantId::CreateOnly];
 
 /// The variants of `--variant` (`default` when none are named; just stock
-/// next to a `--patch`) followed by the `--patch` variant.
+/// next to a `--patch`) followed by the `--patch` variant, and the usages
+/// that old variant names stand for (`track-false`).
 pub fn variants(
     requested: &[String],
     patch: &[String],
     name: Option<&str>,
     used: PatchUse,
     default: &[VariantId],
-) -> Result<Vec<Variant>, VariantError> {
+) -> Result<(Vec<Variant>, Vec<Usage>), VariantError> {
     let user = user_variant(patch, used, name)?;
-    let mut variants = match (requested.is_empty(), &user) {
-        (true, Some(_)) => vec![builtin(VariantId::Stock)],
-        (true, None) => default.iter().map(|&v| builtin(v)).collect(),
+    let (mut variants, usages) = match (requested.is_empty(), &user) {
+        (true, Some(_)) => (vec![builtin(VariantId::Stock)], Vec::new()),
+        (true, None) => (default.iter().map(|&v| builtin(v)).collect(), Vec::new()),
         (false, _) => resolve(requested)?,
     };
     variants.extend(user);
-    Ok(variants)
+    Ok((variants, usages))
 }
 
 /// One candidate fix: `--patch`, else the named variant (never stock).
@@ -214,6 +215,15 @@ pub fn candidate(
 ) -> Result<Variant, VariantError> {
     if let Some(v) = user_variant(patch, PatchUse::Code, name)? {
         return Ok(v);
+    }
+    if let Some((alias, usage)) = super::variant::USAGE_ALIASES
+        .iter()
+        .find(|(alias, _)| *alias == variant)
+    {
+        return Err(VariantError::UsageNotVariant {
+            name: alias.to_string(),
+            usage: *usage,
+        });
     }
     let id = VariantId::parse(variant).map_err(VariantError::from)?;
     if id == VariantId::Stock {

@@ -3,26 +3,8 @@
 //! says what each built-in variant does; a user's `--patch` becomes a
 //! variant too, with one patch per version range.
 
-use crate::contract::{UnknownName, VariantId, Version, VersionRange};
+use crate::contract::{UnknownName, Usage, VariantId, Version, VersionRange};
 use crate::overlay::patch;
-
-/// How attaching processes call `SharedMemory` (see `pyscenarios/roles.py`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum AttachMode {
-    Default,
-    TrackFalse,
-    UserlandUnregister,
-}
-
-impl AttachMode {
-    pub fn arg(self) -> &'static str {
-        match self {
-            AttachMode::Default => "default",
-            AttachMode::TrackFalse => "track-false",
-            AttachMode::UserlandUnregister => "userland-unregister",
-        }
-    }
-}
 
 /// `range`, or an error if it is reversed (`3.13-3.8` covers nothing);
 /// `arg` is what the user wrote, for the message.
@@ -114,9 +96,6 @@ pub struct Variant {
     pub id: Option<VariantId>,
     pub summary: String,
     pub patch: PatchSource,
-    pub attach: AttachMode,
-    /// Below this version the variant does not exist (shown as n/a).
-    pub min_version: Option<(u32, u32)>,
 }
 
 /// Why a variant cannot be used.
@@ -154,6 +133,10 @@ pub enum VariantError {
     },
     #[error("--patch -: stdin can be read once; give the other patches as files")]
     StdinTwice,
+    #[error(
+        "--variant {name} is how attachers attach, not a fix: verify a fix under it with --usage {usage} (and `shmharness advise` says which usage holds on stock)"
+    )]
+    UsageNotVariant { name: String, usage: Usage },
     #[error("--patch {arg}: no file after `=` (write RANGE=FILE, e.g. 3.12=fix-3.12.diff)")]
     NoFile { arg: String },
     #[error("--patch {arg}: `{range}` is not a version range (try 3.10, 3.8-3.9 or 3.13-)")]
@@ -166,56 +149,29 @@ pub enum VariantError {
     Overlap { a: String, b: String },
 }
 
-/// Built-in variant `id`: what it changes and how its attachers behave.
+/// Built-in variant `id`: what it changes in the stdlib.
 pub fn builtin(id: VariantId) -> Variant {
-    let (summary, patch, attach, min_version) = match id {
-        VariantId::Stock => (
-            "the installed stdlib, unchanged",
-            PatchSource::None,
-            AttachMode::Default,
-            None,
-        ),
+    let (summary, patch) = match id {
+        VariantId::Stock => ("the installed stdlib, unchanged", PatchSource::None),
         VariantId::CreateOnly => (
             "the seed's fix (PR #119126): register with the tracker only `if create:`",
             PatchSource::Builtin(CREATE_ONLY),
-            AttachMode::Default,
-            None,
         ),
         VariantId::NoRegister => (
             "the seed's other option: register deleted, unregister kept (every unlink is an UNREGISTER the tracker never saw)",
             PatchSource::Builtin(NO_REGISTER),
-            AttachMode::Default,
-            None,
         ),
         VariantId::CreateOnlyUnlinkGuard => (
             "create-only, and unlink() unregisters only what this instance registered",
             PatchSource::Builtin(UNLINK_GUARD),
-            AttachMode::Default,
-            None,
         ),
         VariantId::CreateOnlyLenientTracker => (
             "create-only, and the tracker ignores UNREGISTER of a name it never saw",
             PatchSource::Builtin(LENIENT_TRACKER),
-            AttachMode::Default,
-            None,
         ),
         VariantId::NoTracking => (
             "upstream's closed PRs #15989/#21516/#20136: register and unregister both removed",
             PatchSource::Builtin(NO_TRACKING),
-            AttachMode::Default,
-            None,
-        ),
-        VariantId::TrackFalse => (
-            "attachers pass track=False (PR #110778's 3.13+ API)",
-            PatchSource::None,
-            AttachMode::TrackFalse,
-            Some((3, 13)),
-        ),
-        VariantId::UserlandUnregister => (
-            "attachers call resource_tracker.unregister() right after attaching",
-            PatchSource::None,
-            AttachMode::UserlandUnregister,
-            None,
         ),
     };
     Variant {
@@ -223,8 +179,6 @@ pub fn builtin(id: VariantId) -> Variant {
         id: Some(id),
         summary: summary.to_string(),
         patch,
-        attach,
-        min_version,
     }
 }
 
@@ -241,21 +195,11 @@ impl Variant {
             id: None,
             summary: "a patch given with --patch".to_string(),
             patch: PatchSource::User(patches),
-            attach: AttachMode::Default,
-            min_version: None,
         }
     }
 
     /// Why this variant does not apply to `v`, if it does not.
     pub fn not_applicable(&self, v: Version) -> Option<String> {
-        if let Some((maj, min)) = self.min_version
-            && v.minor_version() < (maj, min)
-        {
-            return Some(format!(
-                "{} needs Python {maj}.{min}+ ({v} has no such API)",
-                self.name
-            ));
-        }
         match &self.patch {
             PatchSource::User(patches) if !patches.iter().any(|p| p.range.matches(v)) => {
                 Some(format!("no --patch covers Python {}.{}", v.major, v.minor))
@@ -284,20 +228,49 @@ impl Variant {
     }
 }
 
+/// The variants that became usages (how attachers attach is not a change
+/// to the stdlib): `--variant track-false` means `--variant stock --usage
+/// track-false`.
+pub const USAGE_ALIASES: &[(&str, Usage)] = &[
+    ("track-false", Usage::TrackFalse),
+    ("userland-unregister", Usage::Unregister),
+];
+
 /// Resolve `--variant` values (`all` = every built-in variant), in the
-/// order given, without duplicates.
-pub fn resolve(requested: &[String]) -> Result<Vec<Variant>, VariantError> {
+/// order given, without duplicates; an old variant name that is a usage
+/// now gives stock and that usage (with a note).
+pub fn resolve(requested: &[String]) -> Result<(Vec<Variant>, Vec<Usage>), VariantError> {
     if requested.iter().any(|r| r == "all") {
-        return Ok(catalogue());
+        return Ok((catalogue(), Vec::new()));
     }
     let mut ids: Vec<VariantId> = Vec::new();
+    let mut usages = Vec::new();
+    // Named beside real variants, an alias adds its usage to theirs.
+    if requested
+        .iter()
+        .any(|r| !USAGE_ALIASES.iter().any(|(alias, _)| alias == r))
+        && requested
+            .iter()
+            .any(|r| USAGE_ALIASES.iter().any(|(alias, _)| alias == r))
+    {
+        usages.push(Usage::Default);
+    }
     for name in requested {
-        let id = VariantId::parse(name)?;
+        let id = match USAGE_ALIASES.iter().find(|(alias, _)| alias == name) {
+            Some(&(alias, usage)) => {
+                eprintln!(
+                    "note: --variant {alias} is now --variant stock --usage {usage}: how attachers attach is not a stdlib change"
+                );
+                usages.push(usage);
+                VariantId::Stock
+            }
+            None => VariantId::parse(name)?,
+        };
         if !ids.contains(&id) {
             ids.push(id);
         }
     }
-    Ok(ids.into_iter().map(builtin).collect())
+    Ok((ids.into_iter().map(builtin).collect(), usages))
 }
 
 #[cfg(test)]

@@ -12,7 +12,6 @@ use std::time::Duration;
 
 use crate::contract::ProcessObservation;
 use crate::host::proc::{Finished, LineWait, Running, Spec};
-use crate::overlay::variant::AttachMode;
 use crate::scenario::catalogue::{Command, Params, Proc, Role, Scenario, Step};
 use crate::scenario::observe;
 use crate::scenario::protocol::{self, Event};
@@ -88,7 +87,8 @@ pub struct Context<'a> {
     pub overlay: Option<&'a Path>,
     /// The installed package, to check a stock run really used it.
     pub stock_package: &'a Path,
-    pub attach: AttachMode,
+    /// How attachers attach (`roles.py --mode`).
+    pub usage: crate::contract::Usage,
     /// How multiprocessing children start (scenarios that start one).
     pub start_method: Option<crate::contract::StartMethod>,
     /// The interpreter's trackers report their exit status (3.13+).
@@ -470,7 +470,7 @@ impl Run<'_, '_> {
                 }
             }
             Role::Manager => {
-                cmd.args(["manager", segment, &size, "--mode", ctx.attach.arg()]);
+                cmd.args(["manager", segment, &size, "--mode", ctx.usage.name()]);
                 if let Some(m) = ctx.start_method {
                     cmd.args(["--start-method", m.name()]);
                 }
@@ -479,7 +479,7 @@ impl Run<'_, '_> {
                 cmd.args(["hanger", segment, &size]);
             }
             Role::Attacher { unlink, hold, list } => {
-                cmd.args(["attacher", segment, &size, "--mode", ctx.attach.arg()]);
+                cmd.args(["attacher", segment, &size, "--mode", ctx.usage.name()]);
                 if list {
                     cmd.arg("--shareable-list");
                 }
@@ -544,13 +544,46 @@ impl Context<'_> {
     }
 }
 
+/// What the stdlib in effect offers (`roles.py apis`, run as a role is:
+/// same interpreter, flags and overlay), or why it could not be asked.
+pub fn apis(
+    python: &Path,
+    script: &Path,
+    overlay: Option<&Path>,
+    timeout: Duration,
+    world: &dyn World,
+) -> Result<Event, String> {
+    let mut cmd = crate::host::python::command(python, overlay);
+    cmd.arg("-B").arg("-s").arg(script).arg("apis");
+    let finished = world
+        .spawn(&cmd, timeout)
+        .map_err(|e| format!("cannot ask {} for its APIs: {e}", python.display()))?
+        .finish();
+    let (events, _) = protocol::events(&finished.stdout);
+    events
+        .into_iter()
+        .find(|e| matches!(e, Event::Apis { .. }))
+        .ok_or_else(|| {
+            let last = finished
+                .stderr
+                .lines()
+                .rfind(|l| !l.trim().is_empty())
+                .unwrap_or("no answer");
+            format!(
+                "cannot tell which APIs {} offers: {}",
+                python.display(),
+                last.trim()
+            )
+        })
+}
+
 /// The line a holder is told: `spawn-child default unlink --start-method fork`.
 fn command_line(command: Command, ctx: &Context) -> String {
     let method = ctx
         .start_method
         .map(|m| format!(" --start-method {m}"))
         .unwrap_or_default();
-    let mode = ctx.attach.arg();
+    let mode = ctx.usage.name();
     match command {
         Command::SpawnChild { unlink } | Command::ObjectChild { unlink } => {
             let unlink = if unlink { " unlink" } else { "" };
@@ -761,7 +794,7 @@ mod tests {
             script: Path::new("/w/roles.py"),
             overlay: None,
             stock_package: Path::new(STOCK),
-            attach: AttachMode::Default,
+            usage: crate::contract::Usage::Default,
             start_method: None,
             tracker_codes: true,
             timeout: Duration::from_secs(5),

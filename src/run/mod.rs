@@ -5,7 +5,7 @@
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use crate::contract::{Interpreter, ScenarioId, StartMethod};
+use crate::contract::{Event, Interpreter, ScenarioId, StartMethod, Usage};
 use crate::overlay::{self, Overlay, OverlayError};
 use crate::scenario::{self, CaseError, CaseObservation, Params, Scenario};
 use engine::World;
@@ -31,6 +31,8 @@ pub struct Plan {
     /// Each scenario that starts a multiprocessing child runs once per
     /// start method here.
     pub start_methods: Vec<StartMethod>,
+    /// Every case runs once per usage (how attachers attach).
+    pub usages: Vec<Usage>,
     pub params: Params,
     pub jobs: usize,
     pub timeout: Duration,
@@ -50,12 +52,14 @@ pub struct CaseRun {
     pub variant: usize,
     pub scenario: ScenarioId,
     pub start_method: Option<StartMethod>,
+    pub usage: Usage,
     pub outcome: CaseOutcome,
 }
 
 #[derive(Debug, Clone)]
 pub enum CaseOutcome {
-    /// The variant does not exist for this interpreter.
+    /// The variant does not exist for this interpreter, or its stdlib lacks
+    /// the API the usage needs.
     NotApplicable(String),
     /// The case could not run (its overlay failed, say).
     Error(String),
@@ -92,7 +96,11 @@ impl Plan {
                 }
             })
             .sum();
-        self.interpreters.len() * self.variants.len() * rows * self.repeat.max(1)
+        self.interpreters.len()
+            * self.variants.len()
+            * self.usages.len().max(1)
+            * rows
+            * self.repeat.max(1)
     }
 }
 
@@ -139,40 +147,21 @@ pub fn execute(plan: &Plan, ws: &Workspace, world: &dyn World) -> RunOutput {
     let (children_before, self_before) =
         (cpu_time(libc::RUSAGE_CHILDREN), cpu_time(libc::RUSAGE_SELF));
     let overlays = build_overlays(plan, ws.path());
-
-    let mut slots: Vec<Slot> = Vec::new();
-    for i in 0..plan.interpreters.len() {
-        for s in &plan.scenarios {
-            let methods: Vec<Option<StartMethod>> = if s.children {
-                plan.start_methods.iter().copied().map(Some).collect()
-            } else {
-                vec![None]
-            };
-            for method in methods {
-                for v in 0..plan.variants.len() {
-                    for _ in 0..plan.repeat.max(1) {
-                        let n = slots.len();
-                        slots.push(Slot {
-                            i,
-                            v,
-                            scenario: s,
-                            method,
-                            n,
-                        });
-                    }
-                }
-            }
-        }
-    }
+    let apis = probe_apis(plan, ws, &overlays, world);
+    let slots = slots(plan);
     let results = crate::host::pool::map(slots.len(), plan.jobs, |n| {
         let slot = &slots[n];
-        let outcome = run_case(plan, ws, &overlays, slot, world);
+        let outcome = match unavailable(slot.usage, &apis[slot.i][slot.v]) {
+            Some(outcome) => outcome,
+            None => run_case(plan, ws, &overlays, slot, world),
+        };
         crate::term::progress::tick(&progress_label(plan, slot), failed(&outcome));
         CaseRun {
             interpreter: slot.i,
             variant: slot.v,
             scenario: slot.scenario.id,
             start_method: slot.method,
+            usage: slot.usage,
             outcome,
         }
     });
@@ -204,21 +193,114 @@ pub fn overlay_errors(plan: &Plan, overlays: &Overlays) -> Vec<String> {
     lines
 }
 
-/// One case to run: interpreter, variant, scenario and start method, and
-/// its number in the run (for its segment name).
+/// One case to run: interpreter, variant, usage, scenario and start
+/// method, and its number in the run (for its segment name).
 struct Slot {
     i: usize,
     v: usize,
+    usage: Usage,
     scenario: &'static Scenario,
     method: Option<StartMethod>,
     n: usize,
 }
 
+/// Every case of the plan, in output order: interpreter, scenario, start
+/// method, usage, variant.
+fn slots(plan: &Plan) -> Vec<Slot> {
+    let mut slots: Vec<Slot> = Vec::new();
+    let usages = if plan.usages.is_empty() {
+        vec![Usage::Default]
+    } else {
+        plan.usages.clone()
+    };
+    for i in 0..plan.interpreters.len() {
+        for s in &plan.scenarios {
+            let methods: Vec<Option<StartMethod>> = if s.children {
+                plan.start_methods.iter().copied().map(Some).collect()
+            } else {
+                vec![None]
+            };
+            for method in methods {
+                for &usage in &usages {
+                    for v in 0..plan.variants.len() {
+                        for _ in 0..plan.repeat.max(1) {
+                            let n = slots.len();
+                            slots.push(Slot {
+                                i,
+                                v,
+                                usage,
+                                scenario: s,
+                                method,
+                                n,
+                            });
+                        }
+                    }
+                }
+            }
+        }
+    }
+    slots
+}
+
+/// What the stdlib of each (interpreter, variant) offers, asked of that
+/// interpreter with its overlay on the path (`roles.py apis`), only when a
+/// usage other than `default` is to run. `None`: not asked.
+type Apis = Vec<Vec<Option<Result<Event, String>>>>;
+
+fn probe_apis(plan: &Plan, ws: &Workspace, overlays: &Overlays, world: &dyn World) -> Apis {
+    let needed = plan.usages.iter().any(|u| *u != Usage::Default);
+    let pairs = pairs(plan.interpreters.len(), plan.variants.len());
+    let asked = crate::host::pool::map(pairs.len(), plan.jobs, |n| {
+        let (i, v) = pairs[n];
+        let overlay = match &overlays[i][v] {
+            Some(Ok(o)) => Some(o.dir.as_path()),
+            Some(Err(_)) => return None,
+            None => None,
+        };
+        let python = &plan.interpreters[i].executable;
+        needed.then(|| engine::apis(python, &ws.script, overlay, plan.timeout, world))
+    });
+    let mut flat = asked.into_iter();
+    (0..plan.interpreters.len())
+        .map(|_| {
+            (0..plan.variants.len())
+                .map(|_| flat.next().flatten().flatten())
+                .collect()
+        })
+        .collect()
+}
+
+/// A usage the stdlib in effect does not offer: the case is n/a, and says
+/// which API is missing (never judged from a version number).
+fn unavailable(usage: Usage, apis: &Option<Result<Event, String>>) -> Option<CaseOutcome> {
+    let why = match (usage, apis) {
+        (Usage::Default, _) | (_, None) => return None,
+        (_, Some(Err(e))) => return Some(CaseOutcome::Error(e.clone())),
+        (Usage::TrackFalse, Some(Ok(Event::Apis { track: false, .. }))) => {
+            "SharedMemory has no track parameter"
+        }
+        (
+            Usage::Unregister,
+            Some(Ok(Event::Apis {
+                unregister: false, ..
+            })),
+        ) => "resource_tracker has no unregister()",
+        _ => return None,
+    };
+    Some(CaseOutcome::NotApplicable(format!(
+        "usage {usage} needs what this stdlib lacks: {why}"
+    )))
+}
+
 /// `3.12.1 family [fork] [create-only]`: what the progress bar shows.
 fn progress_label(plan: &Plan, slot: &Slot) -> String {
     let method = slot.method.map(|m| format!(" [{m}]")).unwrap_or_default();
+    let usage = match slot.usage {
+        Usage::Default => String::new(),
+        u => format!(" ({u})"),
+    };
     format!(
-        "{} {}{method} [{}]",
+        "{} {}{method}{usage} [{}]",
         plan.interpreters[slot.i].id,
         slot.scenario.name(),
         plan.variants[slot.v].name
@@ -259,7 +341,7 @@ fn run_case(
         script: &ws.script,
         overlay: overlay_dir,
         stock_package: &interp.multiprocessing,
-        attach: variant.attach,
+        usage: slot.usage,
         start_method: slot.method,
         tracker_codes: interp.version.minor_version() >= (3, 13),
         timeout: plan.timeout,

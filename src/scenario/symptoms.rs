@@ -75,9 +75,8 @@ impl Key {
     }
 
     /// Read a key back (the grammar `Display` writes); `None` if it is not
-    /// one. Only the tests need it: they check every key of the expectation
-    /// table is one `of` can produce.
-    #[cfg(test)]
+    /// one (the tests check every key of the expectation table is one `of`
+    /// can produce).
     pub fn parse(s: &str) -> Option<Key> {
         if s == "segment leaked" {
             return Some(Key {
@@ -119,6 +118,17 @@ impl Key {
             kind,
         })
     }
+}
+
+/// Is this symptom residue (a tracker's noise at shutdown: a leak warning,
+/// a tracker error, a tracker traceback) rather than harm to the program (an
+/// exception, a non-zero exit, lost data, a leaked segment)? What `advise`
+/// lists next to a usage that holds, rather than holding against it.
+pub fn is_residue(key: &str) -> bool {
+    matches!(
+        Key::parse(key).map(|k| k.kind),
+        Some(Kind::LeakWarning | Kind::TrackerError | Kind::TrackerException(_))
+    )
 }
 
 /// Every symptom of a case, sorted by key, one per key.

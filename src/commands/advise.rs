@@ -1,0 +1,34 @@
+//! `shmharness advise`: which usage holds on each interpreter, pattern by
+//! pattern (see `judge::advice`). It runs the stock stdlib (or `--patch`'s)
+//! under every usage the stdlib offers and reports what the cases showed.
+
+use crate::cli::AdviseArgs;
+use crate::commands::error::{Error, Result};
+use crate::contract::{Usage, VariantId};
+use crate::judge::advice::{self, PATTERNS};
+use crate::overlay::user::{self, PatchUse};
+use crate::overlay::variant;
+
+pub fn run(args: &AdviseArgs) -> Result<u8> {
+    let stdlib = match user::user_variant(&args.patch, PatchUse::Code, None)? {
+        Some(patched) => patched,
+        None => variant::builtin(VariantId::Stock),
+    };
+    let mut matrix = args.matrix.clone();
+    if matrix.scenario.is_empty() {
+        matrix.scenario = PATTERNS.iter().map(|p| p.name().to_string()).collect();
+    }
+    if matrix.usage.is_empty() {
+        matrix.usage = Usage::ALL.iter().map(|u| u.name().to_string()).collect();
+    }
+    let plan = super::plan(&matrix, (vec![stdlib], Vec::new()), None)?;
+    let results = super::execute(&plan, false)?.complete()?;
+    let claims = advice::advise(&results).map_err(|e| Error::Environment(e.to_string()))?;
+    crate::term::style::out(&crate::export::advice::render(
+        &results,
+        &claims,
+        matrix.format,
+    ));
+    super::summary(&results);
+    Ok(crate::contract::exit::OK)
+}

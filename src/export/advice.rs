@@ -1,0 +1,240 @@
+//! `advise` in every format: per interpreter (grouped where the advice is
+//! the same), per pattern, the usages that hold (with their residue), the
+//! ones that break (with the symptom), and the one to use; then how each
+//! recommended usage looks in code.
+
+use std::fmt::Write as _;
+
+use serde::Serialize;
+
+use super::Format;
+use super::table::Table;
+use crate::contract::{Results, Usage};
+use crate::judge::advice::{Advice, recommend};
+use crate::scenario::catalogue;
+
+/// The advice as `format` shows it.
+pub fn render(results: &Results, advice: &[Advice], format: Format) -> String {
+    match format {
+        Format::Json => {
+            #[derive(Serialize)]
+            struct Doc<'a> {
+                advice: &'a [Advice],
+            }
+            serde_json::to_string_pretty(&Doc { advice }).expect("advice serialises") + "\n"
+        }
+        Format::Table => text(results, advice),
+        Format::Markdown => markdown(results, advice),
+    }
+}
+
+/// Interpreters whose advice is the same, claim for claim, in one group.
+fn groups(results: &Results, advice: &[Advice]) -> Vec<(Vec<String>, Vec<Advice>)> {
+    let mut out: Vec<(Vec<String>, Vec<Advice>)> = Vec::new();
+    for i in &results.interpreters {
+        let mine: Vec<Advice> = advice
+            .iter()
+            .filter(|a| a.interpreter == i.id)
+            .cloned()
+            .collect();
+        if mine.is_empty() {
+            continue;
+        }
+        let same = |a: &Advice, b: &Advice| {
+            (
+                a.scenario,
+                a.start_method,
+                a.usage,
+                a.holds,
+                &a.residue,
+                &a.breaks,
+            ) == (
+                b.scenario,
+                b.start_method,
+                b.usage,
+                b.holds,
+                &b.residue,
+                &b.breaks,
+            )
+        };
+        match out.iter_mut().find(|(_, theirs)| {
+            theirs.len() == mine.len() && theirs.iter().zip(&mine).all(|(a, b)| same(a, b))
+        }) {
+            Some((ids, _)) => ids.push(i.id.clone()),
+            None => out.push((vec![i.id.clone()], mine)),
+        }
+    }
+    out
+}
+
+/// Claims of one group, row by row (pattern and start method).
+fn rows(claims: &[Advice]) -> Vec<Vec<&Advice>> {
+    let mut out: Vec<Vec<&Advice>> = Vec::new();
+    for a in claims {
+        match out
+            .iter_mut()
+            .find(|r| r[0].scenario == a.scenario && r[0].start_method == a.start_method)
+        {
+            Some(r) => r.push(a),
+            None => out.push(vec![a]),
+        }
+    }
+    out
+}
+
+fn label(a: &Advice) -> String {
+    match a.start_method {
+        Some(m) => format!("{} [{m}]", a.scenario),
+        None => a.scenario.to_string(),
+    }
+}
+
+fn with_residue(a: &Advice) -> String {
+    if a.residue.is_empty() {
+        a.usage.to_string()
+    } else {
+        format!("{} (residue: {})", a.usage, a.residue.join(", "))
+    }
+}
+
+/// `use`: the recommended usage and why, or that none holds.
+fn verdict(row: &[&Advice]) -> String {
+    match recommend(row) {
+        Some(best) if best.residue.is_empty() => format!("{}: holds, no residue", best.usage),
+        Some(best) => format!(
+            "{}: holds with the least residue ({})",
+            best.usage,
+            best.residue.join(", ")
+        ),
+        None => "none holds here".into(),
+    }
+}
+
+fn text(results: &Results, advice: &[Advice]) -> String {
+    let mut out = String::new();
+    for (ids, claims) in groups(results, advice) {
+        let _ = writeln!(out, "CPython {}", ids.join(", "));
+        for row in rows(&claims) {
+            let _ = writeln!(out, "  {}", label(row[0]));
+            let holds: Vec<String> = row
+                .iter()
+                .filter(|a| a.holds == Some(true))
+                .map(|a| with_residue(a))
+                .collect();
+            let breaks: Vec<String> = row
+                .iter()
+                .filter(|a| a.holds == Some(false))
+                .map(|a| format!("{} ({})", a.usage, a.breaks.join(", ")))
+                .collect();
+            let na: Vec<String> = row
+                .iter()
+                .filter(|a| a.holds.is_none())
+                .map(|a| {
+                    let why = a.unavailable.as_deref().unwrap_or_default();
+                    let why = why.rsplit(": ").next().unwrap_or(why);
+                    format!("{} ({why})", a.usage)
+                })
+                .collect();
+            for (word, list) in [("holds", holds), ("breaks", breaks), ("n/a", na)] {
+                if !list.is_empty() {
+                    let _ = writeln!(out, "    {word:7}{}", list.join("; "));
+                }
+            }
+            let _ = writeln!(out, "    use    {}", verdict(&row));
+        }
+        out.push('\n');
+    }
+    out += &snippets(advice);
+    out += &patterns(advice);
+    out
+}
+
+fn markdown(results: &Results, advice: &[Advice]) -> String {
+    let mut out = String::new();
+    for (ids, claims) in groups(results, advice) {
+        let _ = writeln!(out, "**CPython {}**\n", ids.join(", "));
+        let mut t = Table::new(["pattern", "holds", "breaks", "use"]);
+        for row in rows(&claims) {
+            let holds: Vec<String> = row
+                .iter()
+                .filter(|a| a.holds == Some(true))
+                .map(|a| with_residue(a))
+                .collect();
+            let breaks: Vec<String> = row
+                .iter()
+                .filter(|a| a.holds == Some(false))
+                .map(|a| format!("{} ({})", a.usage, a.breaks.join(", ")))
+                .collect();
+            t.plain_row([
+                label(row[0]),
+                holds.join("; "),
+                breaks.join("; "),
+                verdict(&row),
+            ]);
+        }
+        out += &t.markdown();
+        out.push('\n');
+    }
+    out += &super::issue::fenced("text", &snippets(advice));
+    out
+}
+
+/// How each usage that some claim recommends looks in code.
+fn snippets(advice: &[Advice]) -> String {
+    let mut used: Vec<Usage> = Vec::new();
+    let mut all_rows: Vec<Vec<&Advice>> = Vec::new();
+    for a in advice {
+        match all_rows.iter_mut().find(|r| {
+            r[0].interpreter == a.interpreter
+                && r[0].scenario == a.scenario
+                && r[0].start_method == a.start_method
+        }) {
+            Some(r) => r.push(a),
+            None => all_rows.push(vec![a]),
+        }
+    }
+    for row in &all_rows {
+        if let Some(best) = recommend(row)
+            && !used.contains(&best.usage)
+        {
+            used.push(best.usage);
+        }
+    }
+    used.sort_by_key(|u| Usage::ALL.iter().position(|x| x == u));
+    let mut out = String::new();
+    for u in used {
+        let _ = writeln!(out, "{u}:\n{}", snippet(u));
+    }
+    out
+}
+
+/// Two to four lines of an attacher, as the usage writes it.
+fn snippet(usage: Usage) -> &'static str {
+    match usage {
+        Usage::Default => "    shm = shared_memory.SharedMemory(name)\n    ...\n    shm.close()\n",
+        Usage::TrackFalse => {
+            "    shm = shared_memory.SharedMemory(name, track=False)  # 3.13+\n    ...\n    shm.close()  # the creator unlinks\n"
+        }
+        Usage::Unregister => {
+            "    from multiprocessing import resource_tracker\n    shm = shared_memory.SharedMemory(name)\n    resource_tracker.unregister(shm._name, \"shared_memory\")\n    ...\n"
+        }
+    }
+}
+
+/// What each pattern is, once.
+fn patterns(advice: &[Advice]) -> String {
+    let mut seen = Vec::new();
+    let mut out = String::from("\nPatterns:\n");
+    for a in advice {
+        if !seen.contains(&a.scenario) {
+            seen.push(a.scenario);
+            let _ = writeln!(
+                out,
+                "  {}: {}",
+                a.scenario,
+                catalogue::find(a.scenario).summary
+            );
+        }
+    }
+    out
+}
