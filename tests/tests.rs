@@ -5,6 +5,7 @@
 
 mod util;
 
+mod advise;
 mod artifacts;
 mod bad_input;
 mod core;

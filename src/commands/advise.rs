@@ -23,7 +23,17 @@ pub fn run(args: &AdviseArgs) -> Result<u8> {
     }
     let plan = super::plan(&matrix, (vec![stdlib], Vec::new()), None)?;
     let results = super::execute(&plan, false)?.complete()?;
-    let claims = advice::advise(&results).map_err(|e| Error::Environment(e.to_string()))?;
+    let stdlib = if args.patch.is_empty() {
+        "--variant stock".to_string()
+    } else {
+        args.patch
+            .iter()
+            .map(|p| format!("--patch {p}"))
+            .collect::<Vec<_>>()
+            .join(" ")
+    };
+    let claims =
+        advice::advise(&results, &stdlib).map_err(|e| Error::Environment(e.to_string()))?;
     crate::term::style::out(&crate::export::advice::render(
         &results,
         &claims,

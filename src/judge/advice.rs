@@ -62,11 +62,17 @@ pub struct AdviceError {
 }
 
 /// Every claim the cases of `results` support, in the results' order.
-pub fn advise(results: &Results) -> Result<Vec<Advice>, AdviceError> {
-    results.cases.iter().map(|c| advice(results, c)).collect()
+/// `stdlib` is how a rerun names the stdlib the cases ran on (`--variant
+/// stock`, or the `--patch` arguments).
+pub fn advise(results: &Results, stdlib: &str) -> Result<Vec<Advice>, AdviceError> {
+    results
+        .cases
+        .iter()
+        .map(|c| advice(results, c, stdlib))
+        .collect()
 }
 
-fn advice(results: &Results, c: &Case) -> Result<Advice, AdviceError> {
+fn advice(results: &Results, c: &Case, stdlib: &str) -> Result<Advice, AdviceError> {
     let case = format!("{} {} [{}]", c.interpreter, c.row(), c.variant);
     if c.verdict == Verdict::Error {
         return Err(AdviceError {
@@ -93,16 +99,16 @@ fn advice(results: &Results, c: &Case) -> Result<Advice, AdviceError> {
         unavailable: (!ran).then(|| c.reason.clone()),
         evidence: Evidence {
             case,
-            rerun: rerun(&python, c),
+            rerun: rerun(&python, stdlib, c),
         },
     })
 }
 
 /// The command line that runs this one case again.
-fn rerun(python: &str, c: &Case) -> String {
+fn rerun(python: &str, stdlib: &str, c: &Case) -> String {
     let mut cmd = format!(
-        "shmharness run --python {python} --variant {} --usage {} --scenario {}",
-        c.variant, c.usage, c.scenario
+        "shmharness run --python {python} {stdlib} --usage {} --scenario {}",
+        c.usage, c.scenario
     );
     if let Some(m) = c.start_method {
         cmd += &format!(" --start-method {m}");
@@ -149,7 +155,7 @@ mod tests {
             &[ScenarioId::ThreeProcess],
             vec![c],
         );
-        advise(&r).unwrap().remove(0)
+        advise(&r, "--variant stock").unwrap().remove(0)
     }
 
     #[test]
@@ -190,7 +196,12 @@ mod tests {
             &[ScenarioId::ThreeProcess],
             vec![c],
         );
-        assert!(advise(&r).unwrap_err().to_string().contains("P2 timed out"));
+        assert!(
+            advise(&r, "--variant stock")
+                .unwrap_err()
+                .to_string()
+                .contains("P2 timed out")
+        );
     }
 
     #[test]
@@ -213,7 +224,7 @@ mod tests {
             &[ScenarioId::ThreeProcess],
             vec![c],
         );
-        let a = advise(&r).unwrap().remove(0);
+        let a = advise(&r, "--variant stock").unwrap().remove(0);
         assert_eq!(a.holds, None);
         assert!(a.unavailable.unwrap().contains("no track parameter"));
     }

@@ -48,6 +48,9 @@ struct Tally {
     /// Scenarios as broken under the candidate as on stock (a pass does
     /// not hide them): `attach-fails (segment destroyed)`.
     unchanged: Vec<String>,
+    /// The seed ran with plain attachers, so the bug was looked for on
+    /// stock (a pass may then say it reproduced).
+    seed: bool,
 }
 
 impl Tally {
@@ -72,9 +75,13 @@ impl Tally {
         if !broken.is_empty() {
             return;
         }
-        // The seed must show the bug on stock; wherever it shows, the
-        // candidate must remove it.
-        if row.scenario == ScenarioId::ThreeProcess && !super::bug_reproduced(stock) {
+        // The seed must show the bug on stock (with plain attachers: a
+        // usage may avoid it); wherever it shows, the candidate must remove
+        // it.
+        let seed = row.scenario == ScenarioId::ThreeProcess
+            && row.usage == crate::contract::Usage::Default;
+        self.seed |= seed;
+        if seed && !super::bug_reproduced(stock) {
             self.failures
                 .push("three-process: the bug does not reproduce on stock".into());
         }
@@ -105,10 +112,14 @@ impl Tally {
                 vec![self.not_applicable.unwrap_or_else(|| "no case ran".into())],
             )
         } else {
-            let mut reasons = vec![format!(
-                "bug reproduced on stock; {candidate} fixes it, nothing worse in {}",
-                crate::term::style::plural(self.judged, "scenario")
-            )];
+            let scenarios = crate::term::style::plural(self.judged, "scenario");
+            let mut reasons = vec![if self.seed {
+                format!(
+                    "bug reproduced on stock; {candidate} fixes it, nothing worse in {scenarios}"
+                )
+            } else {
+                format!("{candidate}: nothing worse than stock in {scenarios}")
+            }];
             if !self.unchanged.is_empty() {
                 reasons.push(format!(
                     "unchanged from stock: {}",
