@@ -425,7 +425,7 @@ fn a_test_hunk_that_does_not_apply_is_an_error_never_the_stock_tests() {
         ),
     )
     .unwrap();
-    let way_out = format!("--patch {}-=FILE", py.minor_str());
+    let way_out = format!("--patch {}-=FILE", py.version);
     for cmd in [
         vec!["cpython-tests"],
         vec!["verify", "--strict", "--scenario", "three-process"],

@@ -214,12 +214,13 @@ fn run_one(
     run
 }
 
-/// A test hunk that does not apply, with what to do: a patch per branch.
+/// A test hunk that does not apply, with what to do: a patch per branch,
+/// named down to the micro version (3.13.0 and 3.13.18's test files
+/// differ).
 pub fn tests_do_not_apply(interp: &Interpreter, e: &crate::overlay::OverlayError) -> String {
-    let v = interp.version;
     format!(
-        "{e}; CPython's tests cannot run with the diff's own test changes here: give this branch its own patch (--patch {}.{}-=FILE, and a range for the others)",
-        v.major, v.minor
+        "{e}; CPython's tests cannot run with the diff's own test changes here: give this branch its own patch (e.g. --patch {}-=FILE, and ranges for the others)",
+        interp.version
     )
 }
 

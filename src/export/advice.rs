@@ -67,26 +67,46 @@ fn groups(results: &Results, advice: &[Advice]) -> Vec<(Vec<String>, Vec<Advice>
     out
 }
 
-/// Claims of one group, row by row (pattern and start method).
-fn rows(claims: &[Advice]) -> Vec<Vec<&Advice>> {
-    let mut out: Vec<Vec<&Advice>> = Vec::new();
+/// Claims of one group, row by row (pattern and start method), with the
+/// start methods of a pattern that say the same thing in one row, and the
+/// row's label (`family`, `family [spawn, forkserver]`).
+fn rows(claims: &[Advice]) -> Vec<(String, Vec<&Advice>)> {
+    let mut by_method: Vec<Vec<&Advice>> = Vec::new();
     for a in claims {
-        match out
+        match by_method
             .iter_mut()
             .find(|r| r[0].scenario == a.scenario && r[0].start_method == a.start_method)
         {
             Some(r) => r.push(a),
-            None => out.push(vec![a]),
+            None => by_method.push(vec![a]),
         }
     }
-    out
-}
-
-fn label(a: &Advice) -> String {
-    match a.start_method {
-        Some(m) => format!("{} [{m}]", a.scenario),
-        None => a.scenario.to_string(),
+    let same = |a: &[&Advice], b: &[&Advice]| {
+        a.len() == b.len()
+            && a.iter().zip(b).all(|(x, y)| {
+                (x.usage, x.holds, &x.residue, &x.breaks)
+                    == (y.usage, y.holds, &y.residue, &y.breaks)
+            })
+    };
+    let mut out: Vec<(Vec<String>, Vec<&Advice>)> = Vec::new();
+    for row in by_method {
+        let method = row[0].start_method.map(|m| m.to_string());
+        match out.last_mut() {
+            Some((methods, last)) if last[0].scenario == row[0].scenario && same(last, &row) => {
+                methods.extend(method);
+            }
+            _ => out.push((method.into_iter().collect(), row)),
+        }
     }
+    out.into_iter()
+        .map(|(methods, row)| {
+            let label = match methods.len() {
+                0 | 3 => row[0].scenario.to_string(),
+                _ => format!("{} [{}]", row[0].scenario, methods.join(", ")),
+            };
+            (label, row)
+        })
+        .collect()
 }
 
 fn with_residue(a: &Advice) -> String {
@@ -114,8 +134,8 @@ fn text(results: &Results, advice: &[Advice]) -> String {
     let mut out = String::new();
     for (ids, claims) in groups(results, advice) {
         let _ = writeln!(out, "CPython {}", ids.join(", "));
-        for row in rows(&claims) {
-            let _ = writeln!(out, "  {}", label(row[0]));
+        for (label, row) in rows(&claims) {
+            let _ = writeln!(out, "  {label}");
             let holds: Vec<String> = row
                 .iter()
                 .filter(|a| a.holds == Some(true))
@@ -154,7 +174,7 @@ fn markdown(results: &Results, advice: &[Advice]) -> String {
     for (ids, claims) in groups(results, advice) {
         let _ = writeln!(out, "**CPython {}**\n", ids.join(", "));
         let mut t = Table::new(["pattern", "holds", "breaks", "use"]);
-        for row in rows(&claims) {
+        for (label, row) in rows(&claims) {
             let holds: Vec<String> = row
                 .iter()
                 .filter(|a| a.holds == Some(true))
@@ -165,12 +185,7 @@ fn markdown(results: &Results, advice: &[Advice]) -> String {
                 .filter(|a| a.holds == Some(false))
                 .map(|a| format!("{} ({})", a.usage, a.breaks.join(", ")))
                 .collect();
-            t.plain_row([
-                label(row[0]),
-                holds.join("; "),
-                breaks.join("; "),
-                verdict(&row),
-            ]);
+            t.plain_row([label, holds.join("; "), breaks.join("; "), verdict(&row)]);
         }
         out += &t.markdown();
         out.push('\n');
