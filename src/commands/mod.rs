@@ -284,17 +284,16 @@ fn preflight(plan: &Plan, cpython_tests: bool, keep_going: bool) -> Result<()> {
             }
         }
     }
-    if lines.is_empty() {
+    // One line per interpreter, each on its own line.
+    for line in &lines {
+        eprintln!("error: {}", crate::term::style::one_line(line));
+    }
+    if lines.is_empty() || keep_going {
         return Ok(());
     }
-    if keep_going {
-        for line in &lines {
-            eprintln!("error: {}", crate::term::style::printable(line));
-        }
-        return Ok(());
-    }
-    lines.push("no case ran: the patch must apply to every selected interpreter (give each branch its own patch with RANGE=FILE, narrow --python, or run the rest with --keep-going)".into());
-    Err(Error::Usage(lines.join("\nerror: ")))
+    Err(Error::usage(
+        "no case ran: the patch must apply to every selected interpreter (give each branch its own patch with RANGE=FILE, narrow --python, or run the rest with --keep-going)",
+    ))
 }
 
 /// Run a plan and judge it; with `cpython_tests`, also CPython's own tests
@@ -322,12 +321,13 @@ pub fn execute(plan: &Plan, cpython_tests: bool) -> Result<RunOutcome> {
     {
         // A user's patch that applies to no interpreter is bad input, not a
         // verdict: the error, one line per interpreter, and nothing else.
-        let lines = if overlay_errors.is_empty() {
-            vec![reason]
-        } else {
-            overlay_errors
+        let Some((last, before)) = overlay_errors.split_last() else {
+            return Err(Error::Usage(reason));
         };
-        return Err(Error::Usage(lines.join("\nerror: ")));
+        for line in before {
+            eprintln!("error: {}", crate::term::style::one_line(line));
+        }
+        return Err(Error::Usage(last.clone()));
     }
     for line in overlay_errors {
         eprintln!("error: {}", crate::term::style::printable(&line));

@@ -227,11 +227,13 @@ fn with_tests(v: &mut InterpreterVerdict, stock: &TestRun, cand: &TestRun, candi
         .into_iter()
         .find(|r| r.verdict == Verdict::NotApplicable)
     {
-        v.tests_not_run = Some(if na.reason.contains("test._test_multiprocessing") {
-            "no test package".into()
+        let why = if na.reason.contains("test._test_multiprocessing") {
+            "no test package".to_string()
         } else {
             na.reason.clone()
-        });
+        };
+        v.reasons.push(format!("cpython-tests: not run ({why})"));
+        v.tests_not_run = Some(why);
         return;
     }
     let regressions = test_regressions(stock, cand, candidate);
