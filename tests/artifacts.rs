@@ -417,7 +417,17 @@ fn report_writes_the_bundle_atomically_and_repro_shows_the_bug() {
     );
     // 2 scenarios x (stock, create-only, create-only+lenient-tracker).
     assert_eq!(parse_junit(&out_dir.join("junit.xml"))[0]["tests"], 6);
-    let md = std::fs::read_to_string(out_dir.join("report.md")).unwrap();
+    check_report_md(&std::fs::read_to_string(out_dir.join("report.md")).unwrap());
+    // Nothing left beside the bundle.
+    let siblings: Vec<_> = std::fs::read_dir(dir.path()).unwrap().flatten().collect();
+    assert_eq!(siblings.len(), 1, "{siblings:?}");
+    check_force_and_unwritable_out(&py, &out_dir);
+    check_repro_py(&py, dir.path(), &out_dir);
+}
+
+/// report.md's sections, tables and verdicts for stock, create-only and
+/// create-only+lenient-tracker.
+fn check_report_md(md: &str) {
     for needle in [
         "## Outcomes",
         "## Environment",
@@ -432,17 +442,17 @@ fn report_writes_the_bundle_atomically_and_repro_shows_the_bug() {
     ] {
         assert!(md.contains(needle), "report.md lacks {needle:?}:\n{md}");
     }
-    // Nothing left beside the bundle.
-    let siblings: Vec<_> = std::fs::read_dir(dir.path()).unwrap().flatten().collect();
-    assert_eq!(siblings.len(), 1, "{siblings:?}");
+}
 
-    // An existing non-empty --out needs --force, and is left as it was.
-    let before = snapshot(&out_dir);
-    let err = one_line_error(&report(&py, &out_dir, false));
+/// An existing non-empty --out needs --force (and is left as it was
+/// without); an unwritable one is one line, exit 2, nothing written.
+fn check_force_and_unwritable_out(py: &Py, out_dir: &Path) {
+    let before = snapshot(out_dir);
+    let err = one_line_error(&report(py, out_dir, false));
     assert!(err.contains("--force"), "{err}");
-    assert_eq!(snapshot(&out_dir), before);
+    assert_eq!(snapshot(out_dir), before);
     std::fs::write(out_dir.join("stale.txt"), "old").unwrap();
-    let out = report(&py, &out_dir, true);
+    let out = report(py, out_dir, true);
     assert_eq!(out.status.code(), Some(0), "{out:?}");
     assert!(
         !out_dir.join("stale.txt").exists(),
@@ -456,13 +466,15 @@ fn report_writes_the_bundle_atomically_and_repro_shows_the_bug() {
         .unwrap();
     one_line_error(&out);
     assert!(!Path::new("/proc/shmh-nope").exists());
+}
 
-    // repro.py needs no harness: the stock run shows the bug, the patched
-    // one not. Its segments are named repro*: none may be left.
+/// repro.py needs no harness: the stock run shows the bug, the patched one
+/// not. Its segments are named repro*: none may be left.
+fn check_repro_py(py: &Py, dir: &Path, out_dir: &Path) {
     let before: Vec<String> = our_segments();
     let out = Std::new(&py.exe)
         .arg(out_dir.join("repro.py"))
-        .current_dir(dir.path())
+        .current_dir(dir)
         .output()
         .unwrap();
     let text = String::from_utf8_lossy(&out.stdout);
@@ -488,24 +500,14 @@ fn report_writes_the_bundle_atomically_and_repro_shows_the_bug() {
     assert!(left.is_empty(), "repro.py left segments: {left:?}");
 }
 
-/// The CI workflow, locally: legs run apart (each its own process and
-/// output dir, all at once), then merge. The merged cases must equal a full
-/// run's, and that full run must itself be right: exit 0, every verdict
-/// pass. Legs are one per interpreter and variant, so there are at least
-/// two even on a machine with one Python.
-#[test]
-fn ci_matrix_simulation_merges_to_the_cases_of_a_full_run_that_is_right() {
-    let pys = two("3.10", "3.13");
-    let dir = tempfile::tempdir().unwrap();
-    let scenarios = [
-        "--scenario",
-        "three-process,attacher-unlinks,many-attachers",
-    ];
+/// One CI leg per interpreter and variant, run at once, each into its own
+/// folder; every leg must exit 0. Returns their results.json files.
+fn run_legs(pys: &[Py], dir: &Path, scenarios: &[&str]) -> Vec<PathBuf> {
     let mut legs = Vec::new();
-    for py in &pys {
+    for py in pys {
         for variant in ["stock", "create-only"] {
             let n = legs.len();
-            let leg = dir.path().join(format!("leg{n}"));
+            let leg = dir.join(format!("leg{n}"));
             std::fs::create_dir(&leg).unwrap();
             let child = std_bin()
                 .current_dir(&leg)
@@ -536,6 +538,23 @@ fn ci_matrix_simulation_merges_to_the_cases_of_a_full_run_that_is_right() {
         );
         files.push(file);
     }
+    files
+}
+
+/// The CI workflow, locally: legs run apart (each its own process and
+/// output dir, all at once), then merge. The merged cases must equal a full
+/// run's, and that full run must itself be right: exit 0, every verdict
+/// pass. Legs are one per interpreter and variant, so there are at least
+/// two even on a machine with one Python.
+#[test]
+fn ci_matrix_simulation_merges_to_the_cases_of_a_full_run_that_is_right() {
+    let pys = two("3.10", "3.13");
+    let dir = tempfile::tempdir().unwrap();
+    let scenarios = [
+        "--scenario",
+        "three-process,attacher-unlinks,many-attachers",
+    ];
+    let files = run_legs(&pys, dir.path(), &scenarios);
 
     let full = dir.path().join("full.json");
     let mut cmd = bin();

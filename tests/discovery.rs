@@ -150,8 +150,62 @@ fn rejection<'a>(json: &'a Value, path: &Path) -> &'a Value {
 #[test]
 fn every_source_in_a_fake_home_is_listed_once_with_its_source() {
     let real = any_python();
-    let minor = real.minor_str();
     let h = Home::new();
+    let l = lay_out_every_source(&h, &real);
+    let path = [h.p("bin"), h.p(".pyenv/shims"), h.p("sys")];
+    let path: Vec<&Path> = path.iter().map(PathBuf::as_path).collect();
+
+    let (code, json, stderr) = h.list(&["--all"], &path);
+    assert_eq!(code, 0, "{stderr}\n{json:#}");
+    let real_id = real.version.clone()
+        + if real.free_threaded { "t" } else { "" }
+        + if real.debug { "d" } else { "" };
+    check_each_source_once(&json, &h, &real, &real_id);
+    // Rejected with reasons; uv's dot-dirs are not candidates.
+    assert!(
+        rejection(&json, &l.broken)["reason"]
+            .as_str()
+            .unwrap()
+            .contains("broken symlink"),
+        "{json:#}"
+    );
+    let r = rejection(&json, &l.shim);
+    assert_eq!(r["source"], "PATH");
+    let reason = r["reason"].as_str().unwrap();
+    assert!(
+        reason.contains("exit 127") && reason.contains("python3.9: command not found"),
+        "{reason}"
+    );
+    assert!(!json.to_string().contains("/.cache/"), "{json:#}");
+    // Scripts (the fakes, the shim) are never cached; real binaries are.
+    let cache = std::fs::read_to_string(h.cache_file()).unwrap();
+    for f in l.fakes.iter().chain([&l.shim]) {
+        assert!(!cache.contains(arg(f)), "{} cached: {cache}", f.display());
+    }
+    assert!(
+        cache.contains(arg(&l.pyenv_real)) || cache.contains(real.arg()),
+        "the real interpreter is not cached: {cache}"
+    );
+
+    // Without --all the shim is not even started (it would only add an
+    // alias or a failure); the interpreters are the same.
+    let (code, quick, _) = h.list(&[], &path);
+    assert_eq!(code, 0);
+    assert_eq!(interpreters(&quick).len(), interpreters(&json).len());
+}
+
+/// What [`lay_out_every_source`] made.
+struct Layout {
+    pyenv_real: PathBuf,
+    shim: PathBuf,
+    broken: PathBuf,
+    fakes: Vec<PathBuf>,
+}
+
+/// Every source's layout in `h`: the real interpreter under pyenv, fakes
+/// everywhere else, a failing shim, a broken link and duplicate links.
+fn lay_out_every_source(h: &Home, real: &Py) -> Layout {
+    let minor = real.minor_str();
     // pyenv: the real interpreter in a version dir, plus a shim that fails
     // the way pyenv's do for a version that is not selected.
     let pyenv_real = h.link(
@@ -216,20 +270,22 @@ fn every_source_in_a_fake_home_is_listed_once_with_its_source() {
     );
     // A PATH dir whose python3 leads to uv's 3.10.
     h.link("bin/python3", &uv310);
-    let path = [h.p("bin"), h.p(".pyenv/shims"), h.p("sys")];
-    let path: Vec<&Path> = path.iter().map(PathBuf::as_path).collect();
+    Layout {
+        pyenv_real,
+        shim,
+        broken,
+        fakes: fakes.to_vec(),
+    }
+}
 
-    let (code, json, stderr) = h.list(&["--all"], &path);
-    assert_eq!(code, 0, "{stderr}\n{json:#}");
-
-    let real_id = real.version.clone()
-        + if real.free_threaded { "t" } else { "" }
-        + if real.debug { "d" } else { "" };
+/// Each interpreter listed once, with its source, its build, and its
+/// duplicates as aliases.
+fn check_each_source_once(json: &Value, h: &Home, real: &Py, real_id: &str) {
     let want = [
         ("3.8.99", "conda"),
         ("3.9.99", "asdf"),
         ("3.10.99", "uv"),
-        (real_id.as_str(), "pyenv"),
+        (real_id, "pyenv"),
         ("3.11.99", "system"),
         ("3.12.99", "mise"),
         ("3.13.99", "homebrew"),
@@ -237,7 +293,7 @@ fn every_source_in_a_fake_home_is_listed_once_with_its_source() {
         ("3.13.99d", "conda"),
     ];
     for (id, source) in want {
-        let i = by_id(&json, id);
+        let i = by_id(json, id);
         assert_eq!(i["source"], source, "{id}: {i:#}");
         assert!(
             i["executable"].is_string() && i["version"].is_string(),
@@ -246,18 +302,18 @@ fn every_source_in_a_fake_home_is_listed_once_with_its_source() {
         assert!(i.get("reason").is_none(), "{i:#}");
     }
     assert_eq!(
-        interpreters(&json).len(),
+        interpreters(json).len(),
         want.len(),
         "each interpreter once: {json:#}"
     );
     // The real one was really probed: its real executable.
-    assert_eq!(by_id(&json, &real_id)["executable"], real.arg());
+    assert_eq!(by_id(json, real_id)["executable"], real.arg());
     // Labels tell the builds apart.
-    assert_eq!(by_id(&json, "3.13.99t")["free_threaded"], true);
-    assert_eq!(by_id(&json, "3.13.99d")["debug"], true);
+    assert_eq!(by_id(json, "3.13.99t")["free_threaded"], true);
+    assert_eq!(by_id(json, "3.13.99d")["debug"], true);
     // Duplicates are aliases: the PATH link to uv's 3.10, mise's dir link.
     let aliases = |id: &str| -> Vec<(String, String)> {
-        by_id(&json, id)["aliases"]
+        by_id(json, id)["aliases"]
             .as_array()
             .map(|a| {
                 a.iter()
@@ -280,37 +336,6 @@ fn every_source_in_a_fake_home_is_listed_once_with_its_source() {
         aliases("3.12.99").contains(&(mise_link.display().to_string(), "mise".into())),
         "{json:#}"
     );
-    // Rejected with reasons; uv's dot-dirs are not candidates.
-    assert!(
-        rejection(&json, &broken)["reason"]
-            .as_str()
-            .unwrap()
-            .contains("broken symlink"),
-        "{json:#}"
-    );
-    let r = rejection(&json, &shim);
-    assert_eq!(r["source"], "PATH");
-    let reason = r["reason"].as_str().unwrap();
-    assert!(
-        reason.contains("exit 127") && reason.contains("python3.9: command not found"),
-        "{reason}"
-    );
-    assert!(!json.to_string().contains("/.cache/"), "{json:#}");
-    // Scripts (the fakes, the shim) are never cached; real binaries are.
-    let cache = std::fs::read_to_string(h.cache_file()).unwrap();
-    for f in fakes.iter().chain([&shim]) {
-        assert!(!cache.contains(arg(f)), "{} cached: {cache}", f.display());
-    }
-    assert!(
-        cache.contains(arg(&pyenv_real)) || cache.contains(real.arg()),
-        "the real interpreter is not cached: {cache}"
-    );
-
-    // Without --all the shim is not even started (it would only add an
-    // alias or a failure); the interpreters are the same.
-    let (code, quick, _) = h.list(&[], &path);
-    assert_eq!(code, 0);
-    assert_eq!(interpreters(&quick).len(), interpreters(&json).len());
 }
 
 #[test]

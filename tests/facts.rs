@@ -534,67 +534,12 @@ impl Model {
                 m.unlink("P1", "P1", creator);
                 m.exit("P1");
             }
-            "family" | "family-attacher-unlinks" => {
-                // A multiprocessing child shares P1's tracker (spawn passes
-                // its fd, popen_spawn_posix.py l. 40 / spawn.py l. 113;
-                // forkserver too, forkserver.py l. 92; fork inherits it)
-                // and prints into P1's transcript. It attaches by name.
-                let child = m
-                    .attach_and_read("P1", "P1", How::ByName)
-                    .expect("the segment exists while P1 holds it");
-                if scenario == "family" {
-                    m.read("P1"); // `check` after the child exited
-                    m.unlink("P1", "P1", creator);
-                } else {
-                    m.unlink("P1", "P1", child);
-                }
-                m.exit("P1"); // (family-attacher-unlinks: after close())
-            }
-            "family-object" | "family-object-unlinks" => {
-                let child = m.receive("P1", "P1", creator, env);
-                m.read("P1");
-                if scenario == "family-object" {
-                    m.read("P1"); // `check`
-                    m.unlink("P1", "P1", creator);
-                } else {
-                    m.unlink("P1", "P1", child);
-                }
-                m.exit("P1");
-            }
-            "manager" => {
-                // The child gets both objects and reads both; P1 reads both.
-                m.receive("P1", "P1", creator, env);
-                for _ in 0..4 {
-                    m.read("P1");
-                }
-                // shutdown(): the server, a child of P1 sharing its tracker,
-                // runs `destroy_segment` for each name: `SharedMemory(
-                // segment_name)` then `.unlink()` (managers.py, 3.10
-                // l. 1245-1252, 3.13.0 l. 1258-1265).
-                let server = m
-                    .attach("P1", "P1", How::Internal)
-                    .expect("the segments exist until shutdown");
-                m.unlink("P1", "P1", server);
-                m.exit("P1");
-            }
-            "raw-fork" => {
-                // The child attaches by name, reads and `os._exit`s. Without
-                // the at-fork handler it writes to P1's tracker; with it, a
-                // tracker of its own, which P1 waits for (roles.py
-                // `raw_fork`) and which cleans up when the child is gone.
-                let tracker = if env.fork_handler {
-                    "P1/raw-fork"
-                } else {
-                    "P1"
-                };
-                m.attach_and_read("P1", tracker, How::ByName);
-                if env.fork_handler {
-                    m.tracker_exits(tracker);
-                }
-                m.read("P1"); // `check`: P1's mapping outlives an unlink
-                m.unlink("P1", "P1", creator);
-                m.exit("P1");
-            }
+            "family"
+            | "family-attacher-unlinks"
+            | "family-object"
+            | "family-object-unlinks"
+            | "manager"
+            | "raw-fork" => m.with_children(scenario, creator, env),
             "creator-unlinks-first" => {
                 m.unlink("P1", "P1", creator);
                 m.attacher("P2", How::ByName);
@@ -612,6 +557,75 @@ impl Model {
             other => panic!("no model for scenario {other}"),
         }
         m
+    }
+
+    /// The scenarios with a child process (a multiprocessing child, the
+    /// manager's server, a raw fork), continued after P1 created.
+    fn with_children(&mut self, scenario: &str, creator: Inst, env: Env) {
+        match scenario {
+            "family" | "family-attacher-unlinks" => {
+                // A multiprocessing child shares P1's tracker (spawn passes
+                // its fd, popen_spawn_posix.py l. 40 / spawn.py l. 113;
+                // forkserver too, forkserver.py l. 92; fork inherits it)
+                // and prints into P1's transcript. It attaches by name.
+                let child = self
+                    .attach_and_read("P1", "P1", How::ByName)
+                    .expect("the segment exists while P1 holds it");
+                if scenario == "family" {
+                    self.read("P1"); // `check` after the child exited
+                    self.unlink("P1", "P1", creator);
+                } else {
+                    self.unlink("P1", "P1", child);
+                }
+                self.exit("P1"); // (family-attacher-unlinks: after close())
+            }
+            "family-object" | "family-object-unlinks" => {
+                let child = self.receive("P1", "P1", creator, env);
+                self.read("P1");
+                if scenario == "family-object" {
+                    self.read("P1"); // `check`
+                    self.unlink("P1", "P1", creator);
+                } else {
+                    self.unlink("P1", "P1", child);
+                }
+                self.exit("P1");
+            }
+            "manager" => {
+                // The child gets both objects and reads both; P1 reads both.
+                self.receive("P1", "P1", creator, env);
+                for _ in 0..4 {
+                    self.read("P1");
+                }
+                // shutdown(): the server, a child of P1 sharing its tracker,
+                // runs `destroy_segment` for each name: `SharedMemory(
+                // segment_name)` then `.unlink()` (managers.py, 3.10
+                // l. 1245-1252, 3.13.0 l. 1258-1265).
+                let server = self
+                    .attach("P1", "P1", How::Internal)
+                    .expect("the segments exist until shutdown");
+                self.unlink("P1", "P1", server);
+                self.exit("P1");
+            }
+            "raw-fork" => {
+                // The child attaches by name, reads and `os._exit`s. Without
+                // the at-fork handler it writes to P1's tracker; with it, a
+                // tracker of its own, which P1 waits for (roles.py
+                // `raw_fork`) and which cleans up when the child is gone.
+                let tracker = if env.fork_handler {
+                    "P1/raw-fork"
+                } else {
+                    "P1"
+                };
+                self.attach_and_read("P1", tracker, How::ByName);
+                if env.fork_handler {
+                    self.tracker_exits(tracker);
+                }
+                self.read("P1"); // `check`: P1's mapping outlives an unlink
+                self.unlink("P1", "P1", creator);
+                self.exit("P1");
+            }
+            other => panic!("no model for scenario {other}"),
+        }
     }
 
     /// The segment outlived every process and tracker.
@@ -646,6 +660,34 @@ impl Model {
     }
 }
 
+/// The harness's own parsed fields of `r`'s process agree with its
+/// transcript.
+fn parsed_as_transcript(case: &Value, r: &Raw) -> Vec<String> {
+    let mut diffs = Vec::new();
+    let p_json = process(case, r.label);
+    if p_json["leak_warnings"].as_u64() != Some(r.leak_warnings() as u64) {
+        diffs.push(format!(
+            "{}: harness counted {} leak warnings, stderr has {}",
+            r.label,
+            p_json["leak_warnings"],
+            r.leak_warnings()
+        ));
+    }
+    let exc = p_json["exception"].as_str();
+    for (name, said) in [
+        ("FileNotFoundError", r.file_not_found()),
+        ("OSError", r.os_error()),
+    ] {
+        if (exc == Some(name)) != said {
+            diffs.push(format!(
+                "{}: harness says exception {exc:?}, stderr {name}: {said}",
+                r.label
+            ));
+        }
+    }
+    diffs
+}
+
 /// Compare one case with the model; returns the differences.
 fn differences(case: &Value, model: &Model) -> Vec<String> {
     let mut diffs = Vec::new();
@@ -676,28 +718,7 @@ fn differences(case: &Value, model: &Model) -> Vec<String> {
         if got != want {
             diffs.push(format!("{}: exit {got:?}, model {want:?}", r.label));
         }
-        // The harness's own parsed fields agree with the transcript.
-        let p_json = process(case, r.label);
-        if p_json["leak_warnings"].as_u64() != Some(r.leak_warnings() as u64) {
-            diffs.push(format!(
-                "{}: harness counted {} leak warnings, stderr has {}",
-                r.label,
-                p_json["leak_warnings"],
-                r.leak_warnings()
-            ));
-        }
-        let exc = p_json["exception"].as_str();
-        for (name, said) in [
-            ("FileNotFoundError", r.file_not_found()),
-            ("OSError", r.os_error()),
-        ] {
-            if (exc == Some(name)) != said {
-                diffs.push(format!(
-                    "{}: harness says exception {exc:?}, stderr {name}: {said}",
-                    r.label
-                ));
-            }
-        }
+        diffs.extend(parsed_as_transcript(case, r));
     }
     for r in &raws {
         if !model.exits.contains_key(r.label) {
@@ -899,10 +920,20 @@ fn the_model_reproduces_the_brief() {
     assert!(guard.groups["P1"].leak_warnings == 1 && guard.groups["P1"].tracker_enoent == 1);
     assert!(replay(V::Stock, "family").keys().is_empty());
     assert!(replay(V::Userland, "family").groups["P1"].tracker_key_error);
-    // "Verified since": track=False cannot reach a ShareableList, a pickled
-    // SharedMemory or the manager's server; attach-fails destroys the
-    // owner's segment in every variant; lenient-tracker keeps stock's P1
-    // leak warning and ENOENT in attacher-unlinks.
+}
+
+/// BRIEF.md's "Verified since": track=False cannot reach a ShareableList, a
+/// pickled SharedMemory or the manager's server; attach-fails destroys the
+/// owner's segment in every variant; lenient-tracker keeps stock's P1 leak
+/// warning and ENOENT in attacher-unlinks; a raw-fork child's own tracker
+/// destroys P1's segment.
+#[test]
+fn the_model_reproduces_what_was_verified_since() {
+    let plain = Env {
+        method: None,
+        fork_handler: false,
+    };
+    let replay = |v, s| Model::replay(v, s, plain);
     assert_eq!(
         replay(V::TrackFalse, "shareable-list").keys(),
         replay(V::Stock, "shareable-list").keys()
@@ -966,6 +997,20 @@ fn the_model_reproduces_the_brief() {
         ),
         (1, 1)
     );
+}
+
+/// The manager's two names under the unlink guard, and a raw-fork child
+/// with a tracker of its own (gh-146313).
+#[test]
+fn the_model_counts_the_managers_names_and_the_raw_fork_childs_tracker() {
+    let plain = Env {
+        method: None,
+        fork_handler: false,
+    };
+    let spawn = Env {
+        method: Some("spawn"),
+        ..plain
+    };
     // The manager's two names: one leak warning, an ENOENT for each.
     let mgr = Model::replay(V::UnlinkGuard, "manager", spawn);
     assert_eq!(
@@ -982,7 +1027,7 @@ fn the_model_reproduces_the_brief() {
     };
     let rf = Model::replay(V::Stock, "raw-fork", own);
     assert!(rf.groups["P1"].file_not_found && rf.groups["P1"].leak_warnings == 2);
-    assert!(replay(V::Stock, "raw-fork").keys().is_empty());
+    assert!(Model::replay(V::Stock, "raw-fork", plain).keys().is_empty());
 }
 
 // ---------------------------------------------------------------------------

@@ -137,6 +137,44 @@ fn text(b: &[u8]) -> String {
     String::from_utf8_lossy(b).into_owned()
 }
 
+/// A fresh venv under `dir` with the wheel alone (no index: it needs
+/// nothing else); its `shmharness` must be the binary and name no file of
+/// this checkout. Returns the venv.
+fn install_in_fresh_venv(maturin: &Path, wheel: &Path, dir: &Path) -> PathBuf {
+    let venv = dir.join("venv");
+    ran(
+        Std::new(maturin.join("bin/python"))
+            .args(["-m", "venv"])
+            .arg(&venv),
+        true,
+    );
+    ran(
+        Std::new(venv.join("bin/python"))
+            .args(["-m", "pip", "install", "--no-index", "--no-deps"])
+            .arg("--disable-pip-version-check")
+            .arg(wheel),
+        true,
+    );
+    let exe = venv.join("bin/shmharness");
+    let bytes = std::fs::read(&exe)
+        .unwrap_or_else(|e| panic!("{} not installed by the wheel: {e}", exe.display()));
+    // The Rust binary itself, not a Python entry-point shim...
+    assert!(
+        !bytes.starts_with(b"#!"),
+        "{} is a script, not the binary",
+        exe.display()
+    );
+    // ...that names no file of this checkout: what it needs (roles.py,
+    // repro.py, patches/, the schema) is compiled in, never read from here.
+    let here = repo().to_str().unwrap().as_bytes();
+    assert!(
+        !bytes.windows(here.len()).any(|w| w == here),
+        "the installed binary contains the checkout's path {}: something reads the repo at run time",
+        repo().display()
+    );
+    venv
+}
+
 /// "`pip wheel .` builds a wheel whose `shmharness` runs outside the repo":
 /// build it, install it into a fresh venv, and from a directory outside the
 /// repo run `list` and a one-interpreter `run`, which must reproduce the
@@ -161,38 +199,7 @@ fn the_wheel_installs_a_shmharness_that_runs_outside_the_repo() {
     let size = std::fs::metadata(&wheel).unwrap().len();
     eprintln!("wheel: {name}, {size} bytes");
 
-    // A fresh venv, with the wheel alone (no index: it needs nothing else).
-    let venv = tmp.path().join("venv");
-    ran(
-        Std::new(maturin.join("bin/python"))
-            .args(["-m", "venv"])
-            .arg(&venv),
-        true,
-    );
-    ran(
-        Std::new(venv.join("bin/python"))
-            .args(["-m", "pip", "install", "--no-index", "--no-deps"])
-            .arg("--disable-pip-version-check")
-            .arg(&wheel),
-        true,
-    );
-    let exe = venv.join("bin/shmharness");
-    let bytes = std::fs::read(&exe)
-        .unwrap_or_else(|e| panic!("{} not installed by the wheel: {e}", exe.display()));
-    // The Rust binary itself, not a Python entry-point shim...
-    assert!(
-        !bytes.starts_with(b"#!"),
-        "{} is a script, not the binary",
-        exe.display()
-    );
-    // ...that names no file of this checkout: what it needs (roles.py,
-    // repro.py, patches/, the schema) is compiled in, never read from here.
-    let here = repo().to_str().unwrap().as_bytes();
-    assert!(
-        !bytes.windows(here.len()).any(|w| w == here),
-        "the installed binary contains the checkout's path {}: something reads the repo at run time",
-        repo().display()
-    );
+    let venv = install_in_fresh_venv(&maturin, &wheel, tmp.path());
 
     // Run it from a directory that is not in the repo (and holds no .venv).
     let elsewhere = tmp.path().join("elsewhere");
