@@ -339,13 +339,9 @@ fn report_with_cpython_tests_puts_the_counts_in_report_md() {
     }
 }
 
-/// `verify --strict` with a PR that fixes the code and skips a test away
-/// (`@unittest.skip` on a test that passes on stock): fewer passed, more
-/// skipped than stock is a FAIL, not an OK with "2 skipped".
-#[test]
-#[ignore = "needs CPython's own test package (Debian: libpython3.X-testsuite); .ci/run runs it"]
-fn verify_strict_fails_a_pr_that_skips_a_test_away() {
-    let py = with_testsuite("3.12");
+/// The code hunks of the gh-82300 example fix for `py`'s branch, without
+/// its test.
+fn fix_code_hunks(py: &Py) -> String {
     let branch = match py.minor {
         8 | 9 => "3.9",
         10..=12 => "3.12",
@@ -356,8 +352,17 @@ fn verify_strict_fails_a_pr_that_skips_a_test_away() {
             .join(format!("docs/examples/gh-82300/{branch}.diff")),
     )
     .unwrap();
-    // The fix's code hunks, without its own test.
-    let code = &fix[..fix.find("--- a/Lib/test/").unwrap()];
+    fix[..fix.find("--- a/Lib/test/").unwrap()].to_string()
+}
+
+/// `verify --strict` with a PR that fixes the code and skips a test away
+/// (`@unittest.skip` on a test that passes on stock): fewer passed, more
+/// skipped than stock is a FAIL, not an OK with "2 skipped".
+#[test]
+#[ignore = "needs CPython's own test package (Debian: libpython3.X-testsuite); .ci/run runs it"]
+fn verify_strict_fails_a_pr_that_skips_a_test_away() {
+    let py = with_testsuite("3.12");
+    let code = &fix_code_hunks(&py);
     let tests = py
         .multiprocessing
         .parent()
@@ -404,17 +409,7 @@ fn verify_strict_fails_a_pr_that_skips_a_test_away() {
 #[ignore = "needs CPython's own test package (Debian: libpython3.X-testsuite); .ci/run runs it"]
 fn a_test_hunk_that_does_not_apply_is_an_error_never_the_stock_tests() {
     let py = with_testsuite("3.12");
-    let branch = match py.minor {
-        8 | 9 => "3.9",
-        10..=12 => "3.12",
-        _ => "main",
-    };
-    let fix = std::fs::read_to_string(
-        std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-            .join(format!("docs/examples/gh-82300/{branch}.diff")),
-    )
-    .unwrap();
-    let code = &fix[..fix.find("--- a/Lib/test/").unwrap()];
+    let code = &fix_code_hunks(&py);
     let dir = tempfile::tempdir().unwrap();
     let diff = dir.path().join("misfit.diff");
     // Context that this branch's test file does not have.

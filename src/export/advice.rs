@@ -130,34 +130,45 @@ fn verdict(row: &[&Advice]) -> String {
     }
 }
 
+/// One row's usages in words: those that hold (with residue), those that
+/// break (with the symptoms), those not offered here (with the API).
+struct Said {
+    holds: String,
+    breaks: String,
+    na: String,
+}
+
+fn said(row: &[&Advice]) -> Said {
+    let list = |keep: &dyn Fn(&Advice) -> Option<String>| {
+        row.iter()
+            .filter_map(|a| keep(a))
+            .collect::<Vec<_>>()
+            .join("; ")
+    };
+    Said {
+        holds: list(&|a| (a.holds == Some(true)).then(|| with_residue(a))),
+        breaks: list(&|a| {
+            (a.holds == Some(false)).then(|| format!("{} ({})", a.usage, a.breaks.join(", ")))
+        }),
+        na: list(&|a| {
+            a.holds.is_none().then(|| {
+                let why = a.unavailable.as_deref().unwrap_or_default();
+                format!("{} ({})", a.usage, why.rsplit(": ").next().unwrap_or(why))
+            })
+        }),
+    }
+}
+
 fn text(results: &Results, advice: &[Advice]) -> String {
     let mut out = String::new();
     for (ids, claims) in groups(results, advice) {
         let _ = writeln!(out, "CPython {}", ids.join(", "));
         for (label, row) in rows(&claims) {
             let _ = writeln!(out, "  {label}");
-            let holds: Vec<String> = row
-                .iter()
-                .filter(|a| a.holds == Some(true))
-                .map(|a| with_residue(a))
-                .collect();
-            let breaks: Vec<String> = row
-                .iter()
-                .filter(|a| a.holds == Some(false))
-                .map(|a| format!("{} ({})", a.usage, a.breaks.join(", ")))
-                .collect();
-            let na: Vec<String> = row
-                .iter()
-                .filter(|a| a.holds.is_none())
-                .map(|a| {
-                    let why = a.unavailable.as_deref().unwrap_or_default();
-                    let why = why.rsplit(": ").next().unwrap_or(why);
-                    format!("{} ({why})", a.usage)
-                })
-                .collect();
-            for (word, list) in [("holds", holds), ("breaks", breaks), ("n/a", na)] {
+            let s = said(&row);
+            for (word, list) in [("holds", s.holds), ("breaks", s.breaks), ("n/a", s.na)] {
                 if !list.is_empty() {
-                    let _ = writeln!(out, "    {word:7}{}", list.join("; "));
+                    let _ = writeln!(out, "    {word:7}{list}");
                 }
             }
             let _ = writeln!(out, "    use    {}", verdict(&row));
@@ -173,19 +184,10 @@ fn markdown(results: &Results, advice: &[Advice]) -> String {
     let mut out = String::new();
     for (ids, claims) in groups(results, advice) {
         let _ = writeln!(out, "**CPython {}**\n", ids.join(", "));
-        let mut t = Table::new(["pattern", "holds", "breaks", "use"]);
+        let mut t = Table::new(["pattern", "holds", "breaks", "n/a", "use"]);
         for (label, row) in rows(&claims) {
-            let holds: Vec<String> = row
-                .iter()
-                .filter(|a| a.holds == Some(true))
-                .map(|a| with_residue(a))
-                .collect();
-            let breaks: Vec<String> = row
-                .iter()
-                .filter(|a| a.holds == Some(false))
-                .map(|a| format!("{} ({})", a.usage, a.breaks.join(", ")))
-                .collect();
-            t.plain_row([label, holds.join("; "), breaks.join("; "), verdict(&row)]);
+            let s = said(&row);
+            t.plain_row([label, s.holds, s.breaks, s.na, verdict(&row)]);
         }
         out += &t.markdown();
         out.push('\n');

@@ -43,6 +43,7 @@ struct Row {
     scenario: ScenarioId,
     variants: &'static [VariantId],
     usage: Usage,
+    also_stock: &'static [Usage],
     start_methods: &'static [StartMethod],
     feature: Option<FeatureCondition>,
     outcome: &'static str,
@@ -62,6 +63,7 @@ impl Row {
             scenario: r.scenario,
             variants: r.variants,
             usage: r.usage,
+            also_stock: r.also_stock,
             start_methods: r.start_methods,
             feature: r
                 .feature
@@ -85,7 +87,7 @@ fn cell(scenario: ScenarioId, variant: &Variant, usage: Usage) -> String {
     };
     let rows = EXPECTATIONS
         .iter()
-        .filter(|r| r.scenario == scenario && r.variants.contains(&id) && r.usage == usage);
+        .filter(|r| r.scenario == scenario && r.is_for(id, usage));
     parts.extend(rows.map(part));
     if parts.is_empty() {
         "-".into()

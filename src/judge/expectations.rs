@@ -14,6 +14,9 @@ pub struct Expectation {
     pub variants: &'static [VariantId],
     /// How the attachers attach (`default` unless the row says).
     pub usage: Usage,
+    /// The row also holds for stock under these usages (one row where the
+    /// outcome is the same, rather than a copy per usage).
+    pub also_stock: &'static [Usage],
     /// The start methods the row is for; empty: any (or none: the scenario
     /// starts no multiprocessing child).
     pub start_methods: &'static [StartMethod],
@@ -40,6 +43,7 @@ impl Expectation {
             scenario,
             variants,
             usage: Usage::Default,
+            also_stock: &[],
             start_methods: &[],
             feature: None,
             outcome,
@@ -52,6 +56,18 @@ impl Expectation {
     const fn usage(mut self, usage: Usage) -> Expectation {
         self.usage = usage;
         self
+    }
+
+    /// Also for stock under `usages`.
+    const fn also_stock(mut self, usages: &'static [Usage]) -> Expectation {
+        self.also_stock = usages;
+        self
+    }
+
+    /// Is this the row's (variant, usage)?
+    pub fn is_for(&self, variant: VariantId, usage: Usage) -> bool {
+        (self.variants.contains(&variant) && self.usage == usage)
+            || (variant == VariantId::Stock && self.also_stock.contains(&usage))
     }
 
     /// Only where the stdlib has (or lacks) `feature`.
@@ -82,12 +98,9 @@ pub fn lookup(
     method: Option<StartMethod>,
     features: &[Feature],
 ) -> Option<&'static Expectation> {
-    EXPECTATIONS.iter().find(|e| {
-        e.scenario == scenario
-            && e.variants.contains(&variant)
-            && e.usage == usage
-            && e.covers(method, features)
-    })
+    EXPECTATIONS
+        .iter()
+        .find(|e| e.scenario == scenario && e.is_for(variant, usage) && e.covers(method, features))
 }
 
 /// Shorthands for the variant lists below.
@@ -122,11 +135,8 @@ pub const EXPECTATIONS: &[Expectation] = &[
         "P2 warned, P3 FileNotFoundError",
         SEED_BUG,
     ),
-    Expectation::new(S::ThreeProcess, FIXES, "fixed", "P3 read data", &[]),
-    Expectation::new(S::ThreeProcess, &[V::Stock], "fixed", "P3 read data", &[])
-        .usage(U::TrackFalse),
-    Expectation::new(S::ThreeProcess, &[V::Stock], "fixed", "P3 read data", &[])
-        .usage(U::Unregister),
+    Expectation::new(S::ThreeProcess, FIXES, "fixed", "P3 read data", &[])
+        .also_stock(&[U::TrackFalse, U::Unregister]),
     Expectation::new(
         S::ThreeProcess,
         &[V::NoRegister],
@@ -145,30 +155,16 @@ pub const EXPECTATIONS: &[Expectation] = &[
         "creator's tracker warns",
         "P2 unlinked; P1's tracker warns at exit",
         CREATOR_WARNS,
-    ),
-    Expectation::new(
-        S::AttacherUnlinks,
-        &[V::Stock],
-        "creator's tracker warns",
-        "P2 unlinked; P1's tracker warns at exit",
-        CREATOR_WARNS,
     )
-    .usage(U::TrackFalse),
+    .also_stock(&[U::TrackFalse]),
     Expectation::new(
         S::AttacherUnlinks,
         &[V::CreateOnly],
         "tracker KeyError",
         "P2's tracker: KeyError traceback",
         &["P1 leak warning", "P1 tracker error", "P2 tracker KeyError"],
-    ),
-    Expectation::new(
-        S::AttacherUnlinks,
-        &[V::Stock],
-        "tracker KeyError",
-        "P2's tracker: KeyError traceback",
-        &["P1 leak warning", "P1 tracker error", "P2 tracker KeyError"],
     )
-    .usage(U::Unregister),
+    .also_stock(&[U::Unregister]),
     Expectation::new(
         S::AttacherUnlinks,
         &[V::NoRegister],
@@ -195,23 +191,8 @@ pub const EXPECTATIONS: &[Expectation] = &[
         "cleaned up",
         "P1's tracker removed the segment",
         &["P1 leak warning"],
-    ),
-    Expectation::new(
-        S::CreatorCrashes,
-        &[V::Stock],
-        "cleaned up",
-        "P1's tracker removed the segment",
-        &["P1 leak warning"],
     )
-    .usage(U::TrackFalse),
-    Expectation::new(
-        S::CreatorCrashes,
-        &[V::Stock],
-        "cleaned up",
-        "P1's tracker removed the segment",
-        &["P1 leak warning"],
-    )
-    .usage(U::Unregister),
+    .also_stock(&[U::TrackFalse, U::Unregister]),
     Expectation::new(
         S::CreatorCrashes,
         &[V::NoRegister, V::NoTracking],
@@ -230,23 +211,8 @@ pub const EXPECTATIONS: &[Expectation] = &[
         "cleaned up",
         "P1's tracker warned and removed it",
         &["P1 leak warning"],
-    ),
-    Expectation::new(
-        S::CreatorExitsWithoutUnlink,
-        &[V::Stock],
-        "cleaned up",
-        "P1's tracker warned and removed it",
-        &["P1 leak warning"],
     )
-    .usage(U::TrackFalse),
-    Expectation::new(
-        S::CreatorExitsWithoutUnlink,
-        &[V::Stock],
-        "cleaned up",
-        "P1's tracker warned and removed it",
-        &["P1 leak warning"],
-    )
-    .usage(U::Unregister),
+    .also_stock(&[U::TrackFalse, U::Unregister]),
     Expectation::new(
         S::CreatorExitsWithoutUnlink,
         &[V::NoRegister, V::NoTracking],
@@ -270,11 +236,8 @@ pub const EXPECTATIONS: &[Expectation] = &[
             "R FileNotFoundError",
         ],
     ),
-    Expectation::new(S::ManyAttachers, FIXES, "fixed", "R read data", &[]),
-    Expectation::new(S::ManyAttachers, &[V::Stock], "fixed", "R read data", &[])
-        .usage(U::TrackFalse),
-    Expectation::new(S::ManyAttachers, &[V::Stock], "fixed", "R read data", &[])
-        .usage(U::Unregister),
+    Expectation::new(S::ManyAttachers, FIXES, "fixed", "R read data", &[])
+        .also_stock(&[U::TrackFalse, U::Unregister]),
     Expectation::new(
         S::ManyAttachers,
         &[V::NoRegister],
@@ -295,15 +258,8 @@ pub const EXPECTATIONS: &[Expectation] = &[
         "shared tracker, clean",
         "child read data, no warning",
         &[],
-    ),
-    Expectation::new(
-        S::Family,
-        &[V::Stock],
-        "shared tracker, clean",
-        "child read data, no warning",
-        &[],
     )
-    .usage(U::TrackFalse),
+    .also_stock(&[U::TrackFalse]),
     Expectation::new(
         S::Family,
         &[V::Stock],
@@ -343,30 +299,16 @@ pub const EXPECTATIONS: &[Expectation] = &[
         "creator's tracker warns",
         "child's unlink left P1's registration: leak warning, ENOENT",
         CREATOR_WARNS,
-    ),
-    Expectation::new(
-        S::FamilyAttacherUnlinks,
-        &[V::Stock],
-        "creator's tracker warns",
-        "child's unlink left P1's registration: leak warning, ENOENT",
-        CREATOR_WARNS,
     )
-    .usage(U::TrackFalse),
+    .also_stock(&[U::TrackFalse]),
     Expectation::new(
         S::FamilyAttacherUnlinks,
         &[V::NoRegister],
         "tracker KeyError",
         "an UNREGISTER for a name the tracker does not hold",
         KEYERROR,
-    ),
-    Expectation::new(
-        S::FamilyAttacherUnlinks,
-        &[V::Stock],
-        "tracker KeyError",
-        "an UNREGISTER for a name the tracker does not hold",
-        KEYERROR,
     )
-    .usage(U::Unregister),
+    .also_stock(&[U::Unregister]),
     // Control: the segment is gone before anyone attaches.
     Expectation::new(
         S::CreatorUnlinksFirst,
@@ -380,23 +322,8 @@ pub const EXPECTATIONS: &[Expectation] = &[
         "FileNotFoundError (control)",
         "P2 FileNotFoundError",
         &["P2 FileNotFoundError"],
-    ),
-    Expectation::new(
-        S::CreatorUnlinksFirst,
-        &[V::Stock],
-        "FileNotFoundError (control)",
-        "P2 FileNotFoundError",
-        &["P2 FileNotFoundError"],
     )
-    .usage(U::TrackFalse),
-    Expectation::new(
-        S::CreatorUnlinksFirst,
-        &[V::Stock],
-        "FileNotFoundError (control)",
-        "P2 FileNotFoundError",
-        &["P2 FileNotFoundError"],
-    )
-    .usage(U::Unregister),
+    .also_stock(&[U::TrackFalse, U::Unregister]),
     Expectation::new(
         S::CreatorUnlinksFirst,
         &[V::NoRegister],
@@ -419,30 +346,16 @@ pub const EXPECTATIONS: &[Expectation] = &[
         "shared tracker, clean",
         "child read the object's data, no warning",
         &[],
-    ),
-    Expectation::new(
-        S::FamilyObject,
-        &[V::Stock],
-        "shared tracker, clean",
-        "child read the object's data, no warning",
-        &[],
     )
-    .usage(U::TrackFalse),
+    .also_stock(&[U::TrackFalse]),
     Expectation::new(
         S::FamilyObject,
         &[V::NoRegister],
         "tracker KeyError",
         "an UNREGISTER for a name the tracker does not hold",
         KEYERROR,
-    ),
-    Expectation::new(
-        S::FamilyObject,
-        &[V::Stock],
-        "tracker KeyError",
-        "an UNREGISTER for a name the tracker does not hold",
-        KEYERROR,
     )
-    .usage(U::Unregister),
+    .also_stock(&[U::Unregister]),
     Expectation::new(
         S::FamilyObjectUnlinks,
         &[
@@ -454,30 +367,16 @@ pub const EXPECTATIONS: &[Expectation] = &[
         "clean",
         "child unlinked the object, no warning",
         &[],
-    ),
-    Expectation::new(
-        S::FamilyObjectUnlinks,
-        &[V::Stock],
-        "clean",
-        "child unlinked the object, no warning",
-        &[],
     )
-    .usage(U::TrackFalse),
+    .also_stock(&[U::TrackFalse]),
     Expectation::new(
         S::FamilyObjectUnlinks,
         &[V::NoRegister],
         "tracker KeyError",
         "an UNREGISTER for a name the tracker does not hold",
         KEYERROR,
-    ),
-    Expectation::new(
-        S::FamilyObjectUnlinks,
-        &[V::Stock],
-        "tracker KeyError",
-        "an UNREGISTER for a name the tracker does not hold",
-        KEYERROR,
     )
-    .usage(U::Unregister),
+    .also_stock(&[U::Unregister]),
     // The guard: under fork the child's object is P1's (`_registered`
     // true), so its unlink unregisters; an unpickled copy's is false.
     Expectation::new(
@@ -509,23 +408,8 @@ pub const EXPECTATIONS: &[Expectation] = &[
         "clean",
         "child used both; shutdown removed them",
         &[],
-    ),
-    Expectation::new(
-        S::Manager,
-        &[V::Stock],
-        "clean",
-        "child used both; shutdown removed them",
-        &[],
     )
-    .usage(U::TrackFalse),
-    Expectation::new(
-        S::Manager,
-        &[V::Stock],
-        "clean",
-        "child used both; shutdown removed them",
-        &[],
-    )
-    .usage(U::Unregister),
+    .also_stock(&[U::TrackFalse, U::Unregister]),
     Expectation::new(
         S::Manager,
         &[V::NoRegister],
@@ -548,15 +432,8 @@ pub const EXPECTATIONS: &[Expectation] = &[
         "bug reproduced",
         "P2 warned, P3 FileNotFoundError",
         SEED_BUG,
-    ),
-    Expectation::new(
-        S::ShareableList,
-        &[V::Stock],
-        "bug reproduced",
-        "P2 warned, P3 FileNotFoundError",
-        SEED_BUG,
     )
-    .usage(U::TrackFalse),
+    .also_stock(&[U::TrackFalse]),
     Expectation::new(
         S::ShareableList,
         &[
@@ -568,15 +445,8 @@ pub const EXPECTATIONS: &[Expectation] = &[
         "fixed",
         "P3 read the list",
         &[],
-    ),
-    Expectation::new(
-        S::ShareableList,
-        &[V::Stock],
-        "fixed",
-        "P3 read the list",
-        &[],
     )
-    .usage(U::Unregister),
+    .also_stock(&[U::Unregister]),
     Expectation::new(
         S::ShareableList,
         &[V::NoRegister],
@@ -619,15 +489,8 @@ pub const EXPECTATIONS: &[Expectation] = &[
         "clean",
         "the child did not register",
         &[],
-    ),
-    Expectation::new(
-        S::RawFork,
-        &[V::Stock],
-        "clean",
-        "the child did not register",
-        &[],
     )
-    .usage(U::TrackFalse),
+    .also_stock(&[U::TrackFalse]),
     Expectation::new(
         S::RawFork,
         &[V::NoRegister],
@@ -669,22 +532,8 @@ pub const EXPECTATIONS: &[Expectation] = &[
             "P2 tracker KeyError",
             "P3 FileNotFoundError",
         ],
-    ),
-    Expectation::new(
-        S::AttachFails,
-        &[V::Stock],
-        "segment destroyed",
-        "P2's failed attach unlinked it; P2's tracker KeyError",
-        &[
-            "P1 FileNotFoundError",
-            "P1 leak warning",
-            "P1 tracker error",
-            "P2 OSError",
-            "P2 tracker KeyError",
-            "P3 FileNotFoundError",
-        ],
     )
-    .usage(U::Unregister),
+    .also_stock(&[U::Unregister]),
     Expectation::new(
         S::AttachFails,
         &[V::NoRegister],
@@ -716,21 +565,8 @@ pub const EXPECTATIONS: &[Expectation] = &[
             "P2 OSError",
             "P3 FileNotFoundError",
         ],
-    ),
-    Expectation::new(
-        S::AttachFails,
-        &[V::Stock],
-        "segment destroyed",
-        "P2's failed attach unlinked it",
-        &[
-            "P1 FileNotFoundError",
-            "P1 leak warning",
-            "P1 tracker error",
-            "P2 OSError",
-            "P3 FileNotFoundError",
-        ],
     )
-    .usage(U::TrackFalse),
+    .also_stock(&[U::TrackFalse]),
 ];
 
 #[cfg(test)]
@@ -798,8 +634,8 @@ mod tests {
                     for features in feature_sets {
                         let rows = EXPECTATIONS
                             .iter()
-                            .filter(|e| e.scenario == s.id && e.variants.contains(&id))
-                            .filter(|e| e.usage == usage && e.covers(*method, features))
+                            .filter(|e| e.scenario == s.id && e.is_for(id, usage))
+                            .filter(|e| e.covers(*method, features))
                             .count();
                         assert_eq!(
                             rows,

@@ -48,7 +48,9 @@ pub fn bug_reproduced(case: &Case) -> bool {
 fn describe(case: &Case) -> String {
     let got = keys(&case.symptoms);
     let known = expectations::EXPECTATIONS.iter().find(|e| {
-        e.scenario == case.scenario && e.usage == case.usage && e.symptoms == got.as_slice()
+        e.scenario == case.scenario
+            && (e.usage == case.usage || e.also_stock.contains(&case.usage))
+            && e.symptoms == got.as_slice()
     });
     if let Some(row) = known {
         row.outcome.into()

@@ -260,14 +260,7 @@ fn probe_apis(plan: &Plan, ws: &Workspace, overlays: &Overlays, world: &dyn Worl
         let python = &plan.interpreters[i].executable;
         needed.then(|| engine::apis(python, &ws.script, overlay, plan.timeout, world))
     });
-    let mut flat = asked.into_iter();
-    (0..plan.interpreters.len())
-        .map(|_| {
-            (0..plan.variants.len())
-                .map(|_| flat.next().flatten().flatten())
-                .collect()
-        })
-        .collect()
+    per_pair(plan, asked)
 }
 
 /// A usage the stdlib in effect does not offer: the case is n/a, and says
@@ -377,7 +370,13 @@ fn build_overlays(plan: &Plan, root: &Path) -> Overlays {
         )
         .transpose()
     });
-    let mut flat = built.into_iter();
+    per_pair(plan, built)
+}
+
+/// What the pool gave back for each [`pairs`] entry (in that order), as
+/// `[interpreter][variant]`; a job that did not run (a signal) is `None`.
+fn per_pair<T>(plan: &Plan, done: Vec<Option<Option<T>>>) -> Vec<Vec<Option<T>>> {
+    let mut flat = done.into_iter();
     (0..plan.interpreters.len())
         .map(|_| {
             (0..plan.variants.len())
