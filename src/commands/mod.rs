@@ -268,11 +268,13 @@ impl RunOutcome {
 /// `keep_going` (then say them and run the rest; the exit code stays 2).
 fn preflight(plan: &Plan, cpython_tests: bool, keep_going: bool) -> Result<()> {
     let mut lines = Vec::new();
+    let mut applicable = 0;
     for v in plan.variants.iter().filter(|v| v.id.is_none()) {
         for interp in &plan.interpreters {
             if v.not_applicable(interp.version).is_some() {
                 continue;
             }
+            applicable += 1;
             if let Err(e) = crate::overlay::check(interp, v) {
                 if e.is_patch_problem() {
                     lines.push(e.with_hint(interp.version));
@@ -284,16 +286,26 @@ fn preflight(plan: &Plan, cpython_tests: bool, keep_going: bool) -> Result<()> {
             }
         }
     }
+    let Some((last, before)) = lines.split_last() else {
+        return Ok(());
+    };
     // One line per interpreter, each on its own line.
-    for line in &lines {
+    for line in before {
         eprintln!("error: {}", crate::term::style::one_line(line));
     }
-    if lines.is_empty() || keep_going {
+    if keep_going {
+        eprintln!("error: {}", crate::term::style::one_line(last));
         return Ok(());
     }
-    Err(Error::usage(
-        "no case ran: the patch must apply to every selected interpreter (give each branch its own patch with RANGE=FILE, narrow --python, or run the rest with --keep-going)",
-    ))
+    if lines.len() == applicable {
+        // It applies nowhere: the errors are the whole answer.
+        return Err(Error::Usage(last.clone()));
+    }
+    eprintln!("error: {}", crate::term::style::one_line(last));
+    Err(Error::usage(format!(
+        "no case ran: the patch does not apply to {} of the {applicable} interpreters it is for (give each branch its own patch with RANGE=FILE, narrow --python, or run the rest with --keep-going)",
+        lines.len()
+    )))
 }
 
 /// Run a plan and judge it; with `cpython_tests`, also CPython's own tests
