@@ -225,7 +225,9 @@ def scenario(mode):
         if tmp:
             shutil.rmtree(tmp, ignore_errors=True)
     leak = "resource_tracker: There appear to be"
-    bug = leak in p2[2] and "FileNotFoundError" in p3[2]
+    # The harm is P3 finding the segment gone; P2's warning only explains it
+    # (a change that silences the warning and keeps the destruction is no fix).
+    bug = "FileNotFoundError" in p3[2]
     print("-- what happened (%s):" % mode)
     print("   P2 (attached only) leak warning at exit: %s" % ("YES" if leak in p2[2] else "no"))
     print("   P3 attach: %s" % ("FileNotFoundError" if "FileNotFoundError" in p3[2] else "ok, data %s" % ("intact" if '"data_ok": true' in p3[1] else "WRONG")))
@@ -233,7 +235,7 @@ def scenario(mode):
     if bug:
         print("   => BUG REPRODUCED: a process that only attached destroyed a segment it does not own")
     else:
-        print("   => bug not reproduced: the segment survived until its creator unlinked it")
+        print("   => bug not reproduced: P3 read the segment, so it survived until its creator unlinked it")
     return bug
 
 

@@ -57,6 +57,9 @@ pub enum Command {
                attacher-unlinks]")))]
     #[command(mut_arg("usage", |a| a.help(
         "Usage(s) to try, comma-separated or repeated [default: all]")))]
+    #[command(mut_arg("format", |a| a.help(
+        "What to print: table (the advice in words), json ({\"advice\": [...]}, each claim \
+         with the case and the command that reruns it), markdown")))]
     Advise(AdviseArgs),
     /// Show the expectation table: what each scenario should show under each variant.
     Expectations {

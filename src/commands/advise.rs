@@ -15,8 +15,19 @@ pub fn run(args: &AdviseArgs) -> Result<u8> {
         None => variant::builtin(VariantId::Stock),
     };
     let mut matrix = args.matrix.clone();
+    let patterns: Vec<&str> = PATTERNS.iter().map(|p| p.name()).collect();
+    if let Some(other) = matrix
+        .scenario
+        .iter()
+        .find(|s| !patterns.contains(&s.as_str()))
+    {
+        return Err(Error::usage(format!(
+            "--pattern {other}: not an application pattern (patterns: {}); the harness's controls and crash drills have no advice",
+            patterns.join(", ")
+        )));
+    }
     if matrix.scenario.is_empty() {
-        matrix.scenario = PATTERNS.iter().map(|p| p.name().to_string()).collect();
+        matrix.scenario = patterns.iter().map(|p| p.to_string()).collect();
     }
     if matrix.usage.is_empty() {
         matrix.usage = Usage::ALL.iter().map(|u| u.name().to_string()).collect();

@@ -10,13 +10,18 @@ use crate::export::{Outputs, View};
 use crate::overlay::user::{self, PatchUse};
 
 pub fn run(args: &CpythonTestsArgs) -> Result<u8> {
-    let (variants, _) = user::variants(
+    let (variants, usages) = user::variants(
         &args.variants.variant,
         &args.variants.patch,
         args.variants.name.as_deref(),
         PatchUse::Tests,
         user::DEFAULT_VARIANTS,
     )?;
+    if !usages.is_empty() {
+        eprintln!(
+            "note: a usage changes how the scenarios' attachers attach, not CPython's own tests: they run as they are"
+        );
+    }
     let outputs = Outputs::new(args.format, View::CpythonTests);
     super::sweep_debris();
     let interpreters = super::interpreters(&args.select)?;
@@ -44,9 +49,7 @@ pub fn run(args: &CpythonTestsArgs) -> Result<u8> {
     if !crate::term::progress::quiet() && args.format == crate::export::Format::Table {
         eprintln!("{}", summary(&results.cpython_tests, started.elapsed()));
     }
-    Ok(crate::contract::exit::for_verdict(Verdict::combine(
-        results.cpython_tests.iter().map(|r| r.verdict),
-    )))
+    Ok(super::verdict_exit(&results))
 }
 
 /// `32 runs of CPython's shared-memory tests: 3 failing, 0 errors in 41.2 s`.

@@ -266,7 +266,7 @@ impl RunOutcome {
 /// interpreter (its code, or with `cpython_tests` its test hunks) makes a
 /// known "no verdict". Stop with each interpreter's apply error, unless
 /// `keep_going` (then say them and run the rest; the exit code stays 2).
-fn preflight(plan: &Plan, cpython_tests: bool, keep_going: bool) -> Result<()> {
+fn preflight(plan: &Plan, cpython_tests: bool, keep_going: bool) -> Result<Vec<String>> {
     let mut lines = Vec::new();
     let mut applicable = 0;
     for v in plan.variants.iter().filter(|v| v.id.is_none()) {
@@ -287,7 +287,7 @@ fn preflight(plan: &Plan, cpython_tests: bool, keep_going: bool) -> Result<()> {
         }
     }
     let Some((last, before)) = lines.split_last() else {
-        return Ok(());
+        return Ok(lines);
     };
     // One line per interpreter, each on its own line.
     for line in before {
@@ -295,7 +295,7 @@ fn preflight(plan: &Plan, cpython_tests: bool, keep_going: bool) -> Result<()> {
     }
     if keep_going {
         eprintln!("error: {}", crate::term::style::one_line(last));
-        return Ok(());
+        return Ok(lines);
     }
     if lines.len() == applicable {
         // It applies nowhere: the errors are the whole answer.
@@ -312,7 +312,7 @@ fn preflight(plan: &Plan, cpython_tests: bool, keep_going: bool) -> Result<()> {
 /// on the same overlays (built once, while the workspace still exists).
 pub fn execute(plan: &Plan, cpython_tests: bool) -> Result<RunOutcome> {
     crate::commands::error::check_signal()?;
-    preflight(plan, cpython_tests, plan.keep_going)?;
+    let said = preflight(plan, cpython_tests, plan.keep_going)?;
     sweep_debris();
     let ws = Workspace::new()
         .map_err(|e| Error::Environment(format!("cannot create a temp dir: {e} (check TMPDIR)")))?;
@@ -341,8 +341,9 @@ pub fn execute(plan: &Plan, cpython_tests: bool) -> Result<RunOutcome> {
         }
         return Err(Error::Usage(last.clone()));
     }
-    for line in overlay_errors {
-        eprintln!("error: {}", crate::term::style::printable(&line));
+    // What the preflight said (--keep-going) is not said again.
+    for line in overlay_errors.iter().filter(|l| !said.contains(l)) {
+        eprintln!("error: {}", crate::term::style::printable(line));
     }
     Ok(RunOutcome {
         results,
@@ -368,31 +369,48 @@ pub fn sweep_debris() {
     }
 }
 
-/// The exit code of judged cases: 2 if any could not run (with one line
-/// saying what to fix), else 1 if any failed, else 0.
+/// The exit code of judged results: 2 if any case could not run (with one
+/// line saying what to fix) or none ran at all, else 1 if any case, any
+/// candidate's verdict (a report judges as `verify --strict`) or, without
+/// candidates, any of CPython's test runs failed, else 0.
 pub fn verdict_exit(results: &Results) -> u8 {
     use crate::contract::Verdict;
-    let verdict = Verdict::combine(results.cases.iter().map(|c| c.verdict));
-    if verdict == Verdict::Error {
-        // A patch that does not apply was said above, once per
-        // interpreter: name the first case, not its reason again.
+    let mut verdicts: Vec<Verdict> = results.cases.iter().map(|c| c.verdict).collect();
+    if results.candidates.is_empty() {
+        verdicts.extend(results.cpython_tests.iter().map(|r| r.verdict));
+    } else {
+        verdicts.extend(results.candidates.iter().map(|c| c.verdict));
+    }
+    if !verdicts.is_empty() && verdicts.iter().all(|v| *v == Verdict::NotApplicable) {
         let first = results
             .cases
-            .iter()
-            .find(|c| c.verdict == Verdict::Error)
-            .map(|c| {
-                let why = if c.reason.starts_with("patch does not apply") {
-                    "its patch does not apply (see above)".to_string()
-                } else {
-                    c.reason.clone()
-                };
-                format!("{} {} [{}]: {why}", c.interpreter, c.row(), c.variant)
-            })
+            .first()
+            .map(|c| c.reason.as_str())
+            .or_else(|| results.cpython_tests.first().map(|r| r.reason.as_str()))
             .unwrap_or_default();
+        eprintln!("error: nothing ran: every case was n/a (first: {first}), so there is no answer");
+        return crate::contract::exit::USAGE;
+    }
+    let verdict = Verdict::combine(verdicts);
+    if verdict == Verdict::Error
+        && let Some(first) = results.cases.iter().find(|c| c.verdict == Verdict::Error)
+    {
+        // A patch that does not apply was said above, once per
+        // interpreter: name the first case, not its reason again.
+        let why = if first.reason.starts_with("patch does not apply") {
+            "its patch does not apply (see above)".to_string()
+        } else {
+            first.reason.clone()
+        };
         eprintln!(
             "error: {} could not run, so they say nothing about the fix; first: {}",
             crate::term::style::plural(results.count(Verdict::Error), "case"),
-            crate::term::style::printable(&first)
+            crate::term::style::printable(&format!(
+                "{} {} [{}]: {why}",
+                first.interpreter,
+                first.row(),
+                first.variant
+            ))
         );
     }
     crate::contract::exit::for_verdict(verdict)

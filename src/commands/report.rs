@@ -26,7 +26,7 @@ pub fn run(args: &ReportArgs) -> Result<u8> {
     let mut outputs =
         Outputs::new(args.matrix.format, View::Matrix).bundle(Some(&args.out), args.force)?;
     if args.archive {
-        outputs = outputs.archive(&args.out)?;
+        outputs = outputs.archive(&args.out, args.force)?;
     }
     let plan = super::plan(&args.matrix, variants, None)?;
     let outcome = super::execute(&plan, !args.no_cpython_tests)?;

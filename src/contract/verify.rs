@@ -6,9 +6,10 @@ use serde::{Deserialize, Serialize};
 use super::Verdict;
 
 /// Is the candidate a fix? `pass` only if, on every interpreter it applies
-/// to, the bug reproduces on stock, the candidate removes it, and no
-/// scenario shows a symptom under the candidate that stock does not.
-/// `error` when a case could not run: that says nothing about the fix.
+/// to, no scenario shows a symptom under the candidate that stock does not,
+/// and, where the seed's scenario ran (`seed_ran`), the bug reproduces on
+/// stock and the candidate removes it. `error` when a case could not run:
+/// that says nothing about the fix.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, JsonSchema)]
 pub struct CandidateVerdict {
     /// The variant judged: `create-only+lenient-tracker`, `patch:fix`.
@@ -32,6 +33,11 @@ pub struct InterpreterVerdict {
     /// never reads as if tests passed that did not run.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tests_not_run: Option<String>,
+    /// `three-process` ran with plain attachers here, so the verdict says
+    /// whether the bug reproduces on stock and is gone under the candidate;
+    /// without it, only that nothing is worse than stock.
+    #[serde(default)]
+    pub seed_ran: bool,
 }
 
 impl CandidateVerdict {

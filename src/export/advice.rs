@@ -117,7 +117,17 @@ fn with_residue(a: &Advice) -> String {
     }
 }
 
-/// `use`: the recommended usage and why, or that none holds.
+/// ` (stdlib patched: patch:x)` where the cases did not run the stock
+/// stdlib.
+fn stdlib(claims: &[Advice]) -> String {
+    match claims.first() {
+        Some(a) if a.stdlib != "stock" => format!(" (stdlib patched: {})", a.stdlib),
+        _ => String::new(),
+    }
+}
+
+/// `use`: the recommended usage and why, or that none holds (of those
+/// tried, when not every usage was).
 fn verdict(row: &[&Advice]) -> String {
     match recommend(row) {
         Some(best) if best.residue.is_empty() => format!("{}: holds, no residue", best.usage),
@@ -126,6 +136,9 @@ fn verdict(row: &[&Advice]) -> String {
             best.usage,
             best.residue.join(", ")
         ),
+        None if row.len() < Usage::ALL.len() => {
+            "none of the usages tried holds here (advise without --usage tries them all)".into()
+        }
         None => "none holds here".into(),
     }
 }
@@ -162,7 +175,7 @@ fn said(row: &[&Advice]) -> Said {
 fn text(results: &Results, advice: &[Advice]) -> String {
     let mut out = String::new();
     for (ids, claims) in groups(results, advice) {
-        let _ = writeln!(out, "CPython {}", ids.join(", "));
+        let _ = writeln!(out, "CPython {}{}", ids.join(", "), stdlib(&claims));
         for (label, row) in rows(&claims) {
             let _ = writeln!(out, "  {label}");
             let s = said(&row);
@@ -183,7 +196,7 @@ fn text(results: &Results, advice: &[Advice]) -> String {
 fn markdown(results: &Results, advice: &[Advice]) -> String {
     let mut out = String::new();
     for (ids, claims) in groups(results, advice) {
-        let _ = writeln!(out, "**CPython {}**\n", ids.join(", "));
+        let _ = writeln!(out, "**CPython {}{}**\n", ids.join(", "), stdlib(&claims));
         let mut t = Table::new(["pattern", "holds", "breaks", "n/a", "use"]);
         for (label, row) in rows(&claims) {
             let s = said(&row);

@@ -285,7 +285,22 @@ pub fn bundle_markdown(results: &Results, diffs: &[SharedDiff]) -> Vec<(String, 
         ("summary.md".to_string(), summary_md(results)),
     ];
     files.extend(r.moved);
+    // Pasted where everyone reads it: the home directory shows as `~`
+    // wherever a path quotes it (an executable, a cache path in a reason).
+    for (_, text) in &mut files {
+        *text = tilde(text);
+    }
     files
+}
+
+/// `text` with the home directory written `~`.
+fn tilde(text: &str) -> String {
+    match std::env::var("HOME") {
+        Ok(home) if home.len() > 1 => {
+            text.replace(&format!("{}/", home.trim_end_matches('/')), "~/")
+        }
+        _ => text.to_string(),
+    }
 }
 
 /// report.md: the answer first, then the sections, shrunk until it fits
@@ -463,24 +478,11 @@ fn environment(results: &Results) -> String {
         t.row(vec![
             Cell::plain(i.id.clone()),
             Cell::plain(i.source.to_string()),
-            Cell::markup(code(&home_as_tilde(&i.executable))),
+            Cell::markup(code(&i.executable.display().to_string())),
         ]);
     }
     md += &t.markdown();
     md
-}
-
-/// `path` with the home directory shown as `~`: a report is pasted where
-/// everyone reads it.
-fn home_as_tilde(path: &std::path::Path) -> String {
-    let shown = path.display().to_string();
-    match std::env::var_os("HOME").filter(|h| h.len() > 1) {
-        Some(home) => match path.strip_prefix(&home) {
-            Ok(rest) => format!("~/{}", rest.display()),
-            Err(_) => shown,
-        },
-        None => shown,
-    }
 }
 
 /// A file of the bundle named inside HTML (`<summary>`), where GitHub does

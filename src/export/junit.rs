@@ -131,12 +131,56 @@ pub fn render(results: &Results) -> String {
             }
             suite.add_test_case(tc);
         }
+        for tc in verdicts(results, &interp.id) {
+            suite.add_test_case(tc);
+        }
         report.add_test_suite(suite);
     }
     well_formed(report.to_string().unwrap_or_else(|e| {
         // Serialising to a String cannot fail short of a bug; say so in XML.
         format!("<?xml version=\"1.0\"?>\n<!-- cannot render JUnit: {e} -->\n<testsuites/>\n")
     }))
+}
+
+/// A CI reading JUnit sees what a person reading the report sees: each
+/// candidate's verdict on this interpreter (CPython's tests included), and
+/// CPython's own test runs (a failing test fails its testcase).
+fn verdicts(results: &Results, interp: &str) -> Vec<TestCase> {
+    let status = |v: Verdict, message: String| {
+        let mut status = match v {
+            Verdict::Pass => return TestCaseStatus::success(),
+            Verdict::Fail => TestCaseStatus::non_success(NonSuccessKind::Failure),
+            Verdict::Error => TestCaseStatus::non_success(NonSuccessKind::Error),
+            Verdict::NotApplicable => TestCaseStatus::skipped(),
+        };
+        status.set_message(message);
+        status
+    };
+    let classname = format!("{}.verdicts", suite_name(results, interp));
+    let mut out = Vec::new();
+    for c in &results.candidates {
+        for i in c.interpreters.iter().filter(|i| i.interpreter == interp) {
+            let mut tc = TestCase::new(
+                format!("verify [{}]", c.candidate),
+                status(i.verdict, i.reasons.join("\n")),
+            );
+            tc.set_classname(classname.clone());
+            out.push(tc);
+        }
+    }
+    for r in results
+        .cpython_tests
+        .iter()
+        .filter(|r| r.interpreter == interp)
+    {
+        let mut tc = TestCase::new(
+            format!("cpython-tests [{}]", r.variant),
+            status(r.verdict, r.reason.clone()),
+        );
+        tc.set_classname(classname.clone());
+        out.push(tc);
+    }
+    out
 }
 
 #[cfg(test)]

@@ -133,7 +133,23 @@ pub fn headline(v: &CandidateVerdict, shown: &str) -> String {
         n => format!(" ({} n/a)", plural(n, "interpreter")),
     };
     let tests = tests_note(v, judged);
+    let unseeded = v
+        .interpreters
+        .iter()
+        .filter(|i| i.verdict == Verdict::Pass && !i.seed_ran)
+        .count();
     match v.verdict {
+        // Where the seed's scenario did not run, "fixes the bug" is not
+        // shown: say only what was.
+        Verdict::Pass if unseeded > 0 => format!(
+            "verify: {shown}: nothing worse than stock on {}{na}, but the seed's scenario (three-process, plain attachers) did not run on {}, so whether the bug is gone is not shown{tests}",
+            plural(judged, "interpreter"),
+            if unseeded == judged {
+                "any".to_string()
+            } else {
+                unseeded.to_string()
+            }
+        ),
         Verdict::Pass => format!(
             "verify: {shown} fixes the bug on {}{}{na}{tests}",
             if judged == 1 {

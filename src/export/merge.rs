@@ -33,10 +33,31 @@ pub fn load(path: &Path) -> Result<Results, MergeError> {
         .map_err(|e| MergeError::Input(format!("{shown} is not JSON: {e}")))?;
     check_schema_version(value.get("schema_version"))
         .map_err(|e| MergeError::Input(format!("{shown}: {e}")))?;
-    let results: Results = serde_json::from_value(value)
+    let mut results: Results = serde_json::from_value(value)
         .map_err(|e| MergeError::Input(format!("{shown} is not a shmharness results.json: {e}")))?;
     check(&results).map_err(|e| MergeError::Input(format!("{shown}: {e}")))?;
+    usages_from_old_variants(&mut results);
     Ok(results)
+}
+
+/// A leg written before usages were their own dimension has `track-false`
+/// and `userland-unregister` as variants: read them as what they meant,
+/// stock under that usage, so they merge with newer legs' cells.
+fn usages_from_old_variants(results: &mut Results) {
+    use crate::overlay::variant::USAGE_ALIASES;
+    let usage_of = |name: &str| {
+        USAGE_ALIASES
+            .iter()
+            .find(|(alias, _)| *alias == name)
+            .map(|(_, u)| *u)
+    };
+    for c in &mut results.cases {
+        if let Some(usage) = usage_of(&c.variant) {
+            c.variant = crate::contract::VariantId::Stock.name().to_string();
+            c.usage = usage;
+        }
+    }
+    results.variants.retain(|v| usage_of(&v.name).is_none());
 }
 
 /// `schema_version` must be the number this shmharness reads.

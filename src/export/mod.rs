@@ -226,8 +226,16 @@ impl Outputs {
         })
     }
 
-    /// `--archive`: the bundle `dir` also as `DIR.tar.gz` beside it.
-    pub fn archive(self, dir: &Path) -> Result<Outputs, OutputError> {
+    /// `--archive`: the bundle `dir` also as `DIR.tar.gz` beside it. A file
+    /// already there is replaced only with `force`, as the bundle is: its
+    /// name was not given, so replacing it must be asked for.
+    pub fn archive(self, dir: &Path, force: bool) -> Result<Outputs, OutputError> {
+        let path = archive::path_for(dir);
+        if !force && std::fs::symlink_metadata(&path).is_ok() {
+            return Err(OutputError::ArchiveExists {
+                path: output::show(&path),
+            });
+        }
         let top = dir
             .file_name()
             .map(|n| n.to_string_lossy().into_owned())

@@ -25,6 +25,8 @@ use std::path::{Path, PathBuf};
 pub enum OutputError {
     #[error("cannot write {path}: {reason}")]
     Unwritable { path: String, reason: String },
+    #[error("--archive: {path} exists; use --force to replace it (with the bundle)")]
+    ArchiveExists { path: String },
     #[error("cannot write {path}: it is a directory (name a file)")]
     IsDirectory { path: String },
     #[error("cannot write {path}: a file name cannot end in `/`")]

@@ -553,3 +553,66 @@ fn report_md_and_summary_md_link_nothing_a_paste_would_break() {
     }
     assert!(md.contains("report --archive"), "{md}");
 }
+
+#[test]
+fn a_pass_without_the_seeds_scenario_does_not_say_it_fixes_the_bug() {
+    // Only `family` ran: nothing worse than stock, and nothing shown about
+    // the bug.
+    let r = results(
+        &["3.12.1"],
+        &["stock", "patch:noop"],
+        &[ScenarioId::Family],
+        vec![
+            case(
+                "3.12.1",
+                "stock",
+                ScenarioId::Family,
+                Verdict::Pass,
+                "clean",
+                &[],
+            ),
+            case(
+                "3.12.1",
+                "patch:noop",
+                ScenarioId::Family,
+                Verdict::Pass,
+                "clean",
+                &[],
+            ),
+        ],
+    );
+    let v = candidate::judge(&r, "patch:noop");
+    assert_eq!(v.verdict, Verdict::Pass);
+    assert!(!v.interpreters[0].seed_ran);
+    let line = matrix::headline(&v, "patch:noop");
+    assert!(!line.contains("fixes the bug"), "{line}");
+    assert!(
+        line.contains("whether the bug is gone is not shown"),
+        "{line}"
+    );
+}
+
+#[test]
+fn junit_carries_each_candidates_verdict_and_cpythons_test_runs() {
+    let mut r = stock_and(
+        "create-only",
+        &["P1 leak warning", "P1 tracker error", "P2 tracker KeyError"],
+    );
+    r.candidates = candidate::all(&r, "not run in this test");
+    let mut failing = passed("create-only");
+    failing.verdict = Verdict::Fail;
+    failing.reason = "16 passed, 1 failed (test_shared_memory_tracking)".into();
+    r.cpython_tests = vec![passed("stock"), failing];
+    let xml = junit::Junit.render(&r);
+    assert!(
+        xml.contains(r#"<testcase name="verify [create-only]""#),
+        "{xml}"
+    );
+    assert!(
+        xml.contains(r#"<testcase name="cpython-tests [create-only]""#),
+        "{xml}"
+    );
+    // Both fail, as the verdict and the test run do.
+    let failures = xml.matches("<failure").count();
+    assert!(failures >= 2, "{xml}");
+}

@@ -4,9 +4,11 @@
 //! case's symptoms, and the case is cited so it can be run again.
 //!
 //! A usage **holds** in a case when no process of the program is harmed:
-//! no exception, no non-zero exit, no lost data, no segment left behind
-//! (every symptom is [residue](crate::scenario::symptoms::is_residue): a
-//! tracker's warning or traceback at shutdown, listed next to it).
+//! no exception, no non-zero exit, no lost data, no segment left behind,
+//! no tracker that lost a registration (every symptom is
+//! [residue](crate::scenario::symptoms::is_residue): a tracker's warning at
+//! shutdown, listed next to it). A usage the role could not apply (a
+//! `ShareableList` has no `track`) is not tried: it is n/a, with why.
 
 use serde::Serialize;
 
@@ -31,6 +33,8 @@ pub const PATTERNS: &[ScenarioId] = &[
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Advice {
     pub interpreter: String,
+    /// The stdlib the cases ran on: `stock`, or the `--patch` candidate.
+    pub stdlib: String,
     pub scenario: ScenarioId,
     pub start_method: Option<crate::contract::StartMethod>,
     pub usage: Usage,
@@ -80,23 +84,39 @@ fn advice(results: &Results, c: &Case, stdlib: &str) -> Result<Advice, AdviceErr
             reason: c.reason.clone(),
         });
     }
-    let ran = !c.processes.is_empty();
+    // The role said it could not apply the usage (and went on as default):
+    // what it did says nothing about the usage.
+    let unsupported = c
+        .processes
+        .iter()
+        .flat_map(|p| &p.events)
+        .find_map(|e| match e {
+            crate::contract::Event::ModeUnsupported { reason, .. } => Some(reason.clone()),
+            _ => None,
+        });
+    let ran = !c.processes.is_empty() && unsupported.is_none();
     let (residue, breaks): (Vec<String>, Vec<String>) = c
         .symptoms
         .iter()
         .map(|s| s.key.clone())
         .partition(|k| is_residue(k));
-    let interp = results.interpreter(&c.interpreter);
-    let python = interp.map_or(c.interpreter.clone(), |i| i.version.to_string());
+    // The version selects it when it is the interpreter's id (one such
+    // interpreter here); else only its path does (a venv, two installs).
+    let python = match results.interpreter(&c.interpreter) {
+        Some(i) if i.id == i.version.to_string() => i.id.clone(),
+        Some(i) => i.executable.display().to_string(),
+        None => c.interpreter.clone(),
+    };
     Ok(Advice {
         interpreter: c.interpreter.clone(),
+        stdlib: c.variant.clone(),
         scenario: c.scenario,
         start_method: c.start_method,
         usage: c.usage,
         holds: ran.then_some(breaks.is_empty()),
         residue,
         breaks,
-        unavailable: (!ran).then(|| c.reason.clone()),
+        unavailable: (!ran).then(|| unsupported.unwrap_or_else(|| c.reason.clone())),
         evidence: Evidence {
             case,
             rerun: rerun(&python, stdlib, c),
@@ -163,9 +183,13 @@ mod tests {
         let a = advised(Usage::Default, Verdict::Pass, SEED_BUG);
         assert_eq!(a.holds, Some(false));
         assert_eq!(a.breaks, ["P1 FileNotFoundError", "P3 FileNotFoundError"]);
-        let b = advised(Usage::Unregister, Verdict::Pass, &["P1 tracker KeyError"]);
+        let b = advised(Usage::Unregister, Verdict::Pass, &["P1 tracker error"]);
         assert_eq!(b.holds, Some(true));
-        assert_eq!(b.residue, ["P1 tracker KeyError"]);
+        assert_eq!(b.residue, ["P1 tracker error"]);
+        // A tracker that lost a registration (a KeyError on UNREGISTER) is
+        // harm: the owner is no longer covered should it crash.
+        let lost = advised(Usage::Unregister, Verdict::Pass, &["P1 tracker KeyError"]);
+        assert_eq!(lost.holds, Some(false));
         assert_eq!(
             b.evidence.rerun,
             "shmharness run --python 3.12.1 --variant stock --usage unregister --scenario three-process"

@@ -143,6 +143,7 @@ fn on_interpreter(results: &Results, interp: &Interpreter, candidate: &str) -> I
             tally.add(row, st, cand);
         }
     }
+    let seed_ran = tally.seed;
     let (verdict, reasons) = tally.verdict(candidate);
     InterpreterVerdict {
         interpreter: interp.id.clone(),
@@ -150,6 +151,7 @@ fn on_interpreter(results: &Results, interp: &Interpreter, candidate: &str) -> I
         verdict,
         reasons,
         tests_not_run: None,
+        seed_ran,
     }
 }
 

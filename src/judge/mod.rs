@@ -21,18 +21,18 @@ use crate::contract::{
 use crate::overlay::variant::Variant;
 use crate::run::{CaseOutcome, CaseRun, Plan, RunOutput};
 
-/// The symptoms that together mean "the bug reproduced" in a scenario: a
-/// process that only attached made its tracker destroy the segment, and a
-/// later reader (or the owner) found it gone. Not attach-fails: that is
-/// gh-153279, a different bug, which no variant here fixes.
+/// The symptoms that mean "the bug reproduced" in a scenario: the segment
+/// was gone for a reader that came after a process that only attached (or
+/// for its owner). That is the harm; the attacher's leak warning only
+/// explains it, so a change that silences the warning and leaves the
+/// destruction is no fix. Not attach-fails: that is gh-153279, a different
+/// bug, which no variant here fixes.
 pub fn bug_signs(scenario: ScenarioId) -> &'static [&'static str] {
     match scenario {
-        ScenarioId::ThreeProcess | ScenarioId::ShareableList => {
-            &["P2 leak warning", "P3 FileNotFoundError"]
-        }
-        ScenarioId::ManyAttachers => &["A* leak warning", "R FileNotFoundError"],
+        ScenarioId::ThreeProcess | ScenarioId::ShareableList => &["P3 FileNotFoundError"],
+        ScenarioId::ManyAttachers => &["R FileNotFoundError"],
         // The raw-fork child's own tracker (gh-146313) unlinked P1's segment.
-        ScenarioId::RawFork => &["P1 FileNotFoundError", "P1 leak warning"],
+        ScenarioId::RawFork => &["P1 FileNotFoundError"],
         _ => &[],
     }
 }
@@ -122,12 +122,21 @@ pub fn judge_against_stock(case: &mut Case, stock: Option<&Case>) {
         .iter()
         .map(|s| s.key.clone())
         .collect();
+    // The reason adds to the outcome's words, never repeats them: the
+    // evidence, or what stock showed.
     if let Some(why) = versus::failures(case, stock).into_iter().next() {
         case.verdict = Verdict::Fail;
-        case.reason = why;
+        case.reason = match why.split_once(" (") {
+            Some((_, rest)) => rest.trim_end_matches(')').to_string(),
+            None => "as on stock".into(),
+        };
     } else if !worse.is_empty() {
         case.verdict = Verdict::Fail;
-        case.reason = format!("worse than stock: {}", worse.join(", "));
+        case.reason = regressions(case, stock)
+            .iter()
+            .map(|s| s.evidence.clone())
+            .collect::<Vec<_>>()
+            .join(" | ");
     } else {
         case.verdict = Verdict::Pass;
         case.reason = match versus::still_broken(case, stock) {
@@ -515,7 +524,7 @@ mod tests {
         );
         judge_against_stock(&mut bug, Some(&stock));
         assert_eq!(bug.outcome, "bug reproduced");
-        assert_eq!(bug.reason, "the bug still reproduces");
+        assert_eq!(bug.reason, "as on stock");
         // An errored stock twin is no comparison.
         let mut alone = case(
             "3.12.1",
@@ -554,7 +563,14 @@ mod tests {
             ScenarioId::RawFork,
             &["P1 FileNotFoundError", "P1 leak warning"]
         ));
-        assert!(!shows(ScenarioId::RawFork, &["P1 FileNotFoundError"]));
+        // The destruction is the bug; a change that only silences the
+        // warning that explains it has not fixed it.
+        assert!(shows(ScenarioId::RawFork, &["P1 FileNotFoundError"]));
+        assert!(shows(
+            ScenarioId::ThreeProcess,
+            &["P1 FileNotFoundError", "P3 FileNotFoundError"]
+        ));
+        assert!(!shows(ScenarioId::ThreeProcess, &["P2 leak warning"]));
         // gh-153279 is a different bug: attach-fails has no signs of this one.
         assert!(!shows(
             ScenarioId::AttachFails,
@@ -695,7 +711,9 @@ mod tests {
         );
         judge_against_stock(&mut worse, Some(&stock));
         assert_eq!(worse.verdict, Verdict::Fail);
-        assert_eq!(worse.reason, "worse than stock: P2 tracker KeyError");
+        // The outcome names the new symptom; the reason shows its evidence.
+        assert_eq!(worse.outcome, "worse: +P2 tracker KeyError");
+        assert_eq!(worse.reason, "evidence of P2 tracker KeyError");
         let mut alone = case(
             "3.12.1",
             "patch:x",
@@ -719,13 +737,13 @@ mod tests {
             "stock",
             ScenarioId::ThreeProcess,
             Verdict::Pass,
-            "",
+            "bug reproduced",
             SEED_BUG,
         );
         judge_against_stock(&mut still, Some(&stock3));
         assert_eq!(
-            (still.verdict, still.reason.as_str()),
-            (Verdict::Fail, "the bug still reproduces")
+            (still.verdict, still.outcome.as_str(), still.reason.as_str()),
+            (Verdict::Fail, "bug reproduced", "as on stock")
         );
     }
 }

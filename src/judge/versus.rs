@@ -43,7 +43,15 @@ pub fn describe(cand: &Case, stock: &Case) -> String {
         (true, false) => format!("fixed, {}", worse()),
         _ if !new.is_empty() => worse(),
         _ if gone.is_empty() => stock.outcome.clone(),
-        _ => format!("{}, without {}", stock.outcome, gone.join(", ")),
+        // Fewer symptoms than stock, none new: what it shows in its own
+        // words (never stock's label, which would contradict them), and
+        // what stock showed.
+        _ => format!(
+            "{} (stock: {}, -{})",
+            super::describe(cand),
+            stock.outcome,
+            gone.join(", -")
+        ),
     }
 }
 
@@ -150,8 +158,18 @@ mod tests {
         );
         assert_eq!(
             describe(&fewer, &destroyed),
-            "segment destroyed, without P2 tracker KeyError"
+            "P3 FileNotFoundError (stock: segment destroyed, -P2 tracker KeyError)"
         );
+        // Nothing at all where stock warned: not stock's label.
+        let warned = c(
+            "stock",
+            ScenarioId::AttacherUnlinks,
+            "creator's tracker warns",
+            &["P1 leak warning", "P1 tracker error"],
+        );
+        let quiet = c("patch:x", ScenarioId::AttacherUnlinks, "", &[]);
+        let words = describe(&quiet, &warned);
+        assert!(!words.starts_with("creator's tracker warns"), "{words}");
         assert_eq!(
             still_broken(&fewer, &destroyed).as_deref(),
             Some("attach-fails (segment destroyed)")

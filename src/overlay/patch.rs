@@ -290,6 +290,16 @@ fn thousands(n: usize) -> String {
     out
 }
 
+/// The diff's lines, split at `\n` only: a `\r` stays part of its line, as
+/// `git apply` reads it (`str::lines` would drop it quietly).
+fn diff_lines(text: &str) -> Vec<&str> {
+    let mut lines: Vec<&str> = text.split('\n').collect();
+    if lines.last() == Some(&"") {
+        lines.pop();
+    }
+    lines
+}
+
 /// Parse a (possibly multi-file) unified diff.
 pub fn parse(text: &str) -> Result<Vec<FilePatch>, PatchError> {
     let files: Vec<FilePatch> = sections(text)?.into_iter().map(|(f, _)| f).collect();
@@ -337,13 +347,16 @@ fn sections(text: &str) -> Result<Vec<(FilePatch, std::ops::Range<usize>)>, Patc
     if text.contains('\0') || text.starts_with("GIT binary patch") {
         return Err(PatchError::Binary);
     }
-    // `str::lines` would drop each `\r` quietly, and apply what git will not.
-    if let Some(at) = text.find("\r\n") {
-        return Err(PatchError::Crlf {
-            line: text[..at].matches('\n').count() + 1,
-        });
+    let lines = diff_lines(text);
+    // As git apply: a `\r` is part of its line. On an added line it is
+    // content; on any other (context, removed, headers) no LF file of the
+    // stdlib can match it, which is a CRLF diff.
+    if let Some(at) = lines
+        .iter()
+        .position(|l| l.ends_with('\r') && (!l.starts_with('+') || l.starts_with("+++ ")))
+    {
+        return Err(PatchError::Crlf { line: at + 1 });
     }
-    let lines: Vec<&str> = text.lines().collect();
     let binary = |i: usize| {
         lines
             .get(i)
@@ -560,7 +573,7 @@ pub fn applied_part(text: &str) -> String {
         // Only parsed diffs are shown; hide nothing of one that is not.
         return text.to_string();
     };
-    let lines: Vec<&str> = text.lines().collect();
+    let lines = diff_lines(text);
     let mut out = String::new();
     for (file, span) in sections {
         if file.package != Package::Other {
@@ -1600,6 +1613,10 @@ index a02a53b..0000000
         assert_eq!(parse(diff), Err(PatchError::Crlf { line: 1 }));
         let later = "--- a/Lib/multiprocessing/x.py\n+++ b/Lib/multiprocessing/x.py\n@@ -1 +1 @@\n-a\r\n+b\n";
         assert_eq!(parse(later), Err(PatchError::Crlf { line: 4 }));
+        // A CR on an added line is that line's content, as git applies it.
+        let added = "--- a/Lib/multiprocessing/x.py\n+++ b/Lib/multiprocessing/x.py\n@@ -1 +1 @@\n-a\n+b\r\n";
+        let files = parse(added).unwrap();
+        assert_eq!(apply("a\n", &files[0]).unwrap().0, "b\r\n");
     }
 
     #[test]

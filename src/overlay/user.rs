@@ -216,6 +216,18 @@ pub fn candidate(
     if let Some(v) = user_variant(patch, PatchUse::Code, name)? {
         return Ok(v);
     }
+    // clap's `requires` is not checked next to `--variant`, which conflicts
+    // with `--patch`: a name with nothing to name is still an error.
+    if let Some(name) = name {
+        return Err(VariantError::NameWithoutPatch {
+            name: name.to_string(),
+        });
+    }
+    if variant.contains(',') {
+        return Err(VariantError::OneCandidate {
+            given: variant.to_string(),
+        });
+    }
     if let Some((alias, usage)) = super::variant::USAGE_ALIASES
         .iter()
         .find(|(alias, _)| *alias == variant)

@@ -134,9 +134,15 @@ pub enum VariantError {
     #[error("--patch -: stdin can be read once; give the other patches as files")]
     StdinTwice,
     #[error(
-        "--variant {name} is how attachers attach, not a fix: verify a fix under it with --usage {usage} (and `shmharness advise` says which usage holds on stock)"
+        "--variant {name} is how attachers attach, not a fix: name a fix and add --usage {usage} (and `shmharness advise` says which usage holds on stock)"
     )]
     UsageNotVariant { name: String, usage: Usage },
+    #[error(
+        "--variant {given}: this command judges one candidate against stock; name one (run compares several)"
+    )]
+    OneCandidate { given: String },
+    #[error("--name {name} names a --patch candidate; a built-in variant has its own name")]
+    NameWithoutPatch { name: String },
     #[error("--patch {arg}: no file after `=` (write RANGE=FILE, e.g. 3.12=fix-3.12.diff)")]
     NoFile { arg: String },
     #[error("--patch {arg}: `{range}` is not a version range (try 3.10, 3.8-3.9 or 3.13-)")]

@@ -121,13 +121,15 @@ impl Key {
 }
 
 /// Is this symptom residue (a tracker's noise at shutdown: a leak warning,
-/// a tracker error, a tracker traceback) rather than harm to the program (an
-/// exception, a non-zero exit, lost data, a leaked segment)? What `advise`
-/// lists next to a usage that holds, rather than holding against it.
+/// a failed unlink of a name already gone) rather than harm (an exception,
+/// a non-zero exit, lost data, a leaked segment, or a tracker traceback: a
+/// tracker that got an UNREGISTER for a name it no longer had has lost
+/// someone's registration, and a crash of that owner would now leak)?
+/// What `advise` lists next to a usage that holds, rather than against it.
 pub fn is_residue(key: &str) -> bool {
     matches!(
         Key::parse(key).map(|k| k.kind),
-        Some(Kind::LeakWarning | Kind::TrackerError | Kind::TrackerException(_))
+        Some(Kind::LeakWarning | Kind::TrackerError)
     )
 }
 
