@@ -280,6 +280,21 @@ mod shim_tests {
         std::fs::write(p("data"), [0u8, 1, 2, 3, 0xff, 0xfe, 0, 0]).unwrap();
         std::fs::set_permissions(p("data"), std::fs::Permissions::from_mode(0o755)).unwrap();
         assert_eq!(why(&p("data")), "not an executable program");
+        // Any other failure to start is said as the system says it: here
+        // scripts whose interpreters are scripts, nested past the kernel's
+        // limit (ELOOP).
+        for n in 0..8 {
+            let next = p(&format!("nested{}", n + 1));
+            std::fs::write(p(&format!("nested{n}")), format!("#!{}\n", next.display())).unwrap();
+            std::fs::set_permissions(
+                p(&format!("nested{n}")),
+                std::fs::Permissions::from_mode(0o755),
+            )
+            .unwrap();
+        }
+        script(&p("nested8"), "exit 0");
+        let nested = why(&p("nested0"));
+        assert!(nested.starts_with("cannot start: "), "{nested}");
     }
 
     #[test]
