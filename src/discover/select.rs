@@ -428,6 +428,8 @@ mod tests {
     #[test]
     fn paths_are_told_from_versions() {
         for path in [
+            ".python3",
+            "~python3",
             "/usr/bin/python3",
             "./python3",
             "../py/python3",
