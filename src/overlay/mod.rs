@@ -639,12 +639,26 @@ mod tests {
         );
         assert_eq!(check(&t.interp, &stale).unwrap_err(), e);
         assert!(t.compiled().is_empty());
-        // A patch to a file the package lacks.
-        let missing = fix(&diff("Lib/multiprocessing/gone.py", &["a"], &["b"]));
-        assert!(matches!(
-            t.build(&missing, None),
-            Err(OverlayError::Apply { .. })
-        ));
+        // A patch to a file the package lacks, or a new file it has.
+        for (path, old, why) in [
+            (
+                "gone.py",
+                &["a"][..],
+                "gone.py does not exist in this interpreter's stdlib (a diff may add a file only as new)",
+            ),
+            (
+                "util.py",
+                &[],
+                "util.py is a new file in the diff, but this interpreter's package already has it",
+            ),
+        ] {
+            let p = fix(&diff(&format!("Lib/multiprocessing/{path}"), old, &["b"]));
+            let e = t.build(&p, None).unwrap_err();
+            assert_eq!(
+                e.to_string(),
+                format!("patch does not apply to 3.12.1 (patch:fix): {why}")
+            );
+        }
         // compileall reports a syntax error: the patch's. It fails without
         // one: the machine's, in its last word.
         for (compileall, error, patch_problem) in [
@@ -773,6 +787,26 @@ mod tests {
             build_tests(&t.interp, &code_only, &t.p("run2"))
                 .unwrap()
                 .is_none()
+        );
+    }
+
+    #[test]
+    fn every_kind_of_syntax_error_is_the_patchs() {
+        for error in [
+            "IndentationError: unexpected indent",
+            "TabError: inconsistent use of tabs and spaces in indentation",
+            "SyntaxError: invalid syntax",
+        ] {
+            let out = format!("  File \"/t/mp/util.py\", line 7\n    x\n{error}\n");
+            assert_eq!(
+                compile_error(&out, Path::new("/t/mp")),
+                Some(format!("util.py:7: {error}"))
+            );
+        }
+        // Where it is said with no file, the error alone.
+        assert_eq!(
+            compile_error("SyntaxError: bad\n", Path::new("/t")).as_deref(),
+            Some("SyntaxError: bad")
         );
     }
 }

@@ -359,6 +359,7 @@ mod tests {
             ("gh-82300/main.diff", &mp()),
             ("a/a.diff", &mp()),
             ("b/b.diff", &mp()),
+            ("c/a.diff", &mp()),
         ]);
         let code = PatchUse::Code;
         assert_eq!(
@@ -379,10 +380,20 @@ mod tests {
             read(dir.path(), &["3.8-3.9=a/a.diff", "3.10-=b/b.diff"], code).map(|r| r.0),
             Ok("patch:a+b".into())
         );
-        // One file for two ranges is one name.
+        // One file for two ranges is one name; so are two files of one name.
+        for args in [
+            ["3.8-3.9=a/a.diff", "3.10-=a/a.diff"],
+            ["3.8-3.9=a/a.diff", "3.10-=c/a.diff"],
+        ] {
+            assert_eq!(
+                read(dir.path(), &args, code).map(|r| r.0),
+                Ok("patch:a".into())
+            );
+        }
+        // A folder and a file are named after each.
         assert_eq!(
-            read(dir.path(), &["3.8-3.9=a/a.diff", "3.10-=a/a.diff"], code).map(|r| r.0),
-            Ok("patch:a".into())
+            read(dir.path(), &["gh-82300", "3.8=a/a.diff"], code).map(|r| r.0),
+            Ok("patch:3.9+a".into())
         );
         assert_eq!(
             read(dir.path(), &["3.8-3.10=a/a.diff", "3.10-=b/b.diff"], code).unwrap_err(),
