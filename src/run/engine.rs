@@ -1406,13 +1406,20 @@ KeyError: '/shmhx'
     }
 
     /// roles.py's part played by `sh`: the creator makes the segment as a
-    /// file in /dev/shm (what shm_open makes on Linux) and answers each
-    /// stdin command until EOF; an attacher reads it, or removes it with
-    /// `--unlink`. Enough to drive the engine through real processes.
-    const FAKE_ROLES: &str = r#"role=$4 name=$5
+    /// file in /dev/shm (what shm_open makes on Linux), exclusively, and
+    /// answers each stdin command until EOF; an attacher reads it, or
+    /// removes it with `--unlink`; a holder (`--hold`) waits for EOF and
+    /// then meets the other holder at a FIFO beside the script, so the two
+    /// end only if their stdins were closed together. Enough to drive the
+    /// engine through real processes.
+    const FAKE_ROLES: &str = r#"role=$4 name=$5 here=$(dirname "$0")
 echo "{\"event\": \"start\", \"multiprocessing\": \"/stock/multiprocessing/__init__.py\", \"pid\": $$}"
 case $role in
 creator)
+    if [ -e "/dev/shm/$name" ]; then
+        printf 'Traceback (most recent call last):\n  File "/w/roles.py", line 1, in <module>\nFileExistsError: [Errno 17] File exists\n' >&2
+        exit 1
+    fi
     : > "/dev/shm/$name"
     echo '{"event": "created"}'
     echo '{"event": "ready"}'
@@ -1426,6 +1433,11 @@ attacher)
     echo '{"data_ok": true, "event": "read"}'
     for a in "$@"; do
         if [ "$a" = --unlink ]; then rm -f "/dev/shm/$name"; fi
+        if [ "$a" = --hold ]; then
+            echo '{"event": "holding"}'
+            cat > /dev/null
+            if mkdir "$here/first" 2> /dev/null; then echo > "$here/release"; else cat "$here/release" > /dev/null; fi
+        fi
     done
     ;;
 esac
@@ -1450,15 +1462,21 @@ exit 0"#;
         }
     }
 
-    /// `id` run by real processes of FAKE_ROLES.
+    /// `id` run by real processes of FAKE_ROLES (three attachers for
+    /// many-attachers: two hold).
     fn real(id: ScenarioId, segment: &Segment) -> CaseObservation {
         let dir = tempfile::tempdir().unwrap();
         let python = crate::contract::fixtures::script(&dir.path().join("python3"), FAKE_ROLES);
+        let fifo = std::ffi::CString::new(dir.path().join("release").to_str().unwrap()).unwrap();
+        // SAFETY: a valid NUL-terminated path.
+        assert_eq!(unsafe { libc::mkfifo(fifo.as_ptr(), 0o600) }, 0);
         let ctx = Context {
             python: &python,
-            // Generous: only a mutant that never closes stdin or never
-            // kills waits for it.
-            timeout: Duration::from_secs(30),
+            // Generous for sh; a mutant that never closes a stdin or never
+            // kills waits for it (five such tests on two test threads end
+            // within bench/mutants' 60 s).
+            timeout: Duration::from_secs(10),
+            params: Params { attachers: 3 },
             ..context()
         };
         run(catalogue::find(id), &segment.0, &ctx, &RealWorld)
@@ -1508,5 +1526,33 @@ exit 0"#;
         let p = &case.processes[0];
         assert_eq!((p.signal, p.killed_by_harness), (Some(libc::SIGKILL), true));
         assert!(p.segment_after && case.segment_leaked && !seg.exists());
+    }
+
+    #[test]
+    fn real_holders_are_released_together() {
+        let seg = Segment::new(4);
+        let case = real(ScenarioId::ManyAttachers, &seg);
+        assert_eq!(case.error, None);
+        assert_eq!(labels(&case), ["P1", "A1", "A2", "B1", "R"]);
+        let codes: Vec<Option<i32>> = case.processes.iter().map(|p| p.exit_code).collect();
+        assert_eq!(codes, [Some(0); 5]);
+        assert_eq!(done(&case.processes[0]), ["unlink"]);
+        assert!(!case.segment_leaked && !seg.exists());
+    }
+
+    #[test]
+    fn a_real_name_clash_leaves_the_other_segment_alone() {
+        let seg = Segment::new(5);
+        std::fs::write(Path::new("/dev/shm").join(&seg.0), "theirs").unwrap();
+        let case = real(ScenarioId::ThreeProcess, &seg);
+        assert_eq!(
+            case.error,
+            Some(CaseError::NameClash {
+                name: seg.0.clone()
+            })
+        );
+        assert_eq!(labels(&case), ["P1"]);
+        let theirs = std::fs::read_to_string(Path::new("/dev/shm").join(&seg.0)).unwrap();
+        assert_eq!(theirs, "theirs");
     }
 }
