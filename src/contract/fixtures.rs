@@ -173,3 +173,21 @@ pub fn attacher(stderr: &str) -> ProcessObservation {
         duration_ms: 10,
     }
 }
+
+/// An executable `#!/bin/sh` script at `path` (its directories made) that
+/// runs `body`: a fake interpreter for unit tests that start one (probes,
+/// the overlay's compile step). It ignores `-I -B -c ...`.
+pub fn script(path: &std::path::Path, body: &str) -> PathBuf {
+    use std::os::unix::fs::PermissionsExt;
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir).unwrap();
+    }
+    std::fs::write(path, format!("#!/bin/sh\n{body}\n")).unwrap();
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o755)).unwrap();
+    path.to_path_buf()
+}
+
+/// Shell code printing `json` framed as `probe.py` frames its answer.
+pub fn probe_answer(json: &serde_json::Value) -> String {
+    format!("printf '%s\\n' '@@SHMHARNESS-PROBE@@{json}@@END@@'")
+}

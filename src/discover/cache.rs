@@ -30,8 +30,13 @@ const MAX_ENTRIES: usize = 512;
 
 /// Identifies one version of the probe script (FNV-1a of its text).
 pub fn probe_version() -> String {
+    fnv1a(PROBE_SCRIPT)
+}
+
+/// 64-bit FNV-1a of `text`, as 16 hex digits.
+fn fnv1a(text: &str) -> String {
     let mut h: u64 = 0xcbf2_9ce4_8422_2325;
-    for b in PROBE_SCRIPT.bytes() {
+    for b in text.bytes() {
         h ^= u64::from(b);
         h = h.wrapping_mul(0x0000_0100_0000_01b3);
     }
@@ -236,5 +241,102 @@ mod tests {
         c.put(&exe, new_key.clone(), info());
         c.save();
         assert!(Cache::load(dir.path()).get(&exe, &new_key).is_some());
+    }
+
+    #[test]
+    fn a_directory_or_a_missing_file_has_no_key() {
+        let dir = tempfile::tempdir().unwrap();
+        assert!(Key::of(dir.path()).is_none());
+        assert!(Key::of(&dir.path().join("missing")).is_none());
+        assert!(!is_script(dir.path()));
+        std::fs::write(dir.path().join("one"), "#").unwrap();
+        assert!(
+            !is_script(&dir.path().join("one")),
+            "too short to be a script"
+        );
+    }
+
+    #[test]
+    fn entries_are_kept_per_path() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut c = Cache::load(dir.path());
+        let mut keys = Vec::new();
+        for (name, prefix) in [("python3.11", "/p11"), ("python3.12", "/p12")] {
+            let exe = dir.path().join(name);
+            std::fs::write(&exe, name).unwrap();
+            let key = Key::of(&exe).unwrap();
+            let mut i = info();
+            i.prefix = PathBuf::from(prefix);
+            c.put(&exe, key.clone(), i);
+            keys.push((exe, key));
+        }
+        c.save();
+        let c = Cache::load(dir.path());
+        let prefix = |exe: &Path, key: &Key| c.get(exe, key).map(|i| i.prefix);
+        assert_eq!(prefix(&keys[0].0, &keys[0].1), Some(PathBuf::from("/p11")));
+        assert_eq!(prefix(&keys[1].0, &keys[1].1), Some(PathBuf::from("/p12")));
+        // A key is for its own path only.
+        assert_eq!(prefix(&keys[0].0, &keys[1].1), None);
+        // A disabled cache keeps nothing.
+        let mut off = Cache::disabled();
+        off.put(&keys[0].0, keys[0].1.clone(), info());
+        assert!(off.get(&keys[0].0, &keys[0].1).is_none());
+    }
+
+    #[test]
+    fn the_oldest_entries_go_beyond_the_cap_and_gone_files_at_once() {
+        let dir = tempfile::tempdir().unwrap();
+        let key = Key::of(&std::env::current_exe().unwrap()).unwrap();
+        let mut c = Cache::load(dir.path());
+        // Three over the cap, probed at 0, 1, 2, ...: 0, 1 and 2 go.
+        for n in 0..MAX_ENTRIES as u64 + 3 {
+            let path = dir.path().join(format!("p{n}"));
+            std::fs::write(&path, "").unwrap();
+            let entry = Entry {
+                key: key.clone(),
+                info: info(),
+                probed: n + 100,
+            };
+            c.entries.insert(path, entry);
+        }
+        c.entries.insert(
+            dir.path().join("deleted"),
+            Entry {
+                key: key.clone(),
+                info: info(),
+                probed: 10_000,
+            },
+        );
+        c.dirty = true;
+        c.save();
+        let kept = Cache::load(dir.path()).entries;
+        assert_eq!(kept.len(), MAX_ENTRIES);
+        for gone in ["p0", "p1", "p2", "deleted"] {
+            assert!(!kept.contains_key(&dir.path().join(gone)), "{gone}");
+        }
+        assert!(kept.contains_key(&dir.path().join("p3")));
+        // Nothing changed: the file is not written again.
+        std::fs::write(dir.path().join(FILE), "{}").unwrap();
+        Cache::load(dir.path()).save();
+        assert_eq!(
+            std::fs::read_to_string(dir.path().join(FILE)).unwrap(),
+            "{}"
+        );
+    }
+
+    #[test]
+    fn the_probe_version_is_a_hash_of_the_probe() {
+        // FNV-1a's published test vectors (Fowler, Noll, Vo): a hash that
+        // lost its xor would name every probe.py ending alike the same.
+        for (text, hash) in [
+            ("", "cbf29ce484222325"),
+            ("a", "af63dc4c8601ec8c"),
+            ("foobar", "85944171f73967e8"),
+        ] {
+            assert_eq!(fnv1a(text), hash, "{text:?}");
+        }
+        let v = probe_version();
+        assert_eq!(v, fnv1a(PROBE_SCRIPT));
+        assert_eq!(Key::of(&std::env::current_exe().unwrap()).unwrap().probe, v);
     }
 }

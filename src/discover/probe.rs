@@ -75,6 +75,23 @@ pub enum ProbeError {
 }
 
 /// Run the probe.
+/// Start the probe. ETXTBSY ("text file busy": the file was being written,
+/// and a process forked meanwhile still holds it open for writing until it
+/// execs) passes in moments, so it is tried again a few times rather than
+/// taken as the candidate's answer.
+fn run_when_not_busy(
+    cmd: &crate::host::proc::Spec,
+    timeout: Duration,
+) -> std::io::Result<crate::host::proc::Finished> {
+    let mut tries = 0;
+    loop {
+        match Running::run(cmd, timeout) {
+            Err(e) if e.raw_os_error() == Some(libc::ETXTBSY) && tries < 5 => tries += 1,
+            other => return other,
+        }
+    }
+}
+
 pub fn probe(path: &Path, timeout: Duration) -> Result<ProbeInfo, ProbeError> {
     let meta =
         std::fs::symlink_metadata(path).map_err(|e| ProbeError::CannotRead(e.to_string()))?;
@@ -87,7 +104,7 @@ pub fn probe(path: &Path, timeout: Duration) -> Result<ProbeInfo, ProbeError> {
     }
     let mut cmd = crate::host::python::command(path, None);
     cmd.args(["-I", "-B", "-c", PROBE_SCRIPT]);
-    let out = Running::run(&cmd, timeout).map_err(|e| match e.kind() {
+    let out = run_when_not_busy(&cmd, timeout).map_err(|e| match e.kind() {
         std::io::ErrorKind::PermissionDenied => ProbeError::PermissionDenied,
         std::io::ErrorKind::NotFound => ProbeError::NotFound,
         std::io::ErrorKind::Interrupted => ProbeError::Interrupted,
@@ -248,5 +265,120 @@ mod shim_tests {
         let elsewhere = dir.path().join("python3");
         std::fs::write(&elsewhere, "pyenv").unwrap();
         assert!(!is_pyenv_shim(&elsewhere));
+    }
+
+    /// The probe's error for `path`, as `list --all` shows it.
+    fn why(path: &Path) -> String {
+        probe(path, Duration::from_secs(120))
+            .unwrap_err()
+            .to_string()
+    }
+
+    #[test]
+    fn a_candidate_that_is_no_interpreter_says_what_it_is() {
+        use crate::contract::fixtures::script;
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let p = |rel: &str| dir.path().join(rel);
+        assert!(why(&p("missing")).starts_with("cannot read: "));
+        std::os::unix::fs::symlink(p("gone"), p("link")).unwrap();
+        assert_eq!(
+            why(&p("link")),
+            format!("broken symlink (points to {})", p("gone").display())
+        );
+        std::fs::create_dir(p("dir")).unwrap();
+        assert_eq!(why(&p("dir")), "is a directory, not an executable");
+        let plain = script(&p("plain"), "exit 0");
+        std::fs::set_permissions(&plain, std::fs::Permissions::from_mode(0o644)).unwrap();
+        assert_eq!(why(&plain), "not executable (permission denied)");
+        std::fs::write(p("orphan"), "#!/nonexistent/interpreter\n").unwrap();
+        std::fs::set_permissions(p("orphan"), std::fs::Permissions::from_mode(0o755)).unwrap();
+        assert_eq!(why(&p("orphan")), "not found");
+        std::fs::write(p("data"), [0u8, 1, 2, 3, 0xff, 0xfe, 0, 0]).unwrap();
+        std::fs::set_permissions(p("data"), std::fs::Permissions::from_mode(0o755)).unwrap();
+        assert_eq!(why(&p("data")), "not an executable program");
+        // Any other failure to start is said as the system says it: here
+        // scripts whose interpreters are scripts, nested past the kernel's
+        // limit (ELOOP).
+        for n in 0..8 {
+            let next = p(&format!("nested{}", n + 1));
+            std::fs::write(p(&format!("nested{n}")), format!("#!{}\n", next.display())).unwrap();
+            std::fs::set_permissions(
+                p(&format!("nested{n}")),
+                std::fs::Permissions::from_mode(0o755),
+            )
+            .unwrap();
+        }
+        script(&p("nested8"), "exit 0");
+        let nested = why(&p("nested0"));
+        assert!(nested.starts_with("cannot start: "), "{nested}");
+    }
+
+    #[test]
+    fn a_probe_that_runs_and_fails_says_why_in_one_line() {
+        use crate::contract::fixtures::script;
+        let dir = tempfile::tempdir().unwrap();
+        for (body, reason) in [
+            (
+                "printf '%s' '@@SHMHARNESS-PROBE@@{\"version\": 3}@@END@@'",
+                "probe printed malformed JSON: ",
+            ),
+            (
+                "echo hello; echo world",
+                "probe printed no answer (not a Python?): hello",
+            ),
+            (
+                "exit 0",
+                "probe printed no answer (not a Python?): no output",
+            ),
+            (
+                "echo 'Unknown option: -I' >&2; exit 2",
+                "Python 2 (no -I option); shmharness needs CPython 3.8+",
+            ),
+            (
+                "printf 'Traceback (most recent call last):\\n  File x\\nImportError: boom\\n\\n' >&2; exit 1",
+                "probe failed (exit 1): ImportError: boom",
+            ),
+            (
+                "echo 'on stdout'; exit 4",
+                "probe failed (exit 4): on stdout",
+            ),
+            ("exit 5", "probe failed (exit 5) with no output"),
+            ("kill -9 $$", "probe failed (signal 9) with no output"),
+        ] {
+            let py = script(&dir.path().join("python3"), body);
+            let got = why(&py);
+            assert!(got.starts_with(reason), "{body}: {got}");
+        }
+        // In a pyenv shims folder, the same failure is the shim's.
+        let shim = dir.path().join("shims/python3.8");
+        script(
+            &shim,
+            "# pyenv exec\necho 'pyenv: python3.8: command not found' >&2; exit 127",
+        );
+        assert_eq!(
+            why(&shim),
+            "pyenv shim failed (exit 127): pyenv: python3.8: command not found"
+        );
+    }
+
+    #[test]
+    fn an_answer_through_a_link_is_the_interpreters() {
+        use crate::contract::fixtures::{probe_answer, script};
+        let dir = tempfile::tempdir().unwrap();
+        let json = serde_json::json!({
+            "implementation": "cpython", "version": [3, 13, 2], "realpath": "/r",
+            "prefix": "/p", "debug": false, "free_threaded": true,
+            "multiprocessing": "/m", "shared_memory": true,
+        });
+        let real = script(&dir.path().join("python3.13t"), &probe_answer(&json));
+        let link = dir.path().join("python3");
+        std::os::unix::fs::symlink(&real, &link).unwrap();
+        let info = probe(&link, Duration::from_secs(120)).unwrap();
+        assert_eq!(info.version(), Version::new(3, 13, 2));
+        assert_eq!(
+            (info.free_threaded, info.realpath, info.base_prefix),
+            (true, Some(PathBuf::from("/r")), None)
+        );
     }
 }

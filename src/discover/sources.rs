@@ -260,3 +260,207 @@ fn pythons_in(dir: &Path, names: &Regex) -> Vec<PathBuf> {
     found.sort_by_key(|p| (p.file_name().map(|n| n.len()), p.clone()));
     found
 }
+
+#[cfg(test)]
+mod tests {
+    //! Where candidates come from, in a fake tree of every layout: which
+    //! files are taken, under which source, in which order.
+    use super::*;
+
+    /// A temp dir with empty files at `rels` (a name is all a candidate
+    /// needs).
+    fn tree(rels: &[&str]) -> tempfile::TempDir {
+        let dir = tempfile::tempdir().unwrap();
+        for rel in rels {
+            let p = dir.path().join(rel);
+            std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+            std::fs::write(p, "").unwrap();
+        }
+        dir
+    }
+
+    /// One installation of every layout discovery knows, and things it
+    /// must skip (configs, python2, a uv lock dir).
+    const EVERY_LAYOUT: &[&str] = &[
+        "venv/bin/python3",
+        "venv/bin/python",
+        "proj/.venv/pyvenv.cfg",
+        "proj/.venv/bin/python3",
+        "newer/3.14/bin/python3.14",
+        "home/.pyenv/versions/3.12.1/bin/python3.12",
+        "home/.pyenv/versions/3.12.1/bin/python3",
+        "home/.pyenv/versions/3.12.1/bin/python3.12-config",
+        "home/.pyenv/versions/3.12.1/bin/python",
+        "xdg/uv/python/cpython-3.13.0-linux/bin/python3.13",
+        "xdg/uv/python/.lock/bin/python3",
+        "asdf/installs/python/3.11.2/bin/python3.11",
+        "xdg/mise/installs/python/3.10.1/bin/python3.10",
+        "condaenv/bin/python3",
+        "home/miniconda3/bin/python3",
+        "home/miniconda3/envs/e1/bin/python3",
+        "home/.conda/envs/e2/bin/python3",
+        "brew/python@3.12/bin/python3.12",
+        "brew/pypy3/bin/pypy3",
+        "sys/python3.13t",
+        "sys/python3.12d",
+        "sys/python3",
+        "sys/pypy3.10",
+        "sys/python2.7",
+        "sys/python3-config",
+        "pathbin/python3.14td",
+    ];
+
+    #[test]
+    fn every_layout_is_searched_in_order_and_each_directory_once() {
+        let dir = tree(EVERY_LAYOUT);
+        let t = dir.path();
+        // A broken link is a candidate too (rejected later, with why).
+        std::os::unix::fs::symlink(t.join("gone"), t.join("pathbin/python3")).unwrap();
+        let env = SearchEnv {
+            home: Some(t.join("home")),
+            path: Some(
+                std::env::join_paths([
+                    t.join("sys"),
+                    t.join("pathbin"),
+                    t.join("pathbin"),
+                    t.join("home/.pyenv/versions/3.12.1/bin"),
+                ])
+                .unwrap(),
+            ),
+            asdf_data_dir: Some(t.join("asdf")),
+            xdg_data_home: Some(t.join("xdg")),
+            conda_prefix: Some(t.join("condaenv")),
+            system_dirs: vec![t.join("sys")],
+            homebrew_roots: vec![t.join("brew")],
+            virtual_env: Some(t.join("venv")),
+            cwd: Some(t.join("proj")),
+            newer_pythons: Some(t.join("newer")),
+            ..SearchEnv::default()
+        };
+        let explicit = PathBuf::from("/given/python3");
+        let found: Vec<(String, Source)> = candidates(&env, std::slice::from_ref(&explicit))
+            .into_iter()
+            .map(|c| {
+                let rel = c.path.strip_prefix(t).unwrap_or(&c.path);
+                (rel.display().to_string(), c.source)
+            })
+            .collect();
+        let want: Vec<(String, Source)> = [
+            ("/given/python3", Source::Explicit),
+            ("venv/bin/python3", Source::Venv),
+            ("proj/.venv/bin/python3", Source::Venv),
+            ("newer/3.14/bin/python3.14", Source::Shmharness),
+            ("home/.pyenv/versions/3.12.1/bin/python3", Source::Pyenv),
+            ("home/.pyenv/versions/3.12.1/bin/python3.12", Source::Pyenv),
+            (
+                "xdg/uv/python/cpython-3.13.0-linux/bin/python3.13",
+                Source::Uv,
+            ),
+            ("asdf/installs/python/3.11.2/bin/python3.11", Source::Asdf),
+            (
+                "xdg/mise/installs/python/3.10.1/bin/python3.10",
+                Source::Mise,
+            ),
+            ("condaenv/bin/python3", Source::Conda),
+            ("home/miniconda3/bin/python3", Source::Conda),
+            ("home/miniconda3/envs/e1/bin/python3", Source::Conda),
+            ("home/.conda/envs/e2/bin/python3", Source::Conda),
+            ("brew/python@3.12/bin/python3.12", Source::Homebrew),
+            ("sys/python3", Source::System),
+            ("sys/pypy3.10", Source::System),
+            ("sys/python3.12d", Source::System),
+            ("sys/python3.13t", Source::System),
+            // PATH: the system dir and the pyenv dir were read already.
+            ("pathbin/python3", Source::Path),
+            ("pathbin/python3.14td", Source::Path),
+        ]
+        .into_iter()
+        .map(|(p, s)| (p.to_string(), s))
+        .collect();
+        assert_eq!(found, want);
+    }
+
+    #[test]
+    fn home_relative_places_follow_their_variables() {
+        let dir = tree(&[
+            "pyenv/versions/3.9.1/bin/python3.9",
+            "home/.pyenv/versions/3.8.1/bin/python3.8",
+            "uvdir/cpython-3.13.0/bin/python3.13",
+            "home/.local/share/uv/python/cpython-3.12.0/bin/python3.12",
+            "home/.local/share/mise/installs/python/3.11.0/bin/python3.11",
+            "home/.asdf/installs/python/3.10.0/bin/python3.10",
+            "mise/installs/python/3.14.0/bin/python3.14",
+        ]);
+        let t = dir.path();
+        let list = |env: &SearchEnv| -> Vec<String> {
+            candidates(env, &[])
+                .into_iter()
+                .map(|c| c.path.file_name().unwrap().to_string_lossy().into_owned())
+                .collect()
+        };
+        let home = SearchEnv {
+            home: Some(t.join("home")),
+            ..SearchEnv::default()
+        };
+        // HOME alone: ~/.pyenv, ~/.local/share/uv, ~/.asdf, ~/.local/share/mise.
+        assert_eq!(
+            list(&home),
+            ["python3.8", "python3.12", "python3.10", "python3.11"]
+        );
+        let overridden = SearchEnv {
+            pyenv_root: Some(t.join("pyenv")),
+            uv_python_dir: Some(t.join("uvdir")),
+            mise_data_dir: Some(t.join("mise")),
+            ..home
+        };
+        assert_eq!(
+            list(&overridden),
+            ["python3.9", "python3.13", "python3.10", "python3.14"]
+        );
+        // Nothing to go on: nothing found, nothing read.
+        assert!(candidates(&SearchEnv::default(), &[]).is_empty());
+    }
+
+    #[test]
+    fn a_shim_is_a_file_in_a_shims_folder() {
+        assert!(is_shim(Path::new("/home/u/.pyenv/shims/python3")));
+        assert!(!is_shim(Path::new("/home/u/.pyenv/versions/shims")));
+        assert!(!is_shim(Path::new("/usr/bin/python3")));
+        assert!(!is_shim(Path::new("python3")));
+    }
+
+    #[test]
+    fn the_process_environment_is_read_as_documented() {
+        let env = SearchEnv::from_process();
+        let var = |k| {
+            std::env::var_os(k)
+                .filter(|v| !v.is_empty())
+                .map(PathBuf::from)
+        };
+        assert_eq!(env.home, var("HOME"));
+        assert_eq!(env.virtual_env, var("VIRTUAL_ENV"));
+        assert_eq!(env.path, std::env::var_os("PATH"));
+        assert_eq!(env.cwd, std::env::current_dir().ok());
+        if std::env::var_os("SHMHARNESS_SYSTEM_DIRS").is_none() {
+            assert_eq!(
+                env.system_dirs,
+                [Path::new("/usr/bin"), Path::new("/usr/local/bin")]
+            );
+        }
+        if std::env::var_os("SHMHARNESS_HOMEBREW_ROOTS").is_none() {
+            // Every usual root, each once, after $HOMEBREW_PREFIX/opt.
+            let roots = &env.homebrew_roots;
+            for usual in [
+                "/opt/homebrew/opt",
+                "/usr/local/opt",
+                "/home/linuxbrew/.linuxbrew/opt",
+            ] {
+                let n = roots.iter().filter(|r| *r == Path::new(usual)).count();
+                assert_eq!(n, 1, "{usual} in {roots:?}");
+            }
+            if let Some(prefix) = var("HOMEBREW_PREFIX") {
+                assert_eq!(roots[0], prefix.join("opt"));
+            }
+        }
+    }
+}

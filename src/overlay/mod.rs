@@ -441,4 +441,412 @@ mod tests {
             None
         );
     }
+
+    /// An installed `multiprocessing` in a temp dir, and a fake interpreter
+    /// whose compile step logs its arguments to `python3.compiled` and then
+    /// runs `then` (shell).
+    struct Installed {
+        dir: tempfile::TempDir,
+        interp: Interpreter,
+    }
+
+    impl Installed {
+        fn new(then: &str) -> Installed {
+            use std::os::unix::fs::PermissionsExt;
+            let dir = tempfile::tempdir().unwrap();
+            let mp = dir.path().join("lib/multiprocessing");
+            write_all(
+                &mp,
+                &[
+                    ("__init__.py", ""),
+                    ("shared_memory.py", "a\nb\nc\n"),
+                    ("resource_tracker.py", "x\ny\n"),
+                    ("util.py", "u\n"),
+                    ("dummy/__init__.py", "d\n"),
+                    ("__pycache__/util.cpython-312.pyc", "\u{cb}\r\r\nbytecode"),
+                ],
+            );
+            // Installed read-only (Nix, some distros).
+            let ro = std::fs::Permissions::from_mode(0o444);
+            std::fs::set_permissions(mp.join("util.py"), ro).unwrap();
+            let python = crate::contract::fixtures::script(
+                &dir.path().join("bin/python3"),
+                &format!("echo \"$@\" >> \"$0.compiled\"\n{then}"),
+            );
+            let mut interp = crate::contract::fixtures::interpreter("3.12.1");
+            interp.multiprocessing = mp;
+            interp.executable = python;
+            Installed { dir, interp }
+        }
+
+        fn p(&self, rel: &str) -> PathBuf {
+            self.dir.path().join(rel)
+        }
+
+        /// The arguments of every compile run so far.
+        fn compiled(&self) -> Vec<String> {
+            let log = std::fs::read_to_string(self.p("bin/python3.compiled")).unwrap_or_default();
+            log.lines().map(str::to_string).collect()
+        }
+
+        fn build(
+            &self,
+            variant: &Variant,
+            cache: Option<&Path>,
+        ) -> Result<Option<Overlay>, OverlayError> {
+            build(
+                &self.interp,
+                variant,
+                &self.p("run"),
+                Duration::from_secs(60),
+                cache,
+            )
+        }
+    }
+
+    /// `(rel, text)` files under `root`, their directories made.
+    fn write_all(root: &Path, files: &[(&str, &str)]) {
+        for (rel, text) in files {
+            let p = root.join(rel);
+            std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+            std::fs::write(&p, text).unwrap();
+        }
+    }
+
+    /// `--patch fix.diff` with `text`, for every version.
+    fn fix(text: &str) -> Variant {
+        Variant::user(
+            "fix",
+            vec![variant::UserPatch {
+                range: crate::contract::VersionRange::ALL,
+                origin: "fix".into(),
+                text: text.into(),
+                shown: "fix.diff".into(),
+                code: true,
+            }],
+        )
+    }
+
+    /// One file's diff in git's form; `old` empty: a new file.
+    fn diff(path: &str, old: &[&str], new: &[&str]) -> String {
+        let mut d = format!("diff --git a/{path} b/{path}\n");
+        if old.is_empty() {
+            d.push_str(&format!(
+                "new file mode 100644\n--- /dev/null\n+++ b/{path}\n"
+            ));
+        } else {
+            d.push_str(&format!("--- a/{path}\n+++ b/{path}\n"));
+        }
+        let at = if old.is_empty() { 0 } else { 1 };
+        d.push_str(&format!("@@ -{at},{} +1,{} @@\n", old.len(), new.len()));
+        d.extend(old.iter().map(|l| format!("-{l}\n")));
+        d.extend(new.iter().map(|l| format!("+{l}\n")));
+        d
+    }
+
+    /// Every file under `dir`, relative, with its text.
+    fn files(dir: &Path) -> Vec<(String, String)> {
+        let mut out = Vec::new();
+        let mut stack = vec![dir.to_path_buf()];
+        while let Some(d) = stack.pop() {
+            for e in std::fs::read_dir(&d).unwrap().flatten() {
+                if e.path().is_dir() {
+                    stack.push(e.path());
+                } else {
+                    let rel = e.path().strip_prefix(dir).unwrap().display().to_string();
+                    out.push((rel, std::fs::read_to_string(e.path()).unwrap_or_default()));
+                }
+            }
+        }
+        out.sort();
+        out
+    }
+
+    const SHM: &str = "Lib/multiprocessing/shared_memory.py";
+    const TRACKER: &str = "Lib/multiprocessing/resource_tracker.py";
+
+    #[test]
+    fn a_multi_file_patch_writes_every_file_and_creates_new_ones() {
+        let t = Installed::new("");
+        let text = [
+            diff(SHM, &["a", "b", "c"], &["a", "B", "c"]),
+            diff(TRACKER, &["x", "y"], &["X", "y"]),
+            diff("Lib/multiprocessing/_new.py", &[], &["new = 1"]),
+            diff("Lib/multiprocessing/sub/deep.py", &[], &["deep = 2"]),
+            diff("Misc/NEWS.d/next/fix.rst", &[], &["news"]),
+        ]
+        .concat();
+        let overlay = t.build(&fix(&text), None).unwrap().unwrap();
+        assert_eq!(overlay.dir, t.p("run/overlay-3.12.1-patch_fix"));
+        assert_eq!(
+            (overlay.origin.as_str(), overlay.diff.as_str()),
+            ("fix.diff", text.as_str())
+        );
+        let package = overlay.dir.join("multiprocessing");
+        let pairs = |list: &[(&str, &str)]| -> Vec<(String, String)> {
+            list.iter()
+                .map(|(a, b)| (a.to_string(), b.to_string()))
+                .collect()
+        };
+        // Every file of the diff patched or made; the rest copied as they
+        // were, bytecode caches left out; nothing outside the package.
+        assert_eq!(
+            files(&package),
+            pairs(&[
+                ("__init__.py", ""),
+                ("_new.py", "new = 1\n"),
+                ("dummy/__init__.py", "d\n"),
+                ("resource_tracker.py", "X\ny\n"),
+                ("shared_memory.py", "a\nB\nc\n"),
+                ("sub/deep.py", "deep = 2\n"),
+                ("util.py", "u\n"),
+            ])
+        );
+        assert_eq!(files(&overlay.dir).len(), 7, "only the package");
+        // The copy of a read-only file can be written (by compileall).
+        let mode = std::fs::metadata(package.join("util.py"))
+            .unwrap()
+            .permissions();
+        assert_eq!(
+            std::os::unix::fs::PermissionsExt::mode(&mode) & 0o777,
+            0o644
+        );
+        // Compiled once, by the interpreter, isolated, without bytecode of
+        // its own.
+        assert_eq!(
+            t.compiled(),
+            [format!("-I -B -m compileall -q {}", package.display())]
+        );
+        // The installed package is only read.
+        assert_eq!(
+            std::fs::read_to_string(t.p("lib/multiprocessing/shared_memory.py")).unwrap(),
+            "a\nb\nc\n"
+        );
+    }
+
+    #[test]
+    fn a_cached_overlay_is_built_once_per_patch_text() {
+        let t = Installed::new("");
+        let cache = t.p("cache");
+        let one = fix(&diff(SHM, &["a"], &["A"]));
+        let first = t.build(&one, Some(&cache)).unwrap().unwrap();
+        let again = t.build(&one, Some(&cache)).unwrap().unwrap();
+        assert_eq!(first.dir, again.dir);
+        assert!(first.dir.starts_with(cache.join("overlays")));
+        assert!(first.dir.join(cache::MARKER).is_file());
+        assert_eq!(t.compiled().len(), 1, "the second build reused the first");
+        assert_eq!(
+            std::fs::read_to_string(first.dir.join("multiprocessing/shared_memory.py")).unwrap(),
+            "A\nb\nc\n"
+        );
+        // Another text is another overlay; no build dir is left beside them.
+        let other = t
+            .build(&fix(&diff(SHM, &["a"], &["AA"])), Some(&cache))
+            .unwrap()
+            .unwrap();
+        assert_ne!(other.dir, first.dir);
+        assert_eq!(t.compiled().len(), 2);
+        let entries = std::fs::read_dir(cache.join("overlays")).unwrap().count();
+        assert_eq!(entries, 2);
+        // Nothing was built under the run's own dir.
+        assert!(!t.p("run").exists());
+    }
+
+    #[test]
+    fn the_stock_variant_has_no_overlay() {
+        let t = Installed::new("exit 1");
+        let stock = variant::builtin(crate::contract::VariantId::Stock);
+        assert!(t.build(&stock, None).unwrap().is_none());
+        assert!(check(&t.interp, &stock).unwrap().is_none());
+        assert!(
+            build_tests(&t.interp, &stock, &t.p("run"))
+                .unwrap()
+                .is_none()
+        );
+        assert!(t.compiled().is_empty());
+    }
+
+    #[test]
+    fn what_fails_says_whether_the_patch_or_the_machine_is_to_blame() {
+        // A hunk that does not apply: the patch's problem, nothing compiled.
+        let t = Installed::new("");
+        let stale = fix(&diff(TRACKER, &["nope"], &["X"]));
+        let e = t.build(&stale, None).unwrap_err();
+        assert!(e.is_patch_problem());
+        assert_eq!(
+            e.to_string(),
+            "patch does not apply to 3.12.1 (fix.diff): resource_tracker.py hunk #1 (at line 1) does not match: expected `nope`, found nowhere"
+        );
+        assert_eq!(check(&t.interp, &stale).unwrap_err(), e);
+        assert!(t.compiled().is_empty());
+        // A patch to a file the package lacks, or a new file it has.
+        for (path, old, why) in [
+            (
+                "gone.py",
+                &["a"][..],
+                "gone.py does not exist in this interpreter's stdlib (a diff may add a file only as new)",
+            ),
+            (
+                "util.py",
+                &[],
+                "util.py is a new file in the diff, but this interpreter's package already has it",
+            ),
+        ] {
+            let p = fix(&diff(&format!("Lib/multiprocessing/{path}"), old, &["b"]));
+            let e = t.build(&p, None).unwrap_err();
+            assert_eq!(
+                e.to_string(),
+                format!("patch does not apply to 3.12.1 (fix.diff): {why}")
+            );
+        }
+        // compileall reports a syntax error: the patch's. It fails without
+        // one: the machine's, in its last word.
+        for (compileall, error, patch_problem) in [
+            (
+                "echo \"  File \\\"$6/shared_memory.py\\\", line 2\" >&2\necho 'SyntaxError: invalid syntax' >&2\nexit 1",
+                OverlayError::Compile {
+                    interpreter: "3.12.1".into(),
+                    detail: "shared_memory.py:2: SyntaxError: invalid syntax".into(),
+                },
+                true,
+            ),
+            (
+                "echo 'OSError: [Errno 28] No space left on device' >&2\necho >&2\nexit 1",
+                OverlayError::CompileDidNotRun {
+                    interpreter: "3.12.1".into(),
+                    reason: "OSError: [Errno 28] No space left on device".into(),
+                },
+                false,
+            ),
+        ] {
+            let t = Installed::new(compileall);
+            let e = t.build(&fix(&diff(SHM, &["a"], &["A"])), None).unwrap_err();
+            assert_eq!(e, error);
+            assert_eq!(e.is_patch_problem(), patch_problem, "{e}");
+        }
+        // No package to copy.
+        let mut t = Installed::new("");
+        t.interp.multiprocessing = t.p("nowhere");
+        let e = t.build(&fix(&diff(SHM, &["a"], &["A"])), None).unwrap_err();
+        assert!(
+            matches!(e, OverlayError::Copy { .. }) && !e.is_patch_problem(),
+            "{e}"
+        );
+        // A builtin variant with no patch for the version.
+        t.interp.version = crate::contract::Version::new(3, 7, 0);
+        let e = check(
+            &t.interp,
+            &variant::builtin(crate::contract::VariantId::CreateOnly),
+        )
+        .unwrap_err();
+        assert_eq!(e.to_string(), "create-only has no patch for Python 3.7.0");
+        assert!(e.is_patch_problem());
+    }
+
+    #[test]
+    fn check_says_where_each_hunk_landed_without_writing() {
+        let t = Installed::new("");
+        std::fs::write(
+            t.p("lib/multiprocessing/shared_memory.py"),
+            "z\nz\na\nb\nc\n",
+        )
+        .unwrap();
+        let text = [
+            diff(SHM, &["a", "b"], &["a", "B"]),
+            diff(TRACKER, &["x"], &["X"]),
+            diff("Lib/multiprocessing/_new.py", &[], &["n"]),
+        ]
+        .concat();
+        let (origin, shown, landed) = check(&t.interp, &fix(&text)).unwrap().unwrap();
+        assert_eq!((origin.as_str(), shown), ("fix.diff", text));
+        let landed: Vec<(&str, isize)> =
+            landed.iter().map(|a| (a.path.as_str(), a.offset)).collect();
+        assert_eq!(
+            landed,
+            [
+                ("shared_memory.py", 2),
+                ("resource_tracker.py", 0),
+                ("_new.py", 0)
+            ]
+        );
+        assert!(!t.p("run").exists() && t.compiled().is_empty());
+    }
+
+    #[test]
+    fn the_tests_copy_links_the_installed_tests_and_writes_the_patched_ones() {
+        let t = Installed::new("");
+        let test = t.p("lib/test");
+        write_all(
+            &test,
+            &[
+                ("test_a.py", "a\n"),
+                ("support/__init__.py", "s\n"),
+                ("support/other.py", "o\n"),
+                ("__pycache__/x.pyc", "pyc"),
+            ],
+        );
+        let text = [
+            diff(SHM, &["a"], &["A"]),
+            diff("Lib/test/support/__init__.py", &["s"], &["S"]),
+            diff("Lib/test/test_new.py", &[], &["new"]),
+        ]
+        .concat();
+        let dir = build_tests(&t.interp, &fix(&text), &t.p("run"))
+            .unwrap()
+            .unwrap();
+        assert_eq!(dir, t.p("run/tests-3.12.1-patch_fix"));
+        let copy = dir.join("test");
+        // Patched and new files are real; the rest links to the install.
+        assert_eq!(
+            std::fs::read_to_string(copy.join("support/__init__.py")).unwrap(),
+            "S\n"
+        );
+        assert!(!copy.join("support/__init__.py").is_symlink());
+        assert!(!copy.join("support").is_symlink());
+        assert_eq!(
+            std::fs::read_to_string(copy.join("test_new.py")).unwrap(),
+            "new\n"
+        );
+        assert_eq!(
+            std::fs::read_link(copy.join("test_a.py")).unwrap(),
+            test.join("test_a.py")
+        );
+        assert_eq!(
+            std::fs::read_link(copy.join("support/other.py")).unwrap(),
+            test.join("support/other.py")
+        );
+        assert!(!copy.join("__pycache__").exists());
+        // The installed tests are untouched.
+        assert_eq!(
+            std::fs::read_to_string(test.join("support/__init__.py")).unwrap(),
+            "s\n"
+        );
+        // A diff without Lib/test/ hunks has no tests copy.
+        let code_only = fix(&diff(SHM, &["a"], &["A"]));
+        assert!(
+            build_tests(&t.interp, &code_only, &t.p("run2"))
+                .unwrap()
+                .is_none()
+        );
+    }
+
+    #[test]
+    fn every_kind_of_syntax_error_is_the_patchs() {
+        for error in [
+            "IndentationError: unexpected indent",
+            "TabError: inconsistent use of tabs and spaces in indentation",
+            "SyntaxError: invalid syntax",
+        ] {
+            let out = format!("  File \"/t/mp/util.py\", line 7\n    x\n{error}\n");
+            assert_eq!(
+                compile_error(&out, Path::new("/t/mp")),
+                Some(format!("util.py:7: {error}"))
+            );
+        }
+        // Where it is said with no file, the error alone.
+        assert_eq!(
+            compile_error("SyntaxError: bad\n", Path::new("/t")).as_deref(),
+            Some("SyntaxError: bad")
+        );
+    }
 }

@@ -406,4 +406,272 @@ mod tests {
         assert_eq!(patch_stem(Path::new("/dev/fd/63")), "pipe");
         assert_eq!(patch_stem(Path::new("/tmp/a/fix_only.diff")), "fix_only");
     }
+
+    /// A diff changing `Lib/{package}/x.py`.
+    fn diff_in(package: &str) -> String {
+        format!("--- a/Lib/{package}/x.py\n+++ b/Lib/{package}/x.py\n@@ -1 +1 @@\n-a\n+b\n")
+    }
+
+    /// Files under a temp dir; `(rel, text)`, parents made.
+    fn patches(files: &[(&str, &str)]) -> tempfile::TempDir {
+        let dir = tempfile::tempdir().unwrap();
+        for (rel, text) in files {
+            let p = dir.path().join(rel);
+            std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+            std::fs::write(p, text).unwrap();
+        }
+        dir
+    }
+
+    /// A patch read: (origin, range, whether it changes code).
+    type Read = (String, String, bool);
+
+    /// `--patch ARGS` (each relative to `dir`, after any `RANGE=`) read as
+    /// for `used`: the variant's name and (origin, range, code) of each
+    /// patch, or the error's text.
+    fn read(dir: &Path, args: &[&str], used: PatchUse) -> Result<(String, Vec<Read>), String> {
+        let args: Vec<String> = args
+            .iter()
+            .map(|a| match a.split_once('=') {
+                Some((r, p)) => format!("{r}={}", dir.join(p).display()),
+                None => dir.join(a).display().to_string(),
+            })
+            .collect();
+        let v = user_variant(&args, used, None)
+            .map_err(|e| e.to_string().replace(&format!("{}/", dir.display()), ""))?
+            .expect("a --patch was given");
+        let super::super::variant::PatchSource::User(read) = &v.patch else {
+            panic!("a user variant")
+        };
+        let each = read
+            .iter()
+            .map(|p| (p.origin.clone(), p.range.to_string(), p.code));
+        Ok((v.name, each.collect()))
+    }
+
+    fn mp() -> String {
+        diff_in("multiprocessing")
+    }
+
+    #[test]
+    fn a_patch_file_is_a_variant_named_after_it() {
+        let dir = patches(&[("fix.diff", &mp()), ("gh-1/3.9.diff", &mp())]);
+        let code = PatchUse::Code;
+        assert_eq!(
+            read(dir.path(), &["fix.diff"], code),
+            Ok(("patch:fix".into(), vec![("fix".into(), "all".into(), true)]))
+        );
+        assert_eq!(user_variant(&[], code, None).unwrap().map(|v| v.name), None);
+        let v = user_variant(
+            &[dir.path().join("fix.diff").display().to_string()],
+            code,
+            None,
+        )
+        .unwrap()
+        .unwrap();
+        let super::super::variant::PatchSource::User(p) = &v.patch else {
+            panic!()
+        };
+        assert_eq!(
+            (p[0].text.as_str(), p[0].shown.as_str()),
+            (mp().as_str(), dir.path().join("fix.diff").to_str().unwrap())
+        );
+    }
+
+    #[test]
+    fn a_patch_of_tests_alone_is_refused_as_a_candidate_but_not_for_the_tests() {
+        let dir = patches(&[("t.diff", &diff_in("test"))]);
+        assert_eq!(
+            read(dir.path(), &["t.diff"], PatchUse::Code).unwrap_err(),
+            "--patch t.diff: it changes no code under Lib/multiprocessing/, so the candidate is stock; to run its Lib/test/ hunks against stock, use `shmharness cpython-tests --patch t.diff`"
+        );
+        assert_eq!(
+            read(dir.path(), &["t.diff"], PatchUse::Tests),
+            Ok(("patch:t".into(), vec![("t".into(), "all".into(), false)]))
+        );
+    }
+
+    #[test]
+    fn patches_per_branch_are_one_variant_named_after_what_they_share() {
+        let dir = patches(&[
+            ("gh-82300/3.9.diff", &mp()),
+            ("gh-82300/main.diff", &mp()),
+            ("a/a.diff", &mp()),
+            ("b/b.diff", &mp()),
+            ("c/a.diff", &mp()),
+        ]);
+        let code = PatchUse::Code;
+        assert_eq!(
+            read(
+                dir.path(),
+                &["3.8-3.9=gh-82300/3.9.diff", "3.10-=gh-82300/main.diff"],
+                code
+            ),
+            Ok((
+                "patch:gh-82300".into(),
+                vec![
+                    ("3.9".into(), "3.8-3.9".into(), true),
+                    ("main".into(), "3.10-".into(), true)
+                ]
+            ))
+        );
+        assert_eq!(
+            read(dir.path(), &["3.8-3.9=a/a.diff", "3.10-=b/b.diff"], code).map(|r| r.0),
+            Ok("patch:a+b".into())
+        );
+        // One file for two ranges is one name; so are two files of one name.
+        for args in [
+            ["3.8-3.9=a/a.diff", "3.10-=a/a.diff"],
+            ["3.8-3.9=a/a.diff", "3.10-=c/a.diff"],
+        ] {
+            assert_eq!(
+                read(dir.path(), &args, code).map(|r| r.0),
+                Ok("patch:a".into())
+            );
+        }
+        // A folder and a file are named after each.
+        assert_eq!(
+            read(dir.path(), &["gh-82300", "3.8=a/a.diff"], code).map(|r| r.0),
+            Ok("patch:3.9+a".into())
+        );
+        assert_eq!(
+            read(dir.path(), &["3.8-3.10=a/a.diff", "3.10-=b/b.diff"], code).unwrap_err(),
+            "--patch: a (3.8-3.10) and b (3.10-) cover the same Python versions; give each version one patch"
+        );
+        assert!(
+            read(
+                dir.path(),
+                &["3.8-3.9=a/a.diff", "3.9.1-3.9.5=b/b.diff"],
+                code
+            )
+            .is_ok(),
+            "3.9.0 is checked, not 3.9.1"
+        );
+    }
+
+    #[test]
+    fn a_patch_folder_is_one_patch_per_family() {
+        let dir = patches(&[
+            ("myfix/3.8-3.9.diff", &mp()),
+            ("myfix/3.13.diff", &mp()),
+            ("myfix/3.10-3.12.patch", &mp()),
+            ("myfix/README.md", "not a patch"),
+            ("myfix/notes.diff", "not a range, not read"),
+            ("empty/README.md", ""),
+        ]);
+        assert_eq!(
+            read(dir.path(), &["myfix"], PatchUse::Code),
+            Ok((
+                "patch:myfix".into(),
+                vec![
+                    ("3.8-3.9".into(), "3.8-3.9".into(), true),
+                    ("3.10-3.12".into(), "3.10-3.12".into(), true),
+                    // The newest serves every later version too.
+                    ("3.13".into(), "3.13-".into(), true),
+                ]
+            ))
+        );
+        assert_eq!(
+            read(dir.path(), &["empty"], PatchUse::Code).unwrap_err(),
+            "--patch empty: no X.Y[-Z.W].diff files in this folder (lay it out like patches/create-only/)"
+        );
+    }
+
+    #[test]
+    fn what_cannot_be_a_patch_says_why() {
+        let dir = patches(&[
+            ("bin.diff", "\u{0}"),
+            ("bad.diff", "--- a/x\n+++ b/x\n@@ -1 +1 @@\n"),
+            ("ok.diff", &mp()),
+            ("folder/3.13-3.8.diff", &mp()),
+        ]);
+        std::fs::write(dir.path().join("bin.diff"), [0xffu8, 0xfe, 0]).unwrap();
+        let err = |args: &[&str]| read(dir.path(), args, PatchUse::Code).unwrap_err();
+        assert!(err(&["missing.diff"]).starts_with("--patch missing.diff: cannot read: "));
+        assert_eq!(
+            err(&["bin.diff"]),
+            "--patch bin.diff: the patch is not text (binary data)"
+        );
+        assert!(
+            err(&["bad.diff"]).starts_with("--patch bad.diff: "),
+            "{}",
+            err(&["bad.diff"])
+        );
+        assert_eq!(
+            err(&["3.13-3.8=ok.diff"]),
+            "--patch 3.13-3.8=ok.diff: the range is reversed (write the lower version first, e.g. 3.8-3.13)"
+        );
+        assert_eq!(
+            err(&["folder"]),
+            "--patch folder/3.13-3.8.diff: the range is reversed (write the lower version first, e.g. 3.8-3.13)"
+        );
+        assert_eq!(
+            err(&["3.x=ok.diff"]),
+            "--patch 3.x=ok.diff: `3.x` is not a version range (try 3.10, 3.8-3.9 or 3.13-)"
+        );
+        // stdin can be read once; one `-` is checked like any other value
+        // (here its range fails first, before stdin is read).
+        let stdin_twice = user_variant(&["-".into(), "3.13=-".into()], PatchUse::Code, None);
+        assert_eq!(
+            stdin_twice.unwrap_err().to_string(),
+            "--patch -: stdin can be read once; give the other patches as files"
+        );
+        let once = user_variant(&["3.x=-".into()], PatchUse::Code, None);
+        assert!(matches!(once, Err(VariantError::NotARange { .. })));
+    }
+
+    #[test]
+    fn the_variants_to_run_are_the_named_or_default_ones_then_the_patch() {
+        let dir = patches(&[("fix.diff", &mp())]);
+        let fix = vec![dir.path().join("fix.diff").display().to_string()];
+        let names = |requested: &[&str], patch: &[String]| -> Vec<String> {
+            let requested: Vec<String> = requested.iter().map(|s| s.to_string()).collect();
+            variants(&requested, patch, None, PatchUse::Code, DEFAULT_VARIANTS)
+                .unwrap()
+                .0
+                .into_iter()
+                .map(|v| v.name)
+                .collect()
+        };
+        assert_eq!(names(&[], &[]), ["stock", "create-only"]);
+        assert_eq!(names(&[], &fix), ["stock", "patch:fix"]);
+        assert_eq!(names(&["no-register"], &fix), ["no-register", "patch:fix"]);
+        assert_eq!(
+            names(&["no-tracking", "stock"], &[]),
+            ["no-tracking", "stock"]
+        );
+        // One candidate: the patch, else the named fix, never stock.
+        let name = |n: &str, patch: &[String]| {
+            candidate(n, patch, None)
+                .map(|v| v.name)
+                .map_err(|e| e.to_string())
+        };
+        assert_eq!(name("stock", &fix), Ok("patch:fix".into()));
+        assert_eq!(name("no-register", &[]), Ok("no-register".into()));
+        assert_eq!(
+            name("stock", &[]),
+            Err("--variant stock is the baseline; name a fix to compare with it".into())
+        );
+        assert!(name("no-such-fix", &[]).is_err());
+        let both: Vec<String> = stock_and_candidate("create-only", &[], None)
+            .unwrap()
+            .into_iter()
+            .map(|v| v.name)
+            .collect();
+        assert_eq!(both, ["stock", "create-only"]);
+    }
+
+    #[test]
+    fn a_pipe_has_no_name_to_keep() {
+        for (path, stem) in [
+            ("/proc/self/fd/12", "pipe"),
+            ("/dev/fd/x.diff", "pipe"),
+            ("63", "pipe"),
+            ("/dev/fdx/a.diff", "a"),
+            ("/tmp/12a.diff", "12a"),
+            ("/tmp/fix.patch", "fix"),
+        ] {
+            assert_eq!(patch_stem(Path::new(path)), stem, "{path}");
+        }
+    }
 }

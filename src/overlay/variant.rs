@@ -308,4 +308,100 @@ mod tests {
             }
         }
     }
+
+    #[test]
+    fn the_catalogue_is_every_builtin_in_order() {
+        let names: Vec<String> = catalogue().into_iter().map(|v| v.name).collect();
+        let ids: Vec<&str> = VariantId::ALL.iter().map(|id| id.name()).collect();
+        assert_eq!(names, ids);
+        assert_eq!(resolve(&["all".into()]).unwrap().0.len(), ids.len());
+        // In the order asked, once each.
+        let asked = ["no-tracking", "stock", "no-tracking"].map(String::from);
+        let names: Vec<String> = resolve(&asked)
+            .unwrap()
+            .0
+            .into_iter()
+            .map(|v| v.name)
+            .collect();
+        assert_eq!(names, ["no-tracking", "stock"]);
+        assert!(resolve(&["stock".into(), "nope".into()]).is_err());
+        assert!(resolve(&[]).unwrap().0.is_empty());
+        // An old variant name is stock under its usage; beside a real
+        // variant, the default usage runs too.
+        let (v, u) = resolve(&["track-false".into()]).unwrap();
+        assert_eq!((v[0].name.as_str(), u), ("stock", vec![Usage::TrackFalse]));
+        let (v, u) = resolve(&["create-only".into(), "userland-unregister".into()]).unwrap();
+        assert_eq!(v.len(), 2);
+        assert_eq!(u, [Usage::Default, Usage::Unregister]);
+    }
+
+    #[test]
+    fn each_builtin_patch_is_the_file_of_its_family() {
+        let v = builtin(VariantId::CreateOnly);
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("patches/create-only");
+        for (version, family) in [
+            ("3.8.18", "3.8-3.9"),
+            ("3.9.0", "3.8-3.9"),
+            ("3.10.0", "3.10-3.12"),
+            ("3.12.9", "3.10-3.12"),
+            ("3.13.0", "3.13"),
+            ("3.15.2", "3.13"),
+        ] {
+            let (origin, text) = v
+                .patch_for(Version::parse(version).unwrap())
+                .unwrap()
+                .unwrap();
+            assert_eq!(
+                origin,
+                format!("patches/create-only/{family}.diff"),
+                "{version}"
+            );
+            let file = std::fs::read_to_string(dir.join(format!("{family}.diff"))).unwrap();
+            assert_eq!(text, file, "{version}");
+        }
+        assert_eq!(
+            v.patch_for(Version::new(3, 7, 17)).unwrap(),
+            Err("create-only has no patch for Python 3.7.17".into())
+        );
+        // Stock uses the stdlib as is.
+        assert!(
+            builtin(VariantId::Stock)
+                .patch_for(Version::new(3, 13, 0))
+                .is_none()
+        );
+    }
+
+    #[test]
+    fn what_a_variant_does_not_apply_to_says_why() {
+        // No built-in variant is gated on a version (what a usage needs is
+        // asked of the stdlib itself).
+        for v in catalogue() {
+            assert_eq!(v.not_applicable(Version::new(3, 12, 9)), None, "{}", v.name);
+        }
+        assert_eq!(
+            builtin(VariantId::CreateOnly).not_applicable(Version::new(3, 8, 0)),
+            None
+        );
+        let user = Variant::user(
+            "fix",
+            vec![UserPatch {
+                range: VersionRange::parse("3.10-3.12").unwrap(),
+                origin: "fix".into(),
+                text: "t".into(),
+                shown: "fix.diff".into(),
+                code: true,
+            }],
+        );
+        assert_eq!((user.name.as_str(), user.id), ("patch:fix", None));
+        assert_eq!(
+            user.not_applicable(Version::new(3, 9, 1)).as_deref(),
+            Some("no --patch covers Python 3.9")
+        );
+        assert_eq!(user.not_applicable(Version::new(3, 11, 0)), None);
+        assert_eq!(
+            user.patch_for(Version::new(3, 11, 0)),
+            Some(Ok(("fix.diff".to_string(), "t")))
+        );
+        assert_eq!(user.patch_for(Version::new(3, 13, 0)), None);
+    }
 }

@@ -678,23 +678,49 @@ mod tests {
         segment_after: Option<bool>,
         /// Killed by this signal instead of exiting with `code`.
         killed_by: Option<i32>,
+        /// Its stdout ends without EOF: waiting for a line times out.
+        hangs: bool,
+        /// Spawning it fails with this.
+        spawn_error: Option<std::io::ErrorKind>,
     }
 
     struct FakeChild {
         canned: Canned,
         seen: usize,
         world: *const FakeWorld,
+        /// `#N role --flags`: the Nth spawned, as the log names it.
+        name: String,
+        /// The signal its leader got, if any: it ends by it.
+        signal: std::sync::Mutex<Option<i32>>,
+    }
+
+    impl FakeChild {
+        fn log(&self, what: &str) {
+            // SAFETY: see `unsafe impl Send` below.
+            let world = unsafe { &*self.world };
+            world
+                .log
+                .lock()
+                .unwrap()
+                .push(format!("{what} {}", self.name));
+        }
     }
 
     // SAFETY: the world outlives every child in these single-threaded tests.
     unsafe impl Send for FakeChild {}
 
     impl Child for FakeChild {
-        fn send(&mut self, _line: &str) -> std::io::Result<()> {
+        fn send(&mut self, line: &str) -> std::io::Result<()> {
+            self.log(&format!("send `{line}` to"));
             Ok(())
         }
-        fn close_stdin(&mut self) {}
-        fn signal_leader(&self, _signal: i32) {}
+        fn close_stdin(&mut self) {
+            self.log("close");
+        }
+        fn signal_leader(&self, signal: i32) {
+            self.log(&format!("signal {signal} to"));
+            *self.signal.lock().unwrap() = Some(signal);
+        }
         fn wait_for_line(&mut self, want: &dyn Fn(&str) -> bool) -> Result<String, LineWait> {
             while self.seen < self.canned.stdout.len() {
                 let line = self.canned.stdout[self.seen].clone();
@@ -703,18 +729,24 @@ mod tests {
                     return Ok(line);
                 }
             }
-            Err(LineWait::Eof)
+            Err(if self.canned.hangs {
+                LineWait::Timeout
+            } else {
+                LineWait::Eof
+            })
         }
         fn finish(self: Box<Self>) -> Finished {
+            self.log("finish");
             // SAFETY: see `unsafe impl Send` above.
             let world = unsafe { &*self.world };
             if let Some(exists) = self.canned.segment_after {
                 *world.segment.lock().unwrap() = exists;
             }
+            let signal = *self.signal.lock().unwrap();
             Finished {
-                termination: match self.canned.killed_by {
-                    Some(signal) => Termination::Signaled(signal),
-                    None => Termination::Exited(self.canned.code),
+                termination: match (signal, self.canned.killed_by) {
+                    (Some(signal), _) | (None, Some(signal)) => Termination::Signaled(signal),
+                    (None, None) => Termination::Exited(self.canned.code),
                 },
                 orphans: self
                     .canned
@@ -734,6 +766,14 @@ mod tests {
         queue: Mutex<VecDeque<Canned>>,
         segment: Mutex<bool>,
         unlinked: Mutex<Vec<String>>,
+        /// What the engine did, in order: `spawn #1 creator`, `send
+        /// `unlink` to #1 creator`, `close #1 creator`, `signal 9 to ...`,
+        /// `finish ...`.
+        log: Mutex<Vec<String>>,
+        /// Every command line spawned.
+        specs: Mutex<Vec<Spec>>,
+        /// Names the engine said it created.
+        noted: Mutex<Vec<String>>,
     }
 
     impl FakeWorld {
@@ -742,22 +782,51 @@ mod tests {
                 queue: Mutex::new(procs.into()),
                 segment: Mutex::new(segment_exists),
                 unlinked: Mutex::new(Vec::new()),
+                log: Mutex::new(Vec::new()),
+                specs: Mutex::new(Vec::new()),
+                noted: Mutex::new(Vec::new()),
             }
+        }
+
+        fn log(&self) -> Vec<String> {
+            self.log.lock().unwrap().clone()
         }
     }
 
     impl World for FakeWorld {
-        fn spawn(&self, _spec: &Spec, _timeout: Duration) -> std::io::Result<Box<dyn Child>> {
+        fn spawn(&self, spec: &Spec, _timeout: Duration) -> std::io::Result<Box<dyn Child>> {
             let canned = self
                 .queue
                 .lock()
                 .unwrap()
                 .pop_front()
                 .expect("a canned process");
+            if let Some(kind) = canned.spawn_error {
+                return Err(kind.into());
+            }
+            let mut specs = self.specs.lock().unwrap();
+            specs.push(spec.clone());
+            // `roles.py ROLE NAME SIZE [--mode M] [--flags]`: the role and
+            // the flags that tell processes of one role apart.
+            let args: Vec<String> = spec
+                .args
+                .iter()
+                .map(|a| a.to_string_lossy().into())
+                .collect();
+            let flags = args
+                .iter()
+                .filter(|a| ["--hold", "--unlink", "--shareable-list"].contains(&a.as_str()));
+            let name = std::iter::once(format!("#{} {}", specs.len(), args[3]))
+                .chain(flags.cloned())
+                .collect::<Vec<_>>()
+                .join(" ");
+            self.log.lock().unwrap().push(format!("spawn {name}"));
             Ok(Box::new(FakeChild {
                 canned,
                 seen: 0,
                 world: self,
+                name,
+                signal: Mutex::new(None),
             }))
         }
         fn segment_exists(&self, _name: &str) -> bool {
@@ -766,6 +835,9 @@ mod tests {
         fn unlink_segment(&self, name: &str) {
             self.unlinked.lock().unwrap().push(name.to_string());
             *self.segment.lock().unwrap() = false;
+        }
+        fn note_created(&self, name: &str) {
+            self.noted.lock().unwrap().push(name.to_string());
         }
     }
 
@@ -1043,5 +1115,525 @@ mod tests {
         );
         assert_eq!(case.error, None);
         assert!(case.processes[0].killed_by_harness);
+    }
+
+    /// A holder's transcript: `events`, then `done` for each of `done`.
+    fn holder(names: &[&str], done: &[&str]) -> Canned {
+        let mut stdout = events(names);
+        stdout.extend(
+            done.iter()
+                .map(|c| format!(r#"{{"command": "{c}", "event": "done"}}"#)),
+        );
+        Canned {
+            stdout,
+            ..Canned::default()
+        }
+    }
+
+    fn run_in(id: ScenarioId, ctx: &Context, world: &FakeWorld) -> CaseObservation {
+        run(catalogue::find(id), "shmhx", ctx, world)
+    }
+
+    fn labels(case: &CaseObservation) -> Vec<&str> {
+        case.processes.iter().map(|p| p.label.as_str()).collect()
+    }
+
+    fn keys(case: &CaseObservation) -> Vec<String> {
+        crate::scenario::symptoms::of(case)
+            .into_iter()
+            .map(|s| s.key)
+            .collect()
+    }
+
+    #[test]
+    fn many_attachers_starts_the_late_ones_after_the_first_have_finished() {
+        // Half hold together; only once they all ended do the rest run,
+        // one by one, then R, then P1 unlinks.
+        let attacher = holder(&["attached", "read"], &[]);
+        let procs = vec![
+            holder(&["created", "ready"], &["unlink"]),
+            holder(&["attached", "read", "holding"], &[]),
+            holder(&["attached", "read", "holding"], &[]),
+            attacher.clone(),
+            attacher.clone(),
+            Canned {
+                segment_after: Some(true),
+                ..attacher
+            },
+        ];
+        let mut procs = procs;
+        procs[0].segment_after = Some(false);
+        let world = FakeWorld::new(procs, true);
+        let case = run_in(ScenarioId::ManyAttachers, &context(), &world);
+        assert_eq!(
+            world.log(),
+            [
+                "spawn #1 creator",
+                "spawn #2 attacher --hold",
+                "spawn #3 attacher --hold",
+                "close #2 attacher --hold",
+                "close #3 attacher --hold",
+                "finish #2 attacher --hold",
+                "finish #3 attacher --hold",
+                "spawn #4 attacher",
+                "finish #4 attacher",
+                "spawn #5 attacher",
+                "finish #5 attacher",
+                "spawn #6 attacher",
+                "finish #6 attacher",
+                "send `unlink` to #1 creator",
+                "close #1 creator",
+                "finish #1 creator",
+            ]
+        );
+        // Listed in the order the scenario starts them, not as they ended.
+        assert_eq!(labels(&case), ["P1", "A1", "A2", "B1", "B2", "R"]);
+        let after: Vec<bool> = case.processes.iter().map(|p| p.segment_after).collect();
+        assert_eq!(after, [false, true, true, true, true, true]);
+        let groups: Vec<&str> = case.processes.iter().map(|p| p.group.as_str()).collect();
+        assert_eq!(groups, ["P1", "A*", "A*", "B*", "B*", "R"]);
+        assert_eq!(*world.noted.lock().unwrap(), ["shmhx"]);
+        assert_eq!(
+            (case.error, case.created, case.segment_leaked),
+            (None, true, false)
+        );
+    }
+
+    #[test]
+    fn a_holder_that_ends_instead_of_holding_does_not_stop_the_others() {
+        let mut gone = holder(&[], &[]);
+        gone.stderr = ENOENT_TB.to_string();
+        gone.code = 1;
+        let world = FakeWorld::new(
+            vec![
+                holder(&["created", "ready"], &["unlink"]),
+                gone,
+                holder(&["attached", "read", "holding"], &[]),
+                holder(&["attached", "read"], &[]),
+                holder(&["attached", "read"], &[]),
+            ],
+            true,
+        );
+        let ctx = Context {
+            params: Params { attachers: 3 },
+            ..context()
+        };
+        let case = run_in(ScenarioId::ManyAttachers, &ctx, &world);
+        assert_eq!(
+            world.log()[..7],
+            [
+                "spawn #1 creator",
+                "spawn #2 attacher --hold",
+                "spawn #3 attacher --hold",
+                "finish #2 attacher --hold",
+                "close #3 attacher --hold",
+                "finish #3 attacher --hold",
+                "spawn #4 attacher",
+            ]
+        );
+        assert_eq!(labels(&case), ["P1", "A1", "A2", "B1", "R"]);
+        assert_eq!(case.error, None);
+        assert!(keys(&case).contains(&"A* FileNotFoundError".to_string()));
+    }
+
+    #[test]
+    fn creator_crashes_kills_the_creators_leader_with_sigkill() {
+        let mut p1 = holder(&["created", "ready"], &[]);
+        // Its tracker outlives it and removes the segment.
+        p1.segment_after = Some(false);
+        let world = FakeWorld::new(vec![p1], true);
+        let case = run_in(ScenarioId::CreatorCrashes, &context(), &world);
+        assert_eq!(
+            world.log(),
+            [
+                "spawn #1 creator",
+                "signal 9 to #1 creator",
+                "finish #1 creator"
+            ]
+        );
+        let p = &case.processes[0];
+        assert_eq!((p.signal, p.killed_by_harness), (Some(libc::SIGKILL), true));
+        // The harness's own kill is no symptom of Python's.
+        assert_eq!(keys(&case), Vec::<String>::new());
+        assert_eq!((case.error, case.segment_leaked), (None, false));
+    }
+
+    #[test]
+    fn a_tracker_traceback_is_the_trackers_and_a_childs_the_childs() {
+        // family-object under spawn: the child fails unpickling (its first
+        // frame is `<string>` at module level, not roles.py), and the
+        // tracker raises on an UNREGISTER it never saw.
+        let mut p1 = holder(&["created", "ready"], &["object-child", "check", "unlink"]);
+        p1.stderr = "\
+Traceback (most recent call last):
+  File \"<string>\", line 1, in <module>
+  File \"/x/multiprocessing/spawn.py\", line 122, in spawn_main
+    exitcode = _main(fd, parent_sentinel)
+FileNotFoundError: [Errno 2] No such file or directory: '/shmhx'
+Traceback (most recent call last):
+  File \"/x/multiprocessing/resource_tracker.py\", line 239, in main
+    cache[rtype].remove(name)
+KeyError: '/shmhx'
+"
+        .into();
+        p1.segment_after = Some(false);
+        let world = FakeWorld::new(vec![p1], true);
+        let case = run_in(ScenarioId::FamilyObject, &context(), &world);
+        assert_eq!(
+            keys(&case),
+            ["P1 child FileNotFoundError", "P1 tracker KeyError"]
+        );
+        assert_eq!(case.processes[0].exception, None);
+    }
+
+    #[test]
+    fn holders_are_told_each_command_with_the_mode_and_start_method() {
+        let ctx = Context {
+            usage: crate::contract::Usage::TrackFalse,
+            start_method: Some(crate::contract::StartMethod::Spawn),
+            ..context()
+        };
+        for (id, commands) in [
+            (
+                ScenarioId::Family,
+                &[
+                    "spawn-child track-false --start-method spawn",
+                    "check",
+                    "unlink",
+                ][..],
+            ),
+            (
+                ScenarioId::FamilyAttacherUnlinks,
+                &[
+                    "spawn-child track-false unlink --start-method spawn",
+                    "close",
+                ],
+            ),
+            (
+                ScenarioId::FamilyObjectUnlinks,
+                &[
+                    "object-child track-false unlink --start-method spawn",
+                    "close",
+                ],
+            ),
+            (
+                ScenarioId::RawFork,
+                &["raw-fork track-false", "check", "unlink"],
+            ),
+            (ScenarioId::Manager, &["child", "check", "shutdown"]),
+        ] {
+            let words: Vec<&str> = commands
+                .iter()
+                .map(|c| c.split(' ').next().unwrap())
+                .collect();
+            let world = FakeWorld::new(vec![holder(&["created", "ready"], &words)], true);
+            run_in(id, &ctx, &world);
+            let sent: Vec<String> = world
+                .log()
+                .into_iter()
+                .filter_map(|l| Some(l.strip_prefix("send `")?.split('`').next()?.to_string()))
+                .collect();
+            assert_eq!(sent, commands, "{id}");
+        }
+    }
+
+    #[test]
+    fn a_holder_that_dies_on_a_command_is_finished_and_left_alone() {
+        let mut p1 = holder(&["created", "ready"], &[]);
+        p1.code = 1;
+        let world = FakeWorld::new(vec![p1], true);
+        let case = run_in(ScenarioId::Family, &context(), &world);
+        assert_eq!(
+            world.log(),
+            [
+                "spawn #1 creator",
+                "send `spawn-child default` to #1 creator",
+                "finish #1 creator",
+            ]
+        );
+        assert_eq!(labels(&case), ["P1"]);
+    }
+
+    #[test]
+    fn each_role_is_started_with_its_arguments() {
+        // As `--verbose` shows them: variables set, program, arguments.
+        let lines = |id, ctx: &Context| {
+            let procs = vec![holder(&["created", "ready"], &["check", "unlink"]); 6];
+            let world = FakeWorld::new(procs, true);
+            run_in(id, ctx, &world);
+            let specs = world.specs.lock().unwrap().clone();
+            specs.iter().map(Spec::command_line).collect::<Vec<_>>()
+        };
+        let pre = "SHMHARNESS_TRACKER_EVENTS=1 /usr/bin/python3 -B -s /w/roles.py";
+        let ctx = context();
+        assert_eq!(
+            lines(ScenarioId::AttacherUnlinks, &ctx),
+            [
+                format!("{pre} creator shmhx 4096"),
+                format!("{pre} attacher shmhx 4096 --mode default --unlink"),
+            ]
+        );
+        assert_eq!(
+            lines(ScenarioId::ShareableList, &ctx)[..2],
+            [
+                format!("{pre} creator shmhx 4096 --shareable-list"),
+                format!("{pre} attacher shmhx 4096 --mode default --shareable-list"),
+            ]
+        );
+        assert_eq!(
+            lines(ScenarioId::Hang, &ctx)[1],
+            format!("{pre} hanger shmhx 4096")
+        );
+        // The overlay goes first on PYTHONPATH.
+        let ctx = Context {
+            usage: crate::contract::Usage::Unregister,
+            start_method: Some(crate::contract::StartMethod::Forkserver),
+            overlay: Some(Path::new("/overlay")),
+            ..context()
+        };
+        assert_eq!(
+            lines(ScenarioId::Manager, &ctx),
+            [format!(
+                "PYTHONPATH=/overlay {pre} manager shmhx 4096 --mode unregister --start-method forkserver"
+            )]
+        );
+    }
+
+    #[test]
+    fn a_creator_that_never_gets_ready_or_never_starts_is_an_error() {
+        let hung = Canned {
+            stdout: events(&["created"]),
+            hangs: true,
+            ..Canned::default()
+        };
+        let world = FakeWorld::new(vec![hung], true);
+        let case = three_process("shmhx_8", &world);
+        assert_eq!(
+            case.error,
+            Some(CaseError::NotReady {
+                label: "P1".into(),
+                timeout: Duration::from_secs(5)
+            })
+        );
+        assert_eq!(world.log(), ["spawn #1 creator", "finish #1 creator"]);
+        for (kind, error) in [
+            (
+                std::io::ErrorKind::NotFound,
+                CaseError::Spawn {
+                    label: "P1".into(),
+                    python: "/usr/bin/python3".into(),
+                    reason: std::io::Error::from(std::io::ErrorKind::NotFound).to_string(),
+                },
+            ),
+            (std::io::ErrorKind::Interrupted, CaseError::Interrupted),
+        ] {
+            let cannot = Canned {
+                spawn_error: Some(kind),
+                ..Canned::default()
+            };
+            let world = FakeWorld::new(vec![cannot], false);
+            assert_eq!(three_process("shmhx_9", &world).error, Some(error));
+            assert!(world.log().is_empty());
+        }
+    }
+
+    #[test]
+    fn of_two_that_timed_out_the_attacher_is_blamed() {
+        let mut procs = three_process_stock();
+        procs[0].timed_out = true;
+        procs[1].timed_out = true;
+        let world = FakeWorld::new(procs, true);
+        let case = three_process("shmhx_10", &world);
+        assert!(
+            matches!(case.error, Some(CaseError::Timeout { ref label, .. }) if label == "P2"),
+            "{:?}",
+            case.error
+        );
+        // Alone, the creator is.
+        let mut procs = three_process_stock();
+        procs[0].timed_out = true;
+        let world = FakeWorld::new(procs, true);
+        let case = three_process("shmhx_11", &world);
+        assert!(
+            matches!(case.error, Some(CaseError::Timeout { ref label, .. }) if label == "P1"),
+            "{:?}",
+            case.error
+        );
+    }
+
+    #[test]
+    fn a_patched_run_must_import_the_overlay() {
+        let ctx = Context {
+            overlay: Some(Path::new("/overlay")),
+            ..context()
+        };
+        let world = FakeWorld::new(three_process_stock(), true);
+        let case = run(catalogue::find(ScenarioId::ThreeProcess), "s", &ctx, &world);
+        assert_eq!(
+            case.error,
+            Some(CaseError::OverlayNotInEffect {
+                label: "P1".into(),
+                file: format!("{STOCK}/__init__.py"),
+                expected: "/overlay".into(),
+            })
+        );
+        let mut procs = three_process_stock();
+        for p in &mut procs {
+            p.stdout[0] = p.stdout[0].replace(STOCK, "/overlay/multiprocessing");
+        }
+        let world = FakeWorld::new(procs, true);
+        let case = run(catalogue::find(ScenarioId::ThreeProcess), "s", &ctx, &world);
+        assert_eq!(case.error, None);
+    }
+
+    /// roles.py's part played by `sh`: the creator makes the segment as a
+    /// file in /dev/shm (what shm_open makes on Linux), exclusively, and
+    /// answers each stdin command until EOF; an attacher reads it, or
+    /// removes it with `--unlink`; a holder (`--hold`) waits for EOF and
+    /// then meets the other holder at a FIFO beside the script, so the two
+    /// end only if their stdins were closed together. Enough to drive the
+    /// engine through real processes.
+    const FAKE_ROLES: &str = r#"role=$4 name=$5 here=$(dirname "$0")
+echo "{\"event\": \"start\", \"multiprocessing\": \"/stock/multiprocessing/__init__.py\", \"pid\": $$}"
+case $role in
+creator)
+    if [ -e "/dev/shm/$name" ]; then
+        printf 'Traceback (most recent call last):\n  File "/w/roles.py", line 1, in <module>\nFileExistsError: [Errno 17] File exists\n' >&2
+        exit 1
+    fi
+    : > "/dev/shm/$name"
+    echo '{"event": "created"}'
+    echo '{"event": "ready"}'
+    while read -r cmd rest; do
+        if [ "$cmd" = unlink ]; then rm -f "/dev/shm/$name"; fi
+        echo "{\"command\": \"$cmd\", \"event\": \"done\"}"
+    done
+    ;;
+attacher)
+    echo '{"event": "attached"}'
+    echo '{"data_ok": true, "event": "read"}'
+    for a in "$@"; do
+        if [ "$a" = --unlink ]; then rm -f "/dev/shm/$name"; fi
+        if [ "$a" = --hold ]; then
+            echo '{"event": "holding"}'
+            cat > /dev/null
+            if mkdir "$here/first" 2> /dev/null; then echo > "$here/release"; else cat "$here/release" > /dev/null; fi
+        fi
+    done
+    ;;
+esac
+exit 0"#;
+
+    /// A segment name of this test process, removed on drop whatever the
+    /// test did.
+    struct Segment(String);
+
+    impl Segment {
+        fn new(n: usize) -> Segment {
+            Segment(format!("shmhunit{}_{n}", std::process::id()))
+        }
+        fn exists(&self) -> bool {
+            Path::new("/dev/shm").join(&self.0).exists()
+        }
+    }
+
+    impl Drop for Segment {
+        fn drop(&mut self) {
+            crate::host::shm::unlink(&self.0);
+        }
+    }
+
+    /// `id` run by real processes of FAKE_ROLES (three attachers for
+    /// many-attachers: two hold).
+    fn real(id: ScenarioId, segment: &Segment) -> CaseObservation {
+        let dir = tempfile::tempdir().unwrap();
+        let python = crate::contract::fixtures::script(&dir.path().join("python3"), FAKE_ROLES);
+        let fifo = std::ffi::CString::new(dir.path().join("release").to_str().unwrap()).unwrap();
+        // SAFETY: a valid NUL-terminated path.
+        assert_eq!(unsafe { libc::mkfifo(fifo.as_ptr(), 0o600) }, 0);
+        let ctx = Context {
+            python: &python,
+            // Generous for sh; a mutant that never closes a stdin or never
+            // kills waits for it (five such tests on two test threads end
+            // within bench/mutants' 60 s).
+            timeout: Duration::from_secs(10),
+            params: Params { attachers: 3 },
+            ..context()
+        };
+        run(catalogue::find(id), &segment.0, &ctx, &RealWorld)
+    }
+
+    fn done(p: &ProcessObservation) -> Vec<&str> {
+        p.events
+            .iter()
+            .filter_map(|e| match e {
+                Event::Done { command } => Some(command.as_str()),
+                _ => None,
+            })
+            .collect()
+    }
+
+    #[test]
+    fn real_processes_are_told_commands_and_their_segment_is_checked() {
+        let seg = Segment::new(1);
+        let case = real(ScenarioId::AttacherUnlinks, &seg);
+        assert_eq!(case.error, None);
+        assert_eq!(labels(&case), ["P1", "P2"]);
+        // P1 was told to close, and ended on EOF; P2 removed the segment.
+        assert_eq!(done(&case.processes[0]), ["close"]);
+        assert_eq!(case.processes[0].exit_code, Some(0));
+        assert_eq!(case.processes[1].data_ok, Some(true));
+        let after: Vec<bool> = case.processes.iter().map(|p| p.segment_after).collect();
+        assert_eq!(after, [false, false]);
+        assert!(!case.segment_leaked && !seg.exists());
+    }
+
+    #[test]
+    fn a_segment_left_by_real_processes_is_found_and_removed() {
+        let seg = Segment::new(2);
+        let case = real(ScenarioId::CreatorExitsWithoutUnlink, &seg);
+        assert_eq!(case.error, None);
+        assert_eq!(done(&case.processes[0]), ["close"]);
+        assert!(case.processes[0].segment_after);
+        assert!(case.segment_leaked);
+        assert!(!seg.exists(), "the harness removes what its case made");
+    }
+
+    #[test]
+    fn a_real_creator_is_killed_with_sigkill() {
+        let seg = Segment::new(3);
+        let case = real(ScenarioId::CreatorCrashes, &seg);
+        assert_eq!(case.error, None);
+        let p = &case.processes[0];
+        assert_eq!((p.signal, p.killed_by_harness), (Some(libc::SIGKILL), true));
+        assert!(p.segment_after && case.segment_leaked && !seg.exists());
+    }
+
+    #[test]
+    fn real_holders_are_released_together() {
+        let seg = Segment::new(4);
+        let case = real(ScenarioId::ManyAttachers, &seg);
+        assert_eq!(case.error, None);
+        assert_eq!(labels(&case), ["P1", "A1", "A2", "B1", "R"]);
+        let codes: Vec<Option<i32>> = case.processes.iter().map(|p| p.exit_code).collect();
+        assert_eq!(codes, [Some(0); 5]);
+        assert_eq!(done(&case.processes[0]), ["unlink"]);
+        assert!(!case.segment_leaked && !seg.exists());
+    }
+
+    #[test]
+    fn a_real_name_clash_leaves_the_other_segment_alone() {
+        let seg = Segment::new(5);
+        std::fs::write(Path::new("/dev/shm").join(&seg.0), "theirs").unwrap();
+        let case = real(ScenarioId::ThreeProcess, &seg);
+        assert_eq!(
+            case.error,
+            Some(CaseError::NameClash {
+                name: seg.0.clone()
+            })
+        );
+        assert_eq!(labels(&case), ["P1"]);
+        let theirs = std::fs::read_to_string(Path::new("/dev/shm").join(&seg.0)).unwrap();
+        assert_eq!(theirs, "theirs");
     }
 }

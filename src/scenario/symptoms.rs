@@ -265,15 +265,56 @@ mod tests {
                 what: None,
             },
         ];
-        let case = CaseObservation {
+        let keys: Vec<String> = of(&created(vec![p1])).into_iter().map(|s| s.key).collect();
+        assert_eq!(keys, ["P1 child exit 1"]);
+    }
+
+    #[test]
+    fn a_traceback_is_keyed_by_whose_it_is() {
+        // One stderr, three tracebacks: the tracker's (frames in
+        // resource_tracker.py), a multiprocessing child's (not roles.py at
+        // module level) and the process's own.
+        let stderr = "\
+Traceback (most recent call last):
+  File \"/x/multiprocessing/resource_tracker.py\", line 239, in main
+    cache[rtype].remove(name)
+KeyError: '/n'
+Traceback (most recent call last):
+  File \"/x/multiprocessing/process.py\", line 314, in _bootstrap
+    self.run()
+ValueError: child
+Traceback (most recent call last):
+  File \"/w/roles.py\", line 160, in <module>
+    main(sys.argv[1:])
+FileNotFoundError: [Errno 2] No such file or directory: '/n'
+";
+        let parsed = crate::scenario::observe::parse_stderr(stderr, "roles.py");
+        let mut p2 = crate::contract::fixtures::attacher(stderr);
+        p2.exception = parsed.exception().map(|t| t.exception.clone());
+        p2.tracebacks = parsed.tracebacks;
+        p2.exit_code = Some(1);
+        let symptoms = of(&created(vec![p2]));
+        let keys: Vec<&str> = symptoms.iter().map(|s| s.key.as_str()).collect();
+        assert_eq!(
+            keys,
+            [
+                "P2 FileNotFoundError",
+                "P2 child ValueError",
+                "P2 tracker KeyError"
+            ]
+        );
+        assert_eq!(symptoms[2].evidence, "KeyError: '/n'");
+    }
+
+    /// A case that created segment `s` and ran `processes`.
+    fn created(processes: Vec<crate::contract::ProcessObservation>) -> CaseObservation {
+        CaseObservation {
             segment: "s".into(),
-            processes: vec![p1],
+            processes,
             created: true,
             made: Vec::new(),
             segment_leaked: false,
             error: None,
-        };
-        let keys: Vec<String> = of(&case).into_iter().map(|s| s.key).collect();
-        assert_eq!(keys, ["P1 child exit 1"]);
+        }
     }
 }
