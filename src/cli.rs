@@ -69,6 +69,9 @@ pub enum Command {
     },
     /// Run the matrix and write a bug-report bundle: report.md, results.json, junit.xml,
     /// repro.py, patches/, transcripts/.
+    ///
+    /// Exits 1 when a --patch is not a fix (as `verify --strict` judges it) or a case
+    /// misses its expectation; the built-in variants are shown for comparison.
     #[command(mut_arg("scenario", |a| a.help(
         "Scenario(s), comma-separated or repeated, or `all` [default: all]")))]
     #[command(mut_arg("variant", |a| a.help(

@@ -659,3 +659,45 @@ fn patches_that_cover_no_selected_interpreter_say_so() {
         "{out}"
     );
 }
+
+/// A report gates on what was proposed: the seed's one-line fix given as a
+/// `--patch` fails the report as `verify` fails it (an attacher's unlink
+/// leaves the creator's tracker a KeyError), while the same change as the
+/// built-in `create-only`, shown for comparison, holds to its expectations.
+#[test]
+fn a_report_exits_with_the_verdict_on_the_proposed_patch() {
+    let py = python("3.12");
+    let seed_fix =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("patches/create-only/3.10-3.12.diff");
+    let dir = tempfile::tempdir().unwrap();
+    let scenarios = ["--scenario", "three-process,attacher-unlinks"];
+    let common = ["--quiet", "--no-cpython-tests", "--python", py.arg()];
+    let report = |out: &str, extra: &[&str]| {
+        bin()
+            .arg("report")
+            .args(common)
+            .args(scenarios)
+            .args(extra)
+            .arg("--out")
+            .arg(dir.path().join(out))
+            .output()
+            .unwrap()
+    };
+    let proposed = report("proposed", &["--patch", arg(&seed_fix)]);
+    assert_eq!(proposed.status.code(), Some(1), "{proposed:?}");
+    let verify = bin()
+        .args([
+            "verify",
+            "--quiet",
+            "--python",
+            py.arg(),
+            "--patch",
+            arg(&seed_fix),
+        ])
+        .args(scenarios)
+        .output()
+        .unwrap();
+    assert_eq!(verify.status.code(), Some(1), "{verify:?}");
+    let builtin = report("builtin", &["--variant", "stock,create-only"]);
+    assert_eq!(builtin.status.code(), Some(0), "{builtin:?}");
+}
