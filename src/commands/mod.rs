@@ -97,6 +97,7 @@ fn command(cli: &Cli) -> Result<u8> {
         Command::Expectations { format } => expectations::run(*format),
         Command::Clean => {
             let swept = crate::host::ledger::sweep();
+            crate::commands::error::check_signal()?;
             crate::term::style::outln(&swept.line().unwrap_or_else(|| {
                 "nothing to clean: no run was killed before it could clean up".into()
             }));
