@@ -1162,3 +1162,84 @@ fn a_harness_killed_at_any_point_of_a_run_leaves_no_segment() {
         );
     }
 }
+
+/// `run --variant create-only --scenario three-process` on `py` with `p`'s
+/// cache: (exit code, stdout, stderr).
+fn create_only_run(p: &Private, py: &Path) -> (Option<i32>, String, String) {
+    let out = p
+        .cmd()
+        .args(["run", "--python", arg(py), "--variant", "create-only"])
+        .args(["--scenario", "three-process"])
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    (out.status.code(), stdout, stderr(&out))
+}
+
+/// The one overlay in `p`'s cache.
+fn cached_overlay(p: &Private) -> PathBuf {
+    let entries: Vec<PathBuf> = std::fs::read_dir(p.cache.path().join("shmharness/overlays"))
+        .unwrap()
+        .flatten()
+        .map(|e| e.path())
+        .collect();
+    assert_eq!(entries.len(), 1, "{entries:?}");
+    entries[0].clone()
+}
+
+#[test]
+fn a_changed_cache_entry_is_rebuilt_never_judged() {
+    let py = cpython();
+    let p = Private::new();
+    let (code, out, err) = create_only_run(&p, &py);
+    assert_eq!(code, Some(0), "{out}{err}");
+    let file = cached_overlay(&p).join("multiprocessing/shared_memory.py");
+    let stock = std::fs::read(installed_multiprocessing(&py).join("shared_memory.py")).unwrap();
+    // The stock module over the cached fix, then an empty file.
+    for (what, text) in [("the stock module", stock), ("an empty file", Vec::new())] {
+        std::fs::write(&file, text).unwrap();
+        let (code, out, err) = create_only_run(&p, &py);
+        assert_eq!(
+            code,
+            Some(0),
+            "{what} in the cache gave a verdict: {out}{err}"
+        );
+        assert!(!out.contains("FAIL"), "{what}: {out}");
+        assert_eq!(
+            err.matches("was changed since it was built (multiprocessing/shared_memory.py differs from its manifest): discarded and rebuilt").count(),
+            1,
+            "{what}: {err}"
+        );
+    }
+    // Rebuilt and sound: the next run says nothing.
+    let (code, _, err) = create_only_run(&p, &py);
+    assert_eq!(code, Some(0));
+    assert!(!err.contains("note:"), "{err}");
+}
+
+#[test]
+fn a_half_built_cache_entry_is_rebuilt() {
+    let py = cpython();
+    let p = Private::new();
+    let (code, out, err) = create_only_run(&p, &py);
+    assert_eq!(code, Some(0), "{out}{err}");
+    let entry = cached_overlay(&p);
+    // What a build killed (or out of space) before its last write leaves.
+    for marker in [".manifest", ".complete"] {
+        let _ = std::fs::remove_file(entry.join(marker));
+    }
+    let (code, out, err) = create_only_run(&p, &py);
+    assert_eq!(
+        code,
+        Some(0),
+        "a half-built entry blocked the run: {out}{err}"
+    );
+    assert_eq!(
+        cached_overlay(&p),
+        entry,
+        "rebuilt in place, nothing left beside it"
+    );
+    assert!(entry.join(".manifest").is_file());
+    let (code, _, err) = create_only_run(&p, &py);
+    assert_eq!(code, Some(0), "{err}");
+}
