@@ -1243,3 +1243,146 @@ fn a_half_built_cache_entry_is_rebuilt() {
     let (code, _, err) = create_only_run(&p, &py);
     assert_eq!(code, Some(0), "{err}");
 }
+
+/// inotify's IN_CREATE events, one at a time, until a process ends.
+struct Creations {
+    fd: i32,
+    /// Readable once the process ends (pidfd_open).
+    ended: i32,
+    queue: std::collections::VecDeque<(i32, std::ffi::OsString)>,
+}
+
+impl Creations {
+    fn new(pid: u32) -> Creations {
+        // SAFETY: inotify_init1 and pidfd_open return new fds (checked).
+        let (fd, ended) = unsafe {
+            (
+                libc::inotify_init1(libc::IN_CLOEXEC),
+                libc::syscall(libc::SYS_pidfd_open, pid, 0) as i32,
+            )
+        };
+        assert!(fd >= 0 && ended >= 0, "inotify_init1 / pidfd_open");
+        Creations {
+            fd,
+            ended,
+            queue: Default::default(),
+        }
+    }
+
+    /// Watch `dir` (its watch descriptor, -1 if it is gone).
+    fn watch(&self, dir: &Path) -> i32 {
+        use std::os::unix::ffi::OsStrExt;
+        let c = std::ffi::CString::new(dir.as_os_str().as_bytes()).unwrap();
+        // SAFETY: `c` is NUL-terminated; `fd` is an inotify fd.
+        unsafe { libc::inotify_add_watch(self.fd, c.as_ptr(), libc::IN_CREATE) }
+    }
+
+    /// The next (watch, name) created, or `None` once the process ended.
+    fn next(&mut self) -> Option<(i32, std::ffi::OsString)> {
+        use std::os::unix::ffi::OsStrExt;
+        while self.queue.is_empty() {
+            let mut fds = [self.fd, self.ended].map(|fd| libc::pollfd {
+                fd,
+                events: libc::POLLIN,
+                revents: 0,
+            });
+            let mut buf = [0u8; 4096];
+            // SAFETY: poll and read on our fds, into buffers of their size.
+            let n = unsafe {
+                libc::poll(fds.as_mut_ptr(), 2, -1);
+                if fds[0].revents == 0 {
+                    return None;
+                }
+                libc::read(self.fd, buf.as_mut_ptr().cast(), buf.len()).max(0) as usize
+            };
+            let mut at = 0;
+            while at + 16 <= n {
+                let field = |i: usize| u32::from_ne_bytes(buf[i..i + 4].try_into().unwrap());
+                let (wd, len) = (field(at) as i32, field(at + 12) as usize);
+                let name = &buf[at + 16..at + 16 + len];
+                let name = &name[..name.iter().position(|&b| b == 0).unwrap_or(len)];
+                self.queue
+                    .push_back((wd, std::ffi::OsStr::from_bytes(name).to_os_string()));
+                at += 16 + len;
+            }
+        }
+        self.queue.pop_front()
+    }
+}
+
+impl Drop for Creations {
+    fn drop(&mut self) {
+        // SAFETY: both fds are ours.
+        unsafe {
+            libc::close(self.fd);
+            libc::close(self.ended);
+        }
+    }
+}
+
+/// Spawn `cmd`, and SIGKILL it while it writes into a directory whose name
+/// starts with `prefix` that it made in `dir`: at the first file it
+/// creates there (inotify, no clock). Returns that directory, or `None`
+/// when `cmd` ended first.
+fn kill_while_it_fills(
+    dir: &Path,
+    prefix: &str,
+    cmd: &mut std::process::Command,
+) -> Option<PathBuf> {
+    let mut child = cmd.spawn().unwrap();
+    let mut events = Creations::new(child.id());
+    let top = events.watch(dir);
+    let (mut staging, mut inner, mut killed) = (None, -2, false);
+    while let Some((wd, name)) = events.next() {
+        if wd == top && staging.is_none() && name.to_string_lossy().starts_with(prefix) {
+            let made = dir.join(name);
+            inner = events.watch(&made);
+            staging = Some(made);
+        } else if wd == inner {
+            killed = child.kill().is_ok();
+            break;
+        }
+    }
+    child.wait().unwrap();
+    staging.filter(|_| killed)
+}
+
+#[test]
+fn a_report_force_killed_while_it_writes_leaves_no_staging_dir() {
+    let py = cpython();
+    let p = Private::new();
+    let parent = tempfile::tempdir().unwrap();
+    let out = parent.path().join("bundle");
+    std::fs::create_dir(&out).unwrap();
+    std::fs::write(out.join("old.txt"), "the previous bundle").unwrap();
+    // Killed while it writes the new bundle beside the old one (again if
+    // the write won the race and finished first).
+    let staged = (0..20).find_map(|_| {
+        let mut report = p.cmd();
+        report
+            .args([
+                "report",
+                "--quiet",
+                "--force",
+                "--no-cpython-tests",
+                "--out",
+                arg(&out),
+            ])
+            .args(["--python", arg(&py), "--scenario", "three-process"])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null());
+        kill_while_it_fills(parent.path(), ".bundle.tmp-", &mut report).filter(|s| s.exists())
+    });
+    let staged = staged.expect("never killed while staging");
+    let (code, said, err) = p.clean();
+    assert_eq!(code, 0, "{err}");
+    assert!(!staged.exists(), "{} left: {said}", staged.display());
+    assert!(
+        said.contains("removed what 1 run killed earlier left"),
+        "{said}"
+    );
+    assert!(
+        out.join("old.txt").exists() || out.join("report.md").exists(),
+        "the bundle is gone"
+    );
+}
