@@ -1386,3 +1386,47 @@ fn a_report_force_killed_while_it_writes_leaves_no_staging_dir() {
         "the bundle is gone"
     );
 }
+
+#[test]
+fn a_tmpdir_or_cache_dir_others_can_write_is_refused() {
+    let py = cpython();
+    let p = Private::new();
+    let open = tempfile::tempdir().unwrap();
+    chmod(open.path(), 0o777);
+    let run = |env: (&str, &Path), extra: &[&str]| {
+        let out = p
+            .cmd()
+            .env(env.0, env.1)
+            .args(["run", "--quiet", "--python", arg(&py), "--variant", "stock"])
+            .args(extra)
+            .output()
+            .unwrap();
+        (out.status.code(), stderr(&out))
+    };
+    let (code, err) = run(("TMPDIR", open.path()), &[]);
+    assert_eq!(code, Some(2), "{err}");
+    assert_eq!(err.lines().count(), 1, "{err}");
+    assert!(
+        err.contains(&format!("refusing TMPDIR {}", open.path().display())),
+        "{err}"
+    );
+    assert!(err.contains("mode 0777"), "{err}");
+    assert_eq!(
+        std::fs::read_dir(open.path()).unwrap().count(),
+        0,
+        "wrote into it"
+    );
+    let (code, err) = run(("XDG_CACHE_HOME", open.path()), &[]);
+    assert_eq!(code, Some(2), "{err}");
+    assert!(
+        err.contains("refusing the cache dir") && err.contains("mode 0777"),
+        "{err}"
+    );
+    assert!(err.contains("--no-cache"), "{err}");
+    let (code, err) = run(("XDG_CACHE_HOME", open.path()), &["--no-cache"]);
+    assert_eq!(code, Some(0), "{err}");
+    // Sticky, like /tmp: nobody can replace another's entries.
+    chmod(open.path(), 0o1777);
+    let (code, err) = run(("TMPDIR", open.path()), &[]);
+    assert_eq!(code, Some(0), "{err}");
+}
