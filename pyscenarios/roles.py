@@ -101,6 +101,12 @@ manager NAME SIZE [--mode MODE] [--start-method METHOD]
 hanger NAME SIZE
     Test-only, see `hanger`.
 
+The run's ledger: with SHMHARNESS_LEDGER in the environment (the harness
+sets it), every process running this file appends `seg NAME` to that file,
+in one write, *before* any shm_open that may create NAME (see
+`record_creations`). A harness killed with SIGKILL then still knows every
+segment its roles may have made, and the next run removes them.
+
 Resource-tracker pids (opt-in): with SHMHARNESS_TRACKER_EVENTS=1 in the
 environment, a process emits `tracker` {pid, who} for each resource tracker
 it started itself, once: after it created or attached, in a raw-fork child
@@ -154,6 +160,92 @@ class creation_seen(object):
 
         _posixshmem.shm_open = self.real
         return False
+
+
+def record_segment(name):
+    """Append `seg NAME` to the run's ledger (SHMHARNESS_LEDGER) with one
+    O_APPEND write, so lines from many processes never mix. The ledger is
+    the harness's own file: never created here, never followed through a
+    symlink, never waited on. Best effort, like the harness's ledger."""
+    ledger = os.environ.get("SHMHARNESS_LEDGER")
+    if not ledger:
+        return
+    flags = os.O_WRONLY | os.O_APPEND | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0)
+    try:
+        fd = os.open(ledger, flags)
+    except OSError:
+        return
+    try:
+        os.write(fd, ("seg %s\n" % name).encode("utf-8", "surrogateescape"))
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+
+
+def record_creations():
+    """Wrap _posixshmem.shm_open for this process: an O_CREAT call records
+    its name in the ledger first (the creator's NAME, the manager's NAME_m1
+    and NAME_m2). Only adds that write: the call and its result are
+    unchanged. A multiprocessing child started by spawn or forkserver runs
+    this module too, and one started by fork inherits the wrapper."""
+    if not os.environ.get("SHMHARNESS_LEDGER"):
+        return
+    try:
+        import _posixshmem
+    except ImportError:
+        return
+    real = _posixshmem.shm_open
+
+    def shm_open(path, flags, *args, **kwargs):
+        if flags & os.O_CREAT:
+            record_segment(path.lstrip("/"))
+        return real(path, flags, *args, **kwargs)
+
+    _posixshmem.shm_open = shm_open
+
+
+record_creations()
+
+
+def die_with_the_harness():
+    """Linux: end this role in order when the harness dies. The harness
+    starts each role with PR_SET_PDEATHSIG=SIGKILL, which covers the
+    interpreter's start; from here on the signal is SIGTERM, and SIGTERM
+    exits through SystemExit: multiprocessing's own exit handlers then stop
+    what this role started (a manager's server, children, a forkserver, its
+    temp dirs), which a SIGKILL would leave running for good. SIGALRM ends
+    an exit that hangs. A segment created meanwhile is in the ledger
+    already (see record_segment)."""
+    import signal
+
+    if not sys.platform.startswith("linux"):
+        return
+
+    harness = os.getppid()
+
+    def harness_gone(signum, frame):
+        if os.getppid() == harness:
+            # Someone else's SIGTERM: die of it, as without this handler.
+            signal.signal(signum, signal.SIG_DFL)
+            os.kill(os.getpid(), signum)
+            return
+        signal.alarm(10)
+        raise SystemExit("roles.py: the harness is gone")
+
+    signal.signal(signal.SIGTERM, harness_gone)
+    if hasattr(os, "register_at_fork"):
+        # A forked child (fork start method, raw fork) keeps SIGTERM's usual
+        # meaning: multiprocessing's terminate() sends it.
+        os.register_at_fork(
+            after_in_child=lambda: signal.signal(signal.SIGTERM, signal.SIG_DFL)
+        )
+    try:
+        import ctypes
+
+        ctypes.CDLL(None, use_errno=True).prctl(1, int(signal.SIGTERM), 0, 0, 0)
+    except Exception:
+        pass
 
 
 _TRACKER_EVENTS = os.environ.get("SHMHARNESS_TRACKER_EVENTS") == "1"
@@ -517,6 +609,7 @@ def main(argv):
 
     # Where multiprocessing came from: the harness checks that a patched
     # variant really runs its overlay and a stock one the installed stdlib.
+    die_with_the_harness()
     emit("start", pid=os.getpid(), multiprocessing=multiprocessing.__file__)
     if argv[:1] == ["apis"]:
         return apis()

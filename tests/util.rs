@@ -993,3 +993,126 @@ pub fn matrix() -> &'static Matrix {
         }
     })
 }
+
+// ---------------------------------------------------------------------------
+// Runs with a cache, a TMPDIR and ledgers of their own
+
+/// A private cache dir and TMPDIR, and no XDG_RUNTIME_DIR: the ledgers a
+/// test kills, plants or cleans are its own, and so is every temp dir.
+/// The probe answers of the shared test cache are copied in (they are
+/// checked against each interpreter's path, size and mtime), so discovery
+/// stays warm.
+pub struct Private {
+    pub cache: tempfile::TempDir,
+    pub tmp: tempfile::TempDir,
+}
+
+impl Private {
+    pub fn new() -> Private {
+        let cache = tempfile::tempdir().unwrap();
+        let probes = test_cache().join("shmharness/probes.json");
+        if probes.is_file() {
+            std::fs::create_dir_all(cache.path().join("shmharness")).unwrap();
+            let _ = std::fs::copy(&probes, cache.path().join("shmharness/probes.json"));
+        }
+        Private {
+            cache,
+            tmp: tempfile::tempdir().unwrap(),
+        }
+    }
+
+    /// The binary, with this cache and TMPDIR.
+    pub fn cmd(&self) -> std::process::Command {
+        let mut cmd = std::process::Command::new(assert_cmd::cargo::cargo_bin("shmharness"));
+        cmd.env("NO_COLOR", "1")
+            .env("XDG_CACHE_HOME", self.cache.path())
+            .env("TMPDIR", self.tmp.path())
+            .env_remove("XDG_RUNTIME_DIR");
+        cmd
+    }
+
+    /// The ledger dir these runs use.
+    pub fn runs(&self) -> PathBuf {
+        self.cache.path().join("shmharness/runs")
+    }
+
+    /// `shmharness clean`: (exit code, stdout, stderr).
+    pub fn clean(&self) -> (i32, String, String) {
+        let out = self.cmd().arg("clean").output().unwrap();
+        (
+            out.status.code().unwrap_or(-1),
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    }
+
+    /// The run temp dirs (`shmharness-*`) in this TMPDIR.
+    pub fn temp_dirs(&self) -> Vec<PathBuf> {
+        let mut dirs: Vec<PathBuf> = std::fs::read_dir(self.tmp.path())
+            .unwrap()
+            .flatten()
+            .filter(|e| e.file_name().to_string_lossy().starts_with("shmharness-"))
+            .map(|e| e.path())
+            .collect();
+        dirs.sort();
+        dirs
+    }
+}
+
+/// The second user of the multi-user tests: `nobody` (uid, gid).
+pub fn nobody() -> (u32, u32) {
+    let name = std::ffi::CString::new("nobody").unwrap();
+    // SAFETY: getpwnam returns a pointer into static storage or null; it
+    // is read at once.
+    unsafe {
+        let pw = libc::getpwnam(name.as_ptr());
+        assert!(!pw.is_null(), "no user `nobody` on this machine");
+        ((*pw).pw_uid, (*pw).pw_gid)
+    }
+}
+
+/// `lchown` (a symlink itself, not its target).
+pub fn chown(path: &Path, uid: u32, gid: u32) {
+    std::os::unix::fs::lchown(path, Some(uid), Some(gid)).unwrap();
+}
+
+/// A fresh name of the form the harness gives (`shmh` + 12 hex + `_n`).
+pub fn harness_like_name(n: usize) -> String {
+    let mut buf = [0u8; 8];
+    // SAFETY: getrandom writes at most buf.len() bytes into buf.
+    unsafe { libc::getrandom(buf.as_mut_ptr().cast(), buf.len(), 0) };
+    format!(
+        "shmh{:012x}_{n}",
+        u64::from_le_bytes(buf) & 0xffff_ffff_ffff
+    )
+}
+
+/// Create the segment `name` (16 bytes), owned by `owner` (uid, gid) if
+/// given. The test that makes one removes it.
+pub fn make_segment(name: &str, owner: Option<(u32, u32)>) {
+    let c = std::ffi::CString::new(format!("/{name}")).unwrap();
+    // SAFETY: `c` is NUL-terminated; the fd is closed before returning.
+    unsafe {
+        let fd = libc::shm_open(
+            c.as_ptr(),
+            libc::O_CREAT | libc::O_EXCL | libc::O_RDWR,
+            0o600,
+        );
+        assert!(fd >= 0, "cannot create segment {name}");
+        assert_eq!(libc::ftruncate(fd, 16), 0);
+        if let Some((uid, gid)) = owner {
+            assert_eq!(libc::fchown(fd, uid, gid), 0);
+        }
+        libc::close(fd);
+    }
+}
+
+/// Whether the segment `name` exists.
+pub fn segment_exists(name: &str) -> bool {
+    Path::new("/dev/shm").join(name).exists()
+}
+
+/// Remove a segment this test made (if it is still there).
+pub fn remove_segment(name: &str) {
+    let _ = std::fs::remove_file(Path::new("/dev/shm").join(name));
+}

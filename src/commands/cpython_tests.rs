@@ -23,7 +23,7 @@ pub fn run(args: &CpythonTestsArgs) -> Result<u8> {
         );
     }
     let outputs = Outputs::new(args.format, View::CpythonTests);
-    super::sweep_debris();
+    super::sweep_debris()?;
     let interpreters = super::interpreters(&args.select)?;
     let started = Instant::now();
     let timeout = Duration::from_secs_f64(args.timeout);

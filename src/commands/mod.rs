@@ -97,6 +97,7 @@ fn command(cli: &Cli) -> Result<u8> {
         Command::Expectations { format } => expectations::run(*format),
         Command::Clean => {
             let swept = crate::host::ledger::sweep();
+            crate::commands::error::check_signal()?;
             crate::term::style::outln(&swept.line().unwrap_or_else(|| {
                 "nothing to clean: no run was killed before it could clean up".into()
             }));
@@ -126,6 +127,9 @@ pub fn discover(args: &SelectArgs, shims: bool) -> Result<(Discovery, Vec<Python
         .iter()
         .map(|s| PythonSpec::parse(s))
         .collect::<Result<_, _>>()?;
+    if !args.no_cache {
+        check_cache_dir()?;
+    }
     let explicit: Vec<_> = specs
         .iter()
         .filter_map(|s| s.explicit_path().cloned())
@@ -313,7 +317,7 @@ fn preflight(plan: &Plan, cpython_tests: bool, keep_going: bool) -> Result<Vec<S
 pub fn execute(plan: &Plan, cpython_tests: bool) -> Result<RunOutcome> {
     crate::commands::error::check_signal()?;
     let said = preflight(plan, cpython_tests, plan.keep_going)?;
-    sweep_debris();
+    sweep_debris()?;
     let ws = Workspace::new()
         .map_err(|e| Error::Environment(format!("cannot create a temp dir: {e} (check TMPDIR)")))?;
     let bar = crate::term::progress::Bar::start(plan.case_count());
@@ -362,10 +366,44 @@ fn applies_nowhere(plan: &Plan, results: &Results) -> Option<String> {
         })
 }
 
-/// Remove what runs killed with SIGKILL left behind, saying so in a line.
-pub fn sweep_debris() {
+/// Before any work that runs code from a temp dir: refuse a TMPDIR that
+/// someone else could change (see `check_tmpdir`), then remove what runs
+/// killed with SIGKILL left behind, saying so in a line.
+pub fn sweep_debris() -> Result<()> {
+    check_tmpdir()?;
     if let Some(line) = crate::host::ledger::sweep().line() {
         eprintln!("{line}");
+    }
+    Ok(())
+}
+
+/// The role scripts and overlays run from under TMPDIR: one that another
+/// user can write to (group- or world-writable without the sticky bit, or
+/// under a directory of theirs) would let them swap in their own code,
+/// which this run (root, in CI) would then execute.
+fn check_tmpdir() -> Result<()> {
+    let tmp = std::env::temp_dir();
+    match crate::host::sys::others_can_write(&tmp) {
+        Some(why) => Err(Error::Environment(format!(
+            "refusing TMPDIR {}: {why}; shmharness runs code from its temp dirs, so another user could replace it (use a directory only you can write, or one with the sticky bit like /tmp)",
+            tmp.display()
+        ))),
+        None => Ok(()),
+    }
+}
+
+/// The same for the cache dir: overlays are run from it and probe answers
+/// say which interpreter to run.
+fn check_cache_dir() -> Result<()> {
+    let Some(cache) = crate::host::sys::cache_dir() else {
+        return Ok(());
+    };
+    match crate::host::sys::others_can_write(&cache) {
+        Some(why) => Err(Error::Environment(format!(
+            "refusing the cache dir {}: {why}; shmharness runs code from its cached overlays, so another user could replace it (fix its mode or XDG_CACHE_HOME, or pass --no-cache)",
+            cache.display()
+        ))),
+        None => Ok(()),
     }
 }
 

@@ -30,6 +30,8 @@ impl Archive {
             .prefix("shmharness-archive-")
             .tempdir()
             .map_err(|e| unwritable(Path::new("the archive's temp dir"), e))?;
+        crate::host::ledger::open();
+        crate::host::ledger::note_dir(tmp.path());
         super::bundle::fill(results, tmp.path())?;
         let gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
         let mut tar = tar::Builder::new(gz);

@@ -51,6 +51,10 @@ pub fn write(results: &Results, out: &Path, force: bool) -> Result<(), OutputErr
         .prefix(&format!(".{}.tmp-", name_of(out)))
         .tempdir_in(&parent)
         .map_err(|e| unwritable(out, e))?;
+    // A SIGKILL from here on leaves it: the ledger lets the next run (or
+    // `clean`) remove it.
+    crate::host::ledger::open();
+    crate::host::ledger::note_dir(tmp.path());
     fill(results, tmp.path())?;
     replace(tmp, out, &|from, to| std::fs::rename(from, to))
 }
@@ -101,6 +105,10 @@ fn replace(
         }
         return Err(unwritable(out, e));
     }
+    // Only now is the old bundle garbage (until here it is the only copy
+    // of the user's folder, which a sweep must never delete): a SIGKILL
+    // while it is deleted leaves it to the next run.
+    crate::host::ledger::note_dir(old.path());
     // `old` drops here: the replaced bundle is deleted.
     Ok(())
 }

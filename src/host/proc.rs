@@ -51,6 +51,12 @@ pub struct Spec {
     /// Variables of ours the child must not see.
     pub env_remove: Vec<OsString>,
     pub dir: Option<PathBuf>,
+    /// SIGKILL the child when the harness dies (see `die_with_us`). Only
+    /// for a program known to run (an interpreter that answered its
+    /// probe): what it takes makes std fork and `execvp`, which runs a
+    /// file with no `#!` line through /bin/sh, where `posix_spawn` refuses
+    /// it, so never for a probe's candidate.
+    pub die_with_us: bool,
 }
 
 impl Spec {
@@ -61,6 +67,7 @@ impl Spec {
             env: Vec::new(),
             env_remove: Vec::new(),
             dir: None,
+            die_with_us: false,
         }
     }
 
@@ -308,13 +315,17 @@ fn expression(
     stdout: io::PipeWriter,
     stderr: io::PipeWriter,
 ) -> duct::Expression {
+    let die = spec.die_with_us;
     let mut expr = duct::cmd(&spec.program, &spec.args)
         .stdin_file(stdin)
         .stdout_file(stdout)
         .stderr_file(stderr)
         .unchecked()
-        .before_spawn(|cmd| {
+        .before_spawn(move |cmd| {
             cmd.process_group(0);
+            if die {
+                die_with_us(cmd);
+            }
             Ok(())
         });
     for key in &spec.env_remove {
@@ -327,6 +338,35 @@ fn expression(
         expr = expr.dir(dir);
     }
     expr
+}
+
+/// The child gets SIGKILL when the thread that started it ends (the
+/// threads that start children outlive them), so a harness killed with
+/// SIGKILL takes its role processes with it: none of them can go on to
+/// create a segment that no ledger lists (Linux's `PR_SET_PDEATHSIG`, set
+/// in the child before exec). If we died before the child could ask, its
+/// parent is already someone else, and it exits at once.
+fn die_with_us(cmd: &mut std::process::Command) {
+    #[cfg(target_os = "linux")]
+    {
+        // SAFETY: getpid has no preconditions.
+        let parent = unsafe { libc::getpid() };
+        // SAFETY: runs in the forked child before exec and only makes
+        // async-signal-safe calls (prctl, getppid, _exit).
+        unsafe {
+            cmd.pre_exec(move || {
+                if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL, 0, 0, 0) != 0 {
+                    return Err(io::Error::last_os_error());
+                }
+                if libc::getppid() != parent {
+                    libc::_exit(1);
+                }
+                Ok(())
+            });
+        }
+    }
+    #[cfg(not(target_os = "linux"))]
+    let _ = cmd;
 }
 
 /// Threads that turn the child's stdout lines, its stderr, its exit and

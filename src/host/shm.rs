@@ -22,6 +22,45 @@ pub fn exists(name: &str) -> bool {
     std::io::Error::last_os_error().raw_os_error() != Some(libc::ENOENT)
 }
 
+/// Who owns the segment `name` (its uid), if it exists.
+pub fn owner(name: &str) -> Option<u32> {
+    let c = c_name(name);
+    // SAFETY: `c` is a valid NUL-terminated string; fstat writes into the
+    // zeroed struct; the fd is closed at once.
+    unsafe {
+        let fd = libc::shm_open(c.as_ptr(), libc::O_RDONLY | libc::O_NOFOLLOW, 0);
+        if fd < 0 {
+            return None;
+        }
+        let mut st: libc::stat = std::mem::zeroed();
+        let ok = libc::fstat(fd, &mut st) == 0;
+        libc::close(fd);
+        ok.then_some(st.st_uid)
+    }
+}
+
+/// Whether `name` has the form `fresh_name` gives (`shmh`, 12 hex digits,
+/// `_N`), or that of a manager role's segments (`_N_mK`): the only names a
+/// sweep may ever unlink.
+pub fn is_harness_name(name: &str) -> bool {
+    let digits = |s: &str| !s.is_empty() && s.len() <= 9 && s.bytes().all(|b| b.is_ascii_digit());
+    let Some(rest) = name.strip_prefix("shmh") else {
+        return false;
+    };
+    let (hex, tail) = rest.split_at_checked(12).unwrap_or(("", ""));
+    let Some(tail) = tail.strip_prefix('_') else {
+        return false;
+    };
+    let case = match tail.split_once("_m") {
+        Some((case, manager)) => digits(manager).then_some(case),
+        None => Some(tail),
+    };
+    hex.bytes()
+        .all(|b| b.is_ascii_hexdigit() && !b.is_ascii_uppercase())
+        && hex.len() == 12
+        && case.is_some_and(digits)
+}
+
 /// Remove the segment `name`. Only ever called for names this run made.
 pub fn unlink(name: &str) -> bool {
     let c = c_name(name);
@@ -36,7 +75,7 @@ pub fn fresh_name(n: usize) -> String {
     if let Some(forced) = forced_name() {
         return forced;
     }
-    let name = format!("shmh{:012x}_{n}", random48());
+    let name = format!("shmh{:012x}_{n}", crate::host::sys::random48());
     debug_assert!(name.len() <= 30);
     name
 }
@@ -55,22 +94,6 @@ fn forced_name() -> Option<String> {
         .map(str::to_string)
 }
 
-/// 48 bits from the kernel's random source (getrandom(2)); the clock and
-/// pid only if that fails.
-fn random48() -> u64 {
-    let mut buf = [0u8; 8];
-    // SAFETY: getrandom writes at most buf.len() bytes into buf.
-    let got = unsafe { libc::getrandom(buf.as_mut_ptr().cast(), buf.len(), 0) };
-    if got == buf.len() as isize {
-        return u64::from_le_bytes(buf) & 0xffff_ffff_ffff;
-    }
-    let nanos = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_nanos() as u64)
-        .unwrap_or(0);
-    (nanos ^ u64::from(std::process::id()).rotate_left(24)) & 0xffff_ffff_ffff
-}
-
 #[cfg(test)]
 mod tests {
     #[test]
@@ -80,5 +103,34 @@ mod tests {
         assert_ne!(a, b);
         assert!(a.starts_with("shmh") && a.len() <= 30, "{a}");
         assert_eq!(a.len(), "shmh".len() + 12 + "_9999".len());
+        assert!(super::is_harness_name(&a), "{a}");
+    }
+
+    #[test]
+    fn only_the_harness_s_own_name_forms_count_as_its_names() {
+        for ours in [
+            "shmh0123456789ab_0",
+            "shmh0123456789ab_23",
+            "shmhffffffffffff_7_m2",
+        ] {
+            assert!(super::is_harness_name(ours), "{ours}");
+        }
+        for theirs in [
+            "shmh",
+            "shmh_important",
+            "shmh0123456789ab",
+            "shmh0123456789ab_",
+            "shmh0123456789AB_1",
+            "shmh0123456789a_1",
+            "shmh0123456789abc_1",
+            "shmh0123456789ab_1x",
+            "shmh0123456789ab_1_m",
+            "shmh0123456789ab_1_m2_m3",
+            "shmh0123456789ab_1/../x",
+            "psm_0123456789ab",
+            "shmhclash123",
+        ] {
+            assert!(!super::is_harness_name(theirs), "{theirs}");
+        }
     }
 }

@@ -8,8 +8,15 @@
 //! different key is a different directory; an entry is never changed.
 //!
 //! Safe with concurrent runs: an overlay is built in a temp dir beside the
-//! entries and renamed into place; a run that loses the race uses the
-//! winner's and drops its own. `--no-cache` bypasses all of it.
+//! entries (0700, listed in the run's ledger), sealed with a manifest of
+//! every file's size and content hash (written last), and renamed into
+//! place; a run that loses the race uses the winner's and drops its own.
+//!
+//! Never trusted unchecked: every use reads the whole entry against its
+//! manifest. An entry with no manifest (a build that died or ran out of
+//! space) is built again; one whose files changed is discarded and rebuilt
+//! with a note, so a tampered or corrupt cache never yields a verdict.
+//! `--no-cache` bypasses all of it.
 
 use std::hash::{Hash, Hasher};
 use std::path::{Path, PathBuf};
@@ -115,30 +122,231 @@ fn package_files(package: &Path) -> Option<Vec<(String, Vec<u8>)>> {
     Some(out)
 }
 
-/// A complete entry: its marker file exists (written last, before the
-/// rename, so a half-built entry never has it).
-pub fn complete(entry: &Path) -> bool {
-    entry.join(MARKER).is_file()
+/// The file that says what an entry holds: every other file's path, size
+/// and content hash. Written last, so an entry without it is half-built.
+pub const MANIFEST: &str = ".manifest";
+
+const MANIFEST_HEADER: &str = "shmharness-overlay-manifest 1";
+
+/// FNV-1a (64 bits): stable across Rust versions and machines, unlike
+/// std's `DefaultHasher`. It guards against corruption and a changed file
+/// (who can rewrite an entry can rewrite its manifest too: the cache dir
+/// itself must be this user's alone, see `commands::check_cache_dir`).
+fn fnv1a(bytes: &[u8]) -> u64 {
+    bytes.iter().fold(0xcbf2_9ce4_8422_2325, |h, &b| {
+        (h ^ u64::from(b)).wrapping_mul(0x0000_0100_0000_01b3)
+    })
 }
 
-pub const MARKER: &str = ".complete";
-
-/// Put a finished build (`built`, a temp dir beside the entries) in place
-/// as `entry`; if another run got there first, theirs is kept.
-pub fn publish(built: &Path, entry: &Path) -> std::io::Result<()> {
-    std::fs::write(built.join(MARKER), "")?;
-    match std::fs::rename(built, entry) {
-        Ok(()) => Ok(()),
-        Err(_) if complete(entry) => {
-            let _ = std::fs::remove_dir_all(built);
-            Ok(())
+/// Every file under `entry` but the manifest, sorted by path: `path size
+/// hash` lines. Anything but a file or a directory (a symlink, a FIFO) is
+/// an error: an entry never holds one.
+fn listing(entry: &Path) -> std::io::Result<Vec<String>> {
+    let mut lines = Vec::new();
+    let mut stack = vec![entry.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        for e in std::fs::read_dir(&d)? {
+            let e = e?;
+            let p = e.path();
+            let ty = e.file_type()?;
+            let rel = p
+                .strip_prefix(entry)
+                .unwrap_or(&p)
+                .to_string_lossy()
+                .into_owned();
+            if ty.is_dir() {
+                stack.push(p);
+            } else if !ty.is_file() || rel.contains('\n') {
+                return Err(std::io::Error::other(format!("{rel}: not a plain file")));
+            } else if rel != MANIFEST {
+                let bytes = std::fs::read(&p)?;
+                lines.push(format!("{rel} {} {:016x}", bytes.len(), fnv1a(&bytes)));
+            }
         }
+    }
+    lines.sort();
+    Ok(lines)
+}
+
+/// Write the manifest of a finished build, last.
+pub fn seal(built: &Path) -> std::io::Result<()> {
+    let lines = listing(built)?;
+    let text = format!(
+        "{MANIFEST_HEADER}\n{}\nend {}\n",
+        lines.join("\n"),
+        lines.len()
+    );
+    std::fs::write(built.join(MANIFEST), text)
+}
+
+/// What a cache entry turned out to be.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Entry {
+    /// Every file is the one its build wrote.
+    Sound,
+    /// Not there, or half-built (no manifest: a build died, or its disk
+    /// filled, before the end).
+    Incomplete,
+    /// A file differs from the manifest (changed, missing, added): the
+    /// first one, named.
+    Changed(String),
+}
+
+/// Check `entry` against its manifest, reading every file.
+pub fn check(entry: &Path) -> Entry {
+    let Ok(text) = std::fs::read_to_string(entry.join(MANIFEST)) else {
+        return Entry::Incomplete;
+    };
+    let mut lines: Vec<&str> = text.lines().collect();
+    let complete = lines.first() == Some(&MANIFEST_HEADER)
+        && lines.last() == Some(&format!("end {}", lines.len().saturating_sub(2)).as_str());
+    if !complete {
+        return Entry::Incomplete;
+    }
+    lines.pop();
+    let want = &lines[1..];
+    let have = match listing(entry) {
+        Ok(have) => have,
+        Err(e) => return Entry::Changed(e.to_string()),
+    };
+    let path = |l: &str| l.rsplitn(3, ' ').last().unwrap_or_default().to_string();
+    match want.iter().zip(&have).find(|(w, h)| **w != h.as_str()) {
+        Some((w, h)) => Entry::Changed(path(w).min(path(h))),
+        None if want.len() == have.len() => Entry::Sound,
+        None if want.len() > have.len() => Entry::Changed(path(want[have.len()])),
+        None => Entry::Changed(path(&have[want.len()])),
+    }
+}
+
+/// Move `entry` out of the way into a fresh `shmharness-discard-*` dir
+/// under `entries` (recorded in the ledger, so a SIGKILL leaves nothing
+/// for long) and delete it there. A run still reading it keeps its open
+/// files; no run starts using it again.
+pub fn discard(entries: &Path, entry: &Path) -> std::io::Result<()> {
+    let bin = tempfile::Builder::new()
+        .prefix("shmharness-discard-")
+        .tempdir_in(entries)?;
+    crate::host::ledger::note_dir(bin.path());
+    match std::fs::rename(entry, bin.path().join("entry")) {
+        Ok(()) => Ok(()),
+        // Another run moved it first.
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
         Err(e) => Err(e),
     }
+    // `bin` drops here: the entry is deleted.
+}
+
+/// Put a finished, sealed build in place as `entry`. If another run got
+/// there first with a sound entry, theirs is kept; a half-built or changed
+/// one in the way is discarded first. On any error the build is deleted.
+pub fn publish(built: tempfile::TempDir, entry: &Path) -> std::io::Result<()> {
+    let entries = entry.parent().unwrap_or(Path::new("."));
+    let mut last = None;
+    for _ in 0..3 {
+        match std::fs::rename(built.path(), entry) {
+            Ok(()) => {
+                // Renamed away: nothing left for the drop to delete.
+                let _ = built.keep();
+                return Ok(());
+            }
+            Err(e) => {
+                if check(entry) == Entry::Sound {
+                    return Ok(());
+                }
+                if std::fs::symlink_metadata(entry).is_err() {
+                    return Err(e);
+                }
+                discard(entries, entry)?;
+                last = Some(e);
+            }
+        }
+    }
+    Err(last.unwrap_or_else(|| std::io::Error::other("cannot publish")))
 }
 
 #[cfg(test)]
 mod tests {
+    use super::*;
+
+    fn entry(top: &Path) -> PathBuf {
+        let e = top.join("e");
+        std::fs::create_dir_all(e.join("multiprocessing/__pycache__")).unwrap();
+        std::fs::write(e.join("multiprocessing/shared_memory.py"), "patched").unwrap();
+        std::fs::write(e.join("multiprocessing/__pycache__/x.pyc"), "bytecode").unwrap();
+        e
+    }
+
+    #[test]
+    fn fnv1a_is_the_published_function() {
+        // The FNV test vectors (draft-eastlake-fnv).
+        assert_eq!(fnv1a(b""), 0xcbf2_9ce4_8422_2325);
+        assert_eq!(fnv1a(b"a"), 0xaf63_dc4c_8601_ec8c);
+        assert_eq!(fnv1a(b"foobar"), 0x8594_4171_f739_67e8);
+    }
+
+    #[test]
+    fn a_sealed_entry_is_sound_until_a_file_changes_or_appears_or_goes() {
+        let top = tempfile::tempdir().unwrap();
+        let e = entry(top.path());
+        assert_eq!(check(&e), Entry::Incomplete, "no manifest yet");
+        seal(&e).unwrap();
+        assert_eq!(check(&e), Entry::Sound);
+        let sm = e.join("multiprocessing/shared_memory.py");
+        std::fs::write(&sm, "stock").unwrap();
+        assert_eq!(
+            check(&e),
+            Entry::Changed("multiprocessing/shared_memory.py".into())
+        );
+        std::fs::write(&sm, "patched").unwrap();
+        assert_eq!(check(&e), Entry::Sound);
+        std::fs::write(e.join("multiprocessing/evil.py"), "").unwrap();
+        assert_eq!(check(&e), Entry::Changed("multiprocessing/evil.py".into()));
+        std::fs::remove_file(e.join("multiprocessing/evil.py")).unwrap();
+        std::fs::remove_file(e.join("multiprocessing/__pycache__/x.pyc")).unwrap();
+        assert_eq!(
+            check(&e),
+            Entry::Changed("multiprocessing/__pycache__/x.pyc".into())
+        );
+        // A manifest cut short (no space) is no manifest.
+        let text = std::fs::read_to_string(e.join(MANIFEST)).unwrap();
+        std::fs::write(e.join(MANIFEST), &text[..text.len() - 8]).unwrap();
+        assert_eq!(check(&e), Entry::Incomplete);
+    }
+
+    #[test]
+    fn a_build_replaces_a_half_built_entry_and_keeps_a_sound_one() {
+        let top = tempfile::tempdir().unwrap();
+        let target = top.path().join("key");
+        std::fs::create_dir_all(target.join("multiprocessing")).unwrap();
+        let build = |text: &str| {
+            let b = tempfile::Builder::new()
+                .prefix("shmharness-build-")
+                .tempdir_in(top.path())
+                .unwrap();
+            std::fs::create_dir(b.path().join("multiprocessing")).unwrap();
+            std::fs::write(b.path().join("multiprocessing/x.py"), text).unwrap();
+            seal(b.path()).unwrap();
+            b
+        };
+        publish(build("first"), &target).unwrap();
+        assert_eq!(check(&target), Entry::Sound);
+        publish(build("second"), &target).unwrap();
+        assert_eq!(
+            std::fs::read_to_string(target.join("multiprocessing/x.py")).unwrap(),
+            "first",
+            "a sound entry stays"
+        );
+        let names: Vec<_> = std::fs::read_dir(top.path())
+            .unwrap()
+            .flatten()
+            .map(|e| e.file_name())
+            .collect();
+        assert_eq!(names, ["key"], "no build or discarded dir left");
+    }
+}
+
+#[cfg(test)]
+mod key_tests {
     //! The key over a fake install: every input that makes a different
     //! overlay gives a different key, and nothing else does.
     use std::time::{Duration, SystemTime};
@@ -311,35 +519,5 @@ mod tests {
         let (_dir, mut interp) = install();
         interp.executable = PathBuf::from("/nonexistent/python3");
         assert_eq!(key(&interp, PATCH), None);
-    }
-
-    #[test]
-    fn an_entry_is_complete_once_published_and_a_lost_race_keeps_the_winner() {
-        let dir = tempfile::tempdir().unwrap();
-        let entries = super::dir(dir.path());
-        assert_eq!(entries, dir.path().join("overlays"));
-        let built = |name: &str, text: &str| {
-            let b = entries.join(name);
-            std::fs::create_dir_all(b.join("multiprocessing")).unwrap();
-            std::fs::write(b.join("multiprocessing/x.py"), text).unwrap();
-            b
-        };
-        let entry = entries.join("key");
-        let ours = built("build-1", "ours");
-        assert!(!complete(&ours));
-        publish(&ours, &entry).unwrap();
-        assert!(complete(&entry) && !ours.exists());
-        // Another run built the same entry: its build goes, ours stays.
-        let theirs = built("build-2", "theirs");
-        publish(&theirs, &entry).unwrap();
-        assert!(!theirs.exists());
-        let kept = std::fs::read_to_string(entry.join("multiprocessing/x.py")).unwrap();
-        assert_eq!(kept, "ours");
-        // An entry left half-built (no marker) is an error, not a winner.
-        let half = entries.join("half");
-        std::fs::create_dir_all(half.join("multiprocessing")).unwrap();
-        assert!(!complete(&half));
-        let third = built("build-3", "third");
-        assert!(publish(&third, &half).is_err());
     }
 }

@@ -102,14 +102,26 @@ pub fn build(
     let cached = cache.and_then(|c| Some((cache::dir(c), cache::key(interp, text)?)));
     if let Some((entries, key)) = &cached {
         let entry = entries.join(key);
-        if cache::complete(&entry) {
-            return Ok(Some(overlay(entry)));
-        }
-        // Build beside the entries, then rename into place.
         let write_error = |e: std::io::Error| OverlayError::Write {
             path: entries.display().to_string(),
             reason: e.to_string(),
         };
+        match cache::check(&entry) {
+            cache::Entry::Sound => return Ok(Some(overlay(entry))),
+            // A half-built entry is simply built again (publish replaces it).
+            cache::Entry::Incomplete => {}
+            cache::Entry::Changed(file) => {
+                // Never a verdict from it: rebuilt, and said once.
+                let note = format!(
+                    "the cached overlay of {} for {} was changed since it was built ({file} differs from its manifest): discarded and rebuilt",
+                    variant.name, interp.id
+                );
+                eprintln!("note: {}", crate::term::style::printable(&note));
+                cache::discard(entries, &entry).map_err(write_error)?;
+            }
+        }
+        // Build beside the entries (a 0700 temp dir, in the ledger), seal
+        // it, then rename into place; on any error the build is deleted.
         std::fs::create_dir_all(entries).map_err(write_error)?;
         let tmp = tempfile::Builder::new()
             .prefix("shmharness-build-")
@@ -117,7 +129,8 @@ pub fn build(
             .map_err(write_error)?;
         crate::host::ledger::note_dir(tmp.path());
         fill(interp, &origin, &files, tmp.path(), timeout)?;
-        cache::publish(&tmp.keep(), &entry).map_err(write_error)?;
+        cache::seal(tmp.path()).map_err(write_error)?;
+        cache::publish(tmp, &entry).map_err(write_error)?;
         return Ok(Some(overlay(entry)));
     }
     let dir = root.join(format!(
@@ -633,7 +646,7 @@ mod tests {
         let again = t.build(&one, Some(&cache)).unwrap().unwrap();
         assert_eq!(first.dir, again.dir);
         assert!(first.dir.starts_with(cache.join("overlays")));
-        assert!(first.dir.join(cache::MARKER).is_file());
+        assert!(first.dir.join(cache::MANIFEST).is_file());
         assert_eq!(t.compiled().len(), 1, "the second build reused the first");
         assert_eq!(
             std::fs::read_to_string(first.dir.join("multiprocessing/shared_memory.py")).unwrap(),

@@ -460,6 +460,13 @@ impl Run<'_, '_> {
         cmd.arg("-B").arg("-s").arg(ctx.script);
         // Each role names the pid of the tracker it starts (roles.py).
         cmd.env("SHMHARNESS_TRACKER_EVENTS", "1");
+        // A role dies with the harness, and appends the segment it is
+        // about to create to the run's ledger first (roles.py): a SIGKILL
+        // of the harness can neither leave it running nor hide a segment.
+        cmd.die_with_us = true;
+        if let Some(ledger) = crate::host::ledger::path() {
+            cmd.env("SHMHARNESS_LEDGER", ledger);
+        }
         let size = SEGMENT_SIZE.to_string();
         let segment = self.segment;
         match proc.role {
