@@ -8,6 +8,7 @@
 //! The installed stdlib is only ever read.
 
 pub mod cache;
+pub mod git;
 pub mod patch;
 pub mod user;
 pub mod variant;
