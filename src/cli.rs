@@ -3,7 +3,7 @@
 
 use std::path::PathBuf;
 
-use clap::{Args, Parser, Subcommand};
+use clap::{ArgAction, Args, Parser, Subcommand};
 
 pub use crate::export::Format;
 pub use crate::term::style::ColorChoice;
@@ -12,24 +12,30 @@ pub use crate::term::style::ColorChoice;
 #[command(
     name = "shmharness",
     version,
-    about = "Reproduce CPython's shared_memory resource-tracker bug (bpo-38119) on every installed \
-             Python, stock vs patched, and judge the fix",
+    about = "Reproduce CPython's shared_memory resource-tracker bug (gh-82300, bpo-38119) on every \
+             installed Python, stock vs patched, and judge a fix",
     after_help = "Exit codes: 0 every expectation holds, 1 an expectation or verdict failed, \
                   2 usage or environment error, 130 interrupted (143 on SIGTERM)."
 )]
 pub struct Cli {
     /// When to use colors (NO_COLOR in the environment also turns them off).
-    #[arg(long, value_enum, default_value_t = ColorChoice::Auto, global = true)]
+    #[arg(long, value_enum, default_value_t = ColorChoice::Auto, global = true,
+          help_heading = GLOBAL)]
     pub color: ColorChoice,
-    /// Print only the results (no progress, no summary line).
-    #[arg(long, short, global = true, conflicts_with = "verbose")]
-    pub quiet: bool,
-    /// Show each case as it finishes and the command line of every process.
-    #[arg(long, short, global = true)]
-    pub verbose: bool,
+    /// Print less: -q only the results (no progress, no summary line), -qq nothing but errors.
+    #[arg(long, short, global = true, action = ArgAction::Count, conflicts_with = "verbose",
+          help_heading = GLOBAL)]
+    pub quiet: u8,
+    /// Print more: -v each case as it finishes and every process's command line, -vv also
+    /// each process's events as they arrive.
+    #[arg(long, short, global = true, action = ArgAction::Count, help_heading = GLOBAL)]
+    pub verbose: u8,
     #[command(subcommand)]
     pub command: Command,
 }
+
+/// Where each subcommand's help lists the options every command takes.
+const GLOBAL: &str = "Global options";
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
@@ -43,7 +49,8 @@ pub enum Command {
     #[command(mut_arg("variant", |a| a
         .default_value("create-only+lenient-tracker")
         .help("The candidate (a built-in variant). The default is the one that holds in every \
-               scenario; the seed's one-line create-only regresses when an attacher calls unlink()")))]
+               scenario; the one-line create-only (PR #119126) regresses when an attacher calls \
+               unlink()")))]
     Verify(VerifyArgs),
     /// Show, per interpreter, a unified diff of the stock and patched transcripts.
     Diff(DiffArgs),
@@ -76,7 +83,7 @@ pub enum Command {
         "Scenario(s), comma-separated or repeated, or `all` [default: all]")))]
     #[command(mut_arg("variant", |a| a.help(
         "Variant(s), comma-separated or repeated, or `all` [default: stock,create-only,\
-         create-only+lenient-tracker; with --patch: stock]")))]
+         create-only+lenient-tracker; with --patch or --git: stock]")))]
     Report(ReportArgs),
     /// Combine results.json files (CI legs) into one results set, and optionally a bundle.
     Merge(MergeArgs),
@@ -91,7 +98,9 @@ pub enum Command {
     Schema,
     /// Remove what runs killed with SIGKILL left (their temp dirs and segments, nothing else).
     Clean,
-    /// Print shell completions: `shmharness completions bash > /etc/bash_completion.d/shmharness`.
+    /// Print a shell completion script: `shmharness completions bash >
+    /// /etc/bash_completion.d/shmharness`. For interpreters too, let the shell ask at each
+    /// Tab instead: `source <(COMPLETE=bash shmharness)` in ~/.bashrc.
     Completions {
         #[arg(value_enum)]
         shell: clap_complete::Shell,
@@ -109,7 +118,8 @@ pub enum PatchCommand {
 pub struct SelectArgs {
     /// Interpreter(s) to use: a version (3.10), a range (3.8-3.11), a bound (>=3.9),
     /// SOURCE:VERSION (pyenv:3.12) or a path. Repeatable. Default: every CPython >= 3.8 found.
-    #[arg(long = "python", short = 'p', value_name = "SPEC")]
+    #[arg(long = "python", short = 'p', value_name = "SPEC",
+          add = clap_complete::ArgValueCompleter::new(complete_python))]
     pub python: Vec<String>,
     /// Seconds to wait for one candidate's probe.
     #[arg(long, value_name = "SECS", default_value_t = 3.0, value_parser = positive_secs)]
@@ -141,16 +151,19 @@ pub struct MatrixArgs {
     #[command(flatten)]
     pub select: SelectArgs,
     /// Scenario(s), comma-separated or repeated, or `all` [default: three-process]
-    #[arg(long, short, value_name = "NAME", value_delimiter = ',')]
+    #[arg(long, short, value_name = "NAME", value_delimiter = ',',
+          value_parser = Names(scenarios), hide_possible_values = true)]
     pub scenario: Vec<String>,
     /// Start method(s) for the scenarios that start a multiprocessing child: fork, spawn,
     /// forkserver, comma-separated or repeated, or `all` [default: all]
-    #[arg(long, value_name = "METHOD", value_delimiter = ',')]
+    #[arg(long, value_name = "METHOD", value_delimiter = ',',
+          value_parser = Names(start_methods), hide_possible_values = true)]
     pub start_method: Vec<String>,
     /// How the scenarios' attachers attach: default, track-false (3.13+ API), unregister
     /// (resource_tracker.unregister right after attaching), comma-separated or repeated, or
     /// `all` [default: default]
-    #[arg(long, value_name = "USAGE", value_delimiter = ',')]
+    #[arg(long, value_name = "USAGE", value_delimiter = ',',
+          value_parser = Names(usages), hide_possible_values = true)]
     pub usage: Vec<String>,
     /// Parallel cases (default: number of cores).
     #[arg(long, short, value_name = "N", value_parser = clap::value_parser!(u16).range(1..))]
@@ -164,7 +177,7 @@ pub struct MatrixArgs {
     /// What to print on stdout.
     #[arg(long, value_enum, default_value_t = Format::Table)]
     pub format: Format,
-    /// Where your --patch does not apply to some interpreters, run the others anyway (the
+    /// Where your --patch or --git does not apply to some interpreters, run the others anyway (the
     /// exit code is still 2: there is no verdict for the interpreters it skipped).
     #[arg(long)]
     pub keep_going: bool,
@@ -174,19 +187,47 @@ pub struct MatrixArgs {
     pub repeat: u16,
 }
 
-/// Which variants: a list, plus optionally the user's own patch.
+/// Which variants: a list, plus optionally the user's own fix.
 #[derive(Debug, Clone, Args)]
 pub struct VariantArgs {
     /// Variant(s), comma-separated or repeated, or `all` [default: stock,create-only; with
-    /// --patch: stock]
-    #[arg(long, value_name = "NAME", value_delimiter = ',')]
+    /// --patch or --git: stock]
+    #[arg(long, value_name = "NAME", value_delimiter = ',',
+          value_parser = Names(variants), hide_possible_values = true)]
     pub variant: Vec<String>,
-    /// Also use your own fix (adds variant patch:NAME); see `verify --help` for the forms.
-    #[arg(long, value_name = "[RANGE=]FILE")]
+    #[command(flatten)]
+    pub own: OwnFixArgs,
+}
+
+/// Your own fix, as a diff or from a git checkout: the variant `patch:NAME`.
+/// `--patch` and `--git` combine (group `own`, which `--name` requires).
+#[derive(Debug, Clone, Args)]
+#[command(group(clap::ArgGroup::new("own").multiple(true)))]
+pub struct OwnFixArgs {
+    /// Your own fix as a diff: a file, `-` (stdin), a folder laid out like patches/<variant>/,
+    /// or RANGE=FILE per branch (`3.8-3.9=a.diff`, `3.13-=c.diff`); repeatable. A `git diff`
+    /// of a cpython checkout works as is.
+    #[arg(long, value_name = "[RANGE=]FILE", group = "own")]
     pub patch: Vec<String>,
-    /// What every output calls your --patch: `patch:NAME` (default: the files' common
-    /// stem, else their folder).
-    #[arg(long, value_name = "NAME", requires = "patch", value_parser = candidate_name)]
+    /// Your own fix from the cpython checkout you are in: `git diff` from where your branch
+    /// left BASE (default: main) to the working tree, staged and unstaged changes included.
+    /// RANGE=BRANCH takes a backport branch's commits since it left the branch RANGE names
+    /// (`3.12=backport-3.12`); RANGE=BASE...BRANCH names both. Repeatable, and combines with
+    /// --patch.
+    #[arg(
+        long,
+        value_name = "[RANGE=]BASE",
+        num_args = 0..=1,
+        default_missing_value = "main",
+        group = "own"
+    )]
+    pub git: Vec<String>,
+    /// The checkout --git reads (default: the one the current directory is in).
+    #[arg(long, value_name = "PATH", requires = "git")]
+    pub git_dir: Option<PathBuf>,
+    /// What every output calls your fix: `patch:NAME` (default: the branch with --git, else
+    /// the files' common stem, else their folder).
+    #[arg(long, value_name = "NAME", requires = "own", value_parser = candidate_name)]
     pub name: Option<String>,
 }
 
@@ -207,7 +248,7 @@ pub struct RunArgs {
     pub with_cpython_tests: bool,
 }
 
-/// One candidate fix: a built-in variant, or your own diff.
+/// One candidate fix: a built-in variant, or your own.
 #[derive(Debug, Clone, Args)]
 pub struct CandidateArgs {
     /// The candidate (a built-in variant) to compare with stock.
@@ -215,18 +256,13 @@ pub struct CandidateArgs {
         long,
         value_name = "NAME",
         default_value = "create-only",
-        conflicts_with = "patch"
+        conflicts_with = "own",
+        value_parser = Names(candidates),
+        hide_possible_values = true
     )]
     pub variant: String,
-    /// The candidate as your own diff: a file, `-` (stdin), a folder laid out like
-    /// patches/<variant>/, or RANGE=FILE per branch (`3.8-3.9=a.diff`, `3.13-=c.diff`);
-    /// repeatable. A `git diff` of a cpython checkout works as is.
-    #[arg(long, value_name = "[RANGE=]FILE")]
-    pub patch: Vec<String>,
-    /// What every output calls your candidate: `patch:NAME` (default: the files' common
-    /// stem, else their folder).
-    #[arg(long, value_name = "NAME", requires = "patch", value_parser = candidate_name)]
-    pub name: Option<String>,
+    #[command(flatten)]
+    pub own: OwnFixArgs,
 }
 
 #[derive(Debug, Clone, Args)]
@@ -261,10 +297,10 @@ pub struct CpythonTestsArgs {
 pub struct AdviseArgs {
     #[command(flatten)]
     pub matrix: MatrixArgs,
-    /// Advice for a patched stdlib instead of the installed one (your own diff, as
-    /// `verify --patch` takes it).
-    #[arg(long, value_name = "[RANGE=]FILE")]
-    pub patch: Vec<String>,
+    /// Advice for a patched stdlib instead of the installed one: your own fix, as `verify`
+    /// takes it.
+    #[command(flatten)]
+    pub own: OwnFixArgs,
 }
 
 #[derive(Debug, Clone, Args)]
@@ -356,4 +392,76 @@ fn positive_secs(s: &str) -> Result<f64, String> {
     } else {
         Err(format!("must be more than 0 seconds (got {s})"))
     }
+}
+
+/// A name from a fixed set (scenarios, variants, usages, start methods):
+/// offered to shell completion, but checked later, by the catalogue, so an
+/// unknown one gets the one-line "did you mean" (`contract::UnknownName`),
+/// and comma-separated lists and `all` still read.
+#[derive(Clone, Copy)]
+struct Names(fn() -> Vec<&'static str>);
+
+impl clap::builder::TypedValueParser for Names {
+    type Value = String;
+
+    fn parse_ref(
+        &self,
+        cmd: &clap::Command,
+        arg: Option<&clap::Arg>,
+        value: &std::ffi::OsStr,
+    ) -> Result<String, clap::Error> {
+        clap::builder::StringValueParser::new().parse_ref(cmd, arg, value)
+    }
+
+    fn possible_values(
+        &self,
+    ) -> Option<Box<dyn Iterator<Item = clap::builder::PossibleValue> + '_>> {
+        let names = (self.0)().into_iter();
+        Some(Box::new(names.map(clap::builder::PossibleValue::new)))
+    }
+}
+
+/// Every visible scenario, and `all`.
+fn scenarios() -> Vec<&'static str> {
+    let each = crate::scenario::catalogue::visible().map(|s| s.name());
+    each.chain(["all"]).collect()
+}
+
+fn variants() -> Vec<&'static str> {
+    let each = crate::contract::VariantId::ALL.iter().map(|v| v.name());
+    each.chain(["all"]).collect()
+}
+
+/// The variants `verify`, `diff` and `patch show` compare with stock.
+fn candidates() -> Vec<&'static str> {
+    let mut all = variants();
+    all.retain(|name| !["stock", "all"].contains(name));
+    all
+}
+
+fn usages() -> Vec<&'static str> {
+    let each = crate::contract::Usage::ALL.iter().map(|u| u.name());
+    each.chain(["all"]).collect()
+}
+
+fn start_methods() -> Vec<&'static str> {
+    let each = crate::contract::StartMethod::ALL.iter().map(|m| m.name());
+    each.chain(["all"]).collect()
+}
+
+/// What `--python` completes to when the shell asks shmharness at each
+/// Tab (`COMPLETE=bash shmharness`): the interpreters discovery finds now
+/// (their versions, SOURCE:VERSION, executables), or paths once the value
+/// looks like one.
+fn complete_python(current: &std::ffi::OsStr) -> Vec<clap_complete::CompletionCandidate> {
+    use clap_complete::engine::ValueCompleter;
+    let typed = current.to_string_lossy();
+    if typed.starts_with(['/', '.', '~']) {
+        return clap_complete::PathCompleter::any().complete(current);
+    }
+    crate::discover::completions()
+        .into_iter()
+        .filter(|(spec, _)| spec.starts_with(typed.as_ref()))
+        .map(|(spec, help)| clap_complete::CompletionCandidate::new(spec).help(Some(help.into())))
+        .collect()
 }

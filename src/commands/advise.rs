@@ -10,7 +10,8 @@ use crate::overlay::user::{self, PatchUse};
 use crate::overlay::variant;
 
 pub fn run(args: &AdviseArgs) -> Result<u8> {
-    let stdlib = match user::user_variant(&args.patch, PatchUse::Code, None)? {
+    let given = args.own.given();
+    let stdlib = match user::user_variant(given, PatchUse::Code, args.own.name.as_deref())? {
         Some(patched) => patched,
         None => variant::builtin(VariantId::Stock),
     };
@@ -34,14 +35,10 @@ pub fn run(args: &AdviseArgs) -> Result<u8> {
     }
     let plan = super::plan(&matrix, (vec![stdlib], Vec::new()), None)?;
     let results = super::execute(&plan, false)?.complete()?;
-    let stdlib = if args.patch.is_empty() {
+    let stdlib = if given.is_empty() {
         "--variant stock".to_string()
     } else {
-        args.patch
-            .iter()
-            .map(|p| format!("--patch {p}"))
-            .collect::<Vec<_>>()
-            .join(" ")
+        given.options()
     };
     let claims =
         advice::advise(&results, &stdlib).map_err(|e| Error::Environment(e.to_string()))?;

@@ -12,8 +12,8 @@ use crate::overlay::user::{self, PatchUse};
 pub fn run(args: &CpythonTestsArgs) -> Result<u8> {
     let (variants, usages) = user::variants(
         &args.variants.variant,
-        &args.variants.patch,
-        args.variants.name.as_deref(),
+        args.variants.own.given(),
+        args.variants.own.name.as_deref(),
         PatchUse::Tests,
         user::DEFAULT_VARIANTS,
     )?;

@@ -17,8 +17,8 @@ pub fn run(args: &DiffArgs) -> Result<u8> {
     }
     let variants = crate::overlay::user::stock_and_candidate(
         &args.candidate.variant,
-        &args.candidate.patch,
-        args.candidate.name.as_deref(),
+        args.candidate.own.given(),
+        args.candidate.own.name.as_deref(),
     )?;
     let name = variants[1].name.clone();
     let plan = super::plan(

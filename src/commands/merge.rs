@@ -17,17 +17,17 @@ pub fn run(args: &MergeArgs) -> Result<u8> {
     for f in &args.files {
         let real = std::fs::canonicalize(f).unwrap_or_else(|_| f.clone());
         if seen_files.contains(&real) {
-            eprintln!(
-                "warning: {} is given twice; read once (its CPU time would count twice)",
+            crate::term::progress::warning(&format!(
+                "{} is given twice; read once (its CPU time would count twice)",
                 f.display()
-            );
+            ));
             continue;
         }
         seen_files.push(real);
         inputs.push((f.display().to_string(), merge::load(f)?));
     }
     if let Some(line) = merge::tool_versions_differ(&inputs) {
-        eprintln!("warning: {line}");
+        crate::term::progress::warning(&line);
     }
     let mut results = merge::merge(inputs)?;
     results.candidates = crate::judge::candidate::all(&results, "not in the legs' results.json");

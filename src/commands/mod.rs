@@ -3,6 +3,7 @@
 //! They return the exit code (see `crate::contract::exit`) or an `Error`.
 
 pub mod advise;
+pub mod completions;
 pub mod cpython_tests;
 pub mod diff;
 pub mod error;
@@ -16,7 +17,7 @@ pub mod verify;
 
 use std::time::Duration;
 
-use crate::cli::{Cli, Command, MatrixArgs, PatchCommand, SelectArgs};
+use crate::cli::{Cli, Command, MatrixArgs, OwnFixArgs, PatchCommand, SelectArgs};
 use crate::commands::error::{Error, Result};
 use crate::contract::{Interpreter, Results, ScenarioId, StartMethod, Usage};
 use crate::discover::select::{self, PythonSpec, SelectError};
@@ -31,7 +32,11 @@ use crate::scenario::{Params, catalogue};
 /// error once, and return the exit code it means (`contract::exit`).
 pub fn main() -> std::process::ExitCode {
     use std::process::ExitCode;
-    let cli = match <Cli as clap::Parser>::try_parse() {
+    // `COMPLETE=bash shmharness ...`: the shell asking for completions
+    // (values included: `--python` lists the interpreters found); answered
+    // here, and the process ends.
+    clap_complete::CompleteEnv::with_factory(<Cli as clap::CommandFactory>::command).complete();
+    let cli = match parse() {
         Ok(cli) => cli,
         Err(e) if !e.use_stderr() => e.exit(), // --help, --version
         Err(e) => {
@@ -45,7 +50,7 @@ pub fn main() -> std::process::ExitCode {
     crate::term::style::init(cli.color);
     crate::term::progress::init(cli.quiet, cli.verbose);
     if let Err(e) = crate::host::signal::install() {
-        eprintln!("warning: cannot handle signals: {e}");
+        crate::term::progress::warning(&format!("cannot handle signals: {e}"));
     }
     match dispatch(&cli) {
         Ok(code) => ExitCode::from(code),
@@ -54,6 +59,16 @@ pub fn main() -> std::process::ExitCode {
             ExitCode::from(e.exit_code())
         }
     }
+}
+
+/// The arguments, with help wrapped to the terminal's width.
+fn parse() -> Result<Cli, clap::Error> {
+    use clap::{CommandFactory, FromArgMatches};
+    let mut cmd = Cli::command();
+    if let Some(width) = crate::term::help_width() {
+        cmd = cmd.term_width(width);
+    }
+    Cli::from_arg_matches(&cmd.try_get_matches()?)
 }
 
 /// clap's message without its usage and "try --help" lines, joined into one.
@@ -103,18 +118,23 @@ fn command(cli: &Cli) -> Result<u8> {
             }));
             Ok(crate::contract::exit::OK)
         }
-        Command::Completions { shell } => {
-            use clap::CommandFactory;
-            let mut text = Vec::new();
-            clap_complete::generate(*shell, &mut Cli::command(), "shmharness", &mut text);
-            crate::term::style::out(&String::from_utf8_lossy(&text));
-            Ok(crate::contract::exit::OK)
-        }
+        Command::Completions { shell } => Ok(completions::run(*shell)),
         Command::Schema => {
             crate::term::style::outln(
                 &serde_json::to_string_pretty(&crate::contract::schema()).expect("schema is JSON"),
             );
             Ok(crate::contract::exit::OK)
+        }
+    }
+}
+
+impl OwnFixArgs {
+    /// Where the user's own fix comes from, as `overlay::user` reads it.
+    pub fn given(&self) -> crate::overlay::user::Given<'_> {
+        crate::overlay::user::Given {
+            patch: &self.patch,
+            git: &self.git,
+            git_dir: self.git_dir.as_deref(),
         }
     }
 }
@@ -165,9 +185,9 @@ pub fn jobs(requested: Option<u16>) -> usize {
     match requested.map(usize::from) {
         None => cores,
         Some(n) if n > cap => {
-            eprintln!(
-                "note: --jobs {n} capped at {cap} ({JOBS_PER_CORE} per core): more would only make processes time out"
-            );
+            crate::term::progress::note(&format!(
+                "--jobs {n} capped at {cap} ({JOBS_PER_CORE} per core): more would only make processes time out"
+            ));
             cap
         }
         Some(n) => n,
@@ -372,7 +392,7 @@ fn applies_nowhere(plan: &Plan, results: &Results) -> Option<String> {
 pub fn sweep_debris() -> Result<()> {
     check_tmpdir()?;
     if let Some(line) = crate::host::ledger::sweep().line() {
-        eprintln!("{line}");
+        crate::term::progress::say(&line);
     }
     Ok(())
 }

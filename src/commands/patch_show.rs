@@ -10,8 +10,8 @@ use crate::term::style;
 pub fn run(args: &PatchShowArgs) -> Result<u8> {
     let v = crate::overlay::user::candidate(
         &args.candidate.variant,
-        &args.candidate.patch,
-        args.candidate.name.as_deref(),
+        args.candidate.own.given(),
+        args.candidate.own.name.as_deref(),
     )?;
     let interpreters = super::interpreters(&args.select)?;
     let mut failed = 0;

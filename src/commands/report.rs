@@ -17,8 +17,8 @@ const REPORT_VARIANTS: &[VariantId] = &[
 pub fn run(args: &ReportArgs) -> Result<u8> {
     let variants = crate::overlay::user::variants(
         &args.variants.variant,
-        &args.variants.patch,
-        args.variants.name.as_deref(),
+        args.variants.own.given(),
+        args.variants.own.name.as_deref(),
         crate::overlay::user::PatchUse::Code,
         REPORT_VARIANTS,
     )?;

@@ -7,8 +7,8 @@ use crate::export::{Outputs, View};
 pub fn run(args: &RunArgs) -> Result<u8> {
     let variants = crate::overlay::user::variants(
         &args.variants.variant,
-        &args.variants.patch,
-        args.variants.name.as_deref(),
+        args.variants.own.given(),
+        args.variants.own.name.as_deref(),
         crate::overlay::user::PatchUse::Code,
         crate::overlay::user::DEFAULT_VARIANTS,
     )?;

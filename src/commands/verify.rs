@@ -11,8 +11,8 @@ use crate::judge::candidate;
 pub fn run(args: &VerifyArgs) -> Result<u8> {
     let variants = crate::overlay::user::stock_and_candidate(
         &args.candidate.variant,
-        &args.candidate.patch,
-        args.candidate.name.as_deref(),
+        args.candidate.own.given(),
+        args.candidate.own.name.as_deref(),
     )?;
     let name = variants[1].name.clone();
     let outputs = Outputs::new(args.matrix.format, View::Verify);

@@ -47,6 +47,37 @@ impl Default for Options {
     }
 }
 
+/// What `--python` completes to: every CPython found (probes cached as a
+/// run caches them), as its version, its minor version, SOURCE:VERSION
+/// and its executable, each with a word on which interpreter it is. Empty
+/// when discovery is interrupted: a completion never prints an error.
+pub fn completions() -> Vec<(String, String)> {
+    let candidates = sources::candidates(&SearchEnv::from_process(), &[]);
+    let opts = Options {
+        cache_dir: crate::host::sys::cache_dir(),
+        ..Options::default()
+    };
+    let Ok(found) = discover(candidates, &opts) else {
+        return Vec::new();
+    };
+    let mut out: Vec<(String, String)> = Vec::new();
+    for i in &found.found {
+        let what = format!("{} ({})", i.id, i.source);
+        let v = i.version;
+        for spec in [
+            format!("{}.{}", v.major, v.minor),
+            v.to_string(),
+            format!("{}:{}.{}", i.source, v.major, v.minor),
+            i.executable.display().to_string(),
+        ] {
+            if !out.iter().any(|(s, _)| *s == spec) {
+                out.push((spec, what.clone()));
+            }
+        }
+    }
+    out
+}
+
 /// Probe every candidate and sort the results into usable and rejected.
 /// `Err` when a signal stopped the probes: a partial listing is never
 /// returned as if it were complete.

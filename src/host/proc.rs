@@ -315,19 +315,27 @@ fn expression(
     stdout: io::PipeWriter,
     stderr: io::PipeWriter,
 ) -> duct::Expression {
+    configured(
+        spec,
+        duct::cmd(&spec.program, &spec.args)
+            .stdin_file(stdin)
+            .stdout_file(stdout)
+            .stderr_file(stderr),
+    )
+}
+
+/// `expr` in its own process group (and, if `spec` asks, dying with us),
+/// with `spec`'s environment and directory, and no error for a non-zero
+/// exit.
+fn configured(spec: &Spec, mut expr: duct::Expression) -> duct::Expression {
     let die = spec.die_with_us;
-    let mut expr = duct::cmd(&spec.program, &spec.args)
-        .stdin_file(stdin)
-        .stdout_file(stdout)
-        .stderr_file(stderr)
-        .unchecked()
-        .before_spawn(move |cmd| {
-            cmd.process_group(0);
-            if die {
-                die_with_us(cmd);
-            }
-            Ok(())
-        });
+    expr = expr.unchecked().before_spawn(move |cmd| {
+        cmd.process_group(0);
+        if die {
+            die_with_us(cmd);
+        }
+        Ok(())
+    });
     for key in &spec.env_remove {
         expr = expr.env_remove(key);
     }
@@ -380,6 +388,7 @@ fn watch(
 ) -> mpsc::Receiver<Msg> {
     let (tx, rx) = mpsc::channel();
     let tx_out = tx.clone();
+    let live = crate::term::progress::events();
     thread::spawn(move || {
         let mut reader = BufReader::new(stdout);
         let mut buf = Vec::new();
@@ -389,6 +398,11 @@ fn watch(
                 Ok(0) | Err(_) => break,
                 Ok(_) => {
                     let line = String::from_utf8_lossy(&buf).trim_end().to_string();
+                    // `-vv`: each line as it arrives, not when the engine
+                    // next looks at this process.
+                    if live {
+                        eprintln!("    [{pid}] {}", crate::term::style::one_line(&line));
+                    }
                     if tx_out.send(Msg::Line(line)).is_err() {
                         break;
                     }
@@ -411,18 +425,50 @@ fn watch(
     rx
 }
 
+/// Run a short tool to its end (git): stdin empty, stdout and stderr
+/// captured whole, as bytes (a diff keeps its trailing spaces and `\r`s).
+/// `Ok(None)`: it was still running at `timeout`, and its group is killed.
+pub fn capture(spec: &Spec, timeout: Duration) -> io::Result<Option<std::process::Output>> {
+    if cancelled() {
+        return Err(io::Error::new(io::ErrorKind::Interrupted, "interrupted"));
+    }
+    let expr = configured(
+        spec,
+        duct::cmd(&spec.program, &spec.args)
+            .stdin_null()
+            .stdout_capture()
+            .stderr_capture(),
+    );
+    let handle = expr.start()?;
+    let pgid = handle.pids()[0] as i32;
+    show_command(spec, pgid);
+    match handle.wait_timeout(timeout)? {
+        Some(output) => Ok(Some(output.clone())),
+        None => {
+            kill_group(pgid, libc::SIGKILL);
+            let _ = handle.wait();
+            Ok(None)
+        }
+    }
+}
+
+/// `-v`: the command line of every process started, after its pid (which
+/// `-vv` puts before each of its events).
+fn show_command(spec: &Spec, pid: i32) {
+    if crate::term::progress::verbose() {
+        eprintln!(
+            "  $ [{pid}] {}",
+            crate::term::style::printable(&spec.command_line())
+        );
+    }
+}
+
 impl Running {
     /// Start `spec` in a new process group with piped stdio. `timeout`
     /// bounds the whole life of the child, including the wait for its pipes.
     pub fn spawn(spec: &Spec, timeout: Duration) -> io::Result<Running> {
         if cancelled() {
             return Err(io::Error::new(io::ErrorKind::Interrupted, "interrupted"));
-        }
-        if crate::term::progress::verbose() {
-            eprintln!(
-                "  $ {}",
-                crate::term::style::printable(&spec.command_line())
-            );
         }
         let (stdin_r, stdin_w) = io::pipe()?;
         let (stdout_r, stdout_w) = io::pipe()?;
@@ -441,6 +487,7 @@ impl Running {
         let pid = handle.pids()[0] as i32;
         live.insert(pid);
         drop(live);
+        show_command(spec, pid);
         let started = Instant::now();
         let rx = watch(handle, pid, stdout_r, stderr_r);
         Ok(Running {

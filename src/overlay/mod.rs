@@ -8,6 +8,7 @@
 //! The installed stdlib is only ever read.
 
 pub mod cache;
+pub mod git;
 pub mod patch;
 pub mod user;
 pub mod variant;
@@ -534,7 +535,7 @@ mod tests {
                 range: crate::contract::VersionRange::ALL,
                 origin: "fix".into(),
                 text: text.into(),
-                shown: "fix.diff".into(),
+                from: variant::PatchFrom::File("fix.diff".into()),
                 code: true,
             }],
         )

@@ -6,7 +6,7 @@
 use std::path::{Path, PathBuf};
 
 use super::patch;
-use super::variant::{UserPatch, Variant, VariantError, builtin, checked, resolve};
+use super::variant::{PatchFrom, UserPatch, Variant, VariantError, builtin, checked, resolve};
 use crate::contract::VariantId;
 use crate::contract::{Usage, VersionRange};
 
@@ -19,45 +19,88 @@ pub enum PatchUse {
     Tests,
 }
 
-/// `--patch` values as one variant, `patch:NAME`: files, `-`, folders, and
-/// `RANGE=FILE` per branch. `None` when none was given. `name` (`--name`)
-/// names it; without one, the files' common stem does (`my-3.9.diff`,
-/// `my-main.diff` -> `my`), else their folder, else each file's.
+/// Where a user's own fix comes from: `--patch` values, `--git` values and
+/// the checkout `--git` reads (`None`: the current directory's).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Given<'a> {
+    pub patch: &'a [String],
+    pub git: &'a [String],
+    pub git_dir: Option<&'a Path>,
+}
+
+impl Given<'_> {
+    pub fn is_empty(&self) -> bool {
+        self.patch.is_empty() && self.git.is_empty()
+    }
+
+    /// The options as a rerun gives them: `--patch a.diff --git main`.
+    pub fn options(&self) -> String {
+        let patch = self.patch.iter().map(|p| format!("--patch {p}"));
+        let git = self.git.iter().map(|g| format!("--git {g}"));
+        let dir = self.git_dir.map(|d| format!("--git-dir {}", d.display()));
+        patch.chain(git).chain(dir).collect::<Vec<_>>().join(" ")
+    }
+}
+
+/// `--patch` and `--git` values as one variant, `patch:NAME`: files, `-`,
+/// folders, `RANGE=FILE` per branch, and git diffs. `None` when none was
+/// given. `name` (`--name`) names it; without one, the files' common stem
+/// does (`my-3.9.diff`, `my-main.diff` -> `my`), or the git branch's, else
+/// their folder, else each file's.
 pub fn user_variant(
-    patches: &[String],
+    given: Given,
     used: PatchUse,
     name: Option<&str>,
 ) -> Result<Option<Variant>, VariantError> {
-    if patches.is_empty() {
+    if given.is_empty() {
         return Ok(None);
     }
     let stdin = |a: &String| a == "-" || a.ends_with("=-");
-    if patches.iter().filter(|a| stdin(a)).count() > 1 {
+    if given.patch.iter().filter(|a| stdin(a)).count() > 1 {
         return Err(VariantError::StdinTwice);
     }
     let mut read = Vec::new();
     let mut first = None;
+    // Each patch's file (`None`: from git), for the folder that names them.
     let mut paths = Vec::new();
-    for arg in patches {
+    for arg in given.patch {
         let (range, path) = split_range(arg)?;
-        paths.push(path.to_path_buf());
         let (stem, mut patches) = read_arg(path, range)?;
+        paths.extend(std::iter::repeat_n(Some(path.to_path_buf()), patches.len()));
         first.get_or_insert(stem);
         read.append(&mut patches);
+    }
+    if !given.git.is_empty() {
+        let checkout = super::git::Checkout::open(given.git_dir)?;
+        for arg in given.git {
+            let diff = checkout.diff(arg)?;
+            let patch = from_text(
+                diff.text,
+                diff.range,
+                diff.origin,
+                PatchFrom::Git {
+                    arg: arg.clone(),
+                    command: diff.command,
+                },
+            )?;
+            first.get_or_insert(patch.origin.clone());
+            paths.push(None);
+            read.push(patch);
+        }
     }
     // A diff of tests alone would judge stock as if it were the fix.
     if used == PatchUse::Code
         && let Some(p) = read.iter().find(|p| !p.code)
     {
-        return Err(VariantError::NoCode {
-            path: p.shown.clone(),
-        });
+        return Err(VariantError::NoCode { arg: p.from.arg() });
     }
     if let Some((a, b)) = overlap(&read) {
         return Err(VariantError::Overlap { a, b });
     }
     // A single folder is named after itself.
-    let single_folder = paths.len() == 1 && paths[0].is_dir();
+    let single_folder = given.patch.len() == 1
+        && given.git.is_empty()
+        && paths[0].as_ref().is_some_and(|p| p.is_dir());
     let name = match name {
         Some(n) => n.to_string(),
         None if !single_folder
@@ -118,9 +161,10 @@ fn read_arg(path: &Path, range: VersionRange) -> Result<(String, Vec<UserPatch>)
 }
 
 /// One patch per branch: the variant is named after what they share: the
-/// files' common stem (`my-3.9`, `my-main` -> `my`), else their folder
-/// (`gh-82300/{3.9,3.12,main}.diff` -> `gh-82300`), else each file (`a+b`).
-fn shared_name(paths: &[PathBuf], read: &[UserPatch]) -> String {
+/// files' (or branches') common stem (`my-3.9`, `my-main` -> `my`), else
+/// their folder (`gh-82300/{3.9,3.12,main}.diff` -> `gh-82300`), else each
+/// one (`a+b`). `paths`: each patch's file, `None` for a git diff.
+fn shared_name(paths: &[Option<PathBuf>], read: &[UserPatch]) -> String {
     let stems: Vec<&str> = read.iter().map(|p| p.origin.as_str()).collect();
     let common = common_stem(&stems);
     if common.len() >= 2 {
@@ -129,8 +173,8 @@ fn shared_name(paths: &[PathBuf], read: &[UserPatch]) -> String {
     let dirs: Vec<_> = paths
         .iter()
         .map(|p| {
-            std::fs::canonicalize(p)
-                .ok()
+            p.as_ref()
+                .and_then(|p| std::fs::canonicalize(p).ok())
                 .and_then(|c| c.parent().map(Path::to_path_buf))
         })
         .collect();
@@ -139,12 +183,7 @@ fn shared_name(paths: &[PathBuf], read: &[UserPatch]) -> String {
         (true, Some(dir)) => dir.file_name().map(|n| n.to_string_lossy().into_owned()),
         _ => None,
     };
-    folder.unwrap_or_else(|| {
-        read.iter()
-            .map(|p| p.origin.as_str())
-            .collect::<Vec<_>>()
-            .join("+")
-    })
+    folder.unwrap_or_else(|| stems.join("+"))
 }
 
 /// The longest prefix every stem starts with, without a trailing `-`,
@@ -176,8 +215,8 @@ fn overlap(patches: &[UserPatch]) -> Option<(String, String)> {
         let covering: Vec<_> = patches.iter().filter(|p| p.range.matches(v)).collect();
         if covering.len() > 1 {
             return Some((
-                format!("{} ({})", covering[0].origin, covering[0].range),
-                format!("{} ({})", covering[1].origin, covering[1].range),
+                format!("{} ({})", covering[0].from.arg(), covering[0].range),
+                format!("{} ({})", covering[1].from.arg(), covering[1].range),
             ));
         }
     }
@@ -188,16 +227,16 @@ fn overlap(patches: &[UserPatch]) -> Option<(String, String)> {
 pub const DEFAULT_VARIANTS: &[VariantId] = &[VariantId::Stock, VariantId::CreateOnly];
 
 /// The variants of `--variant` (`default` when none are named; just stock
-/// next to a `--patch`) followed by the `--patch` variant, and the usages
-/// that old variant names stand for (`track-false`).
+/// next to a `--patch` or `--git`) followed by the user's variant, and the
+/// usages that old variant names stand for (`track-false`).
 pub fn variants(
     requested: &[String],
-    patch: &[String],
+    given: Given,
     name: Option<&str>,
     used: PatchUse,
     default: &[VariantId],
 ) -> Result<(Vec<Variant>, Vec<Usage>), VariantError> {
-    let user = user_variant(patch, used, name)?;
+    let user = user_variant(given, used, name)?;
     let (mut variants, usages) = match (requested.is_empty(), &user) {
         (true, Some(_)) => (vec![builtin(VariantId::Stock)], Vec::new()),
         (true, None) => (default.iter().map(|&v| builtin(v)).collect(), Vec::new()),
@@ -207,13 +246,10 @@ pub fn variants(
     Ok((variants, usages))
 }
 
-/// One candidate fix: `--patch`, else the named variant (never stock).
-pub fn candidate(
-    variant: &str,
-    patch: &[String],
-    name: Option<&str>,
-) -> Result<Variant, VariantError> {
-    if let Some(v) = user_variant(patch, PatchUse::Code, name)? {
+/// One candidate fix: `--patch`/`--git`, else the named variant (never
+/// stock).
+pub fn candidate(variant: &str, given: Given, name: Option<&str>) -> Result<Variant, VariantError> {
+    if let Some(v) = user_variant(given, PatchUse::Code, name)? {
         return Ok(v);
     }
     // clap's `requires` is not checked next to `--variant`, which conflicts
@@ -247,12 +283,12 @@ pub fn candidate(
 /// Stock and one candidate, for the commands that compare the two.
 pub fn stock_and_candidate(
     variant: &str,
-    patch: &[String],
+    given: Given,
     name: Option<&str>,
 ) -> Result<Vec<Variant>, VariantError> {
     Ok(vec![
         builtin(VariantId::Stock),
-        candidate(variant, patch, name)?,
+        candidate(variant, given, name)?,
     ])
 }
 
@@ -269,26 +305,38 @@ pub fn read_user_patch(path: &Path, range: VersionRange) -> Result<UserPatch, Va
         path: shown.clone(),
         source,
     })?;
-    let text = String::from_utf8(bytes).map_err(|_| VariantError::Binary {
-        path: shown.clone(),
-    })?;
+    let from = PatchFrom::File(shown);
+    let text = String::from_utf8(bytes).map_err(|_| VariantError::Binary { arg: from.arg() })?;
+    from_text(text, range, patch_stem(path), from)
+}
+
+/// A diff's text (a file's, or what `git diff` printed) read as `--patch`
+/// reads it: checked to parse, with one note per file it does not apply
+/// (not under `Lib/multiprocessing/` or `Lib/test/`). `origin` names it.
+pub fn from_text(
+    text: String,
+    range: VersionRange,
+    origin: String,
+    from: PatchFrom,
+) -> Result<UserPatch, VariantError> {
     let files = patch::parse(&text).map_err(|source| VariantError::Parse {
-        path: shown.clone(),
+        arg: from.arg(),
         source,
     })?;
     // A PR diff carries more than code: say once what is not applied.
     for f in patch::in_package(&files, patch::Package::Other) {
-        eprintln!(
-            "note: --patch {shown}: skipping {} (not under Lib/multiprocessing/ or Lib/test/)",
+        crate::term::progress::note(&format!(
+            "{}: skipping {} (not under Lib/multiprocessing/ or Lib/test/)",
+            from.arg(),
             crate::term::style::printable(&f.path)
-        );
+        ));
     }
     Ok(UserPatch {
         range,
-        origin: patch_stem(path),
+        origin,
         code: !patch::in_package(&files, patch::Package::Multiprocessing).is_empty(),
         text,
-        shown,
+        from,
     })
 }
 
@@ -348,6 +396,15 @@ pub fn folder_patches(dir: &Path) -> Result<Vec<(PathBuf, VersionRange)>, Varian
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::overlay::variant::PatchFrom;
+
+    /// `--patch` values alone.
+    fn given(patch: &[String]) -> Given<'_> {
+        Given {
+            patch,
+            ..Given::default()
+        }
+    }
 
     #[test]
     fn range_equals_file_only_when_the_range_is_one() {
@@ -377,17 +434,17 @@ mod tests {
             range: VersionRange::ALL,
             origin: origin.into(),
             text: String::new(),
-            shown: format!("{origin}.diff"),
+            from: PatchFrom::File(format!("{origin}.diff")),
             code: true,
         };
         let dir = tempfile::tempdir().unwrap();
         let ux = dir.path().join("ux");
         std::fs::create_dir(&ux).unwrap();
-        let paths: Vec<PathBuf> = ["my-3.9.diff", "my-main.diff"]
+        let paths: Vec<Option<PathBuf>> = ["my-3.9.diff", "my-main.diff"]
             .iter()
             .map(|f| {
                 std::fs::write(ux.join(f), "").unwrap();
-                ux.join(f)
+                Some(ux.join(f))
             })
             .collect();
         // Not the folder (`ux`): the files say what the fix is called.
@@ -397,6 +454,11 @@ mod tests {
         );
         // Files with nothing in common: their folder.
         assert_eq!(shared_name(&paths, &[patch("3.9"), patch("main")]), "ux");
+        // A file and a git branch share no folder: each is named.
+        assert_eq!(
+            shared_name(&[paths[0].clone(), None], &[patch("3.9"), patch("fix")]),
+            "3.9+fix"
+        );
     }
 
     #[test]
@@ -437,7 +499,7 @@ mod tests {
                 None => dir.join(a).display().to_string(),
             })
             .collect();
-        let v = user_variant(&args, used, None)
+        let v = user_variant(given(&args), used, None)
             .map_err(|e| e.to_string().replace(&format!("{}/", dir.display()), ""))?
             .expect("a --patch was given");
         let super::super::variant::PatchSource::User(read) = &v.patch else {
@@ -461,9 +523,14 @@ mod tests {
             read(dir.path(), &["fix.diff"], code),
             Ok(("patch:fix".into(), vec![("fix".into(), "all".into(), true)]))
         );
-        assert_eq!(user_variant(&[], code, None).unwrap().map(|v| v.name), None);
+        assert_eq!(
+            user_variant(Given::default(), code, None)
+                .unwrap()
+                .map(|v| v.name),
+            None
+        );
         let v = user_variant(
-            &[dir.path().join("fix.diff").display().to_string()],
+            given(&[dir.path().join("fix.diff").display().to_string()]),
             code,
             None,
         )
@@ -473,8 +540,11 @@ mod tests {
             panic!()
         };
         assert_eq!(
-            (p[0].text.as_str(), p[0].shown.as_str()),
-            (mp().as_str(), dir.path().join("fix.diff").to_str().unwrap())
+            (p[0].text.as_str(), &p[0].from),
+            (
+                mp().as_str(),
+                &PatchFrom::File(dir.path().join("fix.diff").display().to_string())
+            )
         );
     }
 
@@ -536,7 +606,7 @@ mod tests {
         );
         assert_eq!(
             read(dir.path(), &["3.8-3.10=a/a.diff", "3.10-=b/b.diff"], code).unwrap_err(),
-            "--patch: a (3.8-3.10) and b (3.10-) cover the same Python versions; give each version one patch"
+            "--patch a/a.diff (3.8-3.10) and --patch b/b.diff (3.10-) cover the same Python versions; give each version one patch (RANGE= before each, e.g. 3.8-3.12=)"
         );
         assert!(
             read(
@@ -611,12 +681,12 @@ mod tests {
         );
         // stdin can be read once; one `-` is checked like any other value
         // (here its range fails first, before stdin is read).
-        let stdin_twice = user_variant(&["-".into(), "3.13=-".into()], PatchUse::Code, None);
+        let stdin_twice = user_variant(given(&["-".into(), "3.13=-".into()]), PatchUse::Code, None);
         assert_eq!(
             stdin_twice.unwrap_err().to_string(),
             "--patch -: stdin can be read once; give the other patches as files"
         );
-        let once = user_variant(&["3.x=-".into()], PatchUse::Code, None);
+        let once = user_variant(given(&["3.x=-".into()]), PatchUse::Code, None);
         assert!(matches!(once, Err(VariantError::NotARange { .. })));
     }
 
@@ -626,12 +696,18 @@ mod tests {
         let fix = vec![dir.path().join("fix.diff").display().to_string()];
         let names = |requested: &[&str], patch: &[String]| -> Vec<String> {
             let requested: Vec<String> = requested.iter().map(|s| s.to_string()).collect();
-            variants(&requested, patch, None, PatchUse::Code, DEFAULT_VARIANTS)
-                .unwrap()
-                .0
-                .into_iter()
-                .map(|v| v.name)
-                .collect()
+            variants(
+                &requested,
+                given(patch),
+                None,
+                PatchUse::Code,
+                DEFAULT_VARIANTS,
+            )
+            .unwrap()
+            .0
+            .into_iter()
+            .map(|v| v.name)
+            .collect()
         };
         assert_eq!(names(&[], &[]), ["stock", "create-only"]);
         assert_eq!(names(&[], &fix), ["stock", "patch:fix"]);
@@ -642,7 +718,7 @@ mod tests {
         );
         // One candidate: the patch, else the named fix, never stock.
         let name = |n: &str, patch: &[String]| {
-            candidate(n, patch, None)
+            candidate(n, given(patch), None)
                 .map(|v| v.name)
                 .map_err(|e| e.to_string())
         };
@@ -653,7 +729,7 @@ mod tests {
             Err("--variant stock is the baseline; name a fix to compare with it".into())
         );
         assert!(name("no-such-fix", &[]).is_err());
-        let both: Vec<String> = stock_and_candidate("create-only", &[], None)
+        let both: Vec<String> = stock_and_candidate("create-only", Given::default(), None)
             .unwrap()
             .into_iter()
             .map(|v| v.name)

@@ -56,26 +56,50 @@ const UNLINK_GUARD: &[FamilyPatch] = families!("create-only+unlink-guard");
 const LENIENT_TRACKER: &[FamilyPatch] = families!("create-only+lenient-tracker");
 const NO_TRACKING: &[FamilyPatch] = families!("no-tracking");
 
-/// One patch of a user's `--patch`: for the versions of `range`.
+/// One patch of a user's `--patch` or `--git`: for the versions of `range`.
 #[derive(Debug, Clone)]
 pub struct UserPatch {
     pub range: VersionRange,
-    /// Where it came from: `fix.diff`, `stdin`.
+    /// What it is called: `fix` (of `fix.diff`), `stdin`, a branch.
     pub origin: String,
     pub text: String,
-    /// The path as given (`-` for stdin).
-    pub shown: String,
+    /// Where it was read from.
+    pub from: PatchFrom,
     /// It changes something under `Lib/multiprocessing/` (not only tests).
     pub code: bool,
 }
 
+/// Where a user's patch was read from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PatchFrom {
+    /// `--patch PATH`, the path as given (`-`: stdin).
+    File(String),
+    /// `--git ARG`, and the git command whose output it is
+    /// (`git diff --merge-base main`).
+    Git { arg: String, command: String },
+}
+
+impl PatchFrom {
+    /// How the user asked for it: `--patch fix.diff`, `--git main`.
+    pub fn arg(&self) -> String {
+        match self {
+            PatchFrom::File(path) => format!("--patch {path}"),
+            PatchFrom::Git { arg, .. } => format!("--git {arg}"),
+        }
+    }
+}
+
 impl UserPatch {
     /// Where outputs say a diff came from: its file's name (`3.9.diff`),
-    /// or `stdin`; the candidate itself is `patch:NAME` everywhere.
+    /// `stdin`, or the git command that printed it; the candidate itself
+    /// is `patch:NAME` everywhere.
     pub fn file_name(&self) -> String {
-        match std::path::Path::new(&self.shown).file_name() {
-            Some(n) if self.shown != "-" => n.to_string_lossy().into_owned(),
-            _ => "stdin".into(),
+        match &self.from {
+            PatchFrom::Git { command, .. } => command.clone(),
+            PatchFrom::File(path) => match std::path::Path::new(path).file_name() {
+                Some(n) if path != "-" => n.to_string_lossy().into_owned(),
+                _ => "stdin".into(),
+            },
         }
     }
 }
@@ -111,18 +135,19 @@ pub enum VariantError {
         #[source]
         source: std::io::Error,
     },
-    #[error("--patch {path}: the patch is not text (binary data)")]
-    Binary { path: String },
-    #[error("--patch {path}: {source}")]
+    /// `arg`: `--patch fix.diff`, `--git main`.
+    #[error("{arg}: the patch is not text (binary data)")]
+    Binary { arg: String },
+    #[error("{arg}: {source}")]
     Parse {
-        path: String,
+        arg: String,
         #[source]
         source: patch::PatchError,
     },
     #[error(
-        "--patch {path}: it changes no code under Lib/multiprocessing/, so the candidate is stock; to run its Lib/test/ hunks against stock, use `shmharness cpython-tests --patch {path}`"
+        "{arg}: it changes no code under Lib/multiprocessing/, so the candidate is stock; to run its Lib/test/ hunks against stock, use `shmharness cpython-tests {arg}`"
     )]
-    NoCode { path: String },
+    NoCode { arg: String },
     #[error(
         "--patch {arg}: the range is reversed (write the lower version first, e.g. {to}-{from})"
     )]
@@ -151,8 +176,12 @@ pub enum VariantError {
         "--patch {path}: no X.Y[-Z.W].diff files in this folder (lay it out like patches/create-only/)"
     )]
     EmptyFolder { path: String },
-    #[error("--patch: {a} and {b} cover the same Python versions; give each version one patch")]
+    #[error(
+        "{a} and {b} cover the same Python versions; give each version one patch (RANGE= before each, e.g. 3.8-3.12=)"
+    )]
     Overlap { a: String, b: String },
+    #[error(transparent)]
+    Git(#[from] super::git::GitError),
 }
 
 /// Built-in variant `id`: what it changes in the stdlib.
@@ -264,9 +293,9 @@ pub fn resolve(requested: &[String]) -> Result<(Vec<Variant>, Vec<Usage>), Varia
     for name in requested {
         let id = match USAGE_ALIASES.iter().find(|(alias, _)| alias == name) {
             Some(&(alias, usage)) => {
-                eprintln!(
-                    "note: --variant {alias} is now --variant stock --usage {usage}: how attachers attach is not a stdlib change"
-                );
+                crate::term::progress::note(&format!(
+                    "--variant {alias} is now --variant stock --usage {usage}: how attachers attach is not a stdlib change"
+                ));
                 usages.push(usage);
                 VariantId::Stock
             }
@@ -388,7 +417,7 @@ mod tests {
                 range: VersionRange::parse("3.10-3.12").unwrap(),
                 origin: "fix".into(),
                 text: "t".into(),
-                shown: "fix.diff".into(),
+                from: PatchFrom::File("fix.diff".into()),
                 code: true,
             }],
         );
