@@ -508,6 +508,17 @@ fn ctrl_c_during_discovery_exits_130_with_no_listing() {
 
 #[test]
 fn a_run_killed_with_sigkill_is_cleaned_up_by_the_next() {
+    killed_run_is_cleaned_up_by_the_next("exec");
+}
+
+/// Issue 23: a role forked by a zygote carries the zygote's command line,
+/// which names the dead run's temp dir too, so `clean` finds it.
+#[test]
+fn a_run_with_zygotes_killed_with_sigkill_is_cleaned_up_by_the_next() {
+    killed_run_is_cleaned_up_by_the_next("zygote");
+}
+
+fn killed_run_is_cleaned_up_by_the_next(roles: &str) {
     let py = cpython();
     let cache = tempfile::tempdir().unwrap();
     let tmp = tempfile::tempdir().unwrap();
@@ -529,6 +540,8 @@ fn a_run_killed_with_sigkill_is_cleaned_up_by_the_next() {
             "hang",
             "--timeout",
             "600",
+            "--roles",
+            roles,
         ])
         .stdout(Stdio::null())
         .stderr(Stdio::null())
@@ -565,9 +578,10 @@ fn a_run_killed_with_sigkill_is_cleaned_up_by_the_next() {
         .filter(|e| e.file_name().to_string_lossy().starts_with("shmharness-"))
         .collect();
     assert!(left.is_empty(), "{left:?}");
-    // Nothing of that run still runs.
+    // Nothing of that run still runs: no process names its segment or its
+    // temp dir (a forked role shows its zygote's command line).
     let ps = std::process::Command::new("pgrep")
-        .args(["-f", &segment])
+        .args(["-f", &format!("{segment}|{}", tmp.path().display())])
         .output()
         .unwrap();
     assert!(

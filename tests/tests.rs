@@ -23,3 +23,4 @@ mod readme;
 mod reliability;
 mod wheel;
 mod workflow;
+mod zygote;

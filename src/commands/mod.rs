@@ -5,6 +5,7 @@
 pub mod advise;
 pub mod cpython_tests;
 pub mod diff;
+pub mod equivalence;
 pub mod error;
 pub mod expectations;
 pub mod list;
@@ -90,6 +91,7 @@ fn command(cli: &Cli) -> Result<u8> {
         Command::Advise(args) => advise::run(args),
         Command::Report(args) => report::run(args),
         Command::Merge(args) => merge::run(args),
+        Command::Equivalence(args) => equivalence::run(args),
         Command::Patch {
             command: PatchCommand::Show(args),
         } => patch_show::run(args),
@@ -203,6 +205,7 @@ pub fn plan(
         overlay_cache: (!args.select.no_cache)
             .then(crate::host::sys::cache_dir)
             .flatten(),
+        roles: args.roles,
     })
 }
 
