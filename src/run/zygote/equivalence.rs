@@ -121,12 +121,21 @@ pub fn compare(a: &Results, b: &Results) -> (usize, Vec<Difference>) {
     (keys.len(), differ)
 }
 
-/// The comparison of `exec[i]` with `zygote[i]` for every repetition i,
-/// and of each mode's repetitions with its first (a cell that changes
-/// between repetitions of one mode says the cell is not stable, whatever
-/// the mode). The text, and the number of cells that differed between the
-/// modes in any repetition.
+/// The comparison of `exec[i]` with `zygote[i]` for every repetition i
+/// (what decides), then what explains a difference: the cells that changed
+/// between repetitions of one mode (compared with its first), and the
+/// cells where one mode saw, in some repetition, an outcome the other never
+/// saw. The text, and the number of cells that differed between the modes
+/// in any repetition.
 pub fn report(exec: &[Results], zygote: &[Results]) -> (String, usize) {
+    let unstable = |runs: &[Results]| -> BTreeSet<Cell> {
+        runs.iter()
+            .skip(1)
+            .flat_map(|r| compare(&runs[0], r).1)
+            .map(|d| d.cell)
+            .collect()
+    };
+    let (exec_unstable, zygote_unstable) = (unstable(exec), unstable(zygote));
     let mut text = String::new();
     let mut differing: BTreeSet<Cell> = BTreeSet::new();
     for (i, (e, z)) in exec.iter().zip(zygote).enumerate() {
@@ -137,25 +146,29 @@ pub fn report(exec: &[Results], zygote: &[Results]) -> (String, usize) {
             diffs.len()
         );
         for d in diffs {
-            text += &format!("  {}\n", d.cell);
+            let also = match exec_unstable.contains(&d.cell) {
+                true => " (it changed between exec's own repetitions too)",
+                false => "",
+            };
+            text += &format!("  {}{also}\n", d.cell);
             text += &format!("    exec:   {}\n", seen_list(&d.a));
             text += &format!("    zygote: {}\n", seen_list(&d.b));
             differing.insert(d.cell);
         }
     }
-    for (mode, runs) in [("exec", exec), ("zygote", zygote)] {
-        let changed: BTreeSet<Cell> = runs
-            .iter()
-            .skip(1)
-            .flat_map(|r| compare(&runs[0], r).1)
-            .map(|d| d.cell)
-            .collect();
+    for (mode, changed) in [("exec", &exec_unstable), ("zygote", &zygote_unstable)] {
         text += &format!(
             "{mode} alone: {} cells changed between repetitions{}\n",
             changed.len(),
-            names(&changed)
+            names(changed)
         );
     }
+    let only = outcomes_in_one_mode(exec, zygote);
+    text += &format!(
+        "over all repetitions: {} cells where one mode saw an outcome the other never saw{}\n",
+        only.len(),
+        names(&only)
+    );
     let interpreters: BTreeSet<&str> = exec
         .iter()
         .chain(zygote)
@@ -170,6 +183,26 @@ pub fn report(exec: &[Results], zygote: &[Results]) -> (String, usize) {
         names(&differing)
     );
     (text, differing.len())
+}
+
+/// Cells whose outcomes over every repetition of one mode include one that
+/// no repetition of the other mode had.
+fn outcomes_in_one_mode(exec: &[Results], zygote: &[Results]) -> BTreeSet<Cell> {
+    let outcomes = |runs: &[Results]| -> BTreeMap<Cell, BTreeSet<String>> {
+        let mut out: BTreeMap<Cell, BTreeSet<String>> = BTreeMap::new();
+        for (cell, seen) in runs.iter().flat_map(cells) {
+            out.entry(cell)
+                .or_default()
+                .extend(seen.iter().map(Seen::to_string));
+        }
+        out
+    };
+    let (e, z) = (outcomes(exec), outcomes(zygote));
+    e.keys()
+        .chain(z.keys())
+        .filter(|cell| e.get(*cell) != z.get(*cell))
+        .cloned()
+        .collect()
 }
 
 fn seen_list(seen: &[Seen]) -> String {

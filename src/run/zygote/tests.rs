@@ -300,10 +300,28 @@ fn a_cell_that_changes_between_repetitions_of_one_mode_is_named_apart() {
     let first = sample();
     let mut second = sample();
     second.cases[1].segment_leaked = true;
-    let (text, differing) = equivalence::report(&[first.clone(), second.clone()], &[first, second]);
+    let runs = [first.clone(), second.clone()];
+    let (text, differing) = equivalence::report(&runs, &runs);
     assert_eq!(differing, 0, "each repetition agrees between the modes");
     assert!(
         text.contains("exec alone: 1 cells changed between repetitions: 3.8.18 raw-fork [stock]"),
+        "{text}"
+    );
+    assert!(
+        text.contains("over all repetitions: 0 cells where one mode saw"),
+        "{text}"
+    );
+    // The same two outcomes in the other order: each repetition differs,
+    // yet each mode saw both outcomes, and the difference is flagged as one
+    // that changed between exec's own repetitions.
+    let (text, differing) = equivalence::report(&runs, &[second, first]);
+    assert_eq!(differing, 1, "{text}");
+    assert!(
+        text.contains("3.8.18 raw-fork [stock] (it changed between exec's own repetitions too)"),
+        "{text}"
+    );
+    assert!(
+        text.contains("over all repetitions: 0 cells where one mode saw"),
         "{text}"
     );
     let seen: Vec<Seen> = equivalence::cells(&sample())
