@@ -6,6 +6,7 @@ use std::path::PathBuf;
 use clap::{ArgAction, Args, Parser, Subcommand};
 
 pub use crate::export::Format;
+pub use crate::run::zygote::Roles;
 pub use crate::term::style::ColorChoice;
 
 #[derive(Debug, Parser)]
@@ -87,6 +88,10 @@ pub enum Command {
     Report(ReportArgs),
     /// Combine results.json files (CI legs) into one results set, and optionally a bundle.
     Merge(MergeArgs),
+    /// Compare results of one matrix run with --roles exec and with --roles zygote, cell by
+    /// cell (bench/equivalence runs it).
+    #[command(hide = true)]
+    Equivalence(EquivalenceArgs),
     /// Show the exact patches applied to each interpreter's copy of multiprocessing.
     Patch {
         #[command(subcommand)]
@@ -181,6 +186,11 @@ pub struct MatrixArgs {
     /// exit code is still 2: there is no verdict for the interpreters it skipped).
     #[arg(long)]
     pub keep_going: bool,
+    /// How role processes start: exec (a fresh interpreter each) or zygote (forked from one
+    /// interpreter per Python and overlay that has imported the stdlib already; falls back to
+    /// exec where it cannot start, with a note)
+    #[arg(long, value_enum, value_name = "MODE", default_value_t = Roles::Exec)]
+    pub roles: Roles,
     /// Run every case N times (for soak tests; hidden).
     #[arg(long, value_name = "N", default_value_t = 1, hide = true,
           value_parser = clap::value_parser!(u16).range(1..))]
@@ -364,6 +374,16 @@ pub struct MergeArgs {
     /// What to print on stdout.
     #[arg(long, value_enum, default_value_t = Format::Table)]
     pub format: Format,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct EquivalenceArgs {
+    /// results.json of a run with --roles exec; one per repetition.
+    #[arg(long, value_name = "FILE", required = true)]
+    pub exec: Vec<PathBuf>,
+    /// results.json of the same run with --roles zygote; as many, in the same order.
+    #[arg(long, value_name = "FILE", required = true)]
+    pub zygote: Vec<PathBuf>,
 }
 
 /// A name for `patch:NAME`: letters, digits and `-+._`, as file names in a

@@ -506,10 +506,10 @@ fn ctrl_c_during_discovery_exits_130_with_no_listing() {
     );
 }
 
-/// `run --scenario hang` with `p`'s cache and TMPDIR, started and waited
-/// for: its hanger says (on a FIFO) that it hangs. Returns the harness and
-/// the case's segment.
-fn hanging_run(p: &Private, py: &Path) -> (std::process::Child, String) {
+/// `run --scenario hang --roles ROLES` with `p`'s cache and TMPDIR,
+/// started and waited for: its hanger says (on a FIFO) that it hangs.
+/// Returns the harness and the case's segment.
+fn hanging_run(p: &Private, py: &Path, roles: &str) -> (std::process::Child, String) {
     let fifo = p.cache.path().join("notify");
     mkfifo(&fifo);
     let child = p
@@ -523,6 +523,8 @@ fn hanging_run(p: &Private, py: &Path) -> (std::process::Child, String) {
             "hang",
             "--timeout",
             "600",
+            "--roles",
+            roles,
         ])
         .stdout(Stdio::null())
         .stderr(Stdio::null())
@@ -541,9 +543,20 @@ fn sigkill(mut child: std::process::Child) {
 
 #[test]
 fn a_run_killed_with_sigkill_is_cleaned_up_by_the_next() {
+    killed_run_is_cleaned_up_by_the_next("exec");
+}
+
+/// Issue 23: a role forked by a zygote carries the zygote's command line,
+/// which names the dead run's temp dir too, so `clean` finds it.
+#[test]
+fn a_run_with_zygotes_killed_with_sigkill_is_cleaned_up_by_the_next() {
+    killed_run_is_cleaned_up_by_the_next("zygote");
+}
+
+fn killed_run_is_cleaned_up_by_the_next(roles: &str) {
     let py = cpython();
     let p = Private::new();
-    let (child, segment) = hanging_run(&p, &py);
+    let (child, segment) = hanging_run(&p, &py, roles);
     sigkill(child);
     let ledger = std::fs::read_dir(p.runs()).unwrap().count();
     assert_eq!(ledger, 1, "the killed run's ledger is there");
@@ -558,9 +571,10 @@ fn a_run_killed_with_sigkill_is_cleaned_up_by_the_next() {
         "{segment} left"
     );
     assert!(p.temp_dirs().is_empty(), "{:?}", p.temp_dirs());
-    // Nothing of that run still runs.
+    // Nothing of that run still runs: no process names its segment or its
+    // temp dir (a forked role shows its zygote's command line).
     let ps = std::process::Command::new("pgrep")
-        .args(["-f", &segment])
+        .args(["-f", &format!("{segment}|{}", p.tmp.path().display())])
         .output()
         .unwrap();
     assert!(
@@ -884,7 +898,7 @@ fn a_crafted_ledger_removes_only_what_a_run_made() {
 fn clean_never_kills_a_process_by_its_command_line() {
     let py = cpython();
     let p = Private::new();
-    let (child, _) = hanging_run(&p, &py);
+    let (child, _) = hanging_run(&p, &py, "exec");
     let dir = p.temp_dirs().pop().expect("the run's temp dir");
     let mut decoy_arg = dir.clone().into_os_string();
     decoy_arg.push("-important-NOT-THIS-ONE");

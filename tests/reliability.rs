@@ -175,11 +175,23 @@ fn verdicts(json: &serde_json::Value) -> BTreeMap<(String, String, String), Stri
 /// cores) that no other process of the run reaches it.
 #[test]
 fn timeout_kills_the_hanging_group_reports_it_and_the_run_goes_on() {
+    timeout_kills_the_hanging_group("exec");
+}
+
+/// The same with roles forked by a zygote (issue 23): the role is the
+/// harness's child and its group is killed at the deadline all the same.
+#[test]
+fn with_a_zygote_timeout_kills_the_hanging_group_and_the_run_goes_on() {
+    timeout_kills_the_hanging_group("zygote");
+}
+
+fn timeout_kills_the_hanging_group(roles: &str) {
     let py = any_python();
     let dir = Private::new();
     let out = harness(&dir.tmp())
         .args(["run", "--python", py.arg(), "--variant", "stock"])
         .args(["--scenario", "hang,three-process", "--timeout", "30"])
+        .args(["--roles", roles])
         .args(["--format", "json"])
         .output()
         .unwrap();
@@ -276,9 +288,13 @@ fn interrupt_with(pythons: &[Py], dir: &Private, signal: i32, extra: &[&str]) ->
 }
 
 fn check_interrupt(signal: i32, code: i32) {
+    check_interrupt_with(signal, code, &["--scenario", "hang"]);
+}
+
+fn check_interrupt_with(signal: i32, code: i32, extra: &[&str]) {
     let py = any_python();
     let dir = Private::new();
-    let (out, prefix) = interrupt(&[py], &dir, signal);
+    let (out, prefix) = interrupt_with(&[py], &dir, signal, extra);
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(code), "stderr:\n{stderr}");
     assert!(stderr.contains("interrupted"), "{stderr}");
@@ -293,6 +309,17 @@ fn sigint_mid_case_exits_130_and_leaves_nothing() {
 #[test]
 fn sigterm_mid_case_exits_143_and_leaves_nothing() {
     check_interrupt(libc::SIGTERM, 143);
+}
+
+/// Issue 23: Ctrl-C kills the groups of forked roles (and the zygotes)
+/// as it kills exec'd ones.
+#[test]
+fn with_a_zygote_sigint_mid_case_exits_130_and_leaves_nothing() {
+    check_interrupt_with(
+        libc::SIGINT,
+        130,
+        &["--scenario", "hang", "--roles", "zygote"],
+    );
 }
 
 /// Ctrl-C flushes what is complete: with --jobs 1 the three-process cases

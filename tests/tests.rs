@@ -25,3 +25,4 @@ mod reliability;
 mod terminal;
 mod wheel;
 mod workflow;
+mod zygote;

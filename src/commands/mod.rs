@@ -6,6 +6,7 @@ pub mod advise;
 pub mod completions;
 pub mod cpython_tests;
 pub mod diff;
+pub mod equivalence;
 pub mod error;
 pub mod expectations;
 pub mod list;
@@ -105,6 +106,7 @@ fn command(cli: &Cli) -> Result<u8> {
         Command::Advise(args) => advise::run(args),
         Command::Report(args) => report::run(args),
         Command::Merge(args) => merge::run(args),
+        Command::Equivalence(args) => equivalence::run(args),
         Command::Patch {
             command: PatchCommand::Show(args),
         } => patch_show::run(args),
@@ -227,6 +229,7 @@ pub fn plan(
         overlay_cache: (!args.select.no_cache)
             .then(crate::host::sys::cache_dir)
             .flatten(),
+        roles: args.roles,
     })
 }
 

@@ -279,6 +279,21 @@ fn reap_group(pgid: i32) -> Vec<(i32, Termination)> {
     }
 }
 
+/// Wait for our child `pid` (by pid only: no other child's status is taken).
+fn wait_pid(pid: i32) -> io::Result<ExitStatus> {
+    loop {
+        let mut status = 0;
+        // SAFETY: waitpid writes only into `status`.
+        if unsafe { libc::waitpid(pid, &mut status, 0) } == pid {
+            return Ok(ExitStatus::from_raw(status));
+        }
+        let e = io::Error::last_os_error();
+        if e.kind() != io::ErrorKind::Interrupted {
+            return Err(e);
+        }
+    }
+}
+
 /// Why waiting for a line stopped early.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum LineWait {
@@ -381,7 +396,7 @@ fn die_with_us(cmd: &mut std::process::Command) {
 /// its group's orphans into messages on one channel: the running child
 /// waits on that channel, never on a clock.
 fn watch(
-    handle: Arc<duct::Handle>,
+    wait: impl FnOnce() -> io::Result<ExitStatus> + Send + 'static,
     pid: i32,
     stdout: io::PipeReader,
     stderr: io::PipeReader,
@@ -416,8 +431,7 @@ fn watch(
         let _ = tx_err.send(Msg::Stderr(read_bounded(stderr)));
     });
     thread::spawn(move || {
-        let status = handle.wait().map(|out| out.status);
-        let _ = tx.send(Msg::Exited(status));
+        let _ = tx.send(Msg::Exited(wait()));
         // The leader is reaped: every member of the group left is an
         // orphan (ours if we are a subreaper).
         let _ = tx.send(Msg::GroupReaped(reap_group(pid)));
@@ -488,11 +502,49 @@ impl Running {
         live.insert(pid);
         drop(live);
         show_command(spec, pid);
-        let started = Instant::now();
-        let rx = watch(handle, pid, stdout_r, stderr_r);
-        Ok(Running {
+        let rx = watch(
+            move || handle.wait().map(|out| out.status),
             pid,
-            stdin: Some(stdin_w),
+            stdout_r,
+            stderr_r,
+        );
+        Ok(Running::watching(pid, stdin_w, rx, timeout))
+    }
+
+    /// Take in a child that another process forked for us (a zygote, see
+    /// `run::zygote`): it is already our child (we are its subreaper), the
+    /// leader of its own process group, and waits for its go-ahead, so
+    /// nothing it does escapes the deadline or Ctrl-C. From here on it is
+    /// driven, reaped and killed exactly as a child `spawn` started.
+    pub fn adopt(
+        pid: i32,
+        stdin: PipeWriter,
+        stdout: io::PipeReader,
+        stderr: io::PipeReader,
+        timeout: Duration,
+    ) -> Running {
+        // As in `spawn`: a signal that arrives now either sees this group
+        // or has already set `cancelled`, and then the group is killed here.
+        let mut live = LIVE_GROUPS.lock().unwrap_or_else(|e| e.into_inner());
+        live.insert(pid);
+        if cancelled() {
+            kill_group(pid, libc::SIGKILL);
+        }
+        drop(live);
+        let rx = watch(move || wait_pid(pid), pid, stdout, stderr);
+        Running::watching(pid, stdin, rx, timeout)
+    }
+
+    fn watching(
+        pid: i32,
+        stdin: PipeWriter,
+        rx: mpsc::Receiver<Msg>,
+        timeout: Duration,
+    ) -> Running {
+        let started = Instant::now();
+        Running {
+            pid,
+            stdin: Some(stdin),
             rx,
             stdout: Vec::new(),
             stdout_bytes: 0,
@@ -505,7 +557,7 @@ impl Running {
             deadline: started + timeout,
             timed_out: false,
             finished: false,
-        })
+        }
     }
 
     /// Start `spec` and wait for it to end (read to EOF, group reaped).

@@ -390,6 +390,7 @@ mod tests {
             repeat: 1,
             keep_going: false,
             overlay_cache: None,
+            roles: Default::default(),
         };
         let position = |id: VariantId| variants.iter().position(|v| v.id == Some(id)).unwrap();
         let out = RunOutput {
@@ -602,6 +603,7 @@ mod tests {
             repeat: 1,
             keep_going: false,
             overlay_cache: None,
+            roles: Default::default(),
         };
         // Stock warns only in attacher-unlinks on 3.13.0; the patch warns
         // there too: the same as its own twin, worse than every other.

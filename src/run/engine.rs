@@ -562,6 +562,9 @@ pub fn apis(
 ) -> Result<Event, String> {
     let mut cmd = crate::host::python::command(python, overlay);
     cmd.arg("-B").arg("-s").arg(script).arg("apis");
+    // A role's environment (it changes nothing for `apis`), so a role's
+    // zygote can answer it too (`--roles zygote`).
+    cmd.env("SHMHARNESS_TRACKER_EVENTS", "1");
     let finished = world
         .spawn(&cmd, timeout)
         .map_err(|e| format!("cannot ask {} for its APIs: {e}", python.display()))?

@@ -11,6 +11,7 @@ use crate::scenario::{self, CaseError, CaseObservation, Params, Scenario};
 use engine::World;
 
 pub mod engine;
+pub mod zygote;
 
 use crate::host::signal::Signal;
 use crate::overlay::variant::Variant;
@@ -43,6 +44,8 @@ pub struct Plan {
     pub keep_going: bool,
     /// Where built overlays are kept across runs (`None`: `--no-cache`).
     pub overlay_cache: Option<PathBuf>,
+    /// How role processes start (`--roles`, see `zygote`).
+    pub roles: zygote::Roles,
 }
 
 /// One cell of the matrix.
@@ -147,6 +150,8 @@ pub fn execute(plan: &Plan, ws: &Workspace, world: &dyn World) -> RunOutput {
     let (children_before, self_before) =
         (cpu_time(libc::RUSAGE_CHILDREN), cpu_time(libc::RUSAGE_SELF));
     let overlays = build_overlays(plan, ws.path());
+    let zygotes = zygote::Zygotes::new(world, plan.roles, &ws.script, names(plan), plan.timeout);
+    let world: &dyn World = &zygotes;
     let apis = probe_apis(plan, ws, &overlays, world);
     let slots = slots(plan);
     let results = crate::host::pool::map(slots.len(), plan.jobs, |n| {
@@ -165,6 +170,8 @@ pub fn execute(plan: &Plan, ws: &Workspace, world: &dyn World) -> RunOutput {
             outcome,
         }
     });
+    // The zygotes' own CPU is the run's too: reap them before measuring.
+    zygotes.close();
     let interrupted = crate::host::signal::received();
     let cases = results.into_iter().flatten().collect();
     RunOutput {
@@ -175,6 +182,14 @@ pub fn execute(plan: &Plan, ws: &Workspace, world: &dyn World) -> RunOutput {
         harness_cpu: cpu_time(libc::RUSAGE_SELF).saturating_sub(self_before),
         interrupted,
     }
+}
+
+/// Each interpreter's executable and id (for the zygotes' notes).
+fn names(plan: &Plan) -> std::collections::HashMap<PathBuf, String> {
+    plan.interpreters
+        .iter()
+        .map(|i| (i.executable.clone(), i.id.clone()))
+        .collect()
 }
 
 /// Every overlay that could not be built because of its patch, one line
