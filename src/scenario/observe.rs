@@ -118,8 +118,8 @@ pub fn parse_stderr(stderr: &str, script: &str) -> Stderr {
                 out.tracker_errors.push(message.to_string());
             }
         } else if line.starts_with(TRACEBACK) {
-            let (tb, next) = parse_traceback(&lines, i, script);
-            out.tracebacks.extend(tb);
+            let (tbs, next) = parse_traceback(&lines, i, script);
+            out.tracebacks.extend(tbs);
             i = next;
             continue;
         }
@@ -128,21 +128,34 @@ pub fn parse_stderr(stderr: &str, script: &str) -> Stderr {
     out
 }
 
-/// Parse one traceback starting at `lines[start]`; returns it and the index
-/// after its last line. Chained tracebacks ("During handling ...") are read
-/// as one, ending in the final exception.
-fn parse_traceback(lines: &[&str], start: usize, script: &str) -> (Option<Traceback>, usize) {
+/// Parse the traceback starting at `lines[start]`; returns it and the
+/// index after its last line. Chained tracebacks ("During handling ...")
+/// are read as one, ending in the final exception.
+///
+/// Two processes that share a stderr (a role and its resource tracker, or
+/// two trackers) write their tracebacks a line at a time, so one may start
+/// inside another: a header before the exception line opens one more
+/// traceback, and each exception line closes one, in order. Their frames
+/// cannot be told apart, so each takes its origin from the frames seen
+/// since the previous exception line. Never read a header as an
+/// exception.
+fn parse_traceback(lines: &[&str], start: usize, script: &str) -> (Vec<Traceback>, usize) {
     let mut frames: Vec<&str> = Vec::new();
+    let mut open = 1;
+    let mut found = Vec::new();
     let mut i = start + 1;
     while i < lines.len() {
         let line = lines[i];
-        if line.starts_with("  File ") {
+        if line.starts_with(TRACEBACK) {
+            open += 1;
+        } else if line.starts_with("  File ") {
             frames.push(line);
         } else if !line.starts_with(' ') && !line.is_empty() {
             // The exception line; a chained traceback may follow, and then
             // the final exception is the one that counts.
             let at = |k: usize| lines.get(i + k).copied().unwrap_or("\u{0}");
-            let chained = at(1).is_empty()
+            let chained = open == 1
+                && at(1).is_empty()
                 && (at(2).starts_with("During handling")
                     || at(2).starts_with("The above exception"))
                 && at(3).is_empty()
@@ -152,25 +165,31 @@ fn parse_traceback(lines: &[&str], start: usize, script: &str) -> (Option<Traceb
                 i += 5;
                 continue;
             }
-            let exception = line.split(':').next().unwrap_or(line).trim().to_string();
-            let script_frame = format!("{script}\", line ");
-            let origin = match frames.first() {
-                Some(f) if f.contains(&script_frame) && f.ends_with("in <module>") => {
-                    Origin::Process
-                }
-                _ if frames.iter().any(|f| f.contains("resource_tracker.py")) => Origin::Tracker,
-                _ => Origin::Other,
-            };
-            let tb = Traceback {
-                exception,
+            found.push(Traceback {
+                exception: line.split(':').next().unwrap_or(line).trim().to_string(),
                 line: line.to_string(),
-                origin,
-            };
-            return (Some(tb), i + 1);
+                origin: origin(&frames, script),
+            });
+            frames.clear();
+            open -= 1;
+            if open == 0 {
+                return (found, i + 1);
+            }
         }
         i += 1;
     }
-    (None, i)
+    (found, i)
+}
+
+/// Whose traceback `frames` are: the role's own (its script at module
+/// level first), its resource tracker's, or another process's.
+fn origin(frames: &[&str], script: &str) -> Origin {
+    let script_frame = format!("{script}\", line ");
+    match frames.first() {
+        Some(f) if f.contains(&script_frame) && f.ends_with("in <module>") => Origin::Process,
+        _ if frames.iter().any(|f| f.contains("resource_tracker.py")) => Origin::Tracker,
+        _ => Origin::Other,
+    }
 }
 
 #[cfg(test)]
@@ -280,6 +299,35 @@ FileNotFoundError: [Errno 2] No such file or directory: '/n'
             tb("  File \"/w/other.py\", line 9, in <module>\n"),
             Origin::Other
         );
+    }
+
+    /// Two trackers' KeyErrors interleaved line by line on P1's stderr, as
+    /// 3.11.7 wrote them in a family-object [fork] case (unregister usage,
+    /// no-register): two tracker tracebacks, never a header read as an
+    /// exception of the process.
+    #[test]
+    fn tracebacks_written_into_each_other_are_each_read_whole() {
+        let text = "\
+Traceback (most recent call last):
+Traceback (most recent call last):
+  File \"/o/multiprocessing/resource_tracker.py\", line 239, in main
+    cache[rtype].remove(name)
+KeyError: '/shmhd25bfee22ea9_1958'
+  File \"/o/multiprocessing/resource_tracker.py\", line 239, in main
+    cache[rtype].remove(name)
+KeyError: '/shmhd25bfee22ea9_1958'
+";
+        let s = parse_stderr(text, "roles.py");
+        let read: Vec<(&str, Origin)> = s
+            .tracebacks
+            .iter()
+            .map(|t| (t.exception.as_str(), t.origin))
+            .collect();
+        assert_eq!(
+            read,
+            [("KeyError", Origin::Tracker), ("KeyError", Origin::Tracker)]
+        );
+        assert!(s.exception().is_none());
     }
 
     #[test]
