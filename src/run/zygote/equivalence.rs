@@ -4,7 +4,9 @@
 //! the results here, cell by cell: a cell is (interpreter, scenario, start
 //! method, variant, usage), and what is compared is everything a verdict
 //! rests on: the verdict, the symptoms, whether the segment leaked, and each
-//! process's exit code and its resource tracker's exit code. Segment names,
+//! process's exit code and its resource tracker's exit code, per process
+//! group (see `Seen`'s equality for the tracker codes the harness cannot
+//! always see). Segment names,
 //! pids, paths and timings differ from run to run and are not compared.
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -43,8 +45,29 @@ pub struct Seen {
     pub processes: Vec<ProcessSeen>,
 }
 
-/// Label, exit code, tracker exit code.
+/// Group, exit code, tracker exit code.
 pub type ProcessSeen = (String, Option<i32>, Option<i32>);
+
+/// A case's processes as (group, exit code, tracker exit code), sorted:
+/// processes of one group run in a free order (many-attachers' A1 and A2),
+/// so which of them saw which code is no observation, as their symptoms
+/// are counted per group.
+fn processes(c: &crate::contract::Case) -> Vec<ProcessSeen> {
+    let mut seen: Vec<ProcessSeen> = c
+        .processes
+        .iter()
+        .map(|p| {
+            let group = if p.group.is_empty() {
+                &p.label
+            } else {
+                &p.group
+            };
+            (group.clone(), p.exit_code, p.tracker_exit_code)
+        })
+        .collect();
+    seen.sort();
+    seen
+}
 
 /// Equal in everything, except that a tracker exit code known on one side
 /// only is no difference. The code is known when the harness reaped the
@@ -117,11 +140,7 @@ pub fn cells(results: &Results) -> BTreeMap<Cell, Vec<Seen>> {
             verdict: c.verdict,
             symptoms: c.symptoms.iter().map(|s| s.key.clone()).collect(),
             segment_leaked: c.segment_leaked,
-            processes: c
-                .processes
-                .iter()
-                .map(|p| (p.label.clone(), p.exit_code, p.tracker_exit_code))
-                .collect(),
+            processes: processes(c),
         };
         out.entry(cell).or_default().push(seen);
     }

@@ -235,6 +235,7 @@ fn sample() -> crate::contract::Results {
             c.start_method = method;
             let mut p = fixtures::attacher("");
             p.label = "P1".into();
+            p.group = "P1".into();
             p.exit_code = Some(0);
             p.tracker_exit_code = Some(0);
             c.processes = vec![p];
@@ -292,6 +293,18 @@ fn equivalence_compares_every_cell_by_what_its_verdict_rests_on() {
         .processes[0]
         .tracker_exit_code = None;
     assert_eq!(equivalence::compare(&exec, &unknown).1.len(), 0);
+    // Two processes of one group swap their codes: no difference.
+    let mut pair = exec.clone();
+    let mut swapped = exec.clone();
+    for (r, codes) in [(&mut pair, [1, 2]), (&mut swapped, [2, 1])] {
+        let c = &mut r.cases[0];
+        let mut a2 = c.processes[0].clone();
+        c.processes[0].tracker_exit_code = Some(codes[0]);
+        a2.label = "P2".into();
+        a2.tracker_exit_code = Some(codes[1]);
+        c.processes.push(a2);
+    }
+    assert_eq!(equivalence::compare(&pair, &swapped).1.len(), 0);
     // A cell that ran in one mode only differs too; so does a verdict.
     zygote
         .cases
