@@ -239,21 +239,24 @@ pub fn report(exec: &[Results], zygote: &[Results]) -> (String, usize) {
 }
 
 /// Cells whose outcomes over every repetition of one mode include one that
-/// no repetition of the other mode had.
+/// no repetition of the other mode had (equal as `Seen` is equal).
 fn outcomes_in_one_mode(exec: &[Results], zygote: &[Results]) -> BTreeSet<Cell> {
-    let outcomes = |runs: &[Results]| -> BTreeMap<Cell, BTreeSet<String>> {
-        let mut out: BTreeMap<Cell, BTreeSet<String>> = BTreeMap::new();
+    let outcomes = |runs: &[Results]| -> BTreeMap<Cell, Vec<Seen>> {
+        let mut out: BTreeMap<Cell, Vec<Seen>> = BTreeMap::new();
         for (cell, seen) in runs.iter().flat_map(cells) {
-            out.entry(cell)
-                .or_default()
-                .extend(seen.iter().map(Seen::to_string));
+            out.entry(cell).or_default().extend(seen);
         }
         out
     };
     let (e, z) = (outcomes(exec), outcomes(zygote));
+    let none: Vec<Seen> = Vec::new();
+    let unmatched = |x: &Vec<Seen>, y: &Vec<Seen>| x.iter().any(|s| !y.contains(s));
     e.keys()
         .chain(z.keys())
-        .filter(|cell| e.get(*cell) != z.get(*cell))
+        .filter(|cell| {
+            let (x, y) = (e.get(*cell).unwrap_or(&none), z.get(*cell).unwrap_or(&none));
+            x.is_empty() != y.is_empty() || unmatched(x, y) || unmatched(y, x)
+        })
         .cloned()
         .collect()
 }
