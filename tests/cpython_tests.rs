@@ -305,7 +305,8 @@ fn run_with_cpython_tests_adds_the_counts_to_the_results() {
 #[test]
 #[ignore = "needs CPython's own test package (Debian: libpython3.X-testsuite); .ci/run runs it"]
 fn report_with_cpython_tests_puts_the_counts_in_report_md() {
-    let py = with_testsuite("3.10");
+    // 3.13+: create-only fails test_shared_memory_tracking there.
+    let py = with_testsuite("3.13");
     let want = expected_count(&py);
     let dir = tempfile::tempdir().unwrap();
     let out_dir = dir.path().join("bundle");
@@ -334,13 +335,15 @@ fn report_with_cpython_tests_puts_the_counts_in_report_md() {
         .lines()
         .find(|l| l.starts_with(&format!("| {} ", py.version)) && l.contains("passed"))
         .unwrap_or_else(|| panic!("no counts row:\n{md}"));
-    if py.has_track() {
-        assert_eq!(code, Some(1), "{}", String::from_utf8_lossy(&out.stderr));
-        assert_eq!(row.matches(&format!("{want} passed")).count(), 1, "{row}");
-    } else {
-        assert_eq!(code, Some(0), "{}", String::from_utf8_lossy(&out.stderr));
-        assert_eq!(row.matches(&format!("{want} passed")).count(), 2, "{row}");
-    }
+    // The built-in create-only is shown for comparison: its test failure
+    // (test_shared_memory_tracking, 3.13+) is in the report, not the exit.
+    assert_eq!(code, Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    let passed_runs = if py.has_track() { 1 } else { 2 };
+    assert_eq!(
+        row.matches(&format!("{want} passed")).count(),
+        passed_runs,
+        "{row}"
+    );
 }
 
 /// The code hunks of the gh-82300 example fix for `py`'s branch, without

@@ -23,6 +23,8 @@ pub struct Stderr {
     /// Tracker warnings other than the leak count, e.g. a failed unlink.
     pub tracker_errors: Vec<String>,
     pub tracebacks: Vec<Traceback>,
+    /// Why the tracebacks cannot be attributed (see `parse_traceback`).
+    pub unreadable: Option<String>,
 }
 
 impl Stderr {
@@ -44,6 +46,12 @@ pub fn process(
 ) -> (ProcessObservation, Option<ProtocolError>) {
     let parsed = parse_stderr(&out.stderr, script);
     let (events, protocol_error) = protocol::events(&out.stdout);
+    let protocol_error = protocol_error.or_else(|| {
+        parsed
+            .unreadable
+            .clone()
+            .map(protocol::ProtocolError::Unreadable)
+    });
     let reads: Vec<bool> = events
         .iter()
         .filter_map(|e| match e {
@@ -108,49 +116,81 @@ pub fn parse_stderr(stderr: &str, script: &str) -> Stderr {
     let mut i = 0;
     while i < lines.len() {
         let line = lines[i];
-        // Only the warning line itself counts: on 3.8-3.12 the source line
-        // Python echoes under it also contains the leak prefix.
-        if let Some(at) = line.find(TRACKER_WARNING) {
-            let message = &line[at + "UserWarning: ".len()..];
-            if message.starts_with(LEAK_PREFIX) {
-                out.leak_warnings += 1;
-            } else {
-                out.tracker_errors.push(message.to_string());
-            }
-        } else if line.starts_with(TRACEBACK) {
-            let (tbs, next) = parse_traceback(&lines, i, script);
-            out.tracebacks.extend(tbs);
+        if line.starts_with(TRACEBACK) {
+            let next = parse_traceback(&lines, i, script, &mut out);
             i = next;
             continue;
         }
+        out.warning(line);
         i += 1;
     }
     out
 }
 
-/// Parse the traceback starting at `lines[start]`; returns it and the
+impl Stderr {
+    /// Count `line` if it is a tracker warning. Only the warning line
+    /// itself counts: on 3.8-3.12 the source line Python echoes under it
+    /// also contains the leak prefix.
+    fn warning(&mut self, line: &str) -> bool {
+        let Some(at) = line.find(TRACKER_WARNING) else {
+            return false;
+        };
+        let message = &line[at + "UserWarning: ".len()..];
+        if message.starts_with(LEAK_PREFIX) {
+            self.leak_warnings += 1;
+        } else {
+            self.tracker_errors.push(message.to_string());
+        }
+        true
+    }
+}
+
+/// An exception line: `KeyError: '/x'`, `multiprocessing.x.Error: why`,
+/// `KeyboardInterrupt`; not `Process SpawnProcess-1:`, not "During
+/// handling ...", not a path.
+fn is_exception_line(line: &str) -> bool {
+    let name = line.split(':').next().unwrap_or(line);
+    let mut chars = name.chars();
+    chars
+        .next()
+        .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+        && chars.all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '.')
+        // `shared_memory.py:216: UserWarning: ...` is a warning's place.
+        && !name.ends_with(".py")
+}
+
+/// Parse the traceback starting at `lines[start]` into `out`; returns the
 /// index after its last line. Chained tracebacks ("During handling ...")
 /// are read as one, ending in the final exception.
 ///
 /// Two processes that share a stderr (a role and its resource tracker, or
 /// two trackers) write their tracebacks a line at a time, so one may start
 /// inside another: a header before the exception line opens one more
-/// traceback, and each exception line closes one, in order. Their frames
-/// cannot be told apart, so each takes its origin from the frames seen
-/// since the previous exception line. Never read a header as an
-/// exception.
-fn parse_traceback(lines: &[&str], start: usize, script: &str) -> (Vec<Traceback>, usize) {
+/// traceback, and each exception line closes one. Their frames cannot be
+/// told apart: where every frame of such a tangle says the same origin
+/// (two trackers' KeyErrors), each traceback has it; where they differ,
+/// whose exception is whose is unknown, and the stderr is unreadable
+/// rather than guessed. A tracker warning inside still counts as one.
+fn parse_traceback(lines: &[&str], start: usize, script: &str, out: &mut Stderr) -> usize {
     let mut frames: Vec<&str> = Vec::new();
+    let mut tangle: Vec<&str> = Vec::new();
+    let mut tangled = false;
+    let mut closed: Vec<(String, String)> = Vec::new();
     let mut open = 1;
-    let mut found = Vec::new();
     let mut i = start + 1;
     while i < lines.len() {
         let line = lines[i];
         if line.starts_with(TRACEBACK) {
             open += 1;
+            tangled = true;
         } else if line.starts_with("  File ") {
             frames.push(line);
-        } else if !line.starts_with(' ') && !line.is_empty() {
+            tangle.push(line);
+        } else if !is_exception_line(line) {
+            // A source line, a caret line, a warning (counted), a chaining
+            // line or another process's words: not this traceback's end.
+            out.warning(line);
+        } else {
             // The exception line; a chained traceback may follow, and then
             // the final exception is the one that counts.
             let at = |k: usize| lines.get(i + k).copied().unwrap_or("\u{0}");
@@ -165,20 +205,50 @@ fn parse_traceback(lines: &[&str], start: usize, script: &str) -> (Vec<Traceback
                 i += 5;
                 continue;
             }
-            found.push(Traceback {
-                exception: line.split(':').next().unwrap_or(line).trim().to_string(),
-                line: line.to_string(),
-                origin: origin(&frames, script),
-            });
+            if !tangled {
+                out.tracebacks.push(Traceback {
+                    exception: line.split(':').next().unwrap_or(line).trim().to_string(),
+                    line: line.to_string(),
+                    origin: origin(&frames, script),
+                });
+            } else {
+                closed.push((
+                    line.split(':').next().unwrap_or(line).trim().to_string(),
+                    line.to_string(),
+                ));
+            }
             frames.clear();
             open -= 1;
             if open == 0 {
-                return (found, i + 1);
+                i += 1;
+                break;
             }
         }
         i += 1;
     }
-    (found, i)
+    if tangled && !closed.is_empty() {
+        let origins: Vec<Origin> = tangle.iter().map(|f| origin(&[f], script)).collect();
+        match origins.first() {
+            Some(o) if origins.iter().all(|x| x == o) => {
+                out.tracebacks
+                    .extend(closed.into_iter().map(|(exception, line)| Traceback {
+                        exception,
+                        line,
+                        origin: *o,
+                    }));
+            }
+            _ => {
+                out.unreadable.get_or_insert_with(|| {
+                    format!(
+                        "{} tracebacks of different processes written into each other ({}); whose exception is whose cannot be told",
+                        closed.len(),
+                        closed.iter().map(|(_, l)| l.as_str()).collect::<Vec<_>>().join(" | ")
+                    )
+                });
+            }
+        }
+    }
+    i
 }
 
 /// Whose traceback `frames` are: the role's own (its script at module
@@ -328,6 +398,49 @@ KeyError: '/shmhd25bfee22ea9_1958'
             [("KeyError", Origin::Tracker), ("KeyError", Origin::Tracker)]
         );
         assert!(s.exception().is_none());
+    }
+
+    /// Interleaved line by line: every frame a tracker's, so two tracker
+    /// KeyErrors; a role's frame among them, so nobody can say whose
+    /// exception is whose: unreadable, never a guess.
+    #[test]
+    fn a_tangle_of_tracebacks_is_read_only_when_its_frames_agree() {
+        let tracker = "  File \"/o/multiprocessing/resource_tracker.py\", line 239, in main";
+        let text = format!(
+            "Traceback (most recent call last):\nTraceback (most recent call last):\n{tracker}\n{tracker}\n    cache[rtype].remove(name)\n    cache[rtype].remove(name)\nKeyError: '/a'\nKeyError: '/a'\n"
+        );
+        let s = parse_stderr(&text, "roles.py");
+        let origins: Vec<Origin> = s.tracebacks.iter().map(|t| t.origin).collect();
+        assert_eq!(origins, [Origin::Tracker, Origin::Tracker]);
+        assert_eq!(s.unreadable, None);
+        let role = "  File \"/w/roles.py\", line 9, in <module>";
+        let text = format!(
+            "Traceback (most recent call last):\n{role}\nTraceback (most recent call last):\n{tracker}\nKeyError: '/a'\nFileNotFoundError: [Errno 2] gone\n"
+        );
+        let s = parse_stderr(&text, "roles.py");
+        assert!(s.exception().is_none());
+        assert!(
+            s.unreadable
+                .as_deref()
+                .is_some_and(|u| u.contains("KeyError: '/a' | FileNotFoundError")),
+            "{s:?}"
+        );
+    }
+
+    /// Inside a traceback, only an exception line ends it: not a child's
+    /// `Process SpawnProcess-1:` line, and a tracker warning still counts.
+    #[test]
+    fn only_an_exception_line_ends_a_traceback() {
+        let text = "\
+Traceback (most recent call last):
+Process SpawnProcess-1:
+/x/resource_tracker.py:216: UserWarning: resource_tracker: There appear to be 1 leaked shared_memory objects to clean up at shutdown
+  File \"/w/roles.py\", line 9, in <module>
+FileNotFoundError: [Errno 2] gone
+";
+        let s = parse_stderr(text, "roles.py");
+        assert_eq!(s.exception().unwrap().exception, "FileNotFoundError");
+        assert_eq!(s.leak_warnings, 1);
     }
 
     #[test]

@@ -14,6 +14,11 @@ pub enum ProtocolError {
     UnknownEvent { event: String },
     #[error("malformed `{event}` event: {reason}")]
     Malformed { event: String, reason: String },
+    /// Tracebacks of two kinds of process written into each other on one
+    /// stderr: whose exception is whose cannot be told, so no verdict may
+    /// rest on them.
+    #[error("stderr: {0}")]
+    Unreadable(String),
 }
 
 /// One stdout line as an event: `None` when it is not one (not a JSON

@@ -239,6 +239,12 @@ impl<'w> Zygotes<'w> {
         let listener = UnixListener::bind(&socket)
             .map_err(|e| format!("cannot listen on {}: {e}", socket.display()))?;
         let mut command = spec.clone();
+        // Not PR_SET_PDEATHSIG: it fires when the *thread* that started the
+        // process ends, and this pool worker may end while others still
+        // fork roles from this zygote. The zygote ends when its socket
+        // closes, which the harness's death does too; the roles it forks
+        // set their own (roles.py).
+        command.die_with_us = false;
         command.args = key.flags.clone();
         command.args.extend([
             self.zygote_py.clone().into_os_string(),
