@@ -443,12 +443,12 @@ fn check_cache_dir() -> Result<()> {
 /// test_shared_memory_tracking on 3.13+), does not fail a report of the
 /// bug.
 pub fn verdict_exit(results: &Results) -> u8 {
-    use crate::contract::{VariantId, Verdict};
+    use crate::contract::Verdict;
     let mut verdicts: Vec<Verdict> = results.cases.iter().map(|c| c.verdict).collect();
     let proposed: Vec<Verdict> = results
         .candidates
         .iter()
-        .filter(|c| VariantId::parse(&c.candidate).is_err())
+        .filter(|c| crate::judge::candidate::proposed(&c.candidate))
         .map(|c| c.verdict)
         .collect();
     if results.candidates.is_empty() {

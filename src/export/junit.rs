@@ -144,9 +144,25 @@ pub fn render(results: &Results) -> String {
 
 /// A CI reading JUnit sees what a person reading the report sees: each
 /// candidate's verdict on this interpreter (CPython's tests included), and
-/// CPython's own test runs (a failing test fails its testcase).
+/// CPython's own test runs (a failing test fails its testcase). Where
+/// candidates are judged, a built-in variant's verdict and test runs are
+/// shown for comparison: skipped, with the verdict in the message, as they
+/// do not gate the exit code (`judge::candidate::proposed`).
 fn verdicts(results: &Results, interp: &str) -> Vec<TestCase> {
-    let status = |v: Verdict, message: String| {
+    let comparison = |variant: &str| {
+        !results.candidates.is_empty()
+            && !crate::judge::candidate::proposed(variant)
+            && !crate::contract::VariantId::is_stock(variant)
+    };
+    let status = |v: Verdict, message: String, variant: &str| {
+        if comparison(variant) && v != Verdict::Pass {
+            let mut status = TestCaseStatus::skipped();
+            status.set_message(format!(
+                "built-in variant, shown for comparison: {}: {message}",
+                v.as_str()
+            ));
+            return status;
+        }
         let mut status = match v {
             Verdict::Pass => return TestCaseStatus::success(),
             Verdict::Fail => TestCaseStatus::non_success(NonSuccessKind::Failure),
@@ -162,7 +178,7 @@ fn verdicts(results: &Results, interp: &str) -> Vec<TestCase> {
         for i in c.interpreters.iter().filter(|i| i.interpreter == interp) {
             let mut tc = TestCase::new(
                 format!("verify [{}]", c.candidate),
-                status(i.verdict, i.reasons.join("\n")),
+                status(i.verdict, i.reasons.join("\n"), &c.candidate),
             );
             tc.set_classname(classname.clone());
             out.push(tc);
@@ -175,7 +191,7 @@ fn verdicts(results: &Results, interp: &str) -> Vec<TestCase> {
     {
         let mut tc = TestCase::new(
             format!("cpython-tests [{}]", r.variant),
-            status(r.verdict, r.reason.clone()),
+            status(r.verdict, r.reason.clone(), &r.variant),
         );
         tc.set_classname(classname.clone());
         out.push(tc);
@@ -216,6 +232,57 @@ mod tests {
             "{xml}"
         );
         assert!(xml.contains("odd \u{FFFD} reason"), "{xml}");
+    }
+
+    /// Where candidates are judged, a proposed patch that fails fails its
+    /// testcase; the built-in create-only, shown for comparison, is
+    /// skipped with its verdict in the message (it does not gate the exit).
+    #[test]
+    fn only_a_proposed_candidate_fails_its_testcase() {
+        let c = case(
+            "3.12.1",
+            "stock",
+            ScenarioId::ThreeProcess,
+            Verdict::Pass,
+            "bug reproduced",
+            &[],
+        );
+        let mut r = results(
+            &["3.12.1"],
+            &["stock"],
+            &[ScenarioId::ThreeProcess],
+            vec![c],
+        );
+        for name in ["create-only", "patch:fix"] {
+            r.candidates.push(crate::contract::CandidateVerdict {
+                candidate: name.into(),
+                verdict: Verdict::Fail,
+                interpreters: vec![crate::contract::InterpreterVerdict {
+                    interpreter: "3.12.1".into(),
+                    source: "pyenv".into(),
+                    verdict: Verdict::Fail,
+                    reasons: vec!["attacher-unlinks: P2 tracker KeyError".into()],
+                    tests_not_run: None,
+                    seed_ran: true,
+                }],
+            });
+        }
+        let xml = render(&r);
+        let at = |name: &str| {
+            xml.split(name)
+                .nth(1)
+                .unwrap()
+                .split("</testcase>")
+                .next()
+                .unwrap()
+        };
+        assert!(at("verify [patch:fix]").contains("<failure"), "{xml}");
+        let builtin = at("verify [create-only]");
+        assert!(!builtin.contains("<failure"), "{xml}");
+        assert!(
+            builtin.contains("<skipped") && builtin.contains("shown for comparison: fail"),
+            "{xml}"
+        );
     }
 
     #[test]

@@ -595,21 +595,21 @@ fn a_pass_without_the_seeds_scenario_does_not_say_it_fixes_the_bug() {
 #[test]
 fn junit_carries_each_candidates_verdict_and_cpythons_test_runs() {
     let mut r = stock_and(
-        "create-only",
+        "patch:fix",
         &["P1 leak warning", "P1 tracker error", "P2 tracker KeyError"],
     );
     r.candidates = candidate::all(&r, "not run in this test");
-    let mut failing = passed("create-only");
+    let mut failing = passed("patch:fix");
     failing.verdict = Verdict::Fail;
     failing.reason = "16 passed, 1 failed (test_shared_memory_tracking)".into();
     r.cpython_tests = vec![passed("stock"), failing];
     let xml = junit::Junit.render(&r);
     assert!(
-        xml.contains(r#"<testcase name="verify [create-only]""#),
+        xml.contains(r#"<testcase name="verify [patch:fix]""#),
         "{xml}"
     );
     assert!(
-        xml.contains(r#"<testcase name="cpython-tests [create-only]""#),
+        xml.contains(r#"<testcase name="cpython-tests [patch:fix]""#),
         "{xml}"
     );
     // Both fail, as the verdict and the test run do.

@@ -12,6 +12,15 @@ use crate::contract::{
     TestRun, VariantId, Verdict,
 };
 
+/// Is `variant` a fix someone proposes (`patch:NAME`, from `--patch` or
+/// `--git`)? Built-in variants are judged too, but for comparison: what
+/// they do is known and held to the expectation table by their cases, so
+/// their candidate verdicts and CPython test runs do not gate an exit code
+/// or fail a JUnit testcase where candidates are judged (report, merge).
+pub fn proposed(variant: &str) -> bool {
+    VariantId::parse(variant).is_err()
+}
+
 /// Judge `candidate` against stock on every interpreter of `results`.
 pub fn judge(results: &Results, candidate: &str) -> CandidateVerdict {
     let interpreters: Vec<InterpreterVerdict> = results
