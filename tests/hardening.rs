@@ -571,17 +571,41 @@ fn killed_run_is_cleaned_up_by_the_next(roles: &str) {
         "{segment} left"
     );
     assert!(p.temp_dirs().is_empty(), "{:?}", p.temp_dirs());
-    // Nothing of that run still runs: no process names its segment or its
-    // temp dir (a forked role shows its zygote's command line).
+    // Nothing of that run runs on: each process that names its segment or
+    // its temp dir (a forked role shows its zygote's command line) is on
+    // its way out, and ends within 30 s. They end on their own, at their
+    // pace on a loaded machine: a role by the SIGTERM its PDEATHSIG sends
+    // (its exit handlers bounded by a 10 s alarm), a zygote when its
+    // socket closes; the harness is gone and clean kills nothing.
     let ps = std::process::Command::new("pgrep")
-        .args(["-f", &format!("{segment}|{}", p.tmp.path().display())])
+        .args(["-af", &format!("{segment}|{}", p.tmp.path().display())])
         .output()
         .unwrap();
-    assert!(
-        ps.stdout.is_empty(),
-        "{}",
-        String::from_utf8_lossy(&ps.stdout)
-    );
+    let listed = String::from_utf8_lossy(&ps.stdout).into_owned();
+    for line in listed.lines() {
+        let pid: i32 = line.split_whitespace().next().unwrap().parse().unwrap();
+        assert!(ends_within(pid, 30_000), "still running after 30 s: {line}");
+    }
+}
+
+/// Does process `pid` end within `ms` milliseconds (a pidfd and poll, no
+/// clock loop)? One that is already gone has ended.
+fn ends_within(pid: i32, ms: i32) -> bool {
+    // SAFETY: pidfd_open returns a new fd or -1; poll and close act on it.
+    unsafe {
+        let fd = libc::syscall(libc::SYS_pidfd_open, pid, 0) as i32;
+        if fd < 0 {
+            return true;
+        }
+        let mut pfd = libc::pollfd {
+            fd,
+            events: libc::POLLIN,
+            revents: 0,
+        };
+        let ready = libc::poll(&mut pfd, 1, ms);
+        libc::close(fd);
+        ready == 1
+    }
 }
 
 #[test]
