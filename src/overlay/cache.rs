@@ -314,6 +314,62 @@ mod tests {
     }
 
     #[test]
+    fn a_file_added_or_gone_after_every_other_is_seen_too() {
+        // The file that sorts last: no line pair differs, only the count.
+        let top = tempfile::tempdir().unwrap();
+        let e = entry(top.path());
+        seal(&e).unwrap();
+        let last = e.join("multiprocessing/zz.py");
+        std::fs::write(&last, "").unwrap();
+        assert_eq!(check(&e), Entry::Changed("multiprocessing/zz.py".into()));
+        std::fs::remove_file(&last).unwrap();
+        assert_eq!(check(&e), Entry::Sound);
+        std::fs::remove_file(e.join("multiprocessing/shared_memory.py")).unwrap();
+        assert_eq!(
+            check(&e),
+            Entry::Changed("multiprocessing/shared_memory.py".into())
+        );
+    }
+
+    #[test]
+    fn a_link_or_a_name_with_a_newline_is_never_sound() {
+        let top = tempfile::tempdir().unwrap();
+        let e = entry(top.path());
+        seal(&e).unwrap();
+        let link = e.join("multiprocessing/link.py");
+        std::os::unix::fs::symlink("shared_memory.py", &link).unwrap();
+        assert!(
+            matches!(check(&e), Entry::Changed(why) if why.contains("link.py: not a plain file"))
+        );
+        std::fs::remove_file(&link).unwrap();
+        assert_eq!(check(&e), Entry::Sound);
+        // A newline would forge a manifest line.
+        std::fs::write(e.join("multiprocessing/a\nb"), "").unwrap();
+        assert!(matches!(check(&e), Entry::Changed(why) if why.contains("not a plain file")));
+    }
+
+    #[test]
+    fn discarding_an_entry_another_run_moved_is_done_and_other_errors_are_said() {
+        let top = tempfile::tempdir().unwrap();
+        let e = entry(top.path());
+        discard(top.path(), &e).unwrap();
+        assert!(!e.exists());
+        // Gone already: nothing to do.
+        discard(top.path(), &e).unwrap();
+        // Not a directory in the path: an error, not success.
+        let file = top.path().join("file");
+        std::fs::write(&file, "").unwrap();
+        let err = discard(top.path(), &file.join("entry")).unwrap_err();
+        assert_eq!(err.kind(), std::io::ErrorKind::NotADirectory);
+        let left: Vec<_> = std::fs::read_dir(top.path())
+            .unwrap()
+            .flatten()
+            .map(|e| e.file_name())
+            .collect();
+        assert_eq!(left, ["file"], "no discard dir left");
+    }
+
+    #[test]
     fn a_build_replaces_a_half_built_entry_and_keeps_a_sound_one() {
         let top = tempfile::tempdir().unwrap();
         let target = top.path().join("key");

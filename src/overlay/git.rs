@@ -107,13 +107,16 @@ fn wanted(arg: &str) -> Result<Wanted, GitError> {
     })
 }
 
-/// A diff read from git: what to call it, the command that printed it, and
-/// its text.
+/// A diff read from git: what to call it, the command that printed it, its
+/// text, and the new files under the fix's folders that it leaves out
+/// because git does not track them yet (the caller says so).
+#[derive(Debug)]
 pub struct GitDiff {
     pub range: VersionRange,
     pub origin: String,
     pub command: String,
     pub text: String,
+    pub untracked: Vec<String>,
 }
 
 /// The checkout `--git` reads.
@@ -181,14 +184,18 @@ impl Checkout {
                 base: w.base,
             });
         }
-        if w.branch.is_none() {
-            self.say_untracked(arg)?;
-        }
+        // A branch's commits are all there is; only a working tree can
+        // hold a new file git does not track yet.
+        let untracked = match w.branch {
+            None => self.untracked()?,
+            Some(_) => Vec::new(),
+        };
         Ok(GitDiff {
             range: w.range,
             origin: name_of(&origin),
             command,
             text,
+            untracked,
         })
     }
 
@@ -236,9 +243,9 @@ impl Checkout {
             .to_string())
     }
 
-    /// A new file git does not track yet is in no `git diff`: say so for
-    /// the folders a fix lives in.
-    fn say_untracked(&self, arg: &str) -> Result<(), GitError> {
+    /// The new files git does not track yet, so in no `git diff`, in the
+    /// folders a fix lives in.
+    fn untracked(&self) -> Result<Vec<String>, GitError> {
         let listed = self.run(&[
             "ls-files",
             "--others",
@@ -247,14 +254,7 @@ impl Checkout {
             "Lib/multiprocessing",
             "Lib/test",
         ])?;
-        let files: Vec<&str> = listed.lines().collect();
-        if !files.is_empty() {
-            crate::term::progress::note(&format!(
-                "--git {arg}: untracked, so not in the diff: {} (`git add -N FILE` puts a new file in it)",
-                crate::term::style::printable(&files.join(", "))
-            ));
-        }
-        Ok(())
+        Ok(listed.lines().map(str::to_string).collect())
     }
 
     /// A git command that must succeed: its stdout.
@@ -356,6 +356,145 @@ mod tests {
             "--git 3.8-3.9=fix-3.9: which branch does fix-3.9 fork from? write 3.8-3.9=BASE...fix-3.9, BASE that branch"
         );
         assert!(matches!(wanted("3.12="), Err(GitError::NoBranch { .. })));
+    }
+
+    /// `git ARGS` in `dir` for a test's setup, isolated from the user's
+    /// configuration.
+    fn setup(dir: &Path, args: &[&str]) {
+        let out = std::process::Command::new("git")
+            .current_dir(dir)
+            .args(args)
+            .env("GIT_CONFIG_GLOBAL", "/dev/null")
+            .env("GIT_CONFIG_NOSYSTEM", "1")
+            .env("GIT_AUTHOR_NAME", "t")
+            .env("GIT_AUTHOR_EMAIL", "t@example.com")
+            .env("GIT_COMMITTER_NAME", "t")
+            .env("GIT_COMMITTER_EMAIL", "t@example.com")
+            .output()
+            .expect("git runs (the --git tests need git)");
+        assert!(out.status.success(), "git {args:?}: {out:?}");
+    }
+
+    const MODULE: &str = "Lib/multiprocessing/shared_memory.py";
+
+    /// A checkout: `main` with one module, a later commit on `main` the
+    /// branch `fix` forks before, and `fix` checked out with its change in
+    /// the working tree and a new module untracked.
+    fn checkout() -> tempfile::TempDir {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path();
+        std::fs::create_dir_all(root.join("Lib/multiprocessing")).unwrap();
+        std::fs::write(root.join(MODULE), "register(name)\n").unwrap();
+        setup(root, &["init", "-q", "-b", "main"]);
+        setup(root, &["add", "."]);
+        setup(root, &["commit", "-q", "-m", "stock"]);
+        setup(root, &["branch", "fix"]);
+        std::fs::write(root.join("Lib/later.py"), "").unwrap();
+        setup(root, &["add", "."]);
+        setup(root, &["commit", "-q", "-m", "later"]);
+        setup(root, &["checkout", "-q", "fix"]);
+        std::fs::write(root.join(MODULE), "if create:\n    register(name)\n").unwrap();
+        std::fs::write(root.join("Lib/multiprocessing/new.py"), "").unwrap();
+        dir
+    }
+
+    #[test]
+    fn the_working_tree_is_diffed_from_where_its_branch_left_the_base() {
+        let dir = checkout();
+        // Opened from a subdirectory: the checkout is its top.
+        let c = Checkout::open(Some(&dir.path().join("Lib"))).unwrap();
+        let d = c.diff("main").unwrap();
+        assert_eq!(d.origin, "fix");
+        assert_eq!(d.command, "git diff --merge-base main");
+        assert_eq!(d.range, VersionRange::ALL);
+        assert!(
+            d.text
+                .starts_with(&format!("diff --git a/{MODULE} b/{MODULE}\n")),
+            "{}",
+            d.text
+        );
+        assert!(d.text.contains("\n+if create:\n"), "{}", d.text);
+        // main's later commit is not in it (not shown as deleted).
+        assert!(!d.text.contains("later.py"), "{}", d.text);
+        assert_eq!(d.untracked, ["Lib/multiprocessing/new.py"]);
+        // A detached HEAD is named by its short commit id.
+        setup(dir.path(), &["checkout", "-q", "--detach"]);
+        let d = c.diff("main").unwrap();
+        let short = c.run(&["rev-parse", "--short", "HEAD"]).unwrap();
+        assert_eq!(d.origin, short.trim());
+        assert!(!d.origin.is_empty() && d.origin != "HEAD");
+    }
+
+    #[test]
+    fn a_branch_is_diffed_by_its_commits_alone() {
+        let dir = checkout();
+        setup(dir.path(), &["commit", "-q", "-a", "-m", "fix"]);
+        setup(dir.path(), &["checkout", "-q", "main"]);
+        let c = Checkout::open(Some(dir.path())).unwrap();
+        let d = c.diff("3.13=main...fix").unwrap();
+        assert_eq!(d.origin, "fix");
+        assert_eq!(d.command, "git diff main...fix");
+        assert_eq!(d.range, VersionRange::parse("3.13").unwrap());
+        assert!(d.text.contains("\n+if create:\n"), "{}", d.text);
+        assert!(d.untracked.is_empty(), "a branch has no untracked files");
+    }
+
+    #[test]
+    fn what_git_cannot_read_is_one_line_naming_it() {
+        let dir = checkout();
+        let c = Checkout::open(Some(dir.path())).unwrap();
+        let root = c.root.display().to_string();
+        assert_eq!(
+            c.diff("nosuch").unwrap_err().to_string(),
+            format!(
+                "--git nosuch: `nosuch` does not resolve to a commit in {root} (name a branch, tag or commit, e.g. --git origin/main)"
+            )
+        );
+        assert!(matches!(
+            c.diff("-p"),
+            Err(GitError::NoRevision { rev, .. }) if rev == "-p"
+        ));
+        assert!(matches!(
+            c.diff("main...nosuch"),
+            Err(GitError::NoRevision { rev, .. }) if rev == "nosuch"
+        ));
+        // No change since the base: said, not an empty candidate.
+        setup(dir.path(), &["checkout", "-q", "-f", "main"]);
+        assert_eq!(
+            c.diff("main").unwrap_err().to_string(),
+            "--git main: `git diff --merge-base main` is empty: the working tree has no change since it left main"
+        );
+        // Two histories with nothing in common.
+        setup(dir.path(), &["checkout", "-q", "--orphan", "other"]);
+        setup(dir.path(), &["commit", "-q", "-m", "other"]);
+        assert!(matches!(
+            c.diff("main"),
+            Err(GitError::NoMergeBase { a, b, .. }) if a == "main" && b == "HEAD"
+        ));
+    }
+
+    #[test]
+    fn a_directory_outside_any_checkout_is_said_so() {
+        let dir = tempfile::tempdir().unwrap();
+        let missing = dir.path().join("missing");
+        match Checkout::open(Some(&missing)) {
+            Err(GitError::NotACheckout { dir, why }) => {
+                assert_eq!(dir, missing.display().to_string());
+                assert_eq!(why, "no such directory");
+            }
+            other => panic!("{:?}", other.map(|c| c.root)),
+        }
+        // A directory in no checkout: git's own reason (not a repository,
+        // or a filesystem boundary it stops at).
+        match Checkout::open(Some(Path::new("/proc"))) {
+            Err(GitError::NotACheckout { why, .. }) => {
+                assert!(
+                    why.contains("not a git repository") || why.contains("filesystem boundary"),
+                    "{why}"
+                );
+            }
+            other => panic!("{:?}", other.map(|c| c.root)),
+        }
     }
 
     #[test]

@@ -845,6 +845,54 @@ mod tests {
     }
 
     #[test]
+    fn test_hunks_are_checked_against_the_installed_tests_when_there_are_any() {
+        let t = Installed::new("");
+        let stale = fix(&[
+            diff(SHM, &["a"], &["A"]),
+            diff("Lib/test/test_a.py", &["nope"], &["X"]),
+        ]
+        .concat());
+        // No test package (Debian ships it apart): nothing to check.
+        assert_eq!(check_tests(&t.interp, &stale), Ok(()));
+        write_all(
+            &t.p("lib/test"),
+            &[("_test_multiprocessing.py", "m\n"), ("test_a.py", "a\n")],
+        );
+        let e = check_tests(&t.interp, &stale).unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "patch does not apply to 3.12.1 (fix.diff): test_a.py hunk #1 (at line 1) does not match: expected `nope`, found nowhere"
+        );
+        let good = fix(&[
+            diff(SHM, &["a"], &["A"]),
+            diff("Lib/test/test_a.py", &["a"], &["X"]),
+        ]
+        .concat());
+        assert_eq!(check_tests(&t.interp, &good), Ok(()));
+        assert_eq!(
+            check_tests(
+                &t.interp,
+                &variant::builtin(crate::contract::VariantId::Stock)
+            ),
+            Ok(())
+        );
+        // Where to look next, except for a patch that applied but does not
+        // compile.
+        let v = crate::contract::Version::new(3, 12, 1);
+        assert_eq!(
+            e.with_hint(v),
+            format!(
+                "{e}; `shmharness patch show --variant create-only --python 3.12` shows this branch's code around the register call"
+            )
+        );
+        let compile = OverlayError::Compile {
+            interpreter: "3.12.1".into(),
+            detail: "x.py:1: SyntaxError".into(),
+        };
+        assert_eq!(compile.with_hint(v), compile.to_string());
+    }
+
+    #[test]
     fn every_kind_of_syntax_error_is_the_patchs() {
         for error in [
             "IndentationError: unexpected indent",

@@ -74,6 +74,12 @@ pub fn user_variant(
         let checkout = super::git::Checkout::open(given.git_dir)?;
         for arg in given.git {
             let diff = checkout.diff(arg)?;
+            if !diff.untracked.is_empty() {
+                crate::term::progress::note(&format!(
+                    "--git {arg}: untracked, so not in the diff: {} (`git add -N FILE` puts a new file in it)",
+                    crate::term::style::printable(&diff.untracked.join(", "))
+                ));
+            }
             let patch = from_text(
                 diff.text,
                 diff.range,
