@@ -257,6 +257,18 @@ impl Case {
     pub fn has(&self, key: &str) -> bool {
         self.symptoms.iter().any(|s| s.key == key)
     }
+
+    /// Why a role could not apply the case's usage (it said so, and went on
+    /// attaching as default): `ShareableList has no track parameter`.
+    pub fn usage_unsupported(&self) -> Option<&str> {
+        self.processes
+            .iter()
+            .flat_map(|p| &p.events)
+            .find_map(|e| match e {
+                super::Event::ModeUnsupported { reason, .. } => Some(reason.as_str()),
+                _ => None,
+            })
+    }
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Default, JsonSchema)]

@@ -86,14 +86,7 @@ fn advice(results: &Results, c: &Case, stdlib: &str) -> Result<Advice, AdviceErr
     }
     // The role said it could not apply the usage (and went on as default):
     // what it did says nothing about the usage.
-    let unsupported = c
-        .processes
-        .iter()
-        .flat_map(|p| &p.events)
-        .find_map(|e| match e {
-            crate::contract::Event::ModeUnsupported { reason, .. } => Some(reason.clone()),
-            _ => None,
-        });
+    let unsupported = c.usage_unsupported().map(str::to_string);
     let ran = !c.processes.is_empty() && unsupported.is_none();
     let (residue, breaks): (Vec<String>, Vec<String>) = c
         .symptoms

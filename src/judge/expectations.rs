@@ -9,6 +9,9 @@ use ScenarioId as S;
 use Usage as U;
 use VariantId as V;
 
+/// The outcome of a row whose usage the roles cannot apply.
+const CANNOT_APPLY: &str = "n/a";
+
 pub struct Expectation {
     pub scenario: ScenarioId,
     pub variants: &'static [VariantId],
@@ -50,6 +53,32 @@ impl Expectation {
             evidence,
             symptoms,
         }
+    }
+
+    /// Stock under `usages` in a scenario whose roles cannot apply them
+    /// (a role says so, with why, and attaches as default): such a case is
+    /// n/a, and a role that applied the usage after all fails it.
+    const fn cannot_apply(
+        scenario: ScenarioId,
+        usages: &'static [Usage],
+        why: &'static str,
+    ) -> Expectation {
+        Expectation {
+            scenario,
+            variants: &[],
+            usage: Usage::Default,
+            also_stock: usages,
+            start_methods: &[],
+            feature: None,
+            outcome: CANNOT_APPLY,
+            evidence: why,
+            symptoms: &[],
+        }
+    }
+
+    /// Does the usage reach the API in this row's cases?
+    pub fn applies(&self) -> bool {
+        self.outcome != CANNOT_APPLY
     }
 
     /// For attachers that attach this way.
@@ -121,6 +150,10 @@ const CREATOR_WARNS: &[&str] = &["P1 leak warning", "P1 tracker error"];
 const KEYERROR: &[&str] = &["P1 tracker KeyError"];
 const FORKS: &[StartMethod] = &[StartMethod::Fork];
 const PICKLES: &[StartMethod] = &[StartMethod::Spawn, StartMethod::Forkserver];
+
+/// Why a child cannot apply `track=False`: it attaches by receiving the
+/// object, not by calling `SharedMemory(name, track=False)`.
+const RECEIVED: &str = "a received SharedMemory cannot be given track=False";
 
 /// Every (scenario, variant) has exactly one row for each version, start
 /// method and stdlib feature (a unit test checks), and every row was derived
@@ -346,8 +379,7 @@ pub const EXPECTATIONS: &[Expectation] = &[
         "shared tracker, clean",
         "child read the object's data, no warning",
         &[],
-    )
-    .also_stock(&[U::TrackFalse]),
+    ),
     Expectation::new(
         S::FamilyObject,
         &[V::NoRegister],
@@ -356,6 +388,7 @@ pub const EXPECTATIONS: &[Expectation] = &[
         KEYERROR,
     )
     .also_stock(&[U::Unregister]),
+    Expectation::cannot_apply(S::FamilyObject, &[U::TrackFalse], RECEIVED),
     Expectation::new(
         S::FamilyObjectUnlinks,
         &[
@@ -367,8 +400,7 @@ pub const EXPECTATIONS: &[Expectation] = &[
         "clean",
         "child unlinked the object, no warning",
         &[],
-    )
-    .also_stock(&[U::TrackFalse]),
+    ),
     Expectation::new(
         S::FamilyObjectUnlinks,
         &[V::NoRegister],
@@ -377,6 +409,7 @@ pub const EXPECTATIONS: &[Expectation] = &[
         KEYERROR,
     )
     .also_stock(&[U::Unregister]),
+    Expectation::cannot_apply(S::FamilyObjectUnlinks, &[U::TrackFalse], RECEIVED),
     // The guard: under fork the child's object is P1's (`_registered`
     // true), so its unlink unregisters; an unpickled copy's is false.
     Expectation::new(
@@ -409,7 +442,7 @@ pub const EXPECTATIONS: &[Expectation] = &[
         "child used both; shutdown removed them",
         &[],
     )
-    .also_stock(&[U::TrackFalse, U::Unregister]),
+    .also_stock(&[U::Unregister]),
     Expectation::new(
         S::Manager,
         &[V::NoRegister],
@@ -424,6 +457,7 @@ pub const EXPECTATIONS: &[Expectation] = &[
         "the server's unlink never unregisters: 2 leaked, ENOENT",
         CREATOR_WARNS,
     ),
+    Expectation::cannot_apply(S::Manager, &[U::TrackFalse], RECEIVED),
     // A ShareableList is a SharedMemory: the seed's bug, and track= cannot
     // reach it (ShareableList has no such parameter).
     Expectation::new(
@@ -432,8 +466,7 @@ pub const EXPECTATIONS: &[Expectation] = &[
         "bug reproduced",
         "P2 warned, P3 FileNotFoundError",
         SEED_BUG,
-    )
-    .also_stock(&[U::TrackFalse]),
+    ),
     Expectation::new(
         S::ShareableList,
         &[
@@ -453,6 +486,11 @@ pub const EXPECTATIONS: &[Expectation] = &[
         "fixed, tracker KeyError",
         "P3 read the list; P1's unlink: tracker KeyError",
         KEYERROR,
+    ),
+    Expectation::cannot_apply(
+        S::ShareableList,
+        &[U::TrackFalse],
+        "ShareableList has no track parameter",
     ),
     // Raw os.fork(): before gh-146313 the child writes to P1's tracker;
     // with its at-fork handler (3.13.x backport, 3.14, 3.15) the child

@@ -49,6 +49,7 @@ fn describe(case: &Case) -> String {
     let got = keys(&case.symptoms);
     let known = expectations::EXPECTATIONS.iter().find(|e| {
         e.scenario == case.scenario
+            && e.applies()
             && (e.usage == case.usage || e.also_stock.contains(&case.usage))
             && e.symptoms == got.as_slice()
     });
@@ -252,13 +253,36 @@ fn first_pass(plan: &Plan, out: &RunOutput, run: &CaseRun) -> (Case, Judged) {
     let row = variant.id.and_then(|id| {
         expectations::lookup(run.scenario, id, run.usage, run.start_method, &features)
     });
-    match row {
-        Some(row) => {
-            judge_by_table(&mut case, row);
-            (case, Judged::Done)
+    // A role that could not apply the usage attached as default: the case
+    // says nothing about the usage (its processes stay, as evidence).
+    let unsupported = case.usage_unsupported().map(str::to_string);
+    match (row, unsupported) {
+        (Some(row), None) if row.applies() => judge_by_table(&mut case, row),
+        (None, None) => return (case, Judged::AgainstStock),
+        // The table and the role disagree on whether the usage applies.
+        (Some(row), None) => {
+            case.verdict = Verdict::Fail;
+            case.outcome = describe(&case);
+            case.reason = format!(
+                "expected a role to say usage {} cannot be applied ({}), but none did",
+                case.usage, row.evidence
+            );
         }
-        None => (case, Judged::AgainstStock),
+        (Some(row), Some(why)) if row.applies() => {
+            case.verdict = Verdict::Fail;
+            case.outcome = describe(&case);
+            case.reason = format!(
+                "expected `{}`, but a role could not apply usage {}: {why}",
+                row.outcome, case.usage
+            );
+        }
+        (_, Some(why)) => {
+            case.verdict = Verdict::NotApplicable;
+            case.outcome = "n/a".into();
+            case.reason = format!("usage {} cannot be applied here: {why}", case.usage);
+        }
     }
+    (case, Judged::Done)
 }
 
 /// The diffs variant `v` applied, per interpreter.
@@ -296,8 +320,8 @@ pub fn skeleton(interpreters: &[Interpreter], variants: &[Variant]) -> Results {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::contract::StartMethod;
     use crate::contract::fixtures::{SEED_BUG, case};
+    use crate::contract::{StartMethod, Usage};
 
     fn row(scenario: ScenarioId, variant: VariantId) -> &'static Expectation {
         expectations::lookup(
@@ -366,8 +390,17 @@ mod tests {
         );
     }
 
-    /// A run of canned outcomes, judged as a whole.
+    /// A run of canned outcomes of three-process, judged as a whole.
     fn judged(outcomes: Vec<(VariantId, crate::run::CaseOutcome)>) -> Results {
+        judged_as(ScenarioId::ThreeProcess, Usage::Default, outcomes)
+    }
+
+    /// A run of canned outcomes of `scenario` under `usage`.
+    fn judged_as(
+        scenario: ScenarioId,
+        usage: Usage,
+        outcomes: Vec<(VariantId, crate::run::CaseOutcome)>,
+    ) -> Results {
         use crate::run::{CaseRun, Plan, RunOutput};
         use crate::scenario::catalogue;
         let variants: Vec<_> = [
@@ -381,9 +414,9 @@ mod tests {
         let plan = Plan {
             interpreters: vec![crate::contract::fixtures::interpreter("3.12.1")],
             variants: variants.clone(),
-            scenarios: vec![catalogue::find(ScenarioId::ThreeProcess)],
+            scenarios: vec![catalogue::find(scenario)],
             start_methods: Vec::new(),
-            usages: vec![crate::contract::Usage::Default],
+            usages: vec![usage],
             params: Default::default(),
             jobs: 2,
             timeout: std::time::Duration::from_secs(30),
@@ -399,9 +432,9 @@ mod tests {
                 .map(|(v, outcome)| CaseRun {
                     interpreter: 0,
                     variant: position(v),
-                    scenario: ScenarioId::ThreeProcess,
+                    scenario,
                     start_method: None,
-                    usage: crate::contract::Usage::Default,
+                    usage,
                     outcome,
                 })
                 .collect(),
@@ -481,6 +514,70 @@ mod tests {
             (r.cases[1].verdict, r.cases[1].reason.as_str()),
             (Verdict::Error, "interrupted")
         );
+    }
+
+    /// `observed`, where the attacher said it could not apply the usage.
+    fn unsupported(keys_from_stderr: &str) -> crate::run::CaseOutcome {
+        let mut outcome = observed(keys_from_stderr, None);
+        if let crate::run::CaseOutcome::Observed(o) = &mut outcome {
+            o.processes[0]
+                .events
+                .push(crate::contract::Event::ModeUnsupported {
+                    mode: "track-false".into(),
+                    reason: "ShareableList has no track parameter".into(),
+                });
+        }
+        outcome
+    }
+
+    #[test]
+    fn a_usage_a_role_could_not_apply_is_never_judged() {
+        let leak = "x.py:1: UserWarning: resource_tracker: There appear to be 1 leaked shared_memory objects\n";
+        // The table says the usage cannot be applied, and the role said so:
+        // n/a, the processes kept as evidence.
+        let r = judged_as(
+            ScenarioId::ShareableList,
+            Usage::TrackFalse,
+            vec![(VariantId::Stock, unsupported(leak))],
+        );
+        let c = &r.cases[0];
+        assert_eq!(
+            (c.verdict, c.outcome.as_str()),
+            (Verdict::NotApplicable, "n/a")
+        );
+        assert_eq!(
+            c.reason,
+            "usage track-false cannot be applied here: ShareableList has no track parameter"
+        );
+        assert_eq!(c.processes.len(), 1);
+        // The table says it cannot, but no role said so: the two disagree.
+        let r = judged_as(
+            ScenarioId::ShareableList,
+            Usage::TrackFalse,
+            vec![(VariantId::Stock, observed("", None))],
+        );
+        let c = &r.cases[0];
+        assert_eq!((c.verdict, c.outcome.as_str()), (Verdict::Fail, "clean"));
+        assert!(c.reason.starts_with("expected a role to say usage track-false cannot be applied (ShareableList has no track parameter)"), "{}", c.reason);
+        // The table says it applies, but a role could not apply it.
+        let r = judged_as(
+            ScenarioId::ThreeProcess,
+            Usage::TrackFalse,
+            vec![(VariantId::Stock, unsupported(""))],
+        );
+        let c = &r.cases[0];
+        assert_eq!(c.verdict, Verdict::Fail);
+        assert_eq!(
+            c.reason,
+            "expected `fixed`, but a role could not apply usage track-false: ShareableList has no track parameter"
+        );
+        // A variant the table has no row for: n/a too, not judged against stock.
+        let r = judged_as(
+            ScenarioId::ShareableList,
+            Usage::TrackFalse,
+            vec![(VariantId::CreateOnly, unsupported(""))],
+        );
+        assert_eq!(r.cases[0].verdict, Verdict::NotApplicable);
     }
 
     #[test]
