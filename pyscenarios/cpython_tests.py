@@ -55,7 +55,8 @@ def run():
     module = type(sys)("shmharness_cpython_tests")
     module.__dict__.update(namespace)
     argv = ["shmharness-cpython-tests", "-v"]
-    for f in FILTERS:
+    # `run NAME...`: only these tests (a failure run again, alone).
+    for f in sys.argv[2:] or FILTERS:
         argv += ["-k", f]
     unittest.main(module=module, argv=argv)
 

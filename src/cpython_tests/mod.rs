@@ -113,24 +113,131 @@ pub fn run_all(
         let Some(info) = &infos[i] else {
             return None;
         };
-        let built = prebuilt.map(|p| &p[i][v]);
         Some(run_one(
             &interpreters[i],
             &variants[v],
             info,
-            built,
-            &script,
-            dir.path(),
+            prebuilt.map(|p| &p[i][v]),
+            &Tests {
+                script: &script,
+                root: dir.path(),
+                names: &[],
+            },
             timeout,
         ))
     });
     if crate::host::proc::cancelled() {
         return Err(SuiteError::Interrupted);
     }
-    runs.into_iter()
+    let mut runs = runs
+        .into_iter()
         .map(Option::flatten)
         .collect::<Option<Vec<_>>>()
-        .ok_or(SuiteError::Interrupted)
+        .ok_or(SuiteError::Interrupted)?;
+    // A candidate's test that failed where stock's passed is run again,
+    // alone, before it is blamed (a fresh dir: nothing of the first run).
+    let again_root = dir.path().join("again");
+    std::fs::create_dir(&again_root)?;
+    let suspects = suspects(&runs, variants);
+    let again = crate::host::pool::map(suspects.len(), jobs, |k| {
+        let (n, names) = &suspects[k];
+        let (i, v) = pairs[*n];
+        let info = infos[i].as_ref()?;
+        Some(run_one(
+            &interpreters[i],
+            &variants[v],
+            info,
+            prebuilt.map(|p| &p[i][v]),
+            &Tests {
+                script: &script,
+                root: &again_root,
+                names,
+            },
+            timeout,
+        ))
+    });
+    if crate::host::proc::cancelled() {
+        return Err(SuiteError::Interrupted);
+    }
+    for ((n, names), again) in suspects.iter().zip(again) {
+        let again = again.flatten().ok_or(SuiteError::Interrupted)?;
+        confirm(&mut runs[*n], names, &again);
+    }
+    Ok(runs)
+}
+
+/// Runs (by index into `runs`) where a candidate failed a test that stock
+/// did not fail on the same interpreter, and those tests' names.
+fn suspects(runs: &[TestRun], variants: &[Variant]) -> Vec<(usize, Vec<String>)> {
+    let Some(stock) = variants
+        .iter()
+        .position(|v| v.id == Some(crate::contract::VariantId::Stock))
+    else {
+        return Vec::new();
+    };
+    let per = variants.len();
+    runs.iter()
+        .enumerate()
+        .filter(|(n, r)| n % per != stock && r.verdict == Verdict::Fail)
+        .filter_map(|(n, r)| {
+            let stock = &runs[n - n % per + stock];
+            let mut names: Vec<String> = r
+                .failing
+                .iter()
+                .filter(|f| !stock.failed_test(&f.name))
+                .map(|f| f.name.clone())
+                .collect();
+            names.dedup();
+            (!names.is_empty()).then_some((n, names))
+        })
+        .collect()
+}
+
+/// Fold the run of `names` again into `run`: a test that fails again stays
+/// blamed (said in a note); one that passes when run again is flaky here
+/// and blames nothing, so its failure leaves `failing`, and a run left
+/// with no failure of its own has no verdict (error: run again), never a
+/// pass.
+fn confirm(run: &mut TestRun, names: &[String], again: &TestRun) {
+    if again.verdict == Verdict::Error || again.ran == 0 {
+        let why = match again.verdict {
+            Verdict::Error => again.reason.clone(),
+            _ => "no test ran".into(),
+        };
+        run.verdict = Verdict::Error;
+        run.reason = format!(
+            "{} failed, and could not be run again to confirm it: {why}",
+            names.join(", ")
+        );
+        return;
+    }
+    let (repeated, flaky): (Vec<&String>, Vec<&String>) =
+        names.iter().partition(|n| again.failed_test(n));
+    if !repeated.is_empty() {
+        run.notes
+            .push(format!("failed again when run alone: {}", join(&repeated)));
+    }
+    if flaky.is_empty() {
+        return;
+    }
+    run.failing.retain(|f| !flaky.contains(&&f.name));
+    let said = format!(
+        "flaky here: {} failed, then passed when run again alone; neither blamed nor cleared",
+        join(&flaky)
+    );
+    if repeated.is_empty() {
+        run.verdict = Verdict::Error;
+        run.reason = format!("{said} (run again)");
+    }
+    run.notes.push(said);
+}
+
+fn join(names: &[&String]) -> String {
+    names
+        .iter()
+        .map(|n| n.as_str())
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 fn probe_info(interp: &Interpreter, script: &Path, timeout: Duration) -> Result<Info, String> {
@@ -147,15 +254,24 @@ fn probe_info(interp: &Interpreter, script: &Path, timeout: Duration) -> Result<
         })
 }
 
+/// Which tests a run runs, with what, where.
+struct Tests<'a> {
+    script: &'a Path,
+    /// Where its overlay, test copy and temp files go.
+    root: &'a Path,
+    /// Only these tests (by name); empty: every shared-memory test.
+    names: &'a [String],
+}
+
 fn run_one(
     interp: &Interpreter,
     variant: &Variant,
     info: &Result<Info, String>,
     prebuilt: Option<&Option<Result<Overlay, crate::overlay::OverlayError>>>,
-    script: &Path,
-    root: &Path,
+    tests: &Tests,
     timeout: Duration,
 ) -> TestRun {
+    let Tests { script, root, .. } = *tests;
     let started = Instant::now();
     if let Some(reason) = variant.not_applicable(interp.version) {
         return empty(interp, variant, Verdict::NotApplicable, reason);
@@ -189,7 +305,7 @@ fn run_one(
     // The diff's own tests (its `Lib/test/` hunks). Where they do not
     // apply, running the stock tests under the patch's name would blame
     // the fix for a test it changed: that interpreter cannot be judged.
-    let tests = match overlay::build_tests(interp, variant, root) {
+    let copy = match overlay::build_tests(interp, variant, root) {
         Ok(dir) => dir,
         Err(e) => {
             return empty(
@@ -205,8 +321,9 @@ fn run_one(
         variant,
         info,
         overlay,
-        tests: tests.as_deref(),
+        tests: copy.as_deref(),
         root,
+        names: tests.names,
         timeout,
     };
     let mut run = run_tests(&setup, script);
@@ -317,6 +434,8 @@ struct Setup<'a> {
     overlay: Option<&'a Overlay>,
     tests: Option<&'a Path>,
     root: &'a Path,
+    /// Only these tests; empty: `FILTERS`.
+    names: &'a [String],
     timeout: Duration,
 }
 
@@ -336,21 +455,32 @@ fn run_tests(run: &Setup, script: &Path) -> TestRun {
         Err(e) => return run.empty(Verdict::Error, e),
     };
     let mut cmd = run.command();
+    let filters: Vec<&str> = match run.names {
+        [] => FILTERS.to_vec(),
+        names => names.iter().map(String::as_str).collect(),
+    };
+    let quoted = |flag: &str| {
+        filters
+            .iter()
+            .map(|f| format!("{flag} '{f}'"))
+            .collect::<Vec<_>>()
+            .join(" ")
+    };
     let method = if run.info.forkserver_module {
         cmd.args(["-m", "test", "test_multiprocessing_forkserver"]);
-        for f in FILTERS {
+        for f in &filters {
             cmd.args(["-m", f]);
         }
         cmd.arg("-v");
         format!(
-            "python -m test test_multiprocessing_forkserver -m '{}' -m '{}' -v",
-            FILTERS[0], FILTERS[1]
+            "python -m test test_multiprocessing_forkserver {} -v",
+            quoted("-m")
         )
     } else {
-        cmd.arg(script).arg("run");
+        cmd.arg(script).arg("run").args(run.names);
         format!(
-            "install_tests_in_module_dict(globals(), 'forkserver') + unittest -k '{}' -k '{}' -v",
-            FILTERS[0], FILTERS[1]
+            "install_tests_in_module_dict(globals(), 'forkserver') + unittest {} -v",
+            quoted("-k")
         )
     };
     let out = match spawn(&cmd, run.timeout) {
@@ -451,5 +581,95 @@ mod tests {
             env.contains(&("PYTHONHOME".into(), "/py".into())),
             "{env:?}"
         );
+    }
+
+    /// A run of `variant` that ran 5 tests and failed `failing`.
+    fn ran(variant: &str, failing: &[&str]) -> TestRun {
+        let mut r = TestRun::empty("3.13.0", variant, Verdict::Pass, String::new());
+        r.ran = 5;
+        r.failed = failing.len() as u32;
+        r.passed = 5 - r.failed;
+        r.failing = failing
+            .iter()
+            .map(|n| crate::contract::FailingTest {
+                name: (*n).into(),
+                id: format!("x.{n}"),
+                kind: crate::contract::FailureKind::Fail,
+                evidence: "AssertionError".into(),
+            })
+            .collect();
+        if !failing.is_empty() {
+            r.verdict = Verdict::Fail;
+        }
+        r
+    }
+
+    #[test]
+    fn only_a_candidates_own_failures_are_run_again() {
+        use crate::contract::VariantId;
+        let variants: Vec<Variant> = [VariantId::CreateOnly, VariantId::Stock]
+            .into_iter()
+            .map(crate::overlay::variant::builtin)
+            .collect();
+        // Two interpreters x (create-only, stock).
+        let runs = [
+            ran("create-only", &["test_a", "test_b"]),
+            ran("stock", &["test_b"]),
+            ran("create-only", &[]),
+            ran("stock", &["test_c"]),
+        ];
+        assert_eq!(
+            suspects(&runs, &variants),
+            [(0, vec!["test_a".to_string()])]
+        );
+        // No stock run: nothing to tell a candidate's own failure by.
+        assert!(suspects(&runs[..1], &variants[..1]).is_empty());
+    }
+
+    #[test]
+    fn a_failure_that_does_not_repeat_blames_nothing_and_clears_nothing() {
+        let names = ["test_a".to_string(), "test_b".to_string()];
+        // Both fail again: blamed, and said.
+        let mut r = ran("patch:x", &["test_a", "test_b", "test_c"]);
+        confirm(&mut r, &names, &ran("patch:x", &["test_a", "test_b"]));
+        assert_eq!(r.verdict, Verdict::Fail);
+        assert_eq!(r.failing.len(), 3);
+        assert_eq!(r.notes, ["failed again when run alone: test_a, test_b"]);
+        // One repeats: it alone is blamed; the other is said to be flaky.
+        let mut r = ran("patch:x", &["test_a", "test_b"]);
+        confirm(&mut r, &names, &ran("patch:x", &["test_b"]));
+        assert_eq!(r.verdict, Verdict::Fail);
+        assert!(!r.failed_test("test_a") && r.failed_test("test_b"));
+        assert_eq!(
+            r.notes[1],
+            "flaky here: test_a failed, then passed when run again alone; neither blamed nor cleared"
+        );
+        // None repeats: no verdict (never a pass), even where a failure
+        // stock shares remains.
+        let mut r = ran("patch:x", &["test_a", "test_c"]);
+        confirm(&mut r, &names[..1], &ran("patch:x", &[]));
+        assert_eq!(r.verdict, Verdict::Error);
+        assert_eq!(
+            r.reason,
+            "flaky here: test_a failed, then passed when run again alone; neither blamed nor cleared (run again)"
+        );
+        // The second run could not run, or ran nothing: no verdict either.
+        for again in [
+            TestRun::empty(
+                "3.13.0",
+                "patch:x",
+                Verdict::Error,
+                "timed out after 300 s".into(),
+            ),
+            TestRun::empty("3.13.0", "patch:x", Verdict::Pass, String::new()),
+        ] {
+            let mut r = ran("patch:x", &["test_a"]);
+            confirm(&mut r, &names[..1], &again);
+            assert_eq!(r.verdict, Verdict::Error, "{}", r.reason);
+            assert!(
+                r.reason
+                    .starts_with("test_a failed, and could not be run again to confirm it: ")
+            );
+        }
     }
 }

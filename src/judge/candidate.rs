@@ -224,7 +224,7 @@ fn with_tests(v: &mut InterpreterVerdict, stock: &TestRun, cand: &TestRun, candi
         .filter(|r| r.verdict == Verdict::Error)
         .map(|r| {
             format!(
-                "cpython-tests: could not run under {}: {}",
+                "cpython-tests: no verdict under {}: {}",
                 r.variant, r.reason
             )
         })
