@@ -3,20 +3,22 @@
 //!
 //! Cases are keyed by (interpreter, variant, scenario). The same key in two
 //! files is fine when both say the same (verdict, outcome, symptom keys);
-//! otherwise it is an error naming both files. One interpreter id for two
-//! executables (two legs' `3.12.1` from different installs) is an error
-//! naming both, since their cases could not be told apart. A file with
-//! another `schema_version` (or one that is not a number), the same file
-//! twice, a file with no cases, a case of an interpreter the file does not
-//! list, or a name that cannot be a file name in a bundle (`..`, `a/b`) is
-//! an error too: merged results must be complete and safe to write. Legs
-//! written by different shmharness versions get a warning.
+//! otherwise it is an error naming both files. So is a CPython test run
+//! (interpreter, variant) two files report with another verdict or other
+//! failing tests. One interpreter id for two executables (two legs'
+//! `3.12.1` from different installs) is an error naming both, since their
+//! cases could not be told apart. A file with another `schema_version` (or
+//! one that is not a number), the same file twice, a file with no cases, a
+//! case of an interpreter the file does not list, or a name that cannot be
+//! a file name in a bundle (`..`, `a/b`) is an error too: merged results
+//! must be complete and safe to write. Legs written by different shmharness
+//! versions get a warning.
 
 use std::collections::BTreeMap;
 use std::path::Path;
 
 use super::output::safe_component;
-use crate::contract::{Case, MergedLeg, Results, SCHEMA_VERSION};
+use crate::contract::{Case, MergedLeg, Results, SCHEMA_VERSION, TestRun};
 
 /// Why the legs cannot be merged: bad input, named with its file.
 #[derive(Debug, thiserror::Error)]
@@ -151,6 +153,7 @@ pub fn merge(inputs: Vec<(String, Results)>) -> Result<Results, MergeError> {
         out: Results::empty(crate::host::sys::tool(), first.host.clone()),
         seen: BTreeMap::new(),
         interp_file: BTreeMap::new(),
+        test_file: BTreeMap::new(),
     };
     for (file, r) in inputs {
         m.out.merged_from.push(MergedLeg {
@@ -166,18 +169,7 @@ pub fn merge(inputs: Vec<(String, Results)>) -> Result<Results, MergeError> {
             }
         }
         m.cases(&file, r.cases)?;
-        // CPython's own tests, once per interpreter and variant: a leg
-        // that ran them judges its candidates as `verify --strict` does.
-        for t in r.cpython_tests {
-            let known = m
-                .out
-                .cpython_tests
-                .iter()
-                .any(|o| o.interpreter == t.interpreter && o.variant == t.variant);
-            if !known {
-                m.out.cpython_tests.push(t);
-            }
-        }
+        m.test_runs(&file, r.cpython_tests)?;
         let (t, out) = (&r.timing, &mut m.out.timing);
         out.wall_ms = out.wall_ms.max(t.wall_ms);
         out.children_cpu_ms += t.children_cpu_ms;
@@ -194,6 +186,8 @@ struct Merger {
     seen: BTreeMap<(String, String, crate::contract::Row), (String, usize)>,
     /// interpreter id -> the file it came from first
     interp_file: BTreeMap<String, String>,
+    /// (interpreter, variant) of a CPython test run -> its file
+    test_file: BTreeMap<(String, String), String>,
 }
 
 impl Merger {
@@ -271,6 +265,41 @@ impl Merger {
             self.seen
                 .insert(key, (file.to_string(), self.out.cases.len()));
             self.out.cases.push(c);
+        }
+        Ok(())
+    }
+
+    /// CPython's own tests, once per interpreter and variant (a leg that
+    /// ran them judges its candidates as `verify --strict` does); two legs
+    /// that ran the same must agree on the verdict and the failing tests.
+    fn test_runs(&mut self, file: &str, runs: Vec<TestRun>) -> Result<(), MergeError> {
+        let said = |t: &TestRun| {
+            let mut failing: Vec<&str> = t.failing.iter().map(|f| f.name.as_str()).collect();
+            failing.sort_unstable();
+            format!("{} ({})", t.verdict.as_str(), failing.join(", "))
+        };
+        for t in runs {
+            let key = (t.interpreter.clone(), t.variant.clone());
+            let Some(other) = self.test_file.get(&key) else {
+                self.test_file.insert(key, file.to_string());
+                self.out.cpython_tests.push(t);
+                continue;
+            };
+            let prev = self
+                .out
+                .cpython_tests
+                .iter()
+                .find(|o| o.interpreter == t.interpreter && o.variant == t.variant)
+                .expect("recorded with its file");
+            if said(prev) != said(&t) {
+                return Err(MergeError::Input(format!(
+                    "conflicting CPython test runs for {} [{}]: {other} says {}, {file} says {}",
+                    key.0,
+                    key.1,
+                    said(prev),
+                    said(&t)
+                )));
+            }
         }
         Ok(())
     }
@@ -380,6 +409,43 @@ mod tests {
             check_schema_version(None)
                 .unwrap_err()
                 .starts_with("no schema_version")
+        );
+    }
+
+    #[test]
+    fn two_legs_that_ran_the_same_cpython_tests_must_agree() {
+        let run = |verdict: Verdict, failing: &[&str]| {
+            let mut t = TestRun::empty("3.12.1", "stock", verdict, String::new());
+            t.failing = failing
+                .iter()
+                .map(|n| crate::contract::FailingTest {
+                    name: (*n).into(),
+                    id: format!("x.{n}"),
+                    kind: crate::contract::FailureKind::Fail,
+                    evidence: "AssertionError".into(),
+                })
+                .collect();
+            t
+        };
+        let with = |t: TestRun| {
+            let mut r = leg("3.12.1", "stock");
+            r.cpython_tests = vec![t];
+            r
+        };
+        let same = merge(vec![
+            ("a.json".into(), with(run(Verdict::Pass, &[]))),
+            ("b.json".into(), with(run(Verdict::Pass, &[]))),
+        ])
+        .unwrap();
+        assert_eq!(same.cpython_tests.len(), 1);
+        let err = merge(vec![
+            ("a.json".into(), with(run(Verdict::Pass, &[]))),
+            ("b.json".into(), with(run(Verdict::Fail, &["test_x"]))),
+        ])
+        .unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "conflicting CPython test runs for 3.12.1 [stock]: a.json says pass (), b.json says fail (test_x)"
         );
     }
 }
