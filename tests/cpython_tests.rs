@@ -362,12 +362,15 @@ fn fix_code_hunks(py: &Py) -> String {
     fix[..fix.find("--- a/Lib/test/").unwrap()].to_string()
 }
 
-/// `verify --strict` with a PR that fixes the code and skips a test away
-/// (`@unittest.skip` on a test that passes on stock): fewer passed, more
-/// skipped than stock is a FAIL, not an OK with "2 skipped".
-#[test]
-#[ignore = "needs CPython's own test package (Debian: libpython3.X-testsuite); .ci/run runs it"]
-fn verify_strict_fails_a_pr_that_skips_a_test_away() {
+/// `verify --strict --scenario three-process` on 3.12 with a PR of the
+/// gh-82300 code fix and one hunk around `test_shared_memory_basics`'s
+/// `def` line: `hunk(at, def)` writes the hunk's header and lines. The
+/// PR is `NAME.diff` in `dir`; its exit code and stdout.
+fn verify_pr_with_test_hunk(
+    dir: &std::path::Path,
+    name: &str,
+    hunk: impl Fn(usize, &str) -> String,
+) -> (Option<i32>, String) {
     let py = with_testsuite("3.12");
     let code = &fix_code_hunks(&py);
     let tests = py
@@ -382,12 +385,12 @@ fn verify_strict_fails_a_pr_that_skips_a_test_away() {
         .position(|l| l == def)
         .unwrap()
         + 1;
-    let dir = tempfile::tempdir().unwrap();
-    let diff = dir.path().join("skips.diff");
+    let diff = dir.join(format!("{name}.diff"));
     std::fs::write(
         &diff,
         format!(
-            "{code}--- a/Lib/test/_test_multiprocessing.py\n+++ b/Lib/test/_test_multiprocessing.py\n@@ -{at},1 +{at},2 @@\n+    @unittest.skip(\"skipped away\")\n {def}\n"
+            "{code}--- a/Lib/test/_test_multiprocessing.py\n+++ b/Lib/test/_test_multiprocessing.py\n{}",
+            hunk(at, def)
         ),
     )
     .unwrap();
@@ -396,8 +399,23 @@ fn verify_strict_fails_a_pr_that_skips_a_test_away() {
         .args(["--patch", arg(&diff), "--python", py.arg()])
         .output()
         .unwrap();
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    assert_eq!(out.status.code(), Some(1), "{stdout}");
+    (
+        out.status.code(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+    )
+}
+
+/// `verify --strict` with a PR that fixes the code and skips a test away
+/// (`@unittest.skip` on a test that passes on stock): fewer passed, more
+/// skipped than stock is a FAIL, not an OK with "2 skipped".
+#[test]
+#[ignore = "needs CPython's own test package (Debian: libpython3.X-testsuite); .ci/run runs it"]
+fn verify_strict_fails_a_pr_that_skips_a_test_away() {
+    let dir = tempfile::tempdir().unwrap();
+    let (code, stdout) = verify_pr_with_test_hunk(dir.path(), "skips", |at, def| {
+        format!("@@ -{at},1 +{at},2 @@\n+    @unittest.skip(\"skipped away\")\n {def}\n")
+    });
+    assert_eq!(code, Some(1), "{stdout}");
     assert!(
         stdout.contains("more tests skipped under patch:skips than on stock")
             || stdout.contains("more test skipped under patch:skips than on stock"),
@@ -413,38 +431,15 @@ fn verify_strict_fails_a_pr_that_skips_a_test_away() {
 #[test]
 #[ignore = "needs CPython's own test package (Debian: libpython3.X-testsuite); .ci/run runs it"]
 fn a_test_that_fails_once_under_a_pr_is_neither_blamed_nor_cleared() {
-    let py = with_testsuite("3.12");
-    let code = &fix_code_hunks(&py);
-    let tests = py
-        .multiprocessing
-        .parent()
-        .unwrap()
-        .join("test/_test_multiprocessing.py");
-    let def = "    def test_shared_memory_basics(self):";
-    let at = std::fs::read_to_string(tests)
-        .unwrap()
-        .lines()
-        .position(|l| l == def)
-        .unwrap()
-        + 1;
     let dir = tempfile::tempdir().unwrap();
     let marker = dir.path().join("failed-once");
-    let diff = dir.path().join("flaky.diff");
-    std::fs::write(
-        &diff,
+    let (code, stdout) = verify_pr_with_test_hunk(dir.path(), "flaky", |at, def| {
         format!(
-            "{code}--- a/Lib/test/_test_multiprocessing.py\n+++ b/Lib/test/_test_multiprocessing.py\n@@ -{at},1 +{at},4 @@\n {def}\n+        if not os.path.exists({marker:?}):\n+            open({marker:?}, \"w\").close()\n+            self.fail(\"fails once\")\n"
-        ),
-    )
-    .unwrap();
-    let out = bin()
-        .args(["verify", "--strict", "--scenario", "three-process"])
-        .args(["--patch", arg(&diff), "--python", py.arg()])
-        .output()
-        .unwrap();
-    let stdout = String::from_utf8_lossy(&out.stdout);
+            "@@ -{at},1 +{at},4 @@\n {def}\n+        if not os.path.exists({marker:?}):\n+            open({marker:?}, \"w\").close()\n+            self.fail(\"fails once\")\n"
+        )
+    });
     assert!(marker.exists(), "the test never ran: {stdout}");
-    assert_eq!(out.status.code(), Some(2), "{stdout}");
+    assert_eq!(code, Some(2), "{stdout}");
     assert!(
         stdout.contains(
             "flaky here: test_shared_memory_basics failed, then passed when run again alone"

@@ -191,3 +191,13 @@ pub fn script(path: &std::path::Path, body: &str) -> PathBuf {
 pub fn probe_answer(json: &serde_json::Value) -> String {
     format!("printf '%s\\n' '@@SHMHARNESS-PROBE@@{json}@@END@@'")
 }
+
+/// A test that failed an assertion, as CPython's test output names it.
+pub fn failing_test(name: &str) -> crate::contract::FailingTest {
+    crate::contract::FailingTest {
+        name: name.into(),
+        id: format!("x.{name}"),
+        kind: crate::contract::FailureKind::Fail,
+        evidence: "AssertionError".into(),
+    }
+}

@@ -108,11 +108,10 @@ pub fn run_all(
         probe_info(&interpreters[i], &script, timeout)
     });
     let pairs = crate::run::pairs(interpreters.len(), variants.len());
-    let runs = crate::host::pool::map(pairs.len(), jobs, |n| {
+    // Run `pairs[n]`'s tests (only `names`, when given) under `root`.
+    let one = |n: usize, root: &Path, names: &[String]| {
         let (i, v) = pairs[n];
-        let Some(info) = &infos[i] else {
-            return None;
-        };
+        let info = infos[i].as_ref()?;
         Some(run_one(
             &interpreters[i],
             &variants[v],
@@ -120,12 +119,13 @@ pub fn run_all(
             prebuilt.map(|p| &p[i][v]),
             &Tests {
                 script: &script,
-                root: dir.path(),
-                names: &[],
+                root,
+                names,
             },
             timeout,
         ))
-    });
+    };
+    let runs = crate::host::pool::map(pairs.len(), jobs, |n| one(n, dir.path(), &[]));
     if crate::host::proc::cancelled() {
         return Err(SuiteError::Interrupted);
     }
@@ -141,20 +141,7 @@ pub fn run_all(
     let suspects = suspects(&runs, variants);
     let again = crate::host::pool::map(suspects.len(), jobs, |k| {
         let (n, names) = &suspects[k];
-        let (i, v) = pairs[*n];
-        let info = infos[i].as_ref()?;
-        Some(run_one(
-            &interpreters[i],
-            &variants[v],
-            info,
-            prebuilt.map(|p| &p[i][v]),
-            &Tests {
-                script: &script,
-                root: &again_root,
-                names,
-            },
-            timeout,
-        ))
+        one(*n, &again_root, names)
     });
     if crate::host::proc::cancelled() {
         return Err(SuiteError::Interrupted);
@@ -591,12 +578,7 @@ mod tests {
         r.passed = 5 - r.failed;
         r.failing = failing
             .iter()
-            .map(|n| crate::contract::FailingTest {
-                name: (*n).into(),
-                id: format!("x.{n}"),
-                kind: crate::contract::FailureKind::Fail,
-                evidence: "AssertionError".into(),
-            })
+            .map(|n| crate::contract::fixtures::failing_test(n))
             .collect();
         if !failing.is_empty() {
             r.verdict = Verdict::Fail;

@@ -418,12 +418,7 @@ mod tests {
             let mut t = TestRun::empty("3.12.1", "stock", verdict, String::new());
             t.failing = failing
                 .iter()
-                .map(|n| crate::contract::FailingTest {
-                    name: (*n).into(),
-                    id: format!("x.{n}"),
-                    kind: crate::contract::FailureKind::Fail,
-                    evidence: "AssertionError".into(),
-                })
+                .map(|n| crate::contract::fixtures::failing_test(n))
                 .collect();
             t
         };
