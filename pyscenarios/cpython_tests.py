@@ -55,8 +55,7 @@ def run():
     module = type(sys)("shmharness_cpython_tests")
     module.__dict__.update(namespace)
     argv = ["shmharness-cpython-tests", "-v"]
-    # `run NAME...`: only these tests (a failure run again, alone).
-    for f in sys.argv[2:] or FILTERS:
+    for f in FILTERS:
         argv += ["-k", f]
     unittest.main(module=module, argv=argv)
 

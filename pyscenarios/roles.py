@@ -302,13 +302,20 @@ def attach(name, mode):
 
 
 def attach_list(name, mode):
+    kwargs = {}
     if mode == "track-false":
-        emit(
-            "mode-unsupported",
-            mode=mode,
-            reason="ShareableList has no track parameter",
-        )
-    sl = shared_memory.ShareableList(name=name)
+        import inspect
+
+        # A stdlib (a patch) whose ShareableList takes track= gets it.
+        if "track" in inspect.signature(shared_memory.ShareableList).parameters:
+            kwargs["track"] = False
+        else:
+            emit(
+                "mode-unsupported",
+                mode=mode,
+                reason="ShareableList has no track parameter",
+            )
+    sl = shared_memory.ShareableList(name=name, **kwargs)
     if mode == "unregister":
         from multiprocessing import resource_tracker
 

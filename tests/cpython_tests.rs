@@ -426,8 +426,8 @@ fn verify_strict_fails_a_pr_that_skips_a_test_away() {
 /// A test that fails once under a PR and passes when run again (a flaky
 /// test, here made so by the PR's own test hunk: it fails while a marker
 /// file is absent, and makes it) blames nothing: `verify --strict` runs a
-/// candidate's own failure again, alone, and gives no verdict (exit 2),
-/// never FAILED, and never a pass.
+/// candidate's tests again when one failed where stock's did not, and
+/// gives no verdict (exit 2), never FAILED, and never a pass.
 #[test]
 #[ignore = "needs CPython's own test package (Debian: libpython3.X-testsuite); .ci/run runs it"]
 fn a_test_that_fails_once_under_a_pr_is_neither_blamed_nor_cleared() {
@@ -442,7 +442,7 @@ fn a_test_that_fails_once_under_a_pr_is_neither_blamed_nor_cleared() {
     assert_eq!(code, Some(2), "{stdout}");
     assert!(
         stdout.contains(
-            "flaky here: test_shared_memory_basics failed, then passed when run again alone"
+            "flaky here: test_shared_memory_basics failed, then passed when the tests ran again"
         ),
         "{stdout}"
     );

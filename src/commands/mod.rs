@@ -463,7 +463,9 @@ pub fn verdict_exit(results: &Results) -> u8 {
             .map(|c| c.reason.as_str())
             .or_else(|| results.cpython_tests.first().map(|r| r.reason.as_str()))
             .unwrap_or_default();
-        eprintln!("error: nothing ran: every case was n/a (first: {first}), so there is no answer");
+        eprintln!(
+            "error: nothing could be judged: every case was n/a (first: {first}), so there is no answer"
+        );
         return crate::contract::exit::USAGE;
     }
     let verdict = Verdict::combine(verdicts);

@@ -30,6 +30,10 @@ pub struct TestRun {
     /// Tests that failed or errored, in the order unittest reported them.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub failing: Vec<FailingTest>,
+    /// Tests that failed in this run and passed when the same tests ran
+    /// again: flaky here, so neither blamed nor cleared.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub flaky: Vec<FailingTest>,
     /// What the reader should know: a diff's `Lib/test/` hunks that did
     /// not apply here (so the stock tests ran).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
@@ -76,6 +80,7 @@ impl TestRun {
             errors: 0,
             skipped: 0,
             failing: Vec::new(),
+            flaky: Vec::new(),
             notes: Vec::new(),
             multiprocessing: None,
             duration_ms: 0,
@@ -91,10 +96,16 @@ impl TestRun {
         }
         let mut parts = vec![format!("{} passed", self.passed)];
         let names = |kind: FailureKind| {
+            let flaky = self
+                .flaky
+                .iter()
+                .filter(|f| f.kind == kind)
+                .map(|f| format!("{}: flaky", f.name));
             self.failing
                 .iter()
                 .filter(|f| f.kind == kind)
-                .map(|f| f.name.as_str())
+                .map(|f| f.name.clone())
+                .chain(flaky)
                 .collect::<Vec<_>>()
                 .join(", ")
         };

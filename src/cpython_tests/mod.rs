@@ -108,8 +108,8 @@ pub fn run_all(
         probe_info(&interpreters[i], &script, timeout)
     });
     let pairs = crate::run::pairs(interpreters.len(), variants.len());
-    // Run `pairs[n]`'s tests (only `names`, when given) under `root`.
-    let one = |n: usize, root: &Path, names: &[String]| {
+    // Run `pairs[n]`'s tests under `root`.
+    let one = |n: usize, root: &Path| {
         let (i, v) = pairs[n];
         let info = infos[i].as_ref()?;
         Some(run_one(
@@ -117,15 +117,12 @@ pub fn run_all(
             &variants[v],
             info,
             prebuilt.map(|p| &p[i][v]),
-            &Tests {
-                script: &script,
-                root,
-                names,
-            },
+            &script,
+            root,
             timeout,
         ))
     };
-    let runs = crate::host::pool::map(pairs.len(), jobs, |n| one(n, dir.path(), &[]));
+    let runs = crate::host::pool::map(pairs.len(), jobs, |n| one(n, dir.path()));
     if crate::host::proc::cancelled() {
         return Err(SuiteError::Interrupted);
     }
@@ -134,14 +131,14 @@ pub fn run_all(
         .map(Option::flatten)
         .collect::<Option<Vec<_>>>()
         .ok_or(SuiteError::Interrupted)?;
-    // A candidate's test that failed where stock's passed is run again,
-    // alone, before it is blamed (a fresh dir: nothing of the first run).
+    // A candidate's tests are run again, in a fresh dir, when one failed
+    // where stock's did not: it is blamed only if it fails again.
     let again_root = dir.path().join("again");
     std::fs::create_dir(&again_root)?;
     let suspects = suspects(&runs, variants);
     let again = crate::host::pool::map(suspects.len(), jobs, |k| {
-        let (n, names) = &suspects[k];
-        one(*n, &again_root, names)
+        let (n, _) = &suspects[k];
+        one(*n, &again_root)
     });
     if crate::host::proc::cancelled() {
         return Err(SuiteError::Interrupted);
@@ -154,24 +151,22 @@ pub fn run_all(
 }
 
 /// Runs (by index into `runs`) where a candidate failed a test that stock
-/// did not fail on the same interpreter, and those tests' names.
+/// did not fail on the same interpreter (every failure, where stock did
+/// not run: another leg's stock may judge it), and those tests' names.
 fn suspects(runs: &[TestRun], variants: &[Variant]) -> Vec<(usize, Vec<String>)> {
-    let Some(stock) = variants
+    let stock = variants
         .iter()
-        .position(|v| v.id == Some(crate::contract::VariantId::Stock))
-    else {
-        return Vec::new();
-    };
+        .position(|v| v.id == Some(crate::contract::VariantId::Stock));
     let per = variants.len();
     runs.iter()
         .enumerate()
-        .filter(|(n, r)| n % per != stock && r.verdict == Verdict::Fail)
+        .filter(|(n, r)| Some(n % per) != stock && r.verdict == Verdict::Fail)
         .filter_map(|(n, r)| {
-            let stock = &runs[n - n % per + stock];
+            let stock = stock.map(|s| &runs[n - n % per + s]);
             let mut names: Vec<String> = r
                 .failing
                 .iter()
-                .filter(|f| !stock.failed_test(&f.name))
+                .filter(|f| stock.is_none_or(|s| !s.failed_test(&f.name)))
                 .map(|f| f.name.clone())
                 .collect();
             names.dedup();
@@ -180,20 +175,24 @@ fn suspects(runs: &[TestRun], variants: &[Variant]) -> Vec<(usize, Vec<String>)>
         .collect()
 }
 
-/// Fold the run of `names` again into `run`: a test that fails again stays
-/// blamed (said in a note); one that passes when run again is flaky here
-/// and blames nothing, so its failure leaves `failing`, and a run left
-/// with no failure of its own has no verdict (error: run again), never a
-/// pass.
+/// Fold `again`, the same tests run again, into `run`, where `names`
+/// failed: a test that fails again stays blamed; one that passes in the
+/// same tests run again is flaky here: it moves from `failing` to `flaky`
+/// and blames nothing, and a run left with no failure that repeated has no
+/// verdict (error: run again), never a pass. A second run that did not
+/// run the same number of tests confirms nothing.
 fn confirm(run: &mut TestRun, names: &[String], again: &TestRun) {
-    if again.verdict == Verdict::Error || again.ran == 0 {
-        let why = match again.verdict {
-            Verdict::Error => again.reason.clone(),
-            _ => "no test ran".into(),
-        };
+    let comparable = match again.verdict {
+        Verdict::Pass | Verdict::Fail if again.ran == run.ran => None,
+        Verdict::Pass | Verdict::Fail => {
+            Some(format!("it ran {} tests, not {}", again.ran, run.ran))
+        }
+        _ => Some(again.reason.clone()),
+    };
+    if let Some(why) = comparable {
         run.verdict = Verdict::Error;
         run.reason = format!(
-            "{} failed, and could not be run again to confirm it: {why}",
+            "{} failed, and running the tests again to confirm it did not compare: {why}",
             names.join(", ")
         );
         return;
@@ -201,22 +200,30 @@ fn confirm(run: &mut TestRun, names: &[String], again: &TestRun) {
     let (repeated, flaky): (Vec<&String>, Vec<&String>) =
         names.iter().partition(|n| again.failed_test(n));
     if !repeated.is_empty() {
-        run.notes
-            .push(format!("failed again when run alone: {}", join(&repeated)));
+        run.notes.push(format!(
+            "failed again when the tests ran again: {}",
+            join(&repeated)
+        ));
     }
     if flaky.is_empty() {
         return;
     }
-    run.failing.retain(|f| !flaky.contains(&&f.name));
+    let (gone, kept) = std::mem::take(&mut run.failing)
+        .into_iter()
+        .partition(|f| flaky.contains(&&f.name));
+    run.failing = kept;
+    run.flaky = gone;
     let said = format!(
-        "flaky here: {} failed, then passed when run again alone; neither blamed nor cleared",
+        "flaky here: {} failed, then passed when the tests ran again; neither blamed nor cleared",
         join(&flaky)
     );
+    run.notes.push(said.clone());
     if repeated.is_empty() {
         run.verdict = Verdict::Error;
         run.reason = format!("{said} (run again)");
+    } else {
+        run.reason = run.cell();
     }
-    run.notes.push(said);
 }
 
 fn join(names: &[&String]) -> String {
@@ -241,24 +248,15 @@ fn probe_info(interp: &Interpreter, script: &Path, timeout: Duration) -> Result<
         })
 }
 
-/// Which tests a run runs, with what, where.
-struct Tests<'a> {
-    script: &'a Path,
-    /// Where its overlay, test copy and temp files go.
-    root: &'a Path,
-    /// Only these tests (by name); empty: every shared-memory test.
-    names: &'a [String],
-}
-
 fn run_one(
     interp: &Interpreter,
     variant: &Variant,
     info: &Result<Info, String>,
     prebuilt: Option<&Option<Result<Overlay, crate::overlay::OverlayError>>>,
-    tests: &Tests,
+    script: &Path,
+    root: &Path,
     timeout: Duration,
 ) -> TestRun {
-    let Tests { script, root, .. } = *tests;
     let started = Instant::now();
     if let Some(reason) = variant.not_applicable(interp.version) {
         return empty(interp, variant, Verdict::NotApplicable, reason);
@@ -292,7 +290,7 @@ fn run_one(
     // The diff's own tests (its `Lib/test/` hunks). Where they do not
     // apply, running the stock tests under the patch's name would blame
     // the fix for a test it changed: that interpreter cannot be judged.
-    let copy = match overlay::build_tests(interp, variant, root) {
+    let tests = match overlay::build_tests(interp, variant, root) {
         Ok(dir) => dir,
         Err(e) => {
             return empty(
@@ -308,9 +306,8 @@ fn run_one(
         variant,
         info,
         overlay,
-        tests: copy.as_deref(),
+        tests: tests.as_deref(),
         root,
-        names: tests.names,
         timeout,
     };
     let mut run = run_tests(&setup, script);
@@ -421,8 +418,6 @@ struct Setup<'a> {
     overlay: Option<&'a Overlay>,
     tests: Option<&'a Path>,
     root: &'a Path,
-    /// Only these tests; empty: `FILTERS`.
-    names: &'a [String],
     timeout: Duration,
 }
 
@@ -442,32 +437,21 @@ fn run_tests(run: &Setup, script: &Path) -> TestRun {
         Err(e) => return run.empty(Verdict::Error, e),
     };
     let mut cmd = run.command();
-    let filters: Vec<&str> = match run.names {
-        [] => FILTERS.to_vec(),
-        names => names.iter().map(String::as_str).collect(),
-    };
-    let quoted = |flag: &str| {
-        filters
-            .iter()
-            .map(|f| format!("{flag} '{f}'"))
-            .collect::<Vec<_>>()
-            .join(" ")
-    };
     let method = if run.info.forkserver_module {
         cmd.args(["-m", "test", "test_multiprocessing_forkserver"]);
-        for f in &filters {
+        for f in FILTERS {
             cmd.args(["-m", f]);
         }
         cmd.arg("-v");
         format!(
-            "python -m test test_multiprocessing_forkserver {} -v",
-            quoted("-m")
+            "python -m test test_multiprocessing_forkserver -m '{}' -m '{}' -v",
+            FILTERS[0], FILTERS[1]
         )
     } else {
-        cmd.arg(script).arg("run").args(run.names);
+        cmd.arg(script).arg("run");
         format!(
-            "install_tests_in_module_dict(globals(), 'forkserver') + unittest {} -v",
-            quoted("-k")
+            "install_tests_in_module_dict(globals(), 'forkserver') + unittest -k '{}' -k '{}' -v",
+            FILTERS[0], FILTERS[1]
         )
     };
     let out = match spawn(&cmd, run.timeout) {
@@ -604,8 +588,15 @@ mod tests {
             suspects(&runs, &variants),
             [(0, vec!["test_a".to_string()])]
         );
-        // No stock run: nothing to tell a candidate's own failure by.
-        assert!(suspects(&runs[..1], &variants[..1]).is_empty());
+        // No stock run here (another leg's may judge it): every failure.
+        assert_eq!(
+            suspects(&runs[..1], &variants[..1]),
+            [(0, vec!["test_a".to_string(), "test_b".to_string()])]
+        );
+        // Stock could not run: nothing tells a failure apart, so every one.
+        let mut runs = runs;
+        runs[1] = TestRun::empty("3.13.0", "stock", Verdict::Error, "timed out".into());
+        assert_eq!(suspects(&runs, &variants)[0].1, ["test_a", "test_b"]);
     }
 
     #[test]
@@ -616,41 +607,50 @@ mod tests {
         confirm(&mut r, &names, &ran("patch:x", &["test_a", "test_b"]));
         assert_eq!(r.verdict, Verdict::Fail);
         assert_eq!(r.failing.len(), 3);
-        assert_eq!(r.notes, ["failed again when run alone: test_a, test_b"]);
-        // One repeats: it alone is blamed; the other is said to be flaky.
+        assert_eq!(
+            r.notes,
+            ["failed again when the tests ran again: test_a, test_b"]
+        );
+        // One repeats: it alone is blamed; the other is flaky, kept apart
+        // and shown as such.
         let mut r = ran("patch:x", &["test_a", "test_b"]);
-        confirm(&mut r, &names, &ran("patch:x", &["test_b"]));
+        confirm(&mut r, &names, &ran("patch:x", &["test_b", "test_z"]));
         assert_eq!(r.verdict, Verdict::Fail);
         assert!(!r.failed_test("test_a") && r.failed_test("test_b"));
-        assert_eq!(
-            r.notes[1],
-            "flaky here: test_a failed, then passed when run again alone; neither blamed nor cleared"
-        );
-        // None repeats: no verdict (never a pass), even where a failure
-        // stock shares remains.
+        assert_eq!(r.flaky[0].name, "test_a");
+        assert_eq!(r.reason, "3 passed, 2 failed (test_b, test_a: flaky)");
+        // None repeats (whatever else failed the second time): no verdict,
+        // never a pass, even where a failure stock shares remains.
         let mut r = ran("patch:x", &["test_a", "test_c"]);
-        confirm(&mut r, &names[..1], &ran("patch:x", &[]));
+        confirm(&mut r, &names[..1], &ran("patch:x", &["test_z"]));
         assert_eq!(r.verdict, Verdict::Error);
         assert_eq!(
             r.reason,
-            "flaky here: test_a failed, then passed when run again alone; neither blamed nor cleared (run again)"
+            "flaky here: test_a failed, then passed when the tests ran again; neither blamed nor cleared (run again)"
         );
-        // The second run could not run, or ran nothing: no verdict either.
-        for again in [
-            TestRun::empty(
-                "3.13.0",
-                "patch:x",
-                Verdict::Error,
-                "timed out after 300 s".into(),
+        // A second run that could not run, or ran other tests: no verdict.
+        let mut fewer = ran("patch:x", &[]);
+        fewer.ran = 4;
+        for (again, why) in [
+            (
+                TestRun::empty(
+                    "3.13.0",
+                    "patch:x",
+                    Verdict::Error,
+                    "timed out after 300 s".into(),
+                ),
+                "timed out after 300 s",
             ),
-            TestRun::empty("3.13.0", "patch:x", Verdict::Pass, String::new()),
+            (fewer, "it ran 4 tests, not 5"),
         ] {
             let mut r = ran("patch:x", &["test_a"]);
             confirm(&mut r, &names[..1], &again);
-            assert_eq!(r.verdict, Verdict::Error, "{}", r.reason);
-            assert!(
-                r.reason
-                    .starts_with("test_a failed, and could not be run again to confirm it: ")
+            assert_eq!(r.verdict, Verdict::Error);
+            assert_eq!(
+                r.reason,
+                format!(
+                    "test_a failed, and running the tests again to confirm it did not compare: {why}"
+                )
             );
         }
     }

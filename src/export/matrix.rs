@@ -280,3 +280,31 @@ pub fn verdict_markdown(v: &CandidateVerdict) -> String {
     out += &table.markdown();
     out
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::contract::ScenarioId;
+    use crate::contract::fixtures::{attacher, case};
+
+    #[test]
+    fn an_n_a_case_that_ran_says_whether_it_was_judged() {
+        // A usage its role could not apply: n/a, though its processes ran.
+        let mut c = case(
+            "3.14.10",
+            "stock",
+            ScenarioId::ShareableList,
+            Verdict::NotApplicable,
+            "n/a",
+            &[],
+        );
+        c.processes = vec![attacher("")];
+        assert_eq!(cell_text(&c, false), "n/a");
+        // A patch with no stock twin to compare with: what it did, unjudged.
+        c.outcome = "clean".into();
+        assert_eq!(
+            cell_text(&c, false),
+            "clean (not judged: no stock to compare)"
+        );
+    }
+}

@@ -18,7 +18,7 @@ use std::collections::BTreeMap;
 use std::path::Path;
 
 use super::output::safe_component;
-use crate::contract::{Case, MergedLeg, Results, SCHEMA_VERSION, TestRun};
+use crate::contract::{Case, MergedLeg, Results, SCHEMA_VERSION, TestRun, Verdict};
 
 /// Why the legs cannot be merged: bad input, named with its file.
 #[derive(Debug, thiserror::Error)]
@@ -273,10 +273,12 @@ impl Merger {
     /// ran them judges its candidates as `verify --strict` does); two legs
     /// that ran the same must agree on the verdict and the failing tests.
     fn test_runs(&mut self, file: &str, runs: Vec<TestRun>) -> Result<(), MergeError> {
-        let said = |t: &TestRun| {
-            let mut failing: Vec<&str> = t.failing.iter().map(|f| f.name.as_str()).collect();
-            failing.sort_unstable();
-            format!("{} ({})", t.verdict.as_str(), failing.join(", "))
+        // What the judge reads of a run: verdict, counts, failing tests
+        // (their words, `TestRun::cell`). Two runs without a verdict agree
+        // whatever their reasons.
+        let agree = |a: &TestRun, b: &TestRun| match (a.verdict, b.verdict) {
+            (Verdict::Error, Verdict::Error) => true,
+            _ => a.verdict == b.verdict && a.cell() == b.cell(),
         };
         for t in runs {
             let key = (t.interpreter.clone(), t.variant.clone());
@@ -291,13 +293,15 @@ impl Merger {
                 .iter()
                 .find(|o| o.interpreter == t.interpreter && o.variant == t.variant)
                 .expect("recorded with its file");
-            if said(prev) != said(&t) {
+            if !agree(prev, &t) {
                 return Err(MergeError::Input(format!(
-                    "conflicting CPython test runs for {} [{}]: {other} says {}, {file} says {}",
+                    "conflicting CPython test runs for {} [{}]: {other} says {}: {}, {file} says {}: {}",
                     key.0,
                     key.1,
-                    said(prev),
-                    said(&t)
+                    prev.verdict.as_str(),
+                    prev.cell(),
+                    t.verdict.as_str(),
+                    t.cell()
                 )));
             }
         }
@@ -440,7 +444,27 @@ mod tests {
         .unwrap_err();
         assert_eq!(
             err.to_string(),
-            "conflicting CPython test runs for 3.12.1 [stock]: a.json says pass (), b.json says fail (test_x)"
+            "conflicting CPython test runs for 3.12.1 [stock]: a.json says pass: 0 passed, b.json says fail: 0 passed"
+        );
+        // The same verdict with other counts (the skip check reads them).
+        let mut skipped = run(Verdict::Pass, &[]);
+        skipped.skipped = 2;
+        assert!(
+            merge(vec![
+                ("a.json".into(), with(run(Verdict::Pass, &[]))),
+                ("b.json".into(), with(skipped)),
+            ])
+            .is_err()
+        );
+        // Two runs without a verdict agree, whatever their reasons.
+        let mut timed_out = run(Verdict::Error, &[]);
+        timed_out.reason = "timed out".into();
+        assert!(
+            merge(vec![
+                ("a.json".into(), with(run(Verdict::Error, &[]))),
+                ("b.json".into(), with(timed_out)),
+            ])
+            .is_ok()
         );
     }
 }

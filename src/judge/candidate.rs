@@ -231,7 +231,11 @@ fn with_tests(v: &mut InterpreterVerdict, stock: &TestRun, cand: &TestRun, candi
         .collect();
     if !errors.is_empty() {
         v.reasons.splice(0..0, errors);
-        v.verdict = Verdict::Error;
+        // Failed cases stay a failure: the tests could have added to it,
+        // never taken it away.
+        if v.verdict != Verdict::Fail {
+            v.verdict = Verdict::Error;
+        }
         return;
     }
     if let Some(na) = [cand, stock]
@@ -460,6 +464,33 @@ mod tests {
             &[test_run("stock", &["test_x"]), test_run("fix", &["test_x"])],
         );
         assert_eq!(v.verdict, Verdict::Pass);
+    }
+
+    #[test]
+    fn tests_without_a_verdict_never_undo_a_failure() {
+        let flaky = TestRun::empty(
+            "3.12.1",
+            "fix",
+            Verdict::Error,
+            "flaky here: test_x failed, then passed when the tests ran again".into(),
+        );
+        // Its cases pass: the tests leave it without a verdict.
+        let r = stock_and("fix", &["P1 leak warning", "P1 tracker error"]);
+        let mut v = judge(&r, "fix");
+        strict(&mut v, &[test_run("stock", &[]), flaky.clone()]);
+        assert_eq!(v.verdict, Verdict::Error);
+        assert!(
+            v.interpreters[0].reasons[0]
+                .starts_with("cpython-tests: no verdict under fix: flaky here")
+        );
+        // Its cases fail: it stays FAILED, with the tests' word beside.
+        let r = stock_and(
+            "fix",
+            &["P1 leak warning", "P1 tracker error", "P2 tracker KeyError"],
+        );
+        let mut v = judge(&r, "fix");
+        strict(&mut v, &[test_run("stock", &[]), flaky]);
+        assert_eq!(v.verdict, Verdict::Fail);
     }
 
     #[test]
