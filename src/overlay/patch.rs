@@ -919,6 +919,17 @@ mod tests {
     }
 
     #[test]
+    fn a_mail_from_git_format_patch_is_read_past_its_message() {
+        // The message, its `---` and diffstat, then the diff, then git's
+        // signature: only the diff is read.
+        let mail = "From 0123 Mon Sep 17 00:00:00 2001\nSubject: [PATCH] fix\n\nOnly register when creating.\n---\n Lib/multiprocessing/x.py | 2 +-\n 1 file changed\n\ndiff --git a/Lib/multiprocessing/x.py b/Lib/multiprocessing/x.py\n--- a/Lib/multiprocessing/x.py\n+++ b/Lib/multiprocessing/x.py\n@@ -2,1 +2,1 @@\n-b\n+B\n-- \n2.47.3\n";
+        let files = parse(mail).unwrap();
+        assert_eq!(files.len(), 1);
+        let (text, _) = apply(ORIGINAL, &files[0]).unwrap();
+        assert_eq!(text, "a\nB\nc\nd\ne\n");
+    }
+
+    #[test]
     fn context_mismatch_names_the_hunk() {
         let p = one("--- x.py\n+++ x.py\n@@ -1,1 +1,1 @@\n-a\n+A\n@@ -4,1 +4,1 @@\n-nope\n+D\n");
         let err = apply(ORIGINAL, &p).unwrap_err();
