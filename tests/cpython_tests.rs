@@ -362,38 +362,52 @@ fn fix_code_hunks(py: &Py) -> String {
     fix[..fix.find("--- a/Lib/test/").unwrap()].to_string()
 }
 
+/// A hunk's place in `_test_multiprocessing.py`: the line of a test's
+/// `def` before the PR (`old`) and after its earlier hunks (`new`), and
+/// the `def` line itself.
+struct At<'a> {
+    old: usize,
+    new: usize,
+    def: &'a str,
+}
+
+/// A test's name, how many lines its hunk adds, and the hunk at its place.
+type Hunk<'a> = (&'a str, usize, &'a dyn Fn(At) -> String);
+
 /// `verify --strict --scenario three-process` on 3.12 with a PR of the
-/// gh-82300 code fix and one hunk around `test_shared_memory_basics`'s
-/// `def` line: `hunk(at, def)` writes the hunk's header and lines. The
-/// PR is `NAME.diff` in `dir`; its exit code and stdout.
-fn verify_pr_with_test_hunk(
+/// gh-82300 code fix and, for each `(test, hunk)` in file order, one hunk
+/// around that test's `def` line that adds `added` lines. The PR is
+/// `NAME.diff` in `dir`; its exit code and stdout.
+fn verify_pr_with_test_hunks(
     dir: &std::path::Path,
     name: &str,
-    hunk: impl Fn(usize, &str) -> String,
+    hunks: &[Hunk],
 ) -> (Option<i32>, String) {
     let py = with_testsuite("3.12");
     let code = &fix_code_hunks(&py);
-    let tests = py
-        .multiprocessing
-        .parent()
-        .unwrap()
-        .join("test/_test_multiprocessing.py");
-    let def = "    def test_shared_memory_basics(self):";
-    let at = std::fs::read_to_string(tests)
-        .unwrap()
-        .lines()
-        .position(|l| l == def)
-        .unwrap()
-        + 1;
-    let diff = dir.join(format!("{name}.diff"));
-    std::fs::write(
-        &diff,
-        format!(
-            "{code}--- a/Lib/test/_test_multiprocessing.py\n+++ b/Lib/test/_test_multiprocessing.py\n{}",
-            hunk(at, def)
-        ),
+    let tests = std::fs::read_to_string(
+        py.multiprocessing
+            .parent()
+            .unwrap()
+            .join("test/_test_multiprocessing.py"),
     )
     .unwrap();
+    let mut text = format!(
+        "{code}--- a/Lib/test/_test_multiprocessing.py\n+++ b/Lib/test/_test_multiprocessing.py\n"
+    );
+    let mut added_before = 0;
+    for (test, added, hunk) in hunks {
+        let def = format!("    def {test}(self):");
+        let old = tests.lines().position(|l| l == def).unwrap() + 1;
+        text += &hunk(At {
+            old,
+            new: old + added_before,
+            def: &def,
+        });
+        added_before += added;
+    }
+    let diff = dir.join(format!("{name}.diff"));
+    std::fs::write(&diff, text).unwrap();
     let out = bin()
         .args(["verify", "--strict", "--scenario", "three-process"])
         .args(["--patch", arg(&diff), "--python", py.arg()])
@@ -412,9 +426,16 @@ fn verify_pr_with_test_hunk(
 #[ignore = "needs CPython's own test package (Debian: libpython3.X-testsuite); .ci/run runs it"]
 fn verify_strict_fails_a_pr_that_skips_a_test_away() {
     let dir = tempfile::tempdir().unwrap();
-    let (code, stdout) = verify_pr_with_test_hunk(dir.path(), "skips", |at, def| {
-        format!("@@ -{at},1 +{at},2 @@\n+    @unittest.skip(\"skipped away\")\n {def}\n")
-    });
+    let (code, stdout) = verify_pr_with_test_hunks(
+        dir.path(),
+        "skips",
+        &[("test_shared_memory_basics", 1, &|at: At| {
+            format!(
+                "@@ -{},1 +{},2 @@\n+    @unittest.skip(\"skipped away\")\n {}\n",
+                at.old, at.new, at.def
+            )
+        })],
+    );
     assert_eq!(code, Some(1), "{stdout}");
     assert!(
         stdout.contains("more tests skipped under patch:skips than on stock")
@@ -433,11 +454,16 @@ fn verify_strict_fails_a_pr_that_skips_a_test_away() {
 fn a_test_that_fails_once_under_a_pr_is_neither_blamed_nor_cleared() {
     let dir = tempfile::tempdir().unwrap();
     let marker = dir.path().join("failed-once");
-    let (code, stdout) = verify_pr_with_test_hunk(dir.path(), "flaky", |at, def| {
-        format!(
-            "@@ -{at},1 +{at},4 @@\n {def}\n+        if not os.path.exists({marker:?}):\n+            open({marker:?}, \"w\").close()\n+            self.fail(\"fails once\")\n"
-        )
-    });
+    let (code, stdout) = verify_pr_with_test_hunks(
+        dir.path(),
+        "flaky",
+        &[("test_shared_memory_basics", 3, &|at: At| {
+            format!(
+                "@@ -{},1 +{},4 @@\n {}\n+        if not os.path.exists({marker:?}):\n+            open({marker:?}, \"w\").close()\n+            self.fail(\"fails once\")\n",
+                at.old, at.new, at.def
+            )
+        })],
+    );
     assert!(marker.exists(), "the test never ran: {stdout}");
     assert_eq!(code, Some(2), "{stdout}");
     assert!(
@@ -447,6 +473,42 @@ fn a_test_that_fails_once_under_a_pr_is_neither_blamed_nor_cleared() {
         "{stdout}"
     );
     assert!(!stdout.contains("FAILED"), "{stdout}");
+}
+
+/// A PR that breaks a test only when an earlier test has run in the same
+/// process (state left behind: here a flag the earlier test sets) fails it
+/// every time the tests run together, though it passes alone: FAILED (exit
+/// 1), never called flaky. The tests are run again as a whole for that.
+#[test]
+#[ignore = "needs CPython's own test package (Debian: libpython3.X-testsuite); .ci/run runs it"]
+fn a_test_a_pr_breaks_after_another_is_failed_not_called_flaky() {
+    let dir = tempfile::tempdir().unwrap();
+    // test_shared_memory_basics runs before test_shared_memory_recreate
+    // (unittest sorts a class's tests by name).
+    let (code, stdout) = verify_pr_with_test_hunks(
+        dir.path(),
+        "state",
+        &[
+            ("test_shared_memory_basics", 1, &|at: At| {
+                format!(
+                    "@@ -{},1 +{},2 @@\n {}\n+        shared_memory._shmharness_seen = True\n",
+                    at.old, at.new, at.def
+                )
+            }),
+            ("test_shared_memory_recreate", 2, &|at: At| {
+                format!(
+                    "@@ -{},1 +{},3 @@\n {}\n+        if getattr(shared_memory, \"_shmharness_seen\", False):\n+            self.fail(\"broken by an earlier test\")\n",
+                    at.old, at.new, at.def
+                )
+            }),
+        ],
+    );
+    assert_eq!(code, Some(1), "{stdout}");
+    assert!(
+        stdout.contains("test_shared_memory_recreate fails under patch:state"),
+        "{stdout}"
+    );
+    assert!(!stdout.contains("flaky"), "{stdout}");
 }
 
 /// Issue 18, item 2: a PR's test hunk that does not fit a branch's

@@ -22,6 +22,7 @@ pub struct TestRun {
     /// The command that ran the tests.
     #[serde(default, skip_serializing_if = "String::is_empty")]
     pub method: String,
+    /// The counts are the first run's (a flaky test counts as it did then).
     pub ran: u32,
     pub passed: u32,
     pub failed: u32,

@@ -179,10 +179,16 @@ pub fn headline(v: &CandidateVerdict, shown: &str) -> String {
                 .and_then(|i| i.reasons.first())
                 .map_or("n/a", String::as_str)
         ),
+        // A failure elsewhere is said: the errors only keep it from being
+        // the whole answer.
         Verdict::Error | Verdict::NotApplicable => format!(
-            "verify: no verdict on {shown}: {} of {} could not run{na}; fix what the errors say and run again",
+            "verify: no verdict on {shown}: {} of {} could not run or be judged{}{na}; fix what the errors say and run again",
             v.count(Verdict::Error),
-            plural(judged, "interpreter")
+            plural(judged, "interpreter"),
+            match v.count(Verdict::Fail) {
+                0 => String::new(),
+                n => format!(", and it FAILED on {n}"),
+            }
         ),
     }
 }
@@ -305,6 +311,33 @@ mod tests {
         assert_eq!(
             cell_text(&c, false),
             "clean (not judged: no stock to compare)"
+        );
+    }
+
+    #[test]
+    fn no_verdict_still_says_where_the_fix_failed() {
+        use crate::contract::{CandidateVerdict, InterpreterVerdict};
+        let on = |interpreter: &str, verdict: Verdict| InterpreterVerdict {
+            interpreter: interpreter.into(),
+            source: "pyenv".into(),
+            verdict,
+            reasons: Vec::new(),
+            tests_not_run: None,
+            seed_ran: true,
+        };
+        let mut v = CandidateVerdict {
+            candidate: "patch:x".into(),
+            verdict: Verdict::Error,
+            interpreters: vec![on("3.13.0", Verdict::Fail), on("3.14.10", Verdict::Error)],
+        };
+        assert_eq!(
+            headline(&v, "patch:x"),
+            "verify: no verdict on patch:x: 1 of 2 interpreters could not run or be judged, and it FAILED on 1; fix what the errors say and run again"
+        );
+        v.interpreters[0].verdict = Verdict::Pass;
+        assert_eq!(
+            headline(&v, "patch:x"),
+            "verify: no verdict on patch:x: 1 of 2 interpreters could not run or be judged; fix what the errors say and run again"
         );
     }
 }

@@ -270,19 +270,21 @@ impl Merger {
     }
 
     /// CPython's own tests, once per interpreter and variant (a leg that
-    /// ran them judges its candidates as `verify --strict` does); two legs
-    /// that ran the same must agree on the verdict and the failing tests.
+    /// ran them judges its candidates as `verify --strict` does). Two legs
+    /// that ran the same must agree on the verdict, the counts the judge
+    /// reads, and the tests that failed (flaky ones aside); where one could
+    /// not judge (error), a failure the other confirmed stands, and a pass
+    /// does not clear it.
     fn test_runs(&mut self, file: &str, runs: Vec<TestRun>) -> Result<(), MergeError> {
-        // What the judge reads of a run: verdict, counts, failing tests
-        // (their words, `TestRun::cell`). Two runs without a verdict agree
-        // whatever their reasons.
-        let agree = |a: &TestRun, b: &TestRun| match (a.verdict, b.verdict) {
-            (Verdict::Error, Verdict::Error) => true,
-            _ => a.verdict == b.verdict && a.cell() == b.cell(),
-        };
+        fn judged(t: &TestRun) -> (Verdict, u32, u32, Vec<&str>) {
+            let mut failing: Vec<&str> = t.failing.iter().map(|f| f.name.as_str()).collect();
+            failing.sort_unstable();
+            failing.dedup();
+            (t.verdict, t.ran, t.skipped, failing)
+        }
         for t in runs {
             let key = (t.interpreter.clone(), t.variant.clone());
-            let Some(other) = self.test_file.get(&key) else {
+            let Some(other) = self.test_file.get(&key).cloned() else {
                 self.test_file.insert(key, file.to_string());
                 self.out.cpython_tests.push(t);
                 continue;
@@ -290,19 +292,28 @@ impl Merger {
             let prev = self
                 .out
                 .cpython_tests
-                .iter()
+                .iter_mut()
                 .find(|o| o.interpreter == t.interpreter && o.variant == t.variant)
                 .expect("recorded with its file");
-            if !agree(prev, &t) {
-                return Err(MergeError::Input(format!(
-                    "conflicting CPython test runs for {} [{}]: {other} says {}: {}, {file} says {}: {}",
-                    key.0,
-                    key.1,
-                    prev.verdict.as_str(),
-                    prev.cell(),
-                    t.verdict.as_str(),
-                    t.cell()
-                )));
+            match (prev.verdict, t.verdict) {
+                (Verdict::Error, Verdict::Error) | (Verdict::Fail, Verdict::Error) => {}
+                (Verdict::Error, Verdict::Fail) | (_, Verdict::Error) => {
+                    *prev = t;
+                    self.test_file.insert(key, file.to_string());
+                }
+                (Verdict::Error, _) => {}
+                _ if judged(prev) == judged(&t) => {}
+                _ => {
+                    return Err(MergeError::Input(format!(
+                        "conflicting CPython test runs for {} [{}]: {other} says {}: {}, {file} says {}: {}",
+                        key.0,
+                        key.1,
+                        prev.verdict.as_str(),
+                        prev.cell(),
+                        t.verdict.as_str(),
+                        t.cell()
+                    )));
+                }
             }
         }
         Ok(())
@@ -420,51 +431,49 @@ mod tests {
     fn two_legs_that_ran_the_same_cpython_tests_must_agree() {
         let run = |verdict: Verdict, failing: &[&str]| {
             let mut t = TestRun::empty("3.12.1", "stock", verdict, String::new());
+            t.ran = 16;
+            t.failed = failing.len() as u32;
             t.failing = failing
                 .iter()
                 .map(|n| crate::contract::fixtures::failing_test(n))
                 .collect();
             t
         };
-        let with = |t: TestRun| {
-            let mut r = leg("3.12.1", "stock");
-            r.cpython_tests = vec![t];
-            r
+        let merged = |a: TestRun, b: TestRun| {
+            let with = |t: TestRun| {
+                let mut r = leg("3.12.1", "stock");
+                r.cpython_tests = vec![t];
+                r
+            };
+            merge(vec![("a.json".into(), with(a)), ("b.json".into(), with(b))])
+                .map(|r| {
+                    assert_eq!(r.cpython_tests.len(), 1);
+                    r.cpython_tests[0].verdict
+                })
+                .map_err(|e| e.to_string())
         };
-        let same = merge(vec![
-            ("a.json".into(), with(run(Verdict::Pass, &[]))),
-            ("b.json".into(), with(run(Verdict::Pass, &[]))),
-        ])
-        .unwrap();
-        assert_eq!(same.cpython_tests.len(), 1);
-        let err = merge(vec![
-            ("a.json".into(), with(run(Verdict::Pass, &[]))),
-            ("b.json".into(), with(run(Verdict::Fail, &["test_x"]))),
-        ])
-        .unwrap_err();
+        use Verdict::{Error, Fail, Pass};
+        assert_eq!(merged(run(Pass, &[]), run(Pass, &[])), Ok(Pass));
         assert_eq!(
-            err.to_string(),
-            "conflicting CPython test runs for 3.12.1 [stock]: a.json says pass: 0 passed, b.json says fail: 0 passed"
+            merged(run(Pass, &[]), run(Fail, &["test_x"])),
+            Err("conflicting CPython test runs for 3.12.1 [stock]: a.json says pass: 0 passed, b.json says fail: 0 passed, 1 failed (test_x)".into())
         );
         // The same verdict with other counts (the skip check reads them).
-        let mut skipped = run(Verdict::Pass, &[]);
+        let mut skipped = run(Pass, &[]);
         skipped.skipped = 2;
-        assert!(
-            merge(vec![
-                ("a.json".into(), with(run(Verdict::Pass, &[]))),
-                ("b.json".into(), with(skipped)),
-            ])
-            .is_err()
-        );
-        // Two runs without a verdict agree, whatever their reasons.
-        let mut timed_out = run(Verdict::Error, &[]);
+        assert!(merged(run(Pass, &[]), skipped).is_err());
+        // A flaky test beside the same confirmed failure: they agree.
+        let mut flaky = run(Fail, &["test_x"]);
+        flaky.flaky = vec![crate::contract::fixtures::failing_test("test_y")];
+        assert_eq!(merged(run(Fail, &["test_x"]), flaky), Ok(Fail));
+        // No verdict in one leg: a confirmed failure stands, a pass does
+        // not clear it, two errors agree whatever their reasons.
+        assert_eq!(merged(run(Error, &[]), run(Fail, &["test_x"])), Ok(Fail));
+        assert_eq!(merged(run(Fail, &["test_x"]), run(Error, &[])), Ok(Fail));
+        assert_eq!(merged(run(Pass, &[]), run(Error, &[])), Ok(Error));
+        assert_eq!(merged(run(Error, &[]), run(Pass, &[])), Ok(Error));
+        let mut timed_out = run(Error, &[]);
         timed_out.reason = "timed out".into();
-        assert!(
-            merge(vec![
-                ("a.json".into(), with(run(Verdict::Error, &[]))),
-                ("b.json".into(), with(timed_out)),
-            ])
-            .is_ok()
-        );
+        assert_eq!(merged(run(Error, &[]), timed_out), Ok(Error));
     }
 }

@@ -387,9 +387,14 @@ fn cpython_tests(results: &Results) -> String {
     }
     out += &notes.concat();
     for r in runs {
-        for f in &r.failing {
+        let failed = r.failing.iter().map(|f| (f, ""));
+        let flaky = r
+            .flaky
+            .iter()
+            .map(|f| (f, " once (flaky: passed when run again)"));
+        for (f, how) in failed.chain(flaky) {
             out += &format!(
-                "  {} {}: {} {}: {}\n",
+                "  {} {}: {} {}{how}: {}\n",
                 r.interpreter,
                 r.variant,
                 f.name,
