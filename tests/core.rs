@@ -285,3 +285,50 @@ fn our_segments_sees_repro_and_harness_names() {
     assert!(seen, "our_segments() missed /dev/shm/{name}");
     assert!(!our_segments().contains(&name));
 }
+
+/// A user's own `PYTHONPATH` and `PYTHONHOME` never reach a role (they
+/// would change what it imports), and never take away the overlay's
+/// `PYTHONPATH`: a patched variant runs its patch. Before the fix, the
+/// harness removed every `PYTHON*` variable after setting the overlay's,
+/// so with `PYTHONPATH` set every patched case was an error.
+#[test]
+fn a_users_python_variables_neither_reach_a_role_nor_hide_the_overlay() {
+    let py = any_python();
+    let elsewhere = tempfile::tempdir().unwrap();
+    // A `multiprocessing` there would shadow the stdlib's if it were used.
+    std::fs::create_dir(elsewhere.path().join("multiprocessing")).unwrap();
+    std::fs::write(
+        elsewhere.path().join("multiprocessing/__init__.py"),
+        "raise ImportError('the user PYTHONPATH was used')\n",
+    )
+    .unwrap();
+    let out = bin()
+        .env("PYTHONPATH", elsewhere.path())
+        .args([
+            "run",
+            "--python",
+            py.arg(),
+            "--variant",
+            "stock,create-only",
+        ])
+        .args(["--scenario", "three-process", "--format", "json"])
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let verdicts: Vec<(&str, &str)> = cases(&json)
+        .iter()
+        .map(|c| {
+            (
+                c["variant"].as_str().unwrap(),
+                c["outcome"].as_str().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        verdicts,
+        [("stock", "bug reproduced"), ("create-only", "fixed")],
+        "{stderr}"
+    );
+}

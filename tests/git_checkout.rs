@@ -21,7 +21,8 @@ fn git(dir: &Path, args: &[&str]) -> String {
         .env("GIT_AUTHOR_EMAIL", "t@example.com")
         .env("GIT_COMMITTER_NAME", "t")
         .env("GIT_COMMITTER_EMAIL", "t@example.com")
-        // Reading the state must not change it either.
+        // Reading the state must not change it either (`status` heeds
+        // this; `diff` does not).
         .env("GIT_OPTIONAL_LOCKS", "0")
         .output()
         .expect("git runs (the --git tests need git)");
@@ -80,10 +81,19 @@ fn checkout(py: &Py) -> tempfile::TempDir {
     std::fs::write(news.join("gh-82300.rst"), "Attachers no longer register.\n").unwrap();
     git(root, &["add", "Misc"]);
     std::fs::write(package.join("helper.py"), "# not added yet\n").unwrap();
-    // Same content, new mtime: a `git diff` that may write the index
-    // refreshes this entry's stat data there (GIT_OPTIONAL_LOCKS=0 stops it).
+    // Same content, new mtime: `git diff` of the working tree refreshes
+    // this entry's stat data in the index it reads, whatever
+    // GIT_OPTIONAL_LOCKS says (--git gives it a copy of the index).
+    // Its mtime is set ahead so the entry is stat-dirty whatever the clock
+    // granularity (a plain rewrite in the same tick was missed at times).
     let init = std::fs::read(package.join("__init__.py")).unwrap();
     std::fs::write(package.join("__init__.py"), init).unwrap();
+    std::fs::File::options()
+        .write(true)
+        .open(package.join("__init__.py"))
+        .unwrap()
+        .set_modified(std::time::SystemTime::now() + std::time::Duration::from_secs(10))
+        .unwrap();
     dir
 }
 
@@ -165,6 +175,11 @@ fn verify_git_main_judges_the_branch_as_patch_judges_its_diff() {
         "{err}"
     );
 
+    // Before the long way round below: `git diff` itself may refresh the
+    // index (it ignores GIT_OPTIONAL_LOCKS).
+    assert_eq!(state(root), before, "the checkout changed");
+    assert!(!root.join(".git/refs/stash").exists(), "something stashed");
+
     // The same diff as a file, made the long way round.
     let base = git(root, &["merge-base", "main", "HEAD"]);
     let diff = git(root, &["diff", base.trim()]);
@@ -178,9 +193,6 @@ fn verify_git_main_judges_the_branch_as_patch_judges_its_diff() {
     );
     assert_eq!(patch_code, code, "{err}");
     assert_eq!(verdicts(&by_git), verdicts(&by_patch));
-
-    assert_eq!(state(root), before, "the checkout changed");
-    assert!(!root.join(".git/refs/stash").exists(), "something stashed");
 }
 
 #[test]

@@ -351,11 +351,14 @@ fn configured(spec: &Spec, mut expr: duct::Expression) -> duct::Expression {
         }
         Ok(())
     });
-    for key in &spec.env_remove {
-        expr = expr.env_remove(key);
-    }
+    // duct applies the outermost call first and the innermost last: `env`
+    // (inner) must come after `env_remove` (outer), so a variable both
+    // removed and set is set.
     for (key, value) in &spec.env {
         expr = expr.env(key, value);
+    }
+    for key in &spec.env_remove {
+        expr = expr.env_remove(key);
     }
     if let Some(dir) = &spec.dir {
         expr = expr.dir(dir);

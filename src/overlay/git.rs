@@ -3,10 +3,12 @@
 //! exactly as a `--patch` file is (`overlay::user`).
 //!
 //! Only read-only commands run (`rev-parse`, `merge-base`, `diff`,
-//! `ls-files`), each through `host::proc` with a timeout, and with
-//! `GIT_OPTIONAL_LOCKS=0`, so not even the index refresh `git diff` does on
-//! a working tree is written: the checkout, its index and its stash are
-//! exactly as they were.
+//! `ls-files`), each through `host::proc` with a timeout. `git diff` of a
+//! working tree writes the index when it finds a file whose stat data is
+//! stale but whose content is not (it ignores `GIT_OPTIONAL_LOCKS=0`, which
+//! only `status` and its kin heed), so git reads and writes a copy of the
+//! index in a temp dir of ours (`GIT_INDEX_FILE`): the checkout, its index
+//! and its stash are exactly as they were.
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -122,6 +124,9 @@ pub struct GitDiff {
 /// The checkout `--git` reads.
 pub struct Checkout {
     root: PathBuf,
+    /// A copy of its index, which git may refresh instead of the real one
+    /// (`None`: the checkout has no index yet).
+    index: Option<(tempfile::TempDir, PathBuf)>,
 }
 
 impl Checkout {
@@ -138,13 +143,30 @@ impl Checkout {
                 why: "no such directory".into(),
             });
         }
-        let out = git(&dir, &["rev-parse", "--show-toplevel"])?;
-        match out {
-            Ok(root) => Ok(Checkout {
-                root: PathBuf::from(root.trim_end_matches('\n')),
-            }),
-            Err(why) => Err(GitError::NotACheckout { dir: shown, why }),
+        let out = git(&dir, None, &["rev-parse", "--show-toplevel"])?;
+        let root = match out {
+            Ok(root) => PathBuf::from(root.trim_end_matches('\n')),
+            Err(why) => return Err(GitError::NotACheckout { dir: shown, why }),
+        };
+        let mut checkout = Checkout { root, index: None };
+        let index =
+            checkout.run(&["rev-parse", "--path-format=absolute", "--git-path", "index"])?;
+        let index = Path::new(index.trim_end_matches('\n'));
+        if index.is_file() {
+            let copy = tempfile::Builder::new()
+                .prefix("shmharness-git-")
+                .tempdir()
+                .map_err(|e| {
+                    GitError::Run(format!("cannot make a temp dir: {e} (check TMPDIR)"))
+                })?;
+            crate::host::ledger::note_dir(copy.path());
+            let file = copy.path().join("index");
+            std::fs::copy(index, &file).map_err(|e| {
+                GitError::Run(format!("cannot copy the index {}: {e}", index.display()))
+            })?;
+            checkout.index = Some((copy, file));
         }
+        Ok(checkout)
     }
 
     /// The diff `arg` (one `--git` value) names.
@@ -205,7 +227,7 @@ impl Checkout {
         // A "revision" that starts with `-` would be read as an option.
         let found = match rev.starts_with('-') {
             true => None,
-            false => git(&self.root, &["rev-parse", "--verify", "--quiet", &spec])?.ok(),
+            false => self.git(&["rev-parse", "--verify", "--quiet", &spec])?.ok(),
         };
         match found {
             Some(id) => Ok(id.trim().to_string()),
@@ -218,7 +240,7 @@ impl Checkout {
     }
 
     fn merge_base(&self, arg: &str, a: &str, a_name: &str, b: &str) -> Result<String, GitError> {
-        match git(&self.root, &["merge-base", a, b])? {
+        match self.git(&["merge-base", a, b])? {
             Ok(id) => Ok(id.trim().to_string()),
             Err(_) => Err(GitError::NoMergeBase {
                 arg: arg.into(),
@@ -259,14 +281,28 @@ impl Checkout {
 
     /// A git command that must succeed: its stdout.
     fn run(&self, args: &[&str]) -> Result<String, GitError> {
-        git(&self.root, args)?
+        self.git(args)?
             .map_err(|why| GitError::Run(format!("git {}: {why}", args.join(" "))))
+    }
+
+    /// `git ARGS` in the checkout, on the copy of its index.
+    fn git(&self, args: &[&str]) -> Result<Result<String, String>, GitError> {
+        git(
+            &self.root,
+            self.index.as_ref().map(|(_, f)| f.as_path()),
+            args,
+        )
     }
 }
 
-/// `git -C dir ARGS`, read-only: its stdout, or (inner `Err`) the last line
-/// of what it said on stderr. The outer `Err`: git could not run at all.
-fn git(dir: &Path, args: &[&str]) -> Result<Result<String, String>, GitError> {
+/// `git -C dir ARGS`, on `index` where given: its stdout, or (inner `Err`)
+/// the last line of what it said on stderr. The outer `Err`: git could not
+/// run at all.
+fn git(
+    dir: &Path,
+    index: Option<&Path>,
+    args: &[&str],
+) -> Result<Result<String, String>, GitError> {
     // duct runs a relative path from the current directory: find git first.
     let program = which::which("git")
         .map_err(|e| GitError::Run(format!("no git on PATH ({e}); install git")))?;
@@ -285,6 +321,9 @@ fn git(dir: &Path, args: &[&str]) -> Result<Result<String, String>, GitError> {
     ]
     .map(Into::into)
     .to_vec();
+    if let Some(index) = index {
+        spec.env("GIT_INDEX_FILE", index);
+    }
     let out = capture(&spec, TIMEOUT)
         .map_err(|e| GitError::Run(e.to_string()))?
         .ok_or_else(|| {
