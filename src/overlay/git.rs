@@ -424,6 +424,7 @@ mod tests {
         let root = dir.path();
         std::fs::create_dir_all(root.join("Lib/multiprocessing")).unwrap();
         std::fs::write(root.join(MODULE), "register(name)\n").unwrap();
+        std::fs::write(root.join("Lib/multiprocessing/__init__.py"), "").unwrap();
         setup(root, &["init", "-q", "-b", "main"]);
         setup(root, &["add", "."]);
         setup(root, &["commit", "-q", "-m", "stock"]);
@@ -442,7 +443,17 @@ mod tests {
         let dir = checkout();
         // Opened from a subdirectory: the checkout is its top.
         let c = Checkout::open(Some(&dir.path().join("Lib"))).unwrap();
+        // A file whose stat data is stale but content is not: git diff
+        // would refresh it in the index it reads, which is our copy.
+        std::fs::File::options()
+            .write(true)
+            .open(dir.path().join("Lib/multiprocessing/__init__.py"))
+            .unwrap()
+            .set_modified(std::time::SystemTime::now() + std::time::Duration::from_secs(10))
+            .unwrap();
+        let index = std::fs::read(dir.path().join(".git/index")).unwrap();
         let d = c.diff("main").unwrap();
+        assert_eq!(std::fs::read(dir.path().join(".git/index")).unwrap(), index);
         assert_eq!(d.origin, "fix");
         assert_eq!(d.command, "git diff --merge-base main");
         assert_eq!(d.range, VersionRange::ALL);
@@ -497,8 +508,10 @@ mod tests {
             c.diff("main...nosuch"),
             Err(GitError::NoRevision { rev, .. }) if rev == "nosuch"
         ));
-        // No change since the base: said, not an empty candidate.
+        // No change since the base: said, not an empty candidate. (Opened
+        // again: a checkout is read as its index was when it was opened.)
         setup(dir.path(), &["checkout", "-q", "-f", "main"]);
+        let c = Checkout::open(Some(dir.path())).unwrap();
         assert_eq!(
             c.diff("main").unwrap_err().to_string(),
             "--git main: `git diff --merge-base main` is empty: the working tree has no change since it left main"
