@@ -159,6 +159,7 @@ impl Checkout {
                 .map_err(|e| {
                     GitError::Run(format!("cannot make a temp dir: {e} (check TMPDIR)"))
                 })?;
+            crate::host::ledger::open();
             crate::host::ledger::note_dir(copy.path());
             let file = copy.path().join("index");
             std::fs::copy(index, &file).map_err(|e| {
