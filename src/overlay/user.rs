@@ -432,6 +432,54 @@ mod tests {
     }
 
     #[test]
+    fn the_options_are_said_as_a_rerun_gives_them_and_git_dir_alone_reads_no_git() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("fix.diff");
+        std::fs::write(
+            &file,
+            "--- a/Lib/multiprocessing/x.py\n+++ b/Lib/multiprocessing/x.py\n@@ -1,1 +1,1 @@\n-a\n+b\n",
+        )
+        .unwrap();
+        let patch = [file.display().to_string()];
+        let git = ["main".to_string()];
+        let all = Given {
+            patch: &patch,
+            git: &git,
+            git_dir: Some(dir.path()),
+        };
+        assert_eq!(
+            all.options(),
+            format!(
+                "--patch {} --git main --git-dir {}",
+                patch[0],
+                dir.path().display()
+            )
+        );
+        // A --git-dir that is no checkout, with no --git: git is not asked.
+        let v = user_variant(
+            Given {
+                patch: &patch,
+                git: &[],
+                git_dir: Some(dir.path()),
+            },
+            PatchUse::Code,
+            None,
+        )
+        .unwrap()
+        .unwrap();
+        assert_eq!(v.name, "patch:fix");
+        // Read from stdin (`-`), a diff is named so.
+        let stdin = UserPatch {
+            range: VersionRange::ALL,
+            origin: "stdin".into(),
+            text: String::new(),
+            from: PatchFrom::File("-".into()),
+            code: true,
+        };
+        assert_eq!(stdin.file_name(), "stdin");
+    }
+
+    #[test]
     fn per_branch_patches_are_named_after_their_common_stem() {
         assert_eq!(common_stem(&["my-3.9", "my-3.12", "my-main"]), "my");
         assert_eq!(common_stem(&["gh-82300-3.9", "gh-82300-main"]), "gh-82300");

@@ -353,6 +353,8 @@ mod tests {
             .map(|v| v.name)
             .collect();
         assert_eq!(names, ["no-tracking", "stock"]);
+        // Real variants alone add no usage (`--usage` decides).
+        assert!(resolve(&asked).unwrap().1.is_empty());
         assert!(resolve(&["stock".into(), "nope".into()]).is_err());
         assert!(resolve(&[]).unwrap().0.is_empty());
         // An old variant name is stock under its usage; beside a real
