@@ -231,6 +231,9 @@ fn a_backport_branch_is_read_against_its_own_branch_for_its_range() {
         !stdout.contains("later.py") && !stdout.contains("NEWS"),
         "{stdout}"
     );
+    // A branch's commits have no untracked files to warn of (the fix
+    // branch's helper.py is the working tree's).
+    assert!(!stderr.contains("untracked"), "{stderr}");
 }
 
 #[test]
