@@ -83,9 +83,12 @@ impl Spec {
         self
     }
 
+    /// Set `key` for the child; a key set again takes the new value.
     pub fn env(&mut self, key: impl AsRef<OsStr>, value: impl AsRef<OsStr>) -> &mut Spec {
+        let key = key.as_ref();
+        self.env.retain(|(k, _)| k != key);
         self.env
-            .push((key.as_ref().to_os_string(), value.as_ref().to_os_string()));
+            .push((key.to_os_string(), value.as_ref().to_os_string()));
         self
     }
 
@@ -720,4 +723,27 @@ fn read_bounded(mut stream: impl Read) -> Vec<u8> {
         }
     }
     kept
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_variable_set_wins_over_its_removal_and_the_last_value_wins() {
+        // A variable of ours the shell does not make up itself.
+        let ours = std::env::vars()
+            .map(|(k, _)| k)
+            .find(|k| {
+                k.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+                    && !["PATH", "PWD", "OLDPWD", "SHLVL", "IFS", "_"].contains(&k.as_str())
+            })
+            .expect("the test has an environment");
+        let mut spec = Spec::new("/bin/sh");
+        spec.args(["-c", &format!("echo \"$A|$B|${{{ours}-unset}}\"")]);
+        spec.env_remove = vec!["A".into(), ours.into()];
+        spec.env("A", "set").env("B", "first").env("B", "last");
+        let out = capture(&spec, Duration::from_secs(30)).unwrap().unwrap();
+        assert_eq!(String::from_utf8_lossy(&out.stdout), "set|last|unset\n");
+    }
 }

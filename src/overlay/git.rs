@@ -7,9 +7,13 @@
 //! working tree writes the index when it finds a file whose stat data is
 //! stale but whose content is not (it ignores `GIT_OPTIONAL_LOCKS=0`, which
 //! only `status` and its kin heed), so git reads and writes a copy of the
-//! index in a temp dir of ours (`GIT_INDEX_FILE`): the checkout, its index
-//! and its stash are exactly as they were.
+//! index in a temp dir of ours (`GIT_INDEX_FILE`), with `core.splitIndex`
+//! off (a split index would write its shared part into the real `.git`)
+//! and no fsmonitor hook: the checkout, its index and its stash are exactly
+//! as they were (git may still touch a shared index's mtime as it reads
+//! it).
 
+use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -149,24 +153,17 @@ impl Checkout {
             Err(why) => return Err(GitError::NotACheckout { dir: shown, why }),
         };
         let mut checkout = Checkout { root, index: None };
-        let index =
-            checkout.run(&["rev-parse", "--path-format=absolute", "--git-path", "index"])?;
-        let index = Path::new(index.trim_end_matches('\n'));
-        if index.is_file() {
-            let copy = tempfile::Builder::new()
-                .prefix("shmharness-git-")
-                .tempdir()
-                .map_err(|e| {
-                    GitError::Run(format!("cannot make a temp dir: {e} (check TMPDIR)"))
-                })?;
-            crate::host::ledger::open();
-            crate::host::ledger::note_dir(copy.path());
-            let file = copy.path().join("index");
-            std::fs::copy(index, &file).map_err(|e| {
-                GitError::Run(format!("cannot copy the index {}: {e}", index.display()))
-            })?;
-            checkout.index = Some((copy, file));
-        }
+        // Relative to the top (`-C`), or absolute (a linked worktree's).
+        let index = checkout.run(&["rev-parse", "--git-path", "index"])?;
+        let index = match index.strip_suffix('\n') {
+            Some(one) if !one.is_empty() && !one.contains('\n') => checkout.root.join(one),
+            _ => {
+                return Err(GitError::Run(format!(
+                    "git rev-parse --git-path index said {index:?}"
+                )));
+            }
+        };
+        checkout.index = copy_index(&index)?;
         Ok(checkout)
     }
 
@@ -296,6 +293,49 @@ impl Checkout {
     }
 }
 
+/// The most an index is copied up to: a cpython checkout's is under 1 MB.
+const INDEX_MAX: u64 = 256 << 20;
+
+/// A copy of the checkout's index in a temp dir of ours (noted in the
+/// run's ledger), for git to refresh instead of the real one; `None` where
+/// the checkout has none yet. Anything but a plain file of a sane size is
+/// an error: a FIFO would block git, a sparse giant would fill the disk.
+fn copy_index(index: &Path) -> Result<Option<(tempfile::TempDir, PathBuf)>, GitError> {
+    use std::os::unix::fs::OpenOptionsExt;
+    let shown = index.display();
+    let refuse = |why: String| GitError::Run(format!("cannot copy the index {shown}: {why}"));
+    let mut file = match std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NONBLOCK)
+        .open(index)
+    {
+        Ok(f) => f,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(refuse(e.to_string())),
+    };
+    let meta = file.metadata().map_err(|e| refuse(e.to_string()))?;
+    if !meta.is_file() {
+        return Err(refuse("not a plain file".into()));
+    }
+    if meta.len() > INDEX_MAX {
+        return Err(refuse(format!(
+            "{} bytes, more than an index of a cpython checkout could be",
+            meta.len()
+        )));
+    }
+    let dir = tempfile::Builder::new()
+        .prefix("shmharness-git-")
+        .tempdir()
+        .map_err(|e| GitError::Run(format!("cannot make a temp dir: {e} (check TMPDIR)")))?;
+    crate::host::ledger::open();
+    crate::host::ledger::note_dir(dir.path());
+    let copy = dir.path().join("index");
+    std::fs::File::create(&copy)
+        .and_then(|mut to| std::io::copy(&mut (&mut file).take(INDEX_MAX), &mut to))
+        .map_err(|e| refuse(e.to_string()))?;
+    Ok(Some((dir, copy)))
+}
+
 /// `git -C dir ARGS`, on `index` where given: its stdout, or (inner `Err`)
 /// the last line of what it said on stderr. The outer `Err`: git could not
 /// run at all.
@@ -308,7 +348,18 @@ fn git(
     let program = which::which("git")
         .map_err(|e| GitError::Run(format!("no git on PATH ({e}); install git")))?;
     let mut spec = Spec::new(program);
-    spec.arg("-C").arg(dir).arg("--no-pager").args(args);
+    // On a copy of the index, a split index would still write (and expire)
+    // `sharedindex.*` files in the real `.git`; and no fsmonitor hook runs.
+    spec.arg("-C")
+        .arg(dir)
+        .args([
+            "--no-pager",
+            "-c",
+            "core.splitIndex=false",
+            "-c",
+            "core.fsmonitor=false",
+        ])
+        .args(args);
     // Read-only: no index refresh written, no prompt, and the checkout
     // named by -C (not one a GIT_DIR from our caller points at).
     spec.env("GIT_OPTIONAL_LOCKS", "0")
@@ -474,6 +525,53 @@ mod tests {
         let short = c.run(&["rev-parse", "--short", "HEAD"]).unwrap();
         assert_eq!(d.origin, short.trim());
         assert!(!d.origin.is_empty() && d.origin != "HEAD");
+    }
+
+    /// The names of the files under `.git` (sorted).
+    fn git_files(root: &Path) -> Vec<String> {
+        let mut names: Vec<String> = std::fs::read_dir(root.join(".git"))
+            .unwrap()
+            .flatten()
+            .map(|e| e.file_name().to_string_lossy().into_owned())
+            .collect();
+        names.sort();
+        names
+    }
+
+    #[test]
+    fn a_split_index_gets_no_new_shared_index_in_the_checkout() {
+        let dir = checkout();
+        let root = dir.path();
+        setup(root, &["config", "core.splitIndex", "true"]);
+        setup(root, &["config", "splitIndex.maxPercentChange", "0"]);
+        setup(root, &["update-index", "--split-index"]);
+        let before = git_files(root);
+        assert!(
+            before.iter().any(|n| n.starts_with("sharedindex.")),
+            "{before:?}"
+        );
+        std::fs::File::options()
+            .write(true)
+            .open(root.join("Lib/multiprocessing/__init__.py"))
+            .unwrap()
+            .set_modified(std::time::SystemTime::now() + std::time::Duration::from_secs(10))
+            .unwrap();
+        let index = std::fs::read(root.join(".git/index")).unwrap();
+        Checkout::open(Some(root)).unwrap().diff("main").unwrap();
+        assert_eq!(git_files(root), before);
+        assert_eq!(std::fs::read(root.join(".git/index")).unwrap(), index);
+    }
+
+    #[test]
+    fn an_index_that_is_no_plain_file_is_refused_not_waited_on() {
+        let dir = checkout();
+        let index = dir.path().join(".git/index");
+        std::fs::remove_file(&index).unwrap();
+        let path = std::ffi::CString::new(index.as_os_str().as_encoded_bytes()).unwrap();
+        // SAFETY: a NUL-terminated path and a mode.
+        assert_eq!(unsafe { libc::mkfifo(path.as_ptr(), 0o600) }, 0);
+        let err = Checkout::open(Some(dir.path())).err().unwrap().to_string();
+        assert!(err.ends_with("index: not a plain file"), "{err}");
     }
 
     #[test]
