@@ -468,6 +468,17 @@ mod tests {
 
     const MODULE: &str = "Lib/multiprocessing/shared_memory.py";
 
+    /// Give `file` a new mtime and the same content: its index entry is
+    /// stale, which `git diff` refreshes in the index it reads.
+    fn stat_dirty(file: &Path) {
+        std::fs::File::options()
+            .write(true)
+            .open(file)
+            .unwrap()
+            .set_modified(std::time::SystemTime::now() + std::time::Duration::from_secs(10))
+            .unwrap();
+    }
+
     /// A checkout: `main` with one module, a later commit on `main` the
     /// branch `fix` forks before, and `fix` checked out with its change in
     /// the working tree and a new module untracked.
@@ -497,12 +508,7 @@ mod tests {
         let c = Checkout::open(Some(&dir.path().join("Lib"))).unwrap();
         // A file whose stat data is stale but content is not: git diff
         // would refresh it in the index it reads, which is our copy.
-        std::fs::File::options()
-            .write(true)
-            .open(dir.path().join("Lib/multiprocessing/__init__.py"))
-            .unwrap()
-            .set_modified(std::time::SystemTime::now() + std::time::Duration::from_secs(10))
-            .unwrap();
+        stat_dirty(&dir.path().join("Lib/multiprocessing/__init__.py"));
         let index = std::fs::read(dir.path().join(".git/index")).unwrap();
         let d = c.diff("main").unwrap();
         assert_eq!(std::fs::read(dir.path().join(".git/index")).unwrap(), index);
@@ -550,12 +556,7 @@ mod tests {
             before.iter().any(|n| n.starts_with("sharedindex.")),
             "{before:?}"
         );
-        std::fs::File::options()
-            .write(true)
-            .open(root.join("Lib/multiprocessing/__init__.py"))
-            .unwrap()
-            .set_modified(std::time::SystemTime::now() + std::time::Duration::from_secs(10))
-            .unwrap();
+        stat_dirty(&root.join("Lib/multiprocessing/__init__.py"));
         let index = std::fs::read(root.join(".git/index")).unwrap();
         Checkout::open(Some(root)).unwrap().diff("main").unwrap();
         assert_eq!(git_files(root), before);
