@@ -362,21 +362,16 @@ fn fix_code_hunks(py: &Py) -> String {
     fix[..fix.find("--- a/Lib/test/").unwrap()].to_string()
 }
 
-/// A hunk's place in `_test_multiprocessing.py`: the line of a test's
-/// `def` before the PR (`old`) and after its earlier hunks (`new`), and
-/// the `def` line itself.
-struct At<'a> {
-    old: usize,
-    new: usize,
-    def: &'a str,
+/// One hunk of a PR's test change: lines added just before and just after
+/// a test's `def` line, in `_test_multiprocessing.py`.
+struct Hunk<'a> {
+    test: &'a str,
+    before: &'a [&'a str],
+    after: &'a [&'a str],
 }
 
-/// A test's name, how many lines its hunk adds, and the hunk at its place.
-type Hunk<'a> = (&'a str, usize, &'a dyn Fn(At) -> String);
-
 /// `verify --strict --scenario three-process` on 3.12 with a PR of the
-/// gh-82300 code fix and, for each `(test, hunk)` in file order, one hunk
-/// around that test's `def` line that adds `added` lines. The PR is
+/// gh-82300 code fix and these test hunks (in file order). The PR is
 /// `NAME.diff` in `dir`; its exit code and stdout.
 fn verify_pr_with_test_hunks(
     dir: &std::path::Path,
@@ -395,16 +390,21 @@ fn verify_pr_with_test_hunks(
     let mut text = format!(
         "{code}--- a/Lib/test/_test_multiprocessing.py\n+++ b/Lib/test/_test_multiprocessing.py\n"
     );
-    let mut added_before = 0;
-    for (test, added, hunk) in hunks {
-        let def = format!("    def {test}(self):");
+    // Where the `def` is before the PR, and after its earlier hunks.
+    let mut added = 0;
+    for h in hunks {
+        let def = format!("    def {}(self):", h.test);
         let old = tests.lines().position(|l| l == def).unwrap() + 1;
-        text += &hunk(At {
-            old,
-            new: old + added_before,
-            def: &def,
-        });
-        added_before += added;
+        let lines = h.before.len() + 1 + h.after.len();
+        text += &format!("@@ -{old},1 +{},{lines} @@\n", old + added);
+        for l in h.before {
+            text += &format!("+{l}\n");
+        }
+        text += &format!(" {def}\n");
+        for l in h.after {
+            text += &format!("+{l}\n");
+        }
+        added += lines - 1;
     }
     let diff = dir.join(format!("{name}.diff"));
     std::fs::write(&diff, text).unwrap();
@@ -429,12 +429,11 @@ fn verify_strict_fails_a_pr_that_skips_a_test_away() {
     let (code, stdout) = verify_pr_with_test_hunks(
         dir.path(),
         "skips",
-        &[("test_shared_memory_basics", 1, &|at: At| {
-            format!(
-                "@@ -{},1 +{},2 @@\n+    @unittest.skip(\"skipped away\")\n {}\n",
-                at.old, at.new, at.def
-            )
-        })],
+        &[Hunk {
+            test: "test_shared_memory_basics",
+            before: &["    @unittest.skip(\"skipped away\")"],
+            after: &[],
+        }],
     );
     assert_eq!(code, Some(1), "{stdout}");
     assert!(
@@ -457,12 +456,15 @@ fn a_test_that_fails_once_under_a_pr_is_neither_blamed_nor_cleared() {
     let (code, stdout) = verify_pr_with_test_hunks(
         dir.path(),
         "flaky",
-        &[("test_shared_memory_basics", 3, &|at: At| {
-            format!(
-                "@@ -{},1 +{},4 @@\n {}\n+        if not os.path.exists({marker:?}):\n+            open({marker:?}, \"w\").close()\n+            self.fail(\"fails once\")\n",
-                at.old, at.new, at.def
-            )
-        })],
+        &[Hunk {
+            test: "test_shared_memory_basics",
+            before: &[],
+            after: &[
+                &format!("        if not os.path.exists({marker:?}):"),
+                &format!("            open({marker:?}, \"w\").close()"),
+                "            self.fail(\"fails once\")",
+            ],
+        }],
     );
     assert!(marker.exists(), "the test never ran: {stdout}");
     assert_eq!(code, Some(2), "{stdout}");
@@ -489,18 +491,19 @@ fn a_test_a_pr_breaks_after_another_is_failed_not_called_flaky() {
         dir.path(),
         "state",
         &[
-            ("test_shared_memory_basics", 1, &|at: At| {
-                format!(
-                    "@@ -{},1 +{},2 @@\n {}\n+        shared_memory._shmharness_seen = True\n",
-                    at.old, at.new, at.def
-                )
-            }),
-            ("test_shared_memory_recreate", 2, &|at: At| {
-                format!(
-                    "@@ -{},1 +{},3 @@\n {}\n+        if getattr(shared_memory, \"_shmharness_seen\", False):\n+            self.fail(\"broken by an earlier test\")\n",
-                    at.old, at.new, at.def
-                )
-            }),
+            Hunk {
+                test: "test_shared_memory_basics",
+                before: &[],
+                after: &["        shared_memory._shmharness_seen = True"],
+            },
+            Hunk {
+                test: "test_shared_memory_recreate",
+                before: &[],
+                after: &[
+                    "        if getattr(shared_memory, \"_shmharness_seen\", False):",
+                    "            self.fail(\"broken by an earlier test\")",
+                ],
+            },
         ],
     );
     assert_eq!(code, Some(1), "{stdout}");

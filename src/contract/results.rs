@@ -258,6 +258,13 @@ impl Case {
         self.symptoms.iter().any(|s| s.key == key)
     }
 
+    /// It ran, but nothing judged what it did (no stock twin to compare
+    /// with): `outcome` says what it did. (A case that is n/a for want of
+    /// an API, or of a usage its role could apply, has outcome `n/a`.)
+    pub fn unjudged(&self) -> bool {
+        self.verdict == Verdict::NotApplicable && self.outcome != "n/a"
+    }
+
     /// Why a role could not apply the case's usage (it said so, and went on
     /// attaching as default): `ShareableList has no track parameter`.
     pub fn usage_unsupported(&self) -> Option<&str> {

@@ -191,12 +191,14 @@ fn confirm(run: &mut TestRun, names: &[String], again: &TestRun) {
         );
         return;
     }
-    let (repeated, flaky): (Vec<&String>, Vec<&String>) =
-        names.iter().partition(|n| again.failed_test(n));
+    let (repeated, flaky): (Vec<&str>, Vec<&str>) = names
+        .iter()
+        .map(String::as_str)
+        .partition(|n| again.failed_test(n));
     if !repeated.is_empty() {
         run.notes.push(format!(
             "failed again when the tests ran again: {}",
-            join(&repeated)
+            repeated.join(", ")
         ));
     }
     if flaky.is_empty() {
@@ -204,12 +206,12 @@ fn confirm(run: &mut TestRun, names: &[String], again: &TestRun) {
     }
     let (gone, kept) = std::mem::take(&mut run.failing)
         .into_iter()
-        .partition(|f| flaky.contains(&&f.name));
+        .partition(|f| flaky.contains(&f.name.as_str()));
     run.failing = kept;
     run.flaky = gone;
     let said = format!(
         "flaky here: {} failed, then passed when the tests ran again; neither blamed nor cleared",
-        join(&flaky)
+        flaky.join(", ")
     );
     run.notes.push(said.clone());
     if repeated.is_empty() {
@@ -218,14 +220,6 @@ fn confirm(run: &mut TestRun, names: &[String], again: &TestRun) {
     } else {
         run.reason = run.cell();
     }
-}
-
-fn join(names: &[&String]) -> String {
-    names
-        .iter()
-        .map(|n| n.as_str())
-        .collect::<Vec<_>>()
-        .join(", ")
 }
 
 fn probe_info(interp: &Interpreter, script: &Path, timeout: Duration) -> Result<Info, String> {

@@ -155,7 +155,7 @@ fn cell(c: &Case) -> String {
     match c.verdict {
         Verdict::Pass => c.outcome.clone(),
         Verdict::Fail => format!("**FAIL** {}", c.outcome),
-        Verdict::NotApplicable if c.outcome != "n/a" => format!("{} (not judged)", c.outcome),
+        Verdict::NotApplicable if c.unjudged() => format!("{} (not judged)", c.outcome),
         Verdict::NotApplicable => "n/a".into(),
         Verdict::Error => "error".into(),
     }

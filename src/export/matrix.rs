@@ -14,7 +14,7 @@ pub fn cell_text(case: &Case, brief: bool) -> String {
         Verdict::Fail => format!("FAIL {}: {}", case.outcome, case.reason),
         // It ran, but nothing judges it (no stock twin to compare with):
         // what it did, unjudged.
-        Verdict::NotApplicable if case.outcome != "n/a" => {
+        Verdict::NotApplicable if case.unjudged() => {
             format!("{} (not judged: no stock to compare)", case.outcome)
         }
         Verdict::NotApplicable => "n/a".to_string(),

@@ -153,7 +153,7 @@ pub fn merge(inputs: Vec<(String, Results)>) -> Result<Results, MergeError> {
         out: Results::empty(crate::host::sys::tool(), first.host.clone()),
         seen: BTreeMap::new(),
         interp_file: BTreeMap::new(),
-        test_file: BTreeMap::new(),
+        test_seen: BTreeMap::new(),
     };
     for (file, r) in inputs {
         m.out.merged_from.push(MergedLeg {
@@ -186,8 +186,9 @@ struct Merger {
     seen: BTreeMap<(String, String, crate::contract::Row), (String, usize)>,
     /// interpreter id -> the file it came from first
     interp_file: BTreeMap<String, String>,
-    /// (interpreter, variant) of a CPython test run -> its file
-    test_file: BTreeMap<(String, String), String>,
+    /// (interpreter, variant) of a CPython test run -> (file, index in
+    /// out.cpython_tests)
+    test_seen: BTreeMap<(String, String), (String, usize)>,
 }
 
 impl Merger {
@@ -284,22 +285,18 @@ impl Merger {
         }
         for t in runs {
             let key = (t.interpreter.clone(), t.variant.clone());
-            let Some(other) = self.test_file.get(&key).cloned() else {
-                self.test_file.insert(key, file.to_string());
+            let Some((other, at)) = self.test_seen.get(&key).cloned() else {
+                let at = self.out.cpython_tests.len();
+                self.test_seen.insert(key, (file.to_string(), at));
                 self.out.cpython_tests.push(t);
                 continue;
             };
-            let prev = self
-                .out
-                .cpython_tests
-                .iter_mut()
-                .find(|o| o.interpreter == t.interpreter && o.variant == t.variant)
-                .expect("recorded with its file");
+            let prev = &mut self.out.cpython_tests[at];
             match (prev.verdict, t.verdict) {
                 (Verdict::Error, Verdict::Error) | (Verdict::Fail, Verdict::Error) => {}
                 (Verdict::Error, Verdict::Fail) | (_, Verdict::Error) => {
                     *prev = t;
-                    self.test_file.insert(key, file.to_string());
+                    self.test_seen.insert(key, (file.to_string(), at));
                 }
                 (Verdict::Error, _) => {}
                 _ if judged(prev) == judged(&t) => {}

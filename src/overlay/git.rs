@@ -128,9 +128,9 @@ pub struct GitDiff {
 /// The checkout `--git` reads.
 pub struct Checkout {
     root: PathBuf,
-    /// A copy of its index, which git may refresh instead of the real one
-    /// (`None`: the checkout has no index yet).
-    index: Option<(tempfile::TempDir, PathBuf)>,
+    /// The temp dir holding a copy of its index (`INDEX`), which git may
+    /// refresh instead of the real one (`None`: the checkout has none yet).
+    index: Option<tempfile::TempDir>,
 }
 
 impl Checkout {
@@ -285,13 +285,13 @@ impl Checkout {
 
     /// `git ARGS` in the checkout, on the copy of its index.
     fn git(&self, args: &[&str]) -> Result<Result<String, String>, GitError> {
-        git(
-            &self.root,
-            self.index.as_ref().map(|(_, f)| f.as_path()),
-            args,
-        )
+        let index = self.index.as_ref().map(|d| d.path().join(INDEX));
+        git(&self.root, index.as_deref(), args)
     }
 }
+
+/// The copy's name in its temp dir.
+const INDEX: &str = "index";
 
 /// The most an index is copied up to: a cpython checkout's is under 1 MB.
 const INDEX_MAX: u64 = 256 << 20;
@@ -300,7 +300,7 @@ const INDEX_MAX: u64 = 256 << 20;
 /// run's ledger), for git to refresh instead of the real one; `None` where
 /// the checkout has none yet. Anything but a plain file of a sane size is
 /// an error: a FIFO would block git, a sparse giant would fill the disk.
-fn copy_index(index: &Path) -> Result<Option<(tempfile::TempDir, PathBuf)>, GitError> {
+fn copy_index(index: &Path) -> Result<Option<tempfile::TempDir>, GitError> {
     use std::os::unix::fs::OpenOptionsExt;
     let shown = index.display();
     let refuse = |why: String| GitError::Run(format!("cannot copy the index {shown}: {why}"));
@@ -329,11 +329,10 @@ fn copy_index(index: &Path) -> Result<Option<(tempfile::TempDir, PathBuf)>, GitE
         .map_err(|e| GitError::Run(format!("cannot make a temp dir: {e} (check TMPDIR)")))?;
     crate::host::ledger::open();
     crate::host::ledger::note_dir(dir.path());
-    let copy = dir.path().join("index");
-    std::fs::File::create(&copy)
+    std::fs::File::create(dir.path().join(INDEX))
         .and_then(|mut to| std::io::copy(&mut (&mut file).take(INDEX_MAX), &mut to))
         .map_err(|e| refuse(e.to_string()))?;
-    Ok(Some((dir, copy)))
+    Ok(Some(dir))
 }
 
 /// `git -C dir ARGS`, on `index` where given: its stdout, or (inner `Err`)
@@ -360,8 +359,9 @@ fn git(
             "core.fsmonitor=false",
         ])
         .args(args);
-    // Read-only: no index refresh written, no prompt, and the checkout
-    // named by -C (not one a GIT_DIR from our caller points at).
+    // No optional lock (`status` and its kin), no prompt, and the checkout
+    // named by -C (not one a GIT_DIR or index file from our caller names;
+    // the copy of the index is set below).
     spec.env("GIT_OPTIONAL_LOCKS", "0")
         .env("GIT_TERMINAL_PROMPT", "0")
         .env("LC_ALL", "C");
